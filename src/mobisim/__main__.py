@@ -1,0 +1,5 @@
+"""Allow ``python -m mobisim``."""
+
+from mobisim.cli import main
+
+main()
