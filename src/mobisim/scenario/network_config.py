@@ -1,19 +1,170 @@
-"""The ``network:`` section of a scenario file."""
+"""The ``network:`` section of a scenario file.
+
+Example::
+
+    network:
+      source: synthetic            # synthetic | osm_xml | pbf | graphml | place | bbox
+      synthetic: {centre_lat: 36.91, centre_lon: 127.53, area_km2: 6.9, target_nodes: 1500, seed: 1}
+      # source: osm_xml
+      # file: ../networks/town.osm.bz2        (relative to the scenario file)
+      # network_type: drive
+      max_snap_m: 500
+      router: {all_pairs_max_nodes: 6000, lru_size: 2048, cache_dir: networks/cache/router}
+      places:                      # named places on a real network (added to synthetic ones)
+        - {name: city_hall, kind: institution, lat: 37.51, lon: 127.10, weight: 1, radius_m: 300}
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from mobisim.scenario.base import StrictModel
+
+NetworkSource = Literal["synthetic", "osm_xml", "pbf", "graphml", "place", "bbox"]
+NetworkType = Literal["drive", "drive_service", "bike", "walk", "all", "all_public"]
+
+
+class SyntheticNetworkConfig(StrictModel):
+    """Parameters of the synthetic new-town generator (mobisim.network.synthetic)."""
+
+    centre_lat: float = Field(
+        default=36.91, ge=-80, le=80, description="Latitude of the town centre, degrees."
+    )
+    centre_lon: float = Field(
+        default=127.53, ge=-180, le=180, description="Longitude of the town centre, degrees."
+    )
+    area_km2: float = Field(
+        default=6.9,
+        gt=0.05,
+        le=400,
+        description="Built-up area of the town inside the ring road, km² (Chungbuk Innovation City: 6.9).",
+    )
+    target_nodes: int = Field(
+        default=1500,
+        ge=100,
+        le=200_000,
+        description="Approximate number of graph nodes; larger values add intersections and street-shape nodes.",
+    )
+    seed: int = Field(
+        default=0, ge=0, description="Seed of the layout details (cul-de-sacs, jitter)."
+    )
+    industrial_distance_km: float = Field(
+        default=6.5,
+        gt=0,
+        description="Distance from the town centre to the industrial complex, km.",
+    )
+    rail_distance_km: float = Field(
+        default=15.0,
+        gt=0,
+        description="Distance from the town centre to the regional rail station, km.",
+    )
+
+
+class PlaceConfig(StrictModel):
+    """A named place (zone) on the network, which demand can refer to by name."""
+
+    name: str = Field(description="Unique place name, used by demand (origin_place / dest_place).")
+    kind: str = Field(
+        default="zone",
+        description="Kind of place: residential, institution, school, shopping, bus_terminal, centre, industrial, rail_station, zone.",
+    )
+    lat: float = Field(ge=-90, le=90, description="Latitude, degrees.")
+    lon: float = Field(ge=-180, le=180, description="Longitude, degrees.")
+    weight: float = Field(
+        default=1.0, ge=0, description="Relative weight of the place among places of its kind."
+    )
+    radius_m: float = Field(
+        default=300.0, ge=0, description="Zone radius, m: nodes within it belong to the zone."
+    )
+
+
+class RouterSettings(StrictModel):
+    """How the router stores travel times (mobisim.network.router)."""
+
+    all_pairs_max_nodes: int = Field(
+        default=6000,
+        ge=0,
+        description="Networks with at most this many nodes get all-pairs matrices (float32, N² × 4 bytes each); larger ones use per-source Dijkstra rows with an LRU cache.",
+    )
+    lru_size: int = Field(
+        default=2048,
+        ge=1,
+        description="Number of per-source rows kept in LRU mode (memory ≈ lru_size × nodes × 8 bytes per profile).",
+    )
+    cache_dir: str | None = Field(
+        default=None,
+        description="Folder for all-pairs matrices on disk (.npz, keyed by network fingerprint and profile); none = no disk cache. Relative paths resolve against the working directory.",
+    )
 
 
 class NetworkConfig(StrictModel):
     """Where the road network comes from and how it is prepared."""
 
-    source: Literal["synthetic", "osm_xml", "pbf", "graphml", "place", "bbox"] = "synthetic"
+    source: NetworkSource = Field(
+        default="synthetic",
+        description="synthetic (new-town generator), osm_xml (.osm/.osm.bz2), pbf (.osm.pbf), graphml (osmnx GraphML), place (download by place name), bbox (download by bounding box).",
+    )
     file: str | None = Field(
-        default=None, description="Network file, relative to the scenario file."
+        default=None,
+        description="Network file, relative to the scenario file (osm_xml, pbf, graphml).",
+    )
+    place: str | None = Field(
+        default=None,
+        description="Place name to download with osmnx (source: place), e.g. 'Jincheon-gun, South Korea'.",
+    )
+    bbox: list[float] | None = Field(
+        default=None,
+        description="Bounding box [west, south, east, north] in degrees (source: bbox).",
+    )
+    network_type: NetworkType = Field(
+        default="drive",
+        description="osmnx network type whose way filter is applied to OSM data (drive, drive_service, bike, walk, all, all_public).",
+    )
+    synthetic: SyntheticNetworkConfig = Field(
+        default_factory=SyntheticNetworkConfig,
+        description="Generator parameters (source: synthetic).",
+    )
+    cache_dir: str = Field(
+        default="networks/cache",
+        description="Folder where downloaded networks are cached as GraphML. Relative paths resolve against the working directory.",
     )
     max_snap_m: float = Field(default=500.0, gt=0, description="Largest allowed snap distance, m.")
+    router: RouterSettings = Field(
+        default_factory=RouterSettings, description="Router storage settings."
+    )
+    places: list[PlaceConfig] = Field(
+        default_factory=list,
+        description="Named places (zones) on the network, added to the generator's places for synthetic networks.",
+    )
+
+    @field_validator("bbox")
+    @classmethod
+    def _check_bbox(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return value
+        if len(value) != 4:
+            raise ValueError(f"expected [west, south, east, north] (4 numbers, got {len(value)})")
+        west, south, east, north = value
+        if not (west < east and south < north):
+            raise ValueError(f"expected west < east and south < north (got {value})")
+        return value
+
+    @model_validator(mode="after")
+    def _check_source_keys(self) -> NetworkConfig:
+        needed = {
+            "osm_xml": "file",
+            "pbf": "file",
+            "graphml": "file",
+            "place": "place",
+            "bbox": "bbox",
+        }
+        key = needed.get(self.source)
+        if key is not None and getattr(self, key) is None:
+            raise ValueError(f"source '{self.source}' needs the key '{key}'")
+        names = [p.name for p in self.places]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"place names must be unique (repeated: {', '.join(duplicates)})")
+        return self

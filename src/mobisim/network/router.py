@@ -1,0 +1,316 @@
+"""The one router: every travel-time, distance and path question of every mode.
+
+A *profile* is a mode's way of moving: a network view (drive, bike, walk) and either a constant
+speed (walk and micromobility: the fastest path is the shortest one) or the edge speeds, optionally
+capped (cars, shuttles, DRT). Built-in profiles:
+
+=========  =====  ==========================  ======
+profile    view   speed                       source
+=========  =====  ==========================  ======
+walk       walk   1.2 m/s                     [T1]
+bike       bike   15 km/h                     [T2][T3]
+ebike      bike   18 km/h                     (A)
+escooter   bike   13 km/h                     (A), legal cap 25 km/h [M7]
+segway     bike   12 km/h                     (A)
+car        drive  edge speeds (speed_kph)     docs/networks.md
+=========  =====  ==========================  ======
+
+Storage: networks with at most ``all_pairs_max_nodes`` nodes get all-pairs float32 matrices
+(built with ``scipy.sparse.csgraph.dijkstra``, cached on disk as ``.npz`` keyed by the network
+fingerprint and the profile's weight); larger ones compute one Dijkstra row per origin (or per
+destination, on the reversed graph) and keep the last ``lru_size`` rows. Constant-speed profiles
+on the same view share one length table.
+
+Unreachable pairs: scalar methods raise ``UnreachableError``; ``try_*`` methods return None;
+vectorised methods return NaN. An infinite time is never returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mobisim.errors import NetworkError, UnreachableError
+from mobisim.network.graph import Network
+from mobisim.network.shortest import CACHE_FORMAT, PathTable
+from mobisim.network.views import VIEW_NAMES
+from mobisim.scenario.network_config import RouterSettings
+from mobisim.units import kmh_to_mps, mps_to_kmh
+
+WALK_SPEED_MPS = 1.2  # [T1]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How one mode moves: view, and constant speed (km/h) or edge speeds with an optional cap (km/h)."""
+
+    name: str
+    view: str
+    speed_kmh: float | None = None
+    speed_cap_kmh: float | None = None
+
+    @property
+    def weight_key(self) -> str:
+        """Name of the edge weight: ``length`` (constant speed), ``time`` or ``time-cap<kmh>``."""
+        if self.speed_kmh is not None:
+            return "length"
+        return "time" if self.speed_cap_kmh is None else f"time-cap{self.speed_cap_kmh:g}"
+
+
+BUILTIN_PROFILES = (
+    Profile("walk", "walk", speed_kmh=mps_to_kmh(WALK_SPEED_MPS)),
+    Profile("bike", "bike", speed_kmh=15.0),
+    Profile("ebike", "bike", speed_kmh=18.0),
+    Profile("escooter", "bike", speed_kmh=13.0),
+    Profile("segway", "bike", speed_kmh=12.0),
+    Profile("car", "drive"),
+)
+
+
+class Router:
+    """Travel times, distances and paths for every profile on one network.
+
+    Parameters
+    ----------
+    network : Network
+        The prepared network.
+    settings : RouterSettings, optional
+        ``all_pairs_max_nodes`` (node count up to which all-pairs matrices are built),
+        ``lru_size`` (rows kept otherwise), ``cache_dir`` (folder for ``.npz`` matrices or None).
+    """
+
+    def __init__(self, network: Network, settings: RouterSettings | None = None):
+        self.network = network
+        self.settings = settings or RouterSettings()
+        self.n_nodes = network.n_nodes
+        self.all_pairs = self.n_nodes <= self.settings.all_pairs_max_nodes
+        self.profiles: dict[str, Profile] = {p.name: p for p in BUILTIN_PROFILES}
+        self._tables: dict[tuple[str, str], PathTable] = {}
+
+    @property
+    def mode(self) -> str:
+        """``all_pairs`` or ``lru``."""
+        return "all_pairs" if self.all_pairs else "lru"
+
+    # ------------------------------------------------------------------ profiles
+    def add_profile(
+        self,
+        name: str,
+        view: str,
+        speed_kmh: float | None = None,
+        speed_cap_kmh: float | None = None,
+    ) -> Profile:
+        """Register a profile (idempotent; tables are built on first use).
+
+        Parameters
+        ----------
+        name : str
+            Profile name used in queries (e.g. the service name).
+        view : str
+            Network view: drive, bike or walk.
+        speed_kmh : float, optional
+            Constant speed in km/h (time = path length / speed; the fastest path is the shortest).
+        speed_cap_kmh : float, optional
+            With edge speeds: cap each edge's speed at this value, km/h (e.g. a shuttle's 25 km/h).
+
+        Raises NetworkError on an unknown view, bad speeds, or a name already used differently.
+        """
+        if view not in VIEW_NAMES:
+            raise NetworkError(
+                f"profile '{name}': unknown view '{view}'; expected one of {VIEW_NAMES}"
+            )
+        if speed_kmh is not None and speed_cap_kmh is not None:
+            raise NetworkError(f"profile '{name}': give speed_kmh or speed_cap_kmh, not both")
+        for label, value in (("speed_kmh", speed_kmh), ("speed_cap_kmh", speed_cap_kmh)):
+            if value is not None and not value > 0:
+                raise NetworkError(f"profile '{name}': {label} must be > 0 (got {value})")
+        profile = Profile(
+            name,
+            view,
+            None if speed_kmh is None else float(speed_kmh),
+            None if speed_cap_kmh is None else float(speed_cap_kmh),
+        )
+        existing = self.profiles.get(name)
+        if existing is not None and existing != profile:
+            raise NetworkError(f"profile '{name}' already exists as {existing}; use another name")
+        self.profiles[name] = profile
+        return profile
+
+    def _profile(self, name: str) -> Profile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles))
+            raise NetworkError(f"unknown routing profile '{name}'; known: {known}") from None
+
+    def table(self, profile: str) -> PathTable:
+        """The (lazily built) path table behind ``profile``."""
+        prof = self._profile(profile)
+        key = (prof.view, prof.weight_key)
+        table = self._tables.get(key)
+        if table is None:
+            table = self._build_table(prof)
+            self._tables[key] = table
+        return table
+
+    def _build_table(self, prof: Profile) -> PathTable:
+        view = self.network.view(prof.view)
+        if prof.speed_kmh is not None:
+            weight = view.length_m
+        else:
+            speed_kph = view.speed_kph
+            if prof.speed_cap_kmh is not None:
+                speed_kph = np.minimum(speed_kph, prof.speed_cap_kmh)
+            weight = view.length_m / (speed_kph / 3.6)
+        cache_file = None
+        if self.all_pairs and self.settings.cache_dir:
+            name = (
+                f"{self.network.fingerprint[:24]}-{prof.view}-{prof.weight_key}-{CACHE_FORMAT}.npz"
+            )
+            cache_file = Path(self.settings.cache_dir) / name
+        return PathTable(
+            self.n_nodes,
+            view.u,
+            view.v,
+            weight,
+            view.length_m,
+            weight_is_length=prof.speed_kmh is not None,
+            all_pairs=self.all_pairs,
+            lru_size=self.settings.lru_size,
+            cache_file=cache_file,
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _check_node(self, node: int, role: str) -> int:
+        node = int(node)
+        if not 0 <= node < self.n_nodes:
+            raise NetworkError(f"{role} node {node} is outside 0..{self.n_nodes - 1}")
+        return node
+
+    def _check_nodes(self, nodes, role: str) -> np.ndarray:
+        arr = np.asarray(nodes, dtype=np.int64)
+        if arr.size and (arr.min() < 0 or arr.max() >= self.n_nodes):
+            raise NetworkError(f"{role} nodes must lie in 0..{self.n_nodes - 1}")
+        return arr
+
+    def _time_of(self, prof: Profile, weight, length):
+        if prof.speed_kmh is not None:
+            return length / kmh_to_mps(prof.speed_kmh)
+        return weight
+
+    # ------------------------------------------------------------------ scalar queries
+    def try_leg(self, profile: str, origin: int, dest: int) -> tuple[float, float] | None:
+        """(travel_time_s, distance_m) of the fastest path, or None when unreachable."""
+        prof = self._profile(profile)
+        origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
+        if origin == dest:
+            return 0.0, 0.0
+        weight, length = self.table(profile).pair(origin, dest)
+        if weight != weight:  # NaN: unreachable
+            return None
+        return float(self._time_of(prof, weight, length)), length
+
+    def leg(self, profile: str, origin: int, dest: int) -> tuple[float, float]:
+        """(travel_time_s, distance_m) of the fastest path; raises UnreachableError."""
+        result = self.try_leg(profile, origin, dest)
+        if result is None:
+            raise UnreachableError(profile, int(origin), int(dest))
+        return result
+
+    def travel_time_s(self, profile: str, origin: int, dest: int) -> float:
+        """Travel time in seconds from node ``origin`` to node ``dest``; raises UnreachableError."""
+        return self.leg(profile, origin, dest)[0]
+
+    def distance_m(self, profile: str, origin: int, dest: int) -> float:
+        """Length in metres of the fastest path (the one ``travel_time_s`` times); raises UnreachableError."""
+        return self.leg(profile, origin, dest)[1]
+
+    def try_travel_time_s(self, profile: str, origin: int, dest: int) -> float | None:
+        """Travel time in seconds, or None when ``dest`` is unreachable (the caller handles it)."""
+        result = self.try_leg(profile, origin, dest)
+        return None if result is None else result[0]
+
+    def try_distance_m(self, profile: str, origin: int, dest: int) -> float | None:
+        """Length in metres of the fastest path, or None when unreachable."""
+        result = self.try_leg(profile, origin, dest)
+        return None if result is None else result[1]
+
+    def path(self, profile: str, origin: int, dest: int) -> list[int]:
+        """Node indices of the fastest path, origin..dest inclusive; raises UnreachableError."""
+        origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
+        nodes = self.table(profile).path(origin, dest)
+        if nodes is None:
+            raise UnreachableError(profile, origin, dest)  # already ints (checked above)
+        return nodes
+
+    # ------------------------------------------------------------------ vectorised queries
+    def legs(self, profile: str, origins, dests) -> tuple[np.ndarray, np.ndarray]:
+        """(travel_time_s, distance_m) float64 arrays for broadcast origin/destination node arrays.
+
+        Unreachable pairs are NaN in both arrays.
+        """
+        prof = self._profile(profile)
+        origins, dests = np.broadcast_arrays(
+            self._check_nodes(origins, "origin"), self._check_nodes(dests, "destination")
+        )
+        weight, length = self.table(profile).lookup(origins, dests)
+        return self._time_of(prof, weight, length), length
+
+    def travel_times_s(self, profile: str, origins, dests) -> np.ndarray:
+        """Travel times in seconds for broadcast node arrays; NaN where unreachable."""
+        return self.legs(profile, origins, dests)[0]
+
+    def distances_m(self, profile: str, origins, dests) -> np.ndarray:
+        """Fastest-path lengths in metres for broadcast node arrays; NaN where unreachable."""
+        return self.legs(profile, origins, dests)[1]
+
+    def times_from_s(self, profile: str, origin: int) -> np.ndarray:
+        """Travel times in seconds from ``origin`` to every node (float64, length N); NaN = unreachable."""
+        prof = self._profile(profile)
+        weight, length = self.table(profile).row(self._check_node(origin, "origin"))
+        return np.asarray(self._time_of(prof, weight, length), dtype=float)
+
+    def times_to_s(self, profile: str, dest: int) -> np.ndarray:
+        """Travel times in seconds from every node to ``dest`` (float64, length N); NaN = unreachable."""
+        prof = self._profile(profile)
+        table = self.table(profile)
+        weight, length = table.row(self._check_node(dest, "destination"), reverse=True)
+        return np.asarray(self._time_of(prof, weight, length), dtype=float)
+
+    def nearest_by_time(
+        self, profile: str, origin: int, candidates, reverse: bool = False
+    ) -> tuple[int, float]:
+        """The candidate node reached fastest from ``origin``.
+
+        Parameters
+        ----------
+        profile : str
+            Routing profile.
+        origin : int
+            Node index.
+        candidates : array-like of int
+            Candidate node indices (e.g. stations, vehicles).
+        reverse : bool
+            If True, time from each candidate *to* ``origin`` (e.g. vehicles driving to a pickup).
+
+        Returns
+        -------
+        (position in ``candidates``, travel time in seconds). Raises UnreachableError if no candidate
+        can be reached, NetworkError if ``candidates`` is empty.
+        """
+        cands = self._check_nodes(candidates, "candidate").ravel()
+        if cands.size == 0:
+            raise NetworkError("nearest_by_time: no candidate nodes given")
+        row = self.times_to_s(profile, origin) if reverse else self.times_from_s(profile, origin)
+        times = row[cands]
+        times[cands == origin] = 0.0
+        if np.isnan(times).all():
+            error = UnreachableError(profile, origin, int(cands[0]))
+            error.args = (
+                f"no {profile} path between node {origin} and any of {cands.size} candidates",
+            )
+            raise error
+        best = int(np.nanargmin(times))
+        return best, float(times[best])

@@ -1,0 +1,293 @@
+"""Shortest-path tables of one weighted view: all-pairs matrices or per-source rows (LRU).
+
+A ``PathTable`` answers, for one view and one edge weight (time at edge speed, time capped at a
+speed, or length), the least weight between node pairs and the length in metres of that same path.
+Unreachable pairs hold NaN. The router (router.py) turns weights into times per profile.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+#: smallest edge weight (s or m): csgraph must never see a zero-weight edge
+MIN_WEIGHT = 1e-6
+#: elements per block of all-pairs rows (small blocks keep pointer doubling in cache)
+BLOCK_ELEMENTS = 100_000
+CACHE_FORMAT = "v1"
+PRED_LRU_SIZE = 256
+
+
+def clean_edges(n_nodes: int, u, v, weight, length_m):
+    """Drop self-loops, clamp weights, keep the least-weight edge per (u, v) pair.
+
+    Returns ``(u, v, weight, length_m, keys)`` sorted by ``keys = u * n_nodes + v``.
+    """
+    u, v = np.asarray(u, np.int64), np.asarray(v, np.int64)
+    weight = np.maximum(np.asarray(weight, float), MIN_WEIGHT)
+    length_m = np.maximum(np.asarray(length_m, float), 0.0)
+    keep = u != v
+    u, v, weight, length_m = u[keep], v[keep], weight[keep], length_m[keep]
+    keys = u * n_nodes + v
+    order = np.lexsort((length_m, weight, keys))
+    keys = keys[order]
+    first = np.ones(len(keys), bool)
+    first[1:] = keys[1:] != keys[:-1]
+    pick = order[first]
+    return u[pick], v[pick], weight[pick], length_m[pick], keys[first]
+
+
+def adjacency_slots(owner, other, length_m, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Padded per-node edge tables: ``other[slot, node]`` (-1 = empty) and ``length_m[slot, node]``.
+
+    With ``owner`` = edge heads this lists each node's in-edges; with ``owner`` = tails, out-edges.
+    """
+    owner = np.asarray(owner, np.int64)
+    counts = np.bincount(owner, minlength=n_nodes)
+    depth = int(counts.max()) if len(owner) else 0
+    order = np.argsort(owner, kind="stable")
+    owner_sorted = owner[order]
+    slot = np.arange(len(owner)) - (np.cumsum(counts) - counts)[owner_sorted]
+    table_other = np.full((depth, n_nodes), -1, np.int64)
+    table_length = np.zeros((depth, n_nodes), float)
+    table_other[slot, owner_sorted] = np.asarray(other)[order]
+    table_length[slot, owner_sorted] = np.asarray(length_m)[order]
+    return table_other, table_length
+
+
+def path_lengths(pred: np.ndarray, slots: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Length along the shortest-path trees given by predecessor rows (pointer doubling).
+
+    Parameters
+    ----------
+    pred : ndarray (k, n) int
+        Predecessor rows from ``scipy.sparse.csgraph.dijkstra`` (negative at roots/unreachable).
+        For trees on the reversed graph ``pred[j]`` is the node *after* j.
+    slots : (other, length_m)
+        ``adjacency_slots`` of the in-edges (forward trees) or out-edges (reversed trees): the
+        length in metres of the edge between each node and its tree parent.
+
+    Returns
+    -------
+    ndarray (k, n) float64 of path lengths in metres (0 at roots and unreachable nodes).
+    """
+    k, n = pred.shape
+    other, length = slots
+    step = np.zeros((k, n), float)
+    for s in range(other.shape[0]):
+        step += np.where(pred == other[s], length[s], 0.0)
+    # flat index of each entry's parent; roots and unreachable nodes point to themselves
+    flat_self = np.arange(k * n, dtype=np.int64)
+    row_start = (flat_self // n) * n
+    parent = np.where(pred.ravel() >= 0, row_start + pred.ravel(), flat_self)
+    total = step.ravel()
+    active = np.flatnonzero(parent[parent] != parent)
+    while active.size:
+        # simultaneous update: gather the old values before writing
+        up = parent[active]
+        total[active] += total[up]
+        parent[active] = parent[up]
+        active = active[parent[parent[active]] != parent[active]]
+    return total.reshape(k, n)
+
+
+def _as_float32(values: np.ndarray) -> np.ndarray:
+    out = values.astype(np.float32)
+    out[~np.isfinite(values)] = np.nan
+    return out
+
+
+class PathTable:
+    """Least-weight and path-length lookups for one (view, weight) pair.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Number of nodes (indices 0..n-1).
+    u, v, weight, length_m : array
+        Directed edges: endpoints, weight (seconds or metres) and length in metres.
+    weight_is_length : bool
+        True when the weight is the length itself (no separate distance table needed).
+    all_pairs : bool
+        Build full N×N float32 matrices (True) or compute rows on demand with an LRU cache.
+    lru_size : int
+        Rows kept in LRU mode (each holds weight and length rows: n × 8 bytes).
+    cache_file : Path, optional
+        ``.npz`` file for the all-pairs matrices (loaded if present, written after a build).
+    """
+
+    def __init__(
+        self,
+        n_nodes: int,
+        u,
+        v,
+        weight,
+        length_m,
+        weight_is_length: bool,
+        all_pairs: bool,
+        lru_size: int = 2048,
+        cache_file: Path | None = None,
+    ):
+        self.n = int(n_nodes)
+        u, v, weight, length_m, _ = clean_edges(self.n, u, v, weight, length_m)
+        self._in_slots = adjacency_slots(v, u, length_m, self.n)
+        self._out_slots = adjacency_slots(u, v, length_m, self.n)
+        self.weight_is_length = weight_is_length
+        self.csr = csr_matrix((weight, (u, v)), shape=(self.n, self.n))
+        self.csr_reverse = csr_matrix((weight, (v, u)), shape=(self.n, self.n))
+        self.all_pairs = all_pairs
+        self.lru_size = int(lru_size)
+        self.loaded_from_cache = False
+        self._rows: OrderedDict[tuple[bool, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._preds: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.weight_matrix: np.ndarray | None = None
+        self.length_matrix: np.ndarray | None = None
+        if all_pairs:
+            self._build_all_pairs(cache_file)
+
+    # ------------------------------------------------------------------ building
+    def _solve(self, sources: np.ndarray, reverse: bool = False, need_pred: bool = True):
+        graph = self.csr_reverse if reverse else self.csr
+        if not need_pred:
+            return dijkstra(graph, directed=True, indices=sources), None
+        return dijkstra(graph, directed=True, indices=sources, return_predecessors=True)
+
+    def _rows_for(self, sources: np.ndarray, reverse: bool = False):
+        """(weight rows, length rows) as float32 with NaN where unreachable; also predecessor rows."""
+        need_pred = not self.weight_is_length
+        weight, pred = self._solve(sources, reverse, need_pred)
+        weight = np.atleast_2d(weight)
+        weight32 = _as_float32(weight)
+        if self.weight_is_length:
+            return weight32, weight32, pred
+        length = path_lengths(np.atleast_2d(pred), self._out_slots if reverse else self._in_slots)
+        length[~np.isfinite(weight)] = np.nan
+        return weight32, length.astype(np.float32), pred
+
+    def _build_all_pairs(self, cache_file: Path | None) -> None:
+        if cache_file is not None and cache_file.is_file():
+            with np.load(cache_file) as data:
+                weight = data["weight"]
+                length = weight if self.weight_is_length else data["length"]
+            if weight.shape == (self.n, self.n):
+                self.weight_matrix, self.length_matrix = weight, length
+                self.loaded_from_cache = True
+                return
+        self.weight_matrix = np.empty((self.n, self.n), np.float32)
+        self.length_matrix = (
+            self.weight_matrix if self.weight_is_length else np.empty((self.n, self.n), np.float32)
+        )
+        block = max(1, BLOCK_ELEMENTS // max(self.n, 1))
+        for start in range(0, self.n, block):
+            sources = np.arange(start, min(start + block, self.n))
+            weight32, length32, _ = self._rows_for(sources)
+            self.weight_matrix[sources] = weight32
+            if not self.weight_is_length:
+                self.length_matrix[sources] = length32
+        if cache_file is not None:
+            self._save(cache_file)
+
+    def _save(self, cache_file: Path) -> None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"weight": self.weight_matrix}
+        if not self.weight_is_length:
+            arrays["length"] = self.length_matrix
+        # write to a temporary file then rename, so parallel runs never read a half-written cache
+        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=cache_file.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)
+            os.replace(tmp, cache_file)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # ------------------------------------------------------------------ rows
+    def row(self, node: int, reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(weight, length_m) float32 rows from ``node`` (to ``node`` if ``reverse``); NaN = unreachable."""
+        if self.all_pairs:
+            if reverse:
+                return self.weight_matrix[:, node], self.length_matrix[:, node]
+            return self.weight_matrix[node], self.length_matrix[node]
+        key = (reverse, int(node))
+        cached = self._rows.get(key)
+        if cached is not None:
+            self._rows.move_to_end(key)
+            return cached
+        weight32, length32, pred = self._rows_for(np.array([node]), reverse)
+        entry = (weight32[0], length32[0])
+        self._rows[key] = entry
+        if len(self._rows) > self.lru_size:
+            self._rows.popitem(last=False)
+        if pred is not None and not reverse:
+            self._remember_pred(int(node), np.atleast_2d(pred)[0])
+        return entry
+
+    def _remember_pred(self, node: int, pred: np.ndarray) -> None:
+        self._preds[node] = pred
+        if len(self._preds) > PRED_LRU_SIZE:
+            self._preds.popitem(last=False)
+
+    def pred_row(self, node: int) -> np.ndarray:
+        """Predecessor row of the shortest-path tree from ``node`` (negative = root/unreachable)."""
+        cached = self._preds.get(node)
+        if cached is not None:
+            self._preds.move_to_end(node)
+            return cached
+        _, pred = self._solve(np.array([node]), need_pred=True)
+        pred = np.atleast_2d(pred)[0]
+        self._remember_pred(node, pred)
+        return pred
+
+    def pair(self, origin: int, dest: int) -> tuple[float, float]:
+        """(weight, length_m) of one pair; NaN when unreachable."""
+        if self.all_pairs:
+            return float(self.weight_matrix[origin, dest]), float(self.length_matrix[origin, dest])
+        weight, length = self.row(origin)
+        return float(weight[dest]), float(length[dest])
+
+    def lookup(self, origins: np.ndarray, dests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weight, length_m) float64 arrays for paired origin/destination index arrays."""
+        if self.all_pairs:
+            return (
+                self.weight_matrix[origins, dests].astype(float),
+                self.length_matrix[origins, dests].astype(float),
+            )
+        weight = np.empty(origins.shape, float)
+        length = np.empty(origins.shape, float)
+        # group by whichever end has fewer distinct nodes: one Dijkstra per distinct node
+        reverse = len(np.unique(dests)) < len(np.unique(origins))
+        group, other = (dests, origins) if reverse else (origins, dests)
+        flat_group, flat_other = group.ravel(), other.ravel()
+        order = np.argsort(flat_group, kind="stable")
+        sorted_group = flat_group[order]
+        starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+        ends = np.r_[starts[1:], len(order)]
+        flat_weight, flat_length = weight.reshape(-1), length.reshape(-1)
+        for start, end in zip(starts, ends, strict=True):
+            idx = order[start:end]
+            row_weight, row_length = self.row(int(sorted_group[start]), reverse)
+            flat_weight[idx] = row_weight[flat_other[idx]]
+            flat_length[idx] = row_length[flat_other[idx]]
+        return weight, length
+
+    def path(self, origin: int, dest: int) -> list[int] | None:
+        """Node indices origin..dest of the least-weight path, or None if unreachable."""
+        if origin == dest:
+            return [origin]
+        pred = self.pred_row(origin)
+        nodes = [dest]
+        node = dest
+        while node != origin:
+            node = int(pred[node])
+            if node < 0:
+                return None
+            nodes.append(node)
+        nodes.reverse()
+        return nodes
