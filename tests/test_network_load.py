@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import math
+import sys
 
 import numpy as np
 import osmnx as ox
@@ -177,16 +178,28 @@ def test_unknown_format_and_bad_config(tmp_path):
         NetworkConfig(source="bbox", bbox=[127.6, 36.8, 127.5, 36.9])
 
 
-def test_pbf_needs_osmium(tmp_path):
-    try:
-        import osmium  # noqa: F401
-    except ImportError:
-        path = tmp_path / "x.osm.pbf"
-        path.write_bytes(b"\x00\x00\x00\x0d")
-        with pytest.raises(NetworkError, match="pip install osmium"):
-            build_network(config_for(str(path)), ".")
-    else:
-        pytest.skip("osmium is installed; the missing-package message cannot be shown")
+def test_pbf_needs_osmium(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "osmium", None)  # as if the package were not installed
+    path = tmp_path / "x.osm.pbf"
+    path.write_bytes(b"\x00\x00\x00\x0d")
+    with pytest.raises(NetworkError, match="pip install osmium"):
+        build_network(config_for(str(path)), ".")
+
+
+def test_pbf_gives_the_same_network_as_the_xml(shared_networks, tmp_path):
+    import osmium
+
+    xml = tmp_path / "songpa.osm"
+    xml.write_bytes(bz2.decompress((shared_networks / "seoul-songpa-jamsil-asan-roads.osm.bz2").read_bytes()))
+    pbf = tmp_path / "songpa.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(xml)):
+            writer.add(obj)
+    from_xml = build_network(config_for(str(xml)), ".")
+    from_pbf = build_network(config_for(str(pbf)), ".")
+    assert from_pbf.n_nodes == from_xml.n_nodes == 347
+    assert from_pbf.graph.number_of_edges() == from_xml.graph.number_of_edges() == 944
+    assert from_pbf.fingerprint == from_xml.fingerprint
 
 
 @pytest.mark.parametrize("source", ["place", "bbox"])
