@@ -190,7 +190,9 @@ def test_pbf_gives_the_same_network_as_the_xml(shared_networks, tmp_path):
     import osmium
 
     xml = tmp_path / "songpa.osm"
-    xml.write_bytes(bz2.decompress((shared_networks / "seoul-songpa-jamsil-asan-roads.osm.bz2").read_bytes()))
+    xml.write_bytes(
+        bz2.decompress((shared_networks / "seoul-songpa-jamsil-asan-roads.osm.bz2").read_bytes())
+    )
     pbf = tmp_path / "songpa.osm.pbf"
     with osmium.SimpleWriter(str(pbf)) as writer:
         for obj in osmium.FileProcessor(str(xml)):

@@ -1,0 +1,128 @@
+"""The scenario: the top-level model of a scenario file.
+
+Each section has its own model in its own file (network_config, demand_config, mode_choice_config,
+energy_config); service blocks are validated by the Config model of their registered type.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, PrivateAttr, SerializeAsAny, field_validator, model_validator
+
+from mobisim.scenario import registry
+from mobisim.scenario.base import ClockTime, ServiceConfig, StrictModel
+from mobisim.scenario.demand_config import DemandConfig
+from mobisim.scenario.energy_config import EnergyConfig
+from mobisim.scenario.mode_choice_config import ModeChoiceConfig
+from mobisim.scenario.network_config import NetworkConfig
+
+
+class Period(StrictModel):
+    """The simulated clock: from ``start`` to ``end`` (clock times, "HH:MM"; up to "48:00")."""
+
+    start: ClockTime = Field(default=5 * 3600.0, description='Clock start, "HH:MM".')
+    end: ClockTime = Field(
+        default=24 * 3600.0, description='Clock end, "HH:MM" (after start; up to "48:00").'
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.end <= self.start:
+            raise ValueError("expected end after start")
+        return self
+
+    @property
+    def start_s(self) -> float:
+        """Start of the period, seconds after midnight."""
+        return self.start
+
+    @property
+    def end_s(self) -> float:
+        """End of the period, seconds after midnight."""
+        return self.end
+
+
+class OutputsConfig(StrictModel):
+    """What a run writes."""
+
+    dir: str = Field(
+        default="results", description="Results folder (relative to the working directory)."
+    )
+    charts: bool = Field(default=True, description="Write PNG charts into the run folder.")
+
+
+class Scenario(StrictModel):
+    """A whole scenario file after ``extends`` merging and overrides."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="Scenario name (letters, digits, _ . -); results go to <dir>/<name>/.",
+    )
+    description: str = Field(default="", description="Free text shown in reports.")
+    seed: int = Field(default=0, ge=0, description="Seed of every random stream of the run.")
+    period: Period = Field(default_factory=Period, description="Simulated clock.")
+    network: NetworkConfig = Field(default_factory=NetworkConfig, description="Road network.")
+    demand: DemandConfig = Field(default_factory=DemandConfig, description="Population and trips.")
+    services: list[SerializeAsAny[ServiceConfig]] = Field(
+        default_factory=list, description="Named service blocks, each with a type."
+    )
+    mode_choice: ModeChoiceConfig = Field(
+        default_factory=ModeChoiceConfig, description="How commuters choose."
+    )
+    energy: EnergyConfig = Field(
+        default_factory=EnergyConfig, description="Energy, chargers, solar, emissions."
+    )
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig, description="What a run writes.")
+
+    _source_file: Path | None = PrivateAttr(default=None)
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _typed_services(cls, blocks: Any) -> Any:
+        if not isinstance(blocks, list):
+            return blocks
+        out = []
+        for block in blocks:
+            if isinstance(block, ServiceConfig):
+                out.append(block)
+                continue
+            if not isinstance(block, dict) or "type" not in block:
+                raise ValueError(f"expected a map with 'name' and 'type' (got {block!r})")
+            type_name = block["type"]
+            if type_name not in registry.SERVICE_TYPES:
+                known = ", ".join(sorted(registry.SERVICE_TYPES))
+                raise ValueError(f"unknown service type {type_name!r}; expected one of: {known}")
+            out.append(registry.service_config_model(type_name).model_validate(block))
+        return out
+
+    @field_validator("services")
+    @classmethod
+    def _unique_names(cls, blocks: list[ServiceConfig]) -> list[ServiceConfig]:
+        names = [b.name for b in blocks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"expected unique service names (duplicated: {', '.join(duplicates)})")
+        return blocks
+
+    @property
+    def source_file(self) -> Path | None:
+        """The scenario file this was loaded from (None when built in Python)."""
+        return self._source_file
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder against which relative file paths in the scenario resolve."""
+        return self._source_file.parent if self._source_file else Path.cwd()
+
+    def service(self, name: str) -> ServiceConfig:
+        """The service block called ``name`` (KeyError listing the known names otherwise)."""
+        for block in self.services:
+            if block.name == name:
+                return block
+        raise KeyError(f"no service {name!r}; services: {', '.join(b.name for b in self.services)}")
+
+    def enabled_services(self) -> list[ServiceConfig]:
+        """The service blocks with ``enabled: true``, in file order."""
+        return [b for b in self.services if b.enabled]
