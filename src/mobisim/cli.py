@@ -107,8 +107,13 @@ def run(
 def kpis(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     """Recompute the KPIs of a run folder from its saved tables and print them as JSON."""
     from mobisim.metrics.tables import load_run, recompute_kpis
+    from mobisim.results.store import json_safe
 
-    out.print_json(json.dumps(recompute_kpis(load_run(run_dir)), allow_nan=False, default=str))
+    print(
+        json.dumps(
+            json_safe(recompute_kpis(load_run(run_dir))), indent=2, sort_keys=True, allow_nan=False
+        )
+    )
 
 
 def _mount_optional() -> None:

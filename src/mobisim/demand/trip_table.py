@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mobisim.errors import DemandError
+from mobisim.errors import DemandError, SnapError
 from mobisim.units import parse_clock_s
 
 MAX_LISTED = 20
@@ -48,6 +48,13 @@ def _clock(value) -> float:
         return parse_clock_s(text)
 
 
+def _text(value) -> str:
+    """A cell as stripped text; missing values (None, NaN, empty) as ""."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
 def _end_nodes(
     frame: pd.DataFrame, prefix: str, network, max_snap_m: float, bad: dict[int, str], path: Path
 ) -> np.ndarray:
@@ -62,8 +69,7 @@ def _end_nodes(
         )
     for i in range(n):
         row = frame.iloc[i]
-        place = str(row.get(place_col, "") or "").strip()
-        node = str(row.get(node_col, "") or "").strip()
+        place, node = _text(row.get(place_col)), _text(row.get(node_col))
         if place:
             if place not in names:
                 bad.setdefault(i, f"unknown {prefix} place {place!r}")
@@ -87,14 +93,18 @@ def _end_nodes(
             except (KeyError, TypeError, ValueError):
                 bad.setdefault(i, f"no {prefix} given (place, node or lat/lon)")
                 continue
-            node_i, snap_m = network.snap_many(np.array([lat]), np.array([lon]))
-            if snap_m[0] > max_snap_m:
+            try:
+                node_i, snap_m = network.snap(lat, lon)
+            except SnapError as exc:
+                bad.setdefault(i, f"{prefix} ({lat}, {lon}) is too far from the network: {exc}")
+                continue
+            if snap_m > max_snap_m:
                 bad.setdefault(
                     i,
-                    f"{prefix} ({lat}, {lon}) is {snap_m[0]:.0f} m from the network (max {max_snap_m:.0f} m)",
+                    f"{prefix} ({lat}, {lon}) is {snap_m:.0f} m from the network (max {max_snap_m:.0f} m)",
                 )
                 continue
-            nodes[i] = int(node_i[0])
+            nodes[i] = node_i
     return nodes
 
 

@@ -53,22 +53,22 @@ def new_run_id(fingerprint: str, seed: int) -> str:
     return f"{stamp}-{fingerprint[:10]}-s{seed}"
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """NaN and infinities become null in JSON (documented in docs/kpis.md)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-        return _json_safe(value.item())
+        return json_safe(value.item())
     return value
 
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON with sorted keys and NaN as null."""
-    path.write_text(json.dumps(_json_safe(data), indent=2, sort_keys=True, allow_nan=False) + "\n")
+    path.write_text(json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
