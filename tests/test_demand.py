@@ -81,6 +81,11 @@ def test_zone_weights_are_respected(population, town):
     assert kinds["institution"] == pytest.approx(0.3, abs=0.02)
 
 
+def _group_trips(trips: pd.DataFrame, group: str) -> pd.DataFrame:
+    part = trips[trips["group"] == group].sort_values(["tour_id", "leg_index"])
+    return part[["origin_node", "dest_node", "depart_s"]].reset_index(drop=True)
+
+
 def test_generation_is_seeded_and_groups_have_their_own_streams(town):
     base = SyntheticPopulation(residents=3000, households=1000)
     a, _ = build_trips(DemandConfig(synthetic=base), town, RandomStreams(1), START, END)
@@ -96,13 +101,8 @@ def test_generation_is_seeded_and_groups_have_their_own_streams(town):
         END,
     )
     for name in ("workers", "students"):
-        pick = lambda t, n=name: (
-            t[t["group"] == n]
-            .sort_values(["tour_id", "leg_index"])[["origin_node", "dest_node", "depart_s"]]
-            .reset_index(drop=True)
-        )  # noqa: E731
-        pd.testing.assert_frame_equal(pick(a), pick(changed))
-    assert not pick(a, "homemakers").equals(pick(changed, "homemakers"))
+        pd.testing.assert_frame_equal(_group_trips(a, name), _group_trips(changed, name))
+    assert not _group_trips(a, "homemakers").equals(_group_trips(changed, "homemakers"))
 
 
 def write_table(tmp_path, rows, suffix=".csv"):
