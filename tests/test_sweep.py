@@ -1,0 +1,159 @@
+"""Sweeps on the demo: rows and seeds, resume, Dask parity, a killed worker, determinism."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mobisim.sweep import finished_runs, sweep
+from mobisim.sweep_analysis import plot_sweep, query, summarise
+
+DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
+GRID = {"services.car.parking_search_min": [1, 8], "services.walk.max_walk_m": [2000, 4000]}
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("scen")
+    path = folder / "tiny.yaml"
+    path.write_text(
+        f"extends: {DEMO}\nname: tiny\noutputs: {{charts: false}}\n"
+        "demand: {synthetic: {residents: 300, households: 120}}\n"
+        "network: {synthetic: {target_nodes: 400}}\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tiny_base, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweeps")
+    frame = sweep(tiny_base, grid=GRID, replications=2, name="s", out_dir=out, workers=2)
+    return out, frame
+
+
+def test_small_sweep_gives_eight_rows_with_parameters_and_distinct_seeds(local_sweep):
+    out, frame = local_sweep
+    assert len(frame) == 8 and (frame["status"] == "ok").all(), frame["error"].tolist()
+    assert frame["fingerprint"].is_unique
+    assert (
+        frame.groupby(["param.services.car.parking_search_min", "param.services.walk.max_walk_m"])
+        .size()
+        .eq(2)
+        .all()
+    )
+    assert (
+        frame["seed"].nunique() == 2
+    )  # two replications, the same two seeds for every parameter set
+    assert pd.read_parquet(out / "s" / "sweep.parquet").shape[0] == 8
+    # a longer parking search makes the car less attractive
+    car = summarise(frame, "mode_share.car", ["services.car.parking_search_min"])
+    assert car["mean"].iloc[0] > car["mean"].iloc[1]
+
+
+def test_running_it_again_runs_nothing_new(local_sweep, tiny_base):
+    out, frame = local_sweep
+    before = sorted(p.name for p in (out / "s" / "runs" / "tiny").iterdir())
+    again = sweep(tiny_base, grid=GRID, replications=2, name="s", out_dir=out, workers=1)
+    after = sorted(p.name for p in (out / "s" / "runs" / "tiny").iterdir())
+    assert before == after and len(after) == 8
+    assert sorted(again["fingerprint"]) == sorted(frame["fingerprint"])
+    assert sorted(again["run_dir"]) == sorted(frame["run_dir"])
+
+
+def test_dask_local_cluster_gives_the_same_kpis_and_event_tables(local_sweep, tiny_base, tmp_path):
+    _, frame = local_sweep
+    dask_frame = sweep(
+        tiny_base, grid=GRID, replications=2, name="d", out_dir=tmp_path, workers=2, dask="local"
+    )
+    assert (dask_frame["status"] == "ok").all(), dask_frame["error"].tolist()
+    left = frame.set_index("fingerprint").sort_index()
+    right = dask_frame.set_index("fingerprint").sort_index()
+    assert list(left.index) == list(right.index)
+    kpi_cols = [c for c in left.columns if c.startswith("system.")]
+    pd.testing.assert_frame_equal(left[kpi_cols], right[kpi_cols])
+    for fp in left.index[:3]:
+        local_events = Path(left.loc[fp, "run_dir"]) / "events.parquet"
+        dask_events = Path(right.loc[fp, "run_dir"]) / "events.parquet"
+        assert local_events.read_bytes() == dask_events.read_bytes()
+
+
+def _spawned_children() -> list[int]:
+    me, out = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == me and b"spawn_main" in cmdline:
+            out.append(int(entry))
+    return out
+
+
+def test_a_killed_worker_does_not_lose_or_duplicate_runs(tiny_base, tmp_path):
+    killed: list[int] = []
+
+    def killer():
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            children = _spawned_children()
+            if children:
+                time.sleep(1.0)  # let it start working
+                os.kill(children[0], signal.SIGKILL)
+                killed.append(children[0])
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    frame = sweep(
+        tiny_base,
+        grid={"services.car.parking_search_min": [1, 2, 3, 4]},
+        name="k",
+        out_dir=tmp_path,
+        workers=2,
+    )
+    thread.join()
+    assert killed, "no worker was killed: the test did not exercise the fault"
+    assert len(frame) == 4 and (frame["status"] == "ok").all(), frame["error"].tolist()
+    assert frame["fingerprint"].is_unique
+    found = finished_runs(tmp_path / "k" / "runs")
+    assert sorted(found) == sorted(frame["fingerprint"])
+    assert (
+        len(list((tmp_path / "k" / "runs" / "tiny").iterdir())) == 4
+    )  # no temp or duplicate folders
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tiny_base, tmp_path):
+    frame = sweep(
+        tiny_base,
+        runs=[{"demand": {"trip_table": {"file": "missing.csv"}}}, {}],
+        name="f",
+        out_dir=tmp_path,
+    )
+    assert sorted(frame["status"]) == ["failed", "ok"]
+    assert "not found" in frame.loc[frame["status"] == "failed", "error"].iloc[0]
+
+
+def test_plot_and_query(local_sweep, tmp_path):
+    out, frame = local_sweep
+    png = plot_sweep(
+        frame,
+        "mode_share.car",
+        "services.car.parking_search_min",
+        tmp_path / "c.png",
+        hue="services.walk.max_walk_m",
+    )
+    assert png.stat().st_size > 10_000
+    answer = query(
+        "select count(*) as n, count(distinct seed) as seeds from sweeps where status = 'ok'", out
+    )
+    assert answer.loc[0, "n"] == 8 and answer.loc[0, "seeds"] == 2
