@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from mobisim.scenario import registry
+from mobisim.units import format_clock
 
 #: key-name suffix -> unit shown in the reference
 UNIT_SUFFIXES = {
@@ -80,6 +81,16 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
     return out
 
 
+def _is_clock(field) -> bool:
+    return any(
+        getattr(getattr(m, "func", None), "__name__", "") == "_clock" for m in field.metadata
+    )
+
+
+def _field_type(field) -> str:
+    return 'clock "HH:MM"' if _is_clock(field) else _type_name(field.annotation)
+
+
 def _default(field) -> str:
     if field.default is not PydanticUndefined:
         value = field.default
@@ -92,6 +103,8 @@ def _default(field) -> str:
         return "**required**"
     if isinstance(value, BaseModel):
         return "(see below)"
+    if _is_clock(field) and isinstance(value, int | float):
+        return f"`{format_clock(value)}`"
     if isinstance(value, float) and "clock" in str(field.metadata).lower():
         return str(value)
     text = repr(value)
@@ -111,7 +124,7 @@ def _model_rows(
         path = f"{prefix}.{name}" if prefix else name
         description = (field.description or "").replace("|", "\\|").replace("\n", " ")
         rows.append(
-            f"| `{path}` | {_type_name(field.annotation)} | {_unit(name)} | {_default(field)} | {description} |"
+            f"| `{path}` | {_field_type(field)} | {_unit(name)} | {_default(field)} | {description} |"
         )
         for nested in _nested_models(field.annotation):
             if nested not in seen:
@@ -158,7 +171,7 @@ def generate() -> str:
         if not _nested_models(field.annotation) and name != "services":
             description = (field.description or "").replace("|", "\\|")
             scalar_rows.append(
-                f"| `{name}` | {_type_name(field.annotation)} | {_unit(name)} | {_default(field)} | {description} |"
+                f"| `{name}` | {_field_type(field)} | {_unit(name)} | {_default(field)} | {description} |"
             )
     lines += [
         "## Top level",
