@@ -1,9 +1,14 @@
 """The Python API: load a scenario, run it, get the tables and KPIs back.
 
-import mobisim
-scenario = mobisim.load_scenario("scenarios/demo.yaml", overrides={"seed": 7})
-result = mobisim.run(scenario)
-result.trips.groupby("mode").size()
+::
+
+    import mobisim
+    scenario = mobisim.load_scenario("scenarios/demo.yaml", overrides={"seed": 7})
+    result = mobisim.run(scenario)
+    result.trips.groupby("mode").size()
+
+A run is one pipeline: network -> router -> trips -> simulate -> KPIs -> result folder. Each step
+is one call into its layer (docs/architecture.md); this module only wires them together.
 """
 
 from __future__ import annotations
@@ -17,14 +22,22 @@ from typing import Any
 import pandas as pd
 
 from mobisim import __version__
+from mobisim.errors import ScenarioError
 from mobisim.scenario.loader import fingerprint
 from mobisim.scenario.loader import load_scenario as _load_scenario
 from mobisim.scenario.models import Scenario
 
+#: wall-clock seconds between two progress callbacks passed on by :func:`throttled`
+PROGRESS_INTERVAL_S = 0.2
+
 
 @dataclass
 class RunResult:
-    """What a run returns: the tables as DataFrames, the KPIs and where the result folder is."""
+    """What a run returns: the tables as DataFrames, the KPIs and where the result folder is.
+
+    ``tables`` holds every table written as ``<name>.parquet`` (trips, vehicles, nodes, energy
+    tables ...); ``events``, ``trips`` and ``vehicles`` are also attributes of their own.
+    """
 
     scenario: Scenario
     run_dir: Path
@@ -39,9 +52,72 @@ class RunResult:
 def load_scenario(
     path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None
 ) -> Scenario:
-    """Load a scenario file (with ``extends``), apply overrides (``{"key.path": value}`` or
-    ``["key.path=value", ...]``) and validate it. Raises ScenarioError listing every problem."""
+    """Load a scenario file (with ``extends``), apply overrides and validate it.
+
+    Parameters
+    ----------
+    path : the scenario file (YAML); relative paths inside it resolve against its folder.
+    overrides : ``{"key.path": value}`` or ``["key.path=value", ...]``, in the file's units
+        (``{"services.shuttle.headway_min": 10}``).
+
+    Raises ScenarioError listing every problem at once.
+    """
     return _load_scenario(path, overrides=overrides)
+
+
+def throttled(
+    callback: Callable[[float], None], interval_s: float = PROGRESS_INTERVAL_S
+) -> Callable[[float], None]:
+    """Wrap a progress callback so that it is called at most every ``interval_s`` wall seconds.
+
+    Parameters
+    ----------
+    callback : called with the simulated clock, s after midnight.
+    interval_s : smallest wall-clock time between two calls, s. A clock that does not move
+        forward is never passed on twice; the first call always is.
+    """
+    last = {"wall_s": -float("inf"), "now_s": -float("inf")}
+
+    def progress(now_s: float) -> None:
+        wall_s = time.monotonic()
+        if now_s > last["now_s"] and wall_s - last["wall_s"] >= interval_s:
+            last["wall_s"], last["now_s"] = wall_s, now_s
+            callback(now_s)
+
+    return progress
+
+
+def with_seed(scenario: Scenario, seed: int) -> Scenario:
+    """A copy of ``scenario`` with another seed (where it was loaded from is kept).
+
+    Parameters
+    ----------
+    scenario : a validated scenario.
+    seed : the new seed, an integer >= 0.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ScenarioError(scenario.source_file, [("seed", f"expected an integer >= 0 (got {seed!r})")])
+    return scenario.model_copy(update={"seed": seed})
+
+
+def kpi_meta(scenario: Scenario) -> dict[str, Any]:
+    """The run metadata KPIs need: name, period (s after midnight), declared services and groups.
+
+    Parameters
+    ----------
+    scenario : the scenario being run.
+    """
+    groups: list[str] = []
+    if scenario.demand.synthetic is not None:
+        synthetic = scenario.demand.synthetic
+        groups = [g.name for g in [*synthetic.groups, *synthetic.external]]
+    return {
+        "scenario": scenario.name,
+        "period_start_s": scenario.period.start_s,
+        "period_end_s": scenario.period.end_s,
+        "services": [s.name for s in scenario.enabled_services()],
+        "groups": groups,
+    }
 
 
 def run(
@@ -55,9 +131,14 @@ def run(
     Parameters
     ----------
     scenario : a loaded Scenario, or the path of a scenario file.
-    out_dir : results folder (default: the scenario's ``outputs.dir``).
+    out_dir : results folder (default: the scenario's ``outputs.dir``, relative to the working
+        directory).
     seed : replaces the scenario's seed (the fingerprint changes with it).
-    progress : called with the simulated clock (s after midnight) every 15 simulated minutes.
+    progress : called with the simulated clock (s after midnight) as the day goes on; wrap it
+        in :func:`throttled` for a display.
+
+    Same scenario and seed give byte-identical ``events.parquet`` and ``trips.parquet``. If the
+    run fails or is interrupted no result folder is left behind.
     """
     from mobisim.demand.trips import build_trips
     from mobisim.engine.simulation import simulate
@@ -70,9 +151,7 @@ def run(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if seed is not None:
-        source = scenario.source_file
-        scenario = scenario.model_copy(update={"seed": int(seed)})
-        scenario._source_file = source
+        scenario = with_seed(scenario, seed)
     started = time.perf_counter()
     fp = fingerprint(scenario)
     streams = RandomStreams(scenario.seed)
@@ -94,11 +173,7 @@ def run(
         "nodes": network.nodes[["lat", "lon"]].rename_axis("node").reset_index(),
         **sim.extra_tables,
     }
-    meta = {
-        "scenario": scenario.name,
-        "period_start_s": scenario.period.start_s,
-        "period_end_s": scenario.period.end_s,
-    }
+    meta = kpi_meta(scenario)
     kpis = compute_kpis({"events": sim.events, **tables}, meta)
     manifest = {
         "scenario": scenario.model_dump(mode="json"),
@@ -114,33 +189,40 @@ def run(
             "fingerprint": network.fingerprint,
             "report": _plain(getattr(network, "report", {})),
         },
-        "demand": demand_report,
+        "demand": _plain(demand_report),
+        "kpi_meta": meta,
         "n_events": sim.n_events,
         "n_trips": len(sim.trips),
+        "tables": sorted(tables) + (["events"] if scenario.outputs.write_events else []),
+        "timings_s": _plain(getattr(sim, "timings_s", {})),
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
     out = Path(out_dir) if out_dir is not None else Path(scenario.outputs.dir)
     run_id = new_run_id(fp, scenario.seed)
+    events = sim.events if scenario.outputs.write_events else None
     with run_folder(out, scenario.name, run_id) as folder:
-        write_run(folder, manifest, sim.events, tables, kpis)
-        if scenario.outputs.charts:
+        write_run(folder, manifest, events, tables, kpis)
+        if scenario.outputs.charts and events is not None:
             _charts(folder)
     run_dir = out / scenario.name / run_id
     return RunResult(scenario, run_dir, sim.events, sim.trips, sim.vehicles, kpis, manifest, tables)
 
 
 def _plain(value: Any) -> Any:
+    """Nested dicts/lists with every leaf a JSON scalar (other objects as text)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, int | float | str | bool) or value is None:
         return value
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
     return str(value)
 
 
 def _charts(folder: Path) -> None:
-    """Write the standard charts of a run folder (mobisim.results.plots)."""
+    """Write the standard charts of a run folder into ``folder/charts`` (mobisim.results.plots)."""
     from mobisim.results.plots import plot_run
 
     plot_run(folder, folder / "charts")

@@ -6,7 +6,6 @@ traceback as well.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -103,25 +102,14 @@ def run(
     out.print(f"results: {result.run_dir}")
 
 
-@app.command()
-def kpis(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
-    """Recompute the KPIs of a run folder from its saved tables and print them as JSON."""
-    from mobisim.metrics.tables import load_run, recompute_kpis
-    from mobisim.results.store import json_safe
-
-    print(
-        json.dumps(
-            json_safe(recompute_kpis(load_run(run_dir))), indent=2, sort_keys=True, allow_nan=False
-        )
-    )
-
-
 def _mount_optional() -> None:
+    from mobisim.cli_analysis import register_analysis_commands
     from mobisim.cli_network import network_app
     from mobisim.cli_sweep import register_sweep_commands
 
     app.add_typer(network_app, name="network", help="Inspect, plot and fetch road networks.")
     register_sweep_commands(app)
+    register_analysis_commands(app)
 
 
 _mount_optional()

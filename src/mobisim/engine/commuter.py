@@ -1,25 +1,38 @@
 """The commuter: one SimPy process per person-day, living each trip as a story.
 
-    at the departure time, ask every service for offers
-    choose (mode-choice policy), book the ride, walk to the access point, wait and ride,
-    walk to the destination, record; if the service fails, fall back to the next offer.
+    at the departure time, ask every service for offers, keep those the trip may use;
+    rank them (mode-choice policy), book the first, walk to the access point, wait and ride,
+    walk to the destination, record;
+    if the service fails, ask the next service of the ranking again, from where the commuter now
+    stands; when none is left, do what the scenario's ``mode_choice.fallback`` says.
 
-Every trip ends in exactly one status: ``completed`` (first choice served), ``fallback`` (served
-after the first choice failed, or by the scenario's fallback mode) or ``unserved``.
+Every trip ends in exactly one status: ``completed`` (the first choice served it), ``fallback``
+(served after the first choice failed, or by the scenario's fallback mode; ``fallback_reason`` says
+why) or ``unserved``. A person's trips run one after the other: a return leg starts at its
+departure time, or on arrival if the way out ended later.
+
+A service can bind the next leg of a tour to itself (the car driven out must come back): it sets
+``trip.tour_state["must_use"] = <service name>``; the next leg then takes that service's offer
+first when it has one (the other offers stay behind it as fallbacks).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from mobisim.events import EventLog
 from mobisim.services.base import Offer, RideOutcome, Service, Trip
 
-WALK_SPEED_MPS = 1.2  # [T1]
+#: ``trip.tour_state`` key naming the service the next leg of the tour must use
+MUST_USE = "must_use"
+#: router profile of each scenario fallback (``mode_choice.fallback``); the mode is "<name>_fallback"
+FALLBACK_PROFILES = {"walk": "walk", "car": "car"}
+#: vehicle type logged for the scenario's car fallback leg (a lift or a taxi: a petrol car [F3])
+FALLBACK_CAR_TYPE = "petrol_car"
 
 
 @dataclass(slots=True)
@@ -43,12 +56,15 @@ class TripRecord:
     fare_krw: float = 0.0
     arrival_s: float = math.nan
     n_offers_available: int = 0
-    reasons: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class CommuterWorld:
-    """What commuters share: the clock, the services, the policy, the log and their random stream."""
+    """What commuters share: clock, services, policy, log, random stream, router, records.
+
+    ``fallback`` is the scenario's ``mode_choice.fallback`` (walk | car | unserved); ``records``
+    maps trip_id to its :class:`TripRecord`, filled as trips start.
+    """
 
     env: object
     services: list[Service]
@@ -56,16 +72,16 @@ class CommuterWorld:
     log: EventLog
     rng: np.random.Generator
     router: object
-    fallback: str  # walk | car | unserved
+    fallback: str
     records: dict[int, TripRecord]
+    by_name: dict[str, Service] = dataclasses.field(default_factory=dict)
 
-
-def _allowed(trip: Trip, offer: Offer) -> bool:
-    return trip.allowed_modes is None or offer.mode in trip.allowed_modes
+    def __post_init__(self) -> None:
+        self.by_name = {service.name: service for service in self.services}
 
 
 def person_day(world: CommuterWorld, trips: list[Trip]):
-    """A person's day: the trips of one tour, in time order (a return can depend on the way out)."""
+    """A person's day: their trips in departure order (a return can depend on the way out)."""
     env = world.env
     for trip in trips:
         if trip.depart_s > env.now:
@@ -73,91 +89,131 @@ def person_day(world: CommuterWorld, trips: list[Trip]):
         yield from make_trip(world, trip)
 
 
+def usable_offers(services: list[Service], trip: Trip, now_s: float) -> tuple[list[Offer], str]:
+    """The available offers of ``services`` that ``trip`` may use, and the first refusal reason.
+
+    Parameters
+    ----------
+    services : list of Service
+        The services to ask, in scenario order.
+    trip : Trip
+        The trip as it stands now (its origin may be an access point reached on the way).
+    now_s : float
+        Clock, s after midnight.
+
+    Offers of modes outside ``trip.allowed_modes`` count as refused (``mode_not_allowed``).
+    """
+    allowed = trip.allowed_modes
+    usable: list[Offer] = []
+    reason = ""
+    for service in services:
+        for offer in service.offers(trip, now_s):
+            if not offer.available:
+                reason = reason or offer.reason
+            elif allowed is None or offer.mode in allowed:
+                usable.append(offer)
+            else:
+                reason = reason or "mode_not_allowed"
+    return usable, reason
+
+
 def make_trip(world: CommuterWorld, trip: Trip):
-    """One trip: choose, walk, wait, ride, walk; fall back when a service fails."""
-    env, log = world.env, world.log
+    """One trip: choose, walk, wait, ride, walk; fall back down the ranking when a service fails."""
+    env = world.env
     record = world.records[trip.trip_id] = TripRecord()
     start_s = env.now
-    log.emit(
+    world.log.emit(
         start_s, "trip_start", trip_id=trip.trip_id, node=trip.origin_node, to_node=trip.dest_node
     )
-    here = trip
-    tried: set[str] = set()
-    must_use = trip.tour_state.pop("must_use", None)
-    first = True
-    while True:
-        offers = [
-            o
-            for service in world.services
-            if service.name not in tried and (must_use is None or service.name == must_use)
-            for o in service.offers(here, env.now)
-        ]
-        available = [o for o in offers if o.available and _allowed(trip, o)]
-        record.reasons.extend(o.reason for o in offers if not o.available and o.reason)
-        if first:
-            record.n_offers_available = len(available)
-        if not available:
-            yield from _scenario_fallback(world, here, record, start_s, first)
-            return
-        choice = world.policy.rank(here, available, world.rng)[0]
-        if first:
-            record.offered_walk_s, record.offered_wait_s = choice.access_walk_s, choice.wait_s
-            record.offered_in_vehicle_s, record.offered_egress_s = (
-                choice.in_vehicle_s,
-                choice.egress_walk_s,
-            )
-        log.emit(
-            env.now,
-            "mode_choice",
-            choice.service,
-            trip_id=trip.trip_id,
-            detail=choice.mode,
-            value=len(available),
-        )
-        service = next(s for s in world.services if s.name == choice.service)
-        ride = service.request(here, choice)
-        if choice.access_walk_s > 0:
-            kind = "direct" if choice.mode == "walk" else "access"
-            log.emit(
-                env.now,
-                "walk",
-                trip_id=trip.trip_id,
-                node=here.origin_node,
-                to_node=choice.access_node,
-                distance_m=choice.access_walk_m,
-                duration_s=choice.access_walk_s,
-                detail=kind,
-            )
-            yield env.timeout(choice.access_walk_s)
-            record.access_walk_s += choice.access_walk_s
-        outcome: RideOutcome = yield ride
+    ranked, reason = _first_choice(world, trip, start_s)
+    record.n_offers_available = len(ranked)
+    here, failed = trip, set()
+    for position, planned in enumerate(ranked):
+        if planned.service in failed:
+            continue
+        offer = planned if position == 0 else _ask_again(world, here, planned.service)
+        if offer is None:
+            continue
+        ride = _book(world, here, offer, record, len(ranked))
+        if offer.access_walk_s > 0:
+            _log_walk(world, here, here.origin_node, offer.access_node, offer, "access")
+            yield env.timeout(offer.access_walk_s)  # walking to the stop, the car, the vehicle
+            record.access_walk_s += offer.access_walk_s
+        outcome: RideOutcome = yield ride  # fires at drop-off / parking, or when refused
         if outcome.served:
-            yield from _finish(
-                world, trip, record, choice, outcome, start_s, "completed" if first else "fallback"
-            )
+            status = "completed" if position == 0 else "fallback"
+            egress_s = _ridden(world, trip, offer, outcome, record)
+            if egress_s > 0:
+                yield env.timeout(egress_s)  # walking from where the ride ended
+            _end(world, trip, record, start_s, offer.service, status)
             return
-        tried.add(choice.service)
-        record.fallback_reason = outcome.reason
-        log.emit(env.now, "fallback", choice.service, trip_id=trip.trip_id, detail=outcome.reason)
-        if not math.isnan(outcome.wait_s):
-            record.wait_s += outcome.wait_s
-        if choice.access_node >= 0 and choice.access_node != here.origin_node:
-            here = dataclasses.replace(here, origin_node=choice.access_node)
-        first = False
-        must_use = None
+        failed.add(offer.service)
+        here = _failed(world, here, offer, outcome, record)
+    record.fallback_reason = record.fallback_reason or reason or "no_offer"
+    yield from _scenario_fallback(world, here, record, start_s)
 
 
-def _finish(world, trip, record, choice, outcome, start_s, status):
-    env, log = world.env, world.log
-    egress_s = (
-        outcome.egress_walk_s if not math.isnan(outcome.egress_walk_s) else choice.egress_walk_s
+def _first_choice(world: CommuterWorld, trip: Trip, now_s: float) -> tuple[list[Offer], str]:
+    """The ranked usable offers at departure; a service the tour is bound to goes first."""
+    bound = trip.tour_state.pop(MUST_USE, None)
+    offers, reason = usable_offers(world.services, trip, now_s)
+    if not offers:
+        return [], reason
+    ranked = world.policy.rank(trip, offers, world.rng)
+    if bound is not None:
+        ranked = [o for o in ranked if o.service == bound] + [
+            o for o in ranked if o.service != bound
+        ]
+    return ranked, reason
+
+
+def _ask_again(world: CommuterWorld, here: Trip, service_name: str) -> Offer | None:
+    """The service's best usable offer now, from where the commuter stands; None if it has none."""
+    offers, _ = usable_offers([world.by_name[service_name]], here, world.env.now)
+    if len(offers) > 1:
+        offers = world.policy.rank(here, offers, world.rng)
+    return offers[0] if offers else None
+
+
+def _book(world: CommuterWorld, here: Trip, offer: Offer, record: TripRecord, n_available: int):
+    """Log the choice, keep the first choice's offered times, book: the service's ride event."""
+    if math.isnan(record.offered_walk_s):
+        record.offered_walk_s, record.offered_wait_s = offer.access_walk_s, offer.wait_s
+        record.offered_in_vehicle_s = offer.in_vehicle_s
+        record.offered_egress_s = offer.egress_walk_s
+    world.log.emit(
+        world.env.now,
+        "mode_choice",
+        offer.service,
+        trip_id=here.trip_id,
+        detail=offer.mode,
+        value=n_available,
     )
-    egress_m = (
-        outcome.egress_walk_m if not math.isnan(outcome.egress_walk_m) else choice.egress_walk_m
+    return world.by_name[offer.service].request(here, offer)
+
+
+def _log_walk(world, trip: Trip, from_node: int, to_node: int, offer: Offer, kind: str) -> None:
+    """Log the access walk of ``offer`` (``direct`` when walking is the whole trip)."""
+    world.log.emit(
+        world.env.now,
+        "walk",
+        trip_id=trip.trip_id,
+        node=from_node,
+        to_node=to_node,
+        distance_m=offer.access_walk_m,
+        duration_s=offer.access_walk_s,
+        detail="direct" if offer.mode == "walk" else kind,
     )
+
+
+def _ridden(world, trip: Trip, offer: Offer, outcome: RideOutcome, record: TripRecord) -> float:
+    """Record a served ride and log the egress walk; returns the egress walk time, s."""
+    egress_s, egress_m = outcome.egress_walk_s, outcome.egress_walk_m
+    if math.isnan(egress_s):  # the service kept the offer's egress
+        egress_s, egress_m = offer.egress_walk_s, offer.egress_walk_m
     if egress_s > 0:
-        log.emit(
-            env.now,
+        world.log.emit(
+            world.env.now,
             "walk",
             trip_id=trip.trip_id,
             node=outcome.egress_node,
@@ -166,23 +222,38 @@ def _finish(world, trip, record, choice, outcome, start_s, status):
             duration_s=egress_s,
             detail="egress",
         )
-        yield env.timeout(egress_s)
-    record.mode, record.service, record.status = choice.mode, choice.service, status
-    record.wait_s += 0.0 if math.isnan(outcome.wait_s) else outcome.wait_s
+    if not math.isnan(outcome.wait_s):
+        record.wait_s += outcome.wait_s
+    record.mode, record.service = offer.mode, offer.service
     record.in_vehicle_s = 0.0 if math.isnan(outcome.in_vehicle_s) else outcome.in_vehicle_s
     record.egress_walk_s = egress_s
-    record.distance_m = (
-        choice.access_walk_m
-        if choice.mode == "walk"
-        else (0.0 if math.isnan(outcome.distance_m) else outcome.distance_m)
-    )
+    record.distance_m = 0.0 if math.isnan(outcome.distance_m) else outcome.distance_m
     record.fare_krw = outcome.fare_krw
-    record.arrival_s = env.now
-    record.door_to_door_s = env.now - start_s
-    log.emit(
-        env.now,
+    return egress_s
+
+
+def _failed(world, here: Trip, offer: Offer, outcome: RideOutcome, record: TripRecord) -> Trip:
+    """Record a failed ride (reason, time waited); returns the trip from where the commuter stands."""
+    if not math.isnan(outcome.wait_s):
+        record.wait_s += outcome.wait_s
+    record.fallback_reason = record.fallback_reason or outcome.reason or "not_served"
+    world.log.emit(
+        world.env.now, "fallback", offer.service, trip_id=here.trip_id, detail=outcome.reason
+    )
+    if 0 <= offer.access_node != here.origin_node:
+        return dataclasses.replace(here, origin_node=offer.access_node)
+    return here
+
+
+def _end(world, trip: Trip, record: TripRecord, start_s: float, service: str, status: str):
+    """Close the record (arrival now) and log ``trip_end``."""
+    now_s = world.env.now
+    record.status, record.arrival_s = status, now_s
+    record.door_to_door_s = now_s - start_s
+    world.log.emit(
+        now_s,
         "trip_end",
-        choice.service,
+        service,
         trip_id=trip.trip_id,
         node=trip.dest_node,
         state=status,
@@ -191,50 +262,52 @@ def _finish(world, trip, record, choice, outcome, start_s, status):
     )
 
 
-def _scenario_fallback(world, here: Trip, record: TripRecord, start_s: float, first: bool):
-    """No offer left: walk or drive (as the scenario says) from where the commuter is, or give up."""
+def _scenario_fallback(world: CommuterWorld, here: Trip, record: TripRecord, start_s: float):
+    """No offer left: walk or be driven (``mode_choice.fallback``) from where the commuter is.
+
+    Unserved when the fallback is ``unserved`` or the network has no such path.
+    """
     env, log = world.env, world.log
-    reason = record.fallback_reason or (record.reasons[0] if record.reasons else "no_offer")
-    record.fallback_reason = reason
-    profile = {"walk": "walk", "car": "car"}.get(world.fallback)
+    profile = FALLBACK_PROFILES.get(world.fallback)
     leg = world.router.try_leg(profile, here.origin_node, here.dest_node) if profile else None
     if leg is None:
-        record.status, record.mode = "unserved", ""
+        record.status = "unserved"
         log.emit(
             env.now,
             "trip_end",
             trip_id=here.trip_id,
             node=here.origin_node,
             state="unserved",
-            detail=reason,
+            detail=record.fallback_reason,
         )
         return
     time_s, distance_m = leg
-    log.emit(
-        env.now,
-        "walk" if profile == "walk" else "fallback",
-        trip_id=here.trip_id,
-        node=here.origin_node,
-        to_node=here.dest_node,
-        distance_m=distance_m,
-        duration_s=time_s,
-        detail="fallback",
-    )
-    yield env.timeout(time_s)
-    record.mode, record.service, record.status = f"{world.fallback}_fallback", "", "fallback"
     if profile == "walk":
+        log.emit(
+            env.now,
+            "walk",
+            trip_id=here.trip_id,
+            node=here.origin_node,
+            to_node=here.dest_node,
+            distance_m=distance_m,
+            duration_s=time_s,
+            detail="fallback",
+        )
         record.access_walk_s += time_s
     else:
+        log.emit(
+            env.now,
+            "vehicle_leg",
+            trip_id=here.trip_id,
+            node=here.origin_node,
+            to_node=here.dest_node,
+            distance_m=distance_m,
+            duration_s=time_s,
+            pax=here.party_size,
+            state="occupied",
+            detail=FALLBACK_CAR_TYPE,
+        )
         record.in_vehicle_s = time_s
-    record.distance_m = distance_m
-    record.arrival_s = env.now
-    record.door_to_door_s = env.now - start_s
-    log.emit(
-        env.now,
-        "trip_end",
-        trip_id=here.trip_id,
-        node=here.dest_node,
-        state="fallback",
-        duration_s=record.door_to_door_s,
-        detail=reason,
-    )
+    yield env.timeout(time_s)
+    record.mode, record.distance_m = f"{world.fallback}_fallback", distance_m
+    _end(world, here, record, start_s, "", "fallback")

@@ -1,48 +1,97 @@
 """Mode-choice policies: rank the available offers of a trip (chosen first, fallbacks after).
 
-Policies are registered by name in :mod:`mobisim.scenario.registry` (``logit``, ``cheapest``) and
-built with the ``mode_choice`` section of the scenario.
+Both policies price an offer by its generalised cost in KRW (see
+:mod:`mobisim.scenario.mode_choice_config` for the formula, the defaults and their sources):
+
+- ``logit``: the choice is drawn with multinomial-logit probabilities
+  ``P(i) = exp(V_i) / sum_j exp(V_j)`` with ``V = ASC(mode) - cost_scale_per_krw x cost_krw``;
+  the other offers follow by descending utility (the order a commuter falls back in).
+- ``cheapest``: deterministic, descending utility (lowest generalised cost, mode constants
+  included); ties keep the order of the services in the scenario.
+
+Policies are registered by name in :mod:`mobisim.scenario.registry` and built with the
+``mode_choice`` section: ``policy("mode_choice", name)(config)``. ``rank`` is called once per trip
+on a handful of offers, so it is plain Python (no small-array NumPy calls on the hot path).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from mobisim.scenario.mode_choice_config import ModeChoiceConfig
 from mobisim.services.base import Offer, Trip
+from mobisim.units import SECONDS_PER_HOUR
 
 
 class GeneralisedCost:
-    """Generalised cost (KRW) and utility of an offer, per the ``mode_choice`` section."""
+    """Generalised cost (KRW) and utility (utils) of an offer, per the ``mode_choice`` section.
+
+    Parameters
+    ----------
+    config : ModeChoiceConfig
+        Values of time (KRW/h), walk and wait weights, mode constants (utils), cost scale
+        (utils per KRW).
+    """
 
     def __init__(self, config: ModeChoiceConfig):
         self.config = config
+        self._vot_per_s = {m: v / SECONDS_PER_HOUR for m, v in config.vot_krw_per_h.items()}
+        self._default_vot_per_s = config.default_vot_krw_per_h / SECONDS_PER_HOUR
+        self._asc = dict(config.asc)
+        self._scale = config.cost_scale_per_krw
+        self._walk_weight = config.walk_weight
+        self._wait_weight = config.wait_weight
 
     def cost_krw(self, offer: Offer) -> float:
-        """Generalised cost of ``offer`` in KRW."""
-        c = self.config
-        vot_per_s = c.vot_krw_per_h.get(offer.mode, c.default_vot_krw_per_h) / 3600.0
+        """Generalised cost of ``offer`` in KRW: value of time x weighted time (s) + fare (KRW)."""
         weighted_s = (
             offer.in_vehicle_s
-            + c.wait_weight * offer.wait_s
-            + c.walk_weight * (offer.access_walk_s + offer.egress_walk_s)
+            + self._wait_weight * offer.wait_s
+            + self._walk_weight * (offer.access_walk_s + offer.egress_walk_s)
         )
-        return vot_per_s * weighted_s + offer.fare_krw
+        return (
+            self._vot_per_s.get(offer.mode, self._default_vot_per_s) * weighted_s + offer.fare_krw
+        )
 
     def utility(self, offer: Offer) -> float:
-        """Systematic utility of ``offer`` (utils)."""
-        return self.config.asc.get(
-            offer.mode, 0.0
-        ) - self.config.cost_scale_per_krw * self.cost_krw(offer)
+        """Systematic utility of ``offer`` in utils: ASC(mode) - scale (utils/KRW) x cost (KRW)."""
+        return self._asc.get(offer.mode, 0.0) - self._scale * self.cost_krw(offer)
 
     def utilities(self, offers: list[Offer]) -> np.ndarray:
-        """Utilities of ``offers`` as an array."""
-        return np.array([self.utility(o) for o in offers])
+        """Utilities (utils) of ``offers`` as a float array, in the given order."""
+        return np.array(self.utility_list(offers), dtype=float)
+
+    def utility_list(self, offers: list[Offer]) -> list[float]:
+        """Utilities (utils) of ``offers`` as a list: :meth:`utility` inlined for the hot path."""
+        vot, default_vot, asc = self._vot_per_s, self._default_vot_per_s, self._asc
+        walk_w, wait_w, scale = self._walk_weight, self._wait_weight, self._scale
+        return [
+            asc.get(o.mode, 0.0)
+            - scale
+            * (
+                vot.get(o.mode, default_vot)
+                * (
+                    o.in_vehicle_s
+                    + wait_w * o.wait_s
+                    + walk_w * (o.access_walk_s + o.egress_walk_s)
+                )
+                + o.fare_krw
+            )
+            for o in offers
+        ]
 
 
-def logit_probabilities(utilities: np.ndarray) -> np.ndarray:
-    """Multinomial-logit choice probabilities of the given utilities (numerically stable)."""
-    z = np.exp(utilities - utilities.max())
+def descending(utilities: list[float]) -> list[int]:
+    """Positions of ``utilities`` (utils) from highest to lowest; ties keep the given order."""
+    return sorted(range(len(utilities)), key=lambda i: -utilities[i])
+
+
+def logit_probabilities(utilities) -> np.ndarray:
+    """Multinomial-logit choice probabilities of ``utilities`` (utils), numerically stable."""
+    u = np.asarray(utilities, dtype=float)
+    z = np.exp(u - u.max())
     return z / z.sum()
 
 
@@ -50,19 +99,43 @@ class LogitChoice(GeneralisedCost):
     """Draw the chosen offer with multinomial-logit probabilities; fallbacks by descending utility."""
 
     def rank(self, trip: Trip, offers: list[Offer], rng: np.random.Generator) -> list[Offer]:
-        """``offers`` reordered: the drawn choice first, then the others by utility."""
-        if len(offers) <= 1:
+        """``offers`` reordered: the drawn choice first, then the others by descending utility.
+
+        Parameters
+        ----------
+        trip : Trip
+            The trip (not used by the default model; a policy may price by group or purpose).
+        offers : list of Offer
+            Available offers (at least one).
+        rng : numpy.random.Generator
+            The ``mode_choice`` stream; one uniform draw per trip with two or more offers.
+        """
+        n = len(offers)
+        if n <= 1:
             return list(offers)
-        u = self.utilities(offers)
-        chosen = int(rng.choice(len(offers), p=logit_probabilities(u)))
-        rest = [i for i in np.argsort(-u, kind="stable") if i != chosen]
-        return [offers[chosen]] + [offers[i] for i in rest]
+        utilities = self.utility_list(offers)
+        if n == 2:  # the common case (walk or car): P(first) = 1 / (1 + exp(V2 - V1))
+            draw, difference = rng.random(), utilities[1] - utilities[0]
+            first_wins = difference < 700.0 and draw * (1.0 + math.exp(difference)) < 1.0
+            return list(offers) if first_wins else [offers[1], offers[0]]
+        best = max(utilities)
+        weights = [math.exp(u - best) for u in utilities]
+        threshold = rng.random() * sum(weights)
+        chosen = n - 1  # guards against rounding in the running sum
+        running = 0.0
+        for i, weight in enumerate(weights):
+            running += weight
+            if threshold < running:
+                chosen = i
+                break
+        return [offers[chosen]] + [offers[i] for i in descending(utilities) if i != chosen]
 
 
 class CheapestChoice(GeneralisedCost):
-    """Deterministic: the offer with the highest utility (lowest cost) first."""
+    """Deterministic: the offer with the highest utility (lowest generalised cost) first."""
 
     def rank(self, trip: Trip, offers: list[Offer], rng: np.random.Generator) -> list[Offer]:
-        """``offers`` sorted by descending utility (ties keep service order)."""
-        u = self.utilities(offers)
-        return [offers[i] for i in np.argsort(-u, kind="stable")]
+        """``offers`` by descending utility (ties keep service order); ``trip`` and ``rng`` unused."""
+        if len(offers) <= 1:
+            return list(offers)
+        return [offers[i] for i in descending(self.utility_list(offers))]

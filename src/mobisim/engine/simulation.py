@@ -1,18 +1,22 @@
 """simulate(): build the SimPy world from a scenario, run the day, return the tables.
 
 Services are built from the registry by their ``type``; each gets its own random stream
-(``service.<name>``) so adding a service never changes another component's draws. Commuters run
-as one process per tour (person-day). The clock runs from the period start to its end plus a grace
-period in which trips already under way finish: it stops when the last commuter has arrived, at
-the latest :data:`GRACE_S` after the period end. Then every trip must have exactly one final
-status, or the run fails loudly.
+(``service.<name>``) so adding a service never changes another component's draws; mode choice
+draws from ``mode_choice``. Commuters run as one process per person-day. The clock runs from the
+period start to the period end, then on until every trip under way has ended, for at most
+:data:`GRACE_S` (a grace period: a trip that started at 23:50 still arrives). Then every trip must
+have exactly one final status, or the run fails with a :class:`~mobisim.errors.SimulationError`
+naming the trips.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import itertools
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,78 +28,119 @@ from mobisim.errors import SimulationError
 from mobisim.events import EventLog
 from mobisim.randomness import RandomStreams
 from mobisim.scenario import registry
-from mobisim.services.base import ServiceContext, Trip
+from mobisim.services.base import Service, ServiceContext, Trip
 
-#: longest time after the period end in which trips under way may finish, s
+#: longest time after the period end in which trips under way may still finish, s
 GRACE_S = 12 * 3600.0
 #: simulated seconds between two progress callbacks
 PROGRESS_STEP_S = 15 * 60.0
+#: allocations between two young-generation garbage collections while the day runs (Python: 700)
+GC_GEN0_THRESHOLD = 50_000
+#: final statuses a trip may end in
+STATUSES = ("completed", "fallback", "unserved")
 
-OUTCOME_COLUMNS = [f.name for f in dataclasses.fields(TripRecord) if f.name != "reasons"]
+OUTCOME_COLUMNS = [f.name for f in dataclasses.fields(TripRecord)]
+_TRIP_FIELDS = (
+    "trip_id",
+    "person_id",
+    "group",
+    "purpose",
+    "origin_node",
+    "dest_node",
+    "depart_s",
+    "party_size",
+    "car_available",
+    "allowed_modes",
+    "tour_id",
+    "leg_index",
+)
 
 
 @dataclass
 class SimOutput:
-    """The tables of a run (see docs/architecture.md)."""
+    """The tables of a run (see docs/architecture.md "Engine").
+
+    ``n_events`` counts event-log rows; ``n_sim_events`` counts SimPy events scheduled (the unit
+    of the engine benchmark); ``timings_s`` holds the wall time in seconds of the phases
+    ``setup`` (services, commuter processes), ``run`` (the event loop) and ``tables``.
+    """
 
     events: pd.DataFrame
     trips: pd.DataFrame
     vehicles: pd.DataFrame
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     n_events: int = 0
+    n_sim_events: int = 0
+    timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def _trip_objects(trips: pd.DataFrame) -> dict[int, list[Trip]]:
-    """Trips grouped by tour (sharing one tour_state dict), in departure order."""
-    tours: dict[int, list[Trip]] = {}
+def person_days(trips: pd.DataFrame) -> list[list[Trip]]:
+    """The trips table as one list of :class:`Trip` per person, in departure order.
+
+    Legs of one tour share one ``tour_state`` dict (what the way out leaves for the way back).
+    ``allowed_modes`` "" becomes None (every mode), else a frozenset of mode names.
+    """
+    persons: dict[int, list[Trip]] = {}
     states: dict[int, dict] = {}
-    cols = [
-        trips[c].to_numpy()
-        for c in (
-            "trip_id",
-            "person_id",
-            "group",
-            "purpose",
-            "origin_node",
-            "dest_node",
-            "depart_s",
-            "party_size",
-            "car_available",
-            "allowed_modes",
-            "tour_id",
-            "leg_index",
+    allowed_sets: dict[str, frozenset[str] | None] = {"": None}
+    columns = [trips[name].tolist() for name in _TRIP_FIELDS]
+    for tid, pid, grp, purpose, o, d, t, party, car, modes, tour, leg in zip(*columns, strict=True):
+        modes = modes if isinstance(modes, str) else ""  # None/NaN/NA = every mode
+        allowed = allowed_sets.get(modes)
+        if allowed is None and modes:
+            allowed = allowed_sets[modes] = frozenset(m.strip() for m in modes.split(","))
+        state = states.get(tour)
+        if state is None:
+            state = states[tour] = {}
+        trip = Trip(
+            int(tid),
+            int(pid),
+            str(grp),
+            str(purpose),
+            int(o),
+            int(d),
+            float(t),
+            int(party),
+            bool(car),
+            allowed,
+            int(tour),
+            int(leg),
+            state,
         )
-    ]
-    for tid, pid, grp, purpose, o, d, t, party, car, modes, tour, leg in zip(*cols, strict=True):
-        tour = int(tour)
-        state = states.setdefault(tour, {})
-        allowed = frozenset(str(modes).split(",")) if modes else None
-        tours.setdefault(tour, []).append(
-            Trip(
-                int(tid),
-                int(pid),
-                str(grp),
-                str(purpose),
-                int(o),
-                int(d),
-                float(t),
-                int(party),
-                bool(car),
-                allowed,
-                tour,
-                int(leg),
-                state,
-            )
-        )
-    for legs in tours.values():
-        legs.sort(key=lambda trip: (trip.depart_s, trip.leg_index))
-    return tours
+        persons.setdefault(trip.person_id, []).append(trip)
+    days = list(persons.values())
+    for legs in days:
+        legs.sort(key=lambda trip: (trip.depart_s, trip.tour_id, trip.leg_index))
+    return days
 
 
 def build_services(
-    scenario, network, router, streams: RandomStreams, env, log, energy=None
-) -> list:
-    """Instantiate the enabled services of ``scenario`` with their contexts (shared vehicle ids)."""
+    scenario,
+    network,
+    router,
+    streams: RandomStreams,
+    env: simpy.Environment,
+    log: EventLog,
+    energy=None,
+) -> list[Service]:
+    """Instantiate the enabled services of ``scenario``, each with its own context.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Its enabled service blocks (in file order) and ``period`` (s after midnight).
+    network, router
+        The network and its router, shared by every service.
+    streams : RandomStreams
+        Each service draws from ``service.<name>``.
+    env, log
+        The SimPy environment and the event log of the run.
+    energy : mobisim.energy context, optional
+        Handed to every service as ``ctx.energy`` (vehicle types, batteries, chargers); None
+        when energy is not simulated in the loop.
+
+    The contexts share one vehicle-id counter and one vehicle list (vehicles.parquet rows).
+    """
     vehicle_ids, vehicles = itertools.count(), []
     services = []
     for block in scenario.enabled_services():
@@ -115,11 +160,66 @@ def build_services(
     return services
 
 
-def _progress_ticker(env, callback: Callable[[float], None], end_s: float):
+@contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Collect garbage less often while the day runs; restore the thresholds afterwards.
+
+    A day creates hundreds of thousands of long-lived small objects (log rows, trip records,
+    offers); with Python's default threshold the cyclic collector rescans them every 700
+    allocations, which costs about a third of the event loop. Cycles are still collected.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], GC_GEN0_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _progress_ticker(env: simpy.Environment, callback: Callable[[float], None], end_s: float):
+    """Call ``callback(now_s)`` every :data:`PROGRESS_STEP_S` simulated seconds before ``end_s``."""
     while env.now < end_s:
         callback(env.now)
         yield env.timeout(PROGRESS_STEP_S)
-    callback(end_s)
+
+
+def _check_statuses(trips: pd.DataFrame, records: dict[int, TripRecord], now_s: float) -> None:
+    """Raise SimulationError unless every trip has exactly one final status."""
+    bad = [
+        tid
+        for tid in trips["trip_id"].tolist()
+        if tid not in records or records[tid].status not in STATUSES
+    ]
+    if bad:
+        raise SimulationError(
+            f"{len(bad)} trips have no final status at {now_s / 3600:.2f} h "
+            f"(first trip_ids: {bad[:10]}); a service never answered their request "
+            f"(a request event must always fire, with served=False and a reason if it fails)"
+        )
+
+
+def _trips_frame(trips: pd.DataFrame, records: dict[int, TripRecord]) -> pd.DataFrame:
+    """The trips.parquet frame: the demand columns plus the outcome columns, in ``trips`` order."""
+    ordered = [records[tid] for tid in trips["trip_id"].tolist()]
+    outcome = pd.DataFrame(
+        {name: [getattr(r, name) for r in ordered] for name in OUTCOME_COLUMNS},
+        columns=OUTCOME_COLUMNS,
+    )
+    outcome["n_offers_available"] = outcome["n_offers_available"].astype(np.int64)
+    return pd.concat([trips.reset_index(drop=True), outcome], axis=1)
+
+
+def _vehicles_frame(vehicles: list[dict]) -> pd.DataFrame:
+    """vehicles.parquet: one row per registered vehicle (id, service, type, attributes)."""
+    if vehicles:
+        return pd.DataFrame(vehicles)
+    return pd.DataFrame(
+        {
+            "vehicle_id": pd.Series(dtype=np.int64),
+            "service": pd.Series(dtype=object),
+            "vehicle_type": pd.Series(dtype=object),
+        }
+    )
 
 
 def simulate(
@@ -130,60 +230,83 @@ def simulate(
     streams: RandomStreams,
     progress: Callable[[float], None] | None = None,
 ) -> SimOutput:
-    """Run one simulated day of ``scenario``; returns events, trips (with outcomes) and vehicles.
+    """Run one simulated day of ``scenario``; return events, trips (with outcomes) and vehicles.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Period (clock start/end, s after midnight), services, mode choice.
+    network : Network
+        The road network (node indices are the places of ``trips``).
+    router : Router
+        The one router every service asks (profiles ``walk``, ``car``, ...).
+    trips : DataFrame
+        The trips table (docs/architecture.md "Demand"); one row per trip.
+    streams : RandomStreams
+        Seeded streams: ``mode_choice`` and ``service.<name>`` are used here.
+    progress : callable, optional
+        Called with the simulated clock (s after midnight) every 15 simulated minutes.
 
     Raises SimulationError if a trip has no final status when the clock stops.
     """
+    with _fewer_gc_passes():
+        return _simulate(scenario, network, router, trips, streams, progress)
+
+
+def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
+    """The body of :func:`simulate` (same parameters)."""
+    wall_start = time.perf_counter()
     start_s, end_s = scenario.period.start_s, scenario.period.end_s
     env = simpy.Environment(initial_time=start_s)
     log = EventLog()
-    services = build_services(scenario, network, router, streams, env, log)
+    # energy integration point (1): mobisim.energy.context.EnergyContext(scenario.energy, env,
+    # log, network) is built here when energy is on, and passed as build_services(energy=...)
+    services = build_services(scenario, network, router, streams, env, log, energy=None)
     policy = registry.policy("mode_choice", scenario.mode_choice.policy)(scenario.mode_choice)
     records: dict[int, TripRecord] = {}
     world = CommuterWorld(
-        env,
-        services,
-        policy,
-        log,
-        streams.get("mode_choice"),
-        router,
-        scenario.mode_choice.fallback,
-        records,
+        env=env,
+        services=services,
+        policy=policy,
+        log=log,
+        rng=streams.get("mode_choice"),
+        router=router,
+        fallback=scenario.mode_choice.fallback,
+        records=records,
     )
     for service in services:
         service.start()
-    commuters = [env.process(person_day(world, legs)) for legs in _trip_objects(trips).values()]
+    commuters = [env.process(person_day(world, legs)) for legs in person_days(trips)]
     if progress is not None:
         env.process(_progress_ticker(env, progress, end_s))
-    # vehicles run forever; the day ends when every commuter has arrived (or at the hard cap)
-    env.run(
-        until=simpy.AnyOf(
-            env, [simpy.AllOf(env, commuters), env.timeout(end_s + GRACE_S - start_s)]
-        )
-    )
+    wall_run = time.perf_counter()
+    env.run(until=end_s)
+    under_way = [process for process in commuters if process.is_alive]
+    if under_way:  # the grace period: trips under way finish, vehicles keep serving them
+        env.run(until=simpy.AnyOf(env, [simpy.AllOf(env, under_way), env.timeout(GRACE_S)]))
+    if progress is not None:
+        progress(env.now)  # the clock where the day ended (period end, or later after grace)
     for service in services:
         service.finish(env.now)
-    missing = [
-        int(t) for t in trips["trip_id"] if int(t) not in records or not records[int(t)].status
-    ]
-    if missing:
-        raise SimulationError(
-            f"{len(missing)} trips have no final status at {env.now / 3600:.1f} h "
-            f"(first: {missing[:10]}); a service never answered their request"
-        )
-    outcome = pd.DataFrame(
-        [[getattr(records[int(t)], c) for c in OUTCOME_COLUMNS] for t in trips["trip_id"]],
-        columns=OUTCOME_COLUMNS,
-    )
-    trips_out = pd.concat([trips.reset_index(drop=True), outcome], axis=1)
-    vehicles = pd.DataFrame(services[0].ctx.vehicles if services else [])
-    if vehicles.empty:
-        vehicles = pd.DataFrame(
-            {
-                "vehicle_id": pd.Series(dtype=np.int64),
-                "service": pd.Series(dtype=object),
-                "vehicle_type": pd.Series(dtype=object),
-            }
-        )
+    wall_tables = time.perf_counter()
+    _check_statuses(trips, records, env.now)
     events = log.to_frame()
-    return SimOutput(events=events, trips=trips_out, vehicles=vehicles, n_events=len(events))
+    trips_out = _trips_frame(trips, records)
+    vehicles = _vehicles_frame(services[0].ctx.vehicles if services else [])
+    # energy integration point (2): energy.annotate(vehicles) and
+    # mobisim.energy.accounting.energy_tables(events, vehicles, trips_out, scenario.energy) go here
+    extra_tables: dict[str, pd.DataFrame] = {}
+    wall_end = time.perf_counter()
+    return SimOutput(
+        events=events,
+        trips=trips_out,
+        vehicles=vehicles,
+        extra_tables=extra_tables,
+        n_events=len(events),
+        n_sim_events=next(env._eid),  # SimPy's event counter: events scheduled so far
+        timings_s={
+            "setup": wall_run - wall_start,
+            "run": wall_tables - wall_run,
+            "tables": wall_end - wall_tables,
+        },
+    )

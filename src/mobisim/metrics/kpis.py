@@ -1,9 +1,9 @@
-"""KPIs as pure functions of a run's saved tables (events, trips, vehicles).
+"""KPIs as pure functions of a run's saved tables (events, trips, vehicles, energy tables).
 
 Nothing here reads agent objects: ``mobisim kpis RUN_DIR`` recomputes the same numbers from a result
-folder alone. Definitions follow the reference sheet §7 (MATSim DRT [K7], FleetPy [K8]); see
-docs/kpis.md. Empty-case rule: a ratio whose denominator is zero is NaN (``null`` in kpis.json),
-a count or a sum over nothing is 0.
+folder alone. Definitions follow the reference sheet §7 (MATSim DRT [K7], FleetPy [K8], MaaSSim
+[K9]); see docs/kpis.md. Empty-case rule: a ratio whose denominator is zero, and a statistic over
+no values, is NaN (``null`` in kpis.json); a count or a sum over nothing is 0.
 """
 
 from __future__ import annotations
@@ -11,136 +11,198 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-EMPTY_STATES = ("in_service_empty", "to_pickup", "repositioning", "to_charger")
+from mobisim.metrics.charging import charging_kpis
+from mobisim.metrics.common import NO_VEHICLE_MARKERS, as_str, period_s, ratio
+from mobisim.metrics.energy import energy_kpis
+from mobisim.metrics.fleet import fleet_kpis
+from mobisim.metrics.stations import station_kpis, station_summary
+from mobisim.metrics.trip_kpis import empty_trip_kpis, hourly_kpis, served_mask, trip_kpis
+
+#: the scopes of the KPI dict, in order
+SCOPES = ("system", "by_service", "by_mode", "by_group", "by_hour", "by_station")
 
 
-def ratio(numerator: float, denominator: float) -> float:
-    """``numerator / denominator``, or NaN when the denominator is zero."""
-    return float(numerator) / float(denominator) if denominator else math.nan
+def service_names(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list[str]:
+    """Services to report: declared in ``meta["services"]``, chosen, serving, or owning vehicles."""
+    events, trips = tables["events"], tables["trips"]
+    vehicles = tables.get("vehicles", pd.DataFrame())
+    names = set(meta.get("services") or [])
+    names |= set(as_str(trips["service"]))
+    names |= set(as_str(events.loc[as_str(events["event"]) == "mode_choice", "service"]))
+    if "service" in vehicles:
+        names |= set(as_str(vehicles["service"]))
+    return sorted(n for n in names if n)
 
 
-def _stat(values: pd.Series, fn: str) -> float:
-    values = values.dropna()
-    if values.empty:
-        return math.nan
-    if fn == "mean":
-        return float(values.mean())
-    if fn == "median":
-        return float(values.median())
-    return float(np.percentile(values.to_numpy(), float(fn[1:])))
+def request_kpis(events: pd.DataFrame, trips: pd.DataFrame, service: str) -> dict[str, Any]:
+    """Requests, served rides, failed requests by reason, rejection rate and sharing availability.
 
-
-def trip_kpis(trips: pd.DataFrame) -> dict[str, Any]:
-    """Trip-side KPIs of a trips table (one row per trip, with outcome columns).
-
-    Shares are of all trips; wait statistics are over served trips that waited for a vehicle
-    service (wait_s > 0 or a non-walk, non-car mode); times in s, distances in m, fares in KRW.
+    A request is a ``mode_choice`` of the service; a failed request is a ``fallback`` row of the
+    service (refused, gave up, no vehicle left ...); a ride is a served trip whose final service it is.
     """
-    n = len(trips)
-    served = trips[trips["status"] != "unserved"]
-    counts = trips["mode"].where(trips["status"] != "unserved", "unserved").value_counts()
-    shared = served[~served["mode"].isin(["walk", "car", "walk_fallback", "car_fallback"])]
+    mine = events[as_str(events["service"]) == service]
+    kinds = as_str(mine["event"])
+    requests = int((kinds == "mode_choice").sum())
+    reasons = as_str(mine.loc[kinds == "fallback", "detail"]).replace("", "unspecified")
+    rejected = len(reasons)
+    no_vehicle = sum(any(marker in r for marker in NO_VEHICLE_MARKERS) for r in reasons)
+    served = int((served_mask(trips) & (as_str(trips["service"]) == service)).sum())
     return {
-        "trips": n,
-        "completed_share": ratio((trips["status"] == "completed").sum(), n),
-        "fallback_share": ratio((trips["status"] == "fallback").sum(), n),
-        "unserved_share": ratio((trips["status"] == "unserved").sum(), n),
-        "served_share": ratio(len(served), n),
-        "mode_share": {str(mode): ratio(c, n) for mode, c in sorted(counts.items())},
-        "door_to_door_mean_s": _stat(served["door_to_door_s"], "mean"),
-        "door_to_door_median_s": _stat(served["door_to_door_s"], "median"),
-        "door_to_door_p95_s": _stat(served["door_to_door_s"], "p95"),
-        "in_vehicle_mean_s": _stat(served["in_vehicle_s"], "mean"),
-        "access_walk_mean_s": _stat(served["access_walk_s"], "mean"),
-        "egress_walk_mean_s": _stat(served["egress_walk_s"], "mean"),
-        "wait_mean_s": _stat(shared["wait_s"], "mean"),
-        "wait_median_s": _stat(shared["wait_s"], "median"),
-        "wait_p95_s": _stat(shared["wait_s"], "p95"),
-        "distance_mean_m": _stat(served["distance_m"], "mean"),
-        "passenger_km": float(served["distance_m"].sum() / 1000.0),
-        "fare_revenue_krw": float(shared["fare_krw"].sum()),
-    }
-
-
-def vehicle_kpis(events: pd.DataFrame, service: str | None = None) -> dict[str, Any]:
-    """Vehicle-side KPIs from ``vehicle_leg`` rows of shared fleets (vehicle_id >= 0).
-
-    km by state, empty share (km with nobody on board / all km), occupancy (passenger-km per
-    vehicle-km, distance-weighted [K7][K8]).
-    """
-    legs = events[(events["event"] == "vehicle_leg") & (events["vehicle_id"] >= 0)]
-    if service is not None:
-        legs = legs[legs["service"] == service]
-    km = legs["distance_m"].fillna(0) / 1000.0
-    by_state = km.groupby(legs["state"].astype(str)).sum()
-    total = float(km.sum())
-    pax = legs["pax"].clip(lower=0)
-    return {
-        "vehicle_km": total,
-        "vehicle_km_by_state": {str(k): float(v) for k, v in sorted(by_state.items())},
-        "empty_share": ratio(float(km[(pax == 0)].sum()), total),
-        "occupancy_pax": ratio(float((km * pax).sum()), total),
-        "vehicles_moving": int(legs["vehicle_id"].nunique()),
-    }
-
-
-def service_kpis(events: pd.DataFrame, trips: pd.DataFrame, service: str) -> dict[str, Any]:
-    """KPIs of one service: requests, rejections, the trips it served and its vehicles."""
-    ev = events[events["service"] == service]
-    requests = int((ev["event"] == "mode_choice").sum())
-    rejected = int(ev["event"].isin(["reject", "give_up"]).sum())
-    served = trips[(trips["service"] == service) & (trips["status"] != "unserved")]
-    out = {
         "requests": requests,
+        "served": served,
         "rejected": rejected,
-        "served": len(served),
-        "rejection_rate": ratio(rejected, rejected + len(served)),
-        "wait_mean_s": _stat(served["wait_s"], "mean"),
-        "wait_p95_s": _stat(served["wait_s"], "p95"),
-        "in_vehicle_mean_s": _stat(served["in_vehicle_s"], "mean"),
-        "passenger_km": float(served["distance_m"].sum() / 1000.0),
-        "fare_revenue_krw": float(served["fare_krw"].sum()),
+        "rejected_by_reason": {str(k): int(v) for k, v in sorted(reasons.value_counts().items())},
+        "rejection_rate": ratio(rejected, rejected + served),
+        "request_served_share": ratio(served, requests),
+        "vehicle_found_share": ratio(requests - no_vehicle, requests),
     }
-    out.update(vehicle_kpis(events, service))
+
+
+def service_kpis(
+    tables: dict[str, pd.DataFrame], service: str, period: tuple[float, float]
+) -> dict[str, Any]:
+    """Every KPI of one service: its requests, the trips it served, its vehicles, its energy."""
+    events, trips = tables["events"], tables["trips"]
+    vehicles = tables.get("vehicles", pd.DataFrame())
+    mine = trips[as_str(trips["service"]) == service]
+    out = request_kpis(events, trips, service)
+    ride_kpis = trip_kpis(mine) if len(mine) else empty_trip_kpis()
+    for key in (
+        "wait_mean_s",
+        "wait_median_s",
+        "wait_p95_s",
+        "access_walk_mean_s",
+        "egress_walk_mean_s",
+        "in_vehicle_mean_s",
+        "door_to_door_mean_s",
+        "detour_factor_mean",
+        "passenger_km",
+        "fare_revenue_krw",
+        "user_cost_krw",
+    ):
+        out[key] = ride_kpis[key]
+    out.update(fleet_kpis(events, vehicles, out["served"], period, service=service))
+    out.update(charging_kpis(events, service))
+    out.update(energy_kpis(tables, service, out["vehicle_km"], out["passenger_km"]))
     return out
 
 
-def hourly_kpis(trips: pd.DataFrame) -> dict[str, Any]:
-    """Per departure hour: trips, served share, mean door-to-door and mean wait (s)."""
-    hour = (trips["depart_s"] // 3600).astype(int)
-    out = {}
-    for h, part in trips.groupby(hour):
-        served = part[part["status"] != "unserved"]
-        out[f"{h:02d}"] = {
-            "trips": len(part),
-            "served_share": ratio(len(served), len(part)),
-            "door_to_door_mean_s": _stat(served["door_to_door_s"], "mean"),
-            "wait_mean_s": _stat(served["wait_s"], "mean"),
-        }
+def system_kpis(tables: dict[str, pd.DataFrame], period: tuple[float, float]) -> dict[str, Any]:
+    """System-wide KPIs: every trip; the shared fleets (vehicle_id ≥ 0); all energy."""
+    events, trips = tables["events"], tables["trips"]
+    vehicles = tables.get("vehicles", pd.DataFrame())
+    out = trip_kpis(trips)
+    shared_rides = out["shared_rides"]
+    out.update(fleet_kpis(events, vehicles, shared_rides, period, shared_only=True))
+    private = events[(as_str(events["event"]) == "vehicle_leg") & (events["vehicle_id"] < 0)]
+    out["private_car_km"] = float(private["distance_m"].fillna(0.0).sum()) / 1000.0
+    out.update(charging_kpis(events))
+    out.update(
+        energy_kpis(tables, None, out["vehicle_km"] + out["private_car_km"], out["passenger_km"])
+    )
     return out
 
 
 def compute_kpis(
     tables: dict[str, pd.DataFrame], meta: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """All KPIs of a run: ``system``, ``by_mode``, ``by_group``, ``by_service``, ``by_hour``.
+    """All KPIs of a run: ``system``, ``by_service``, ``by_mode``, ``by_group``, ``by_hour``, ``by_station``.
 
-    ``tables`` needs ``events`` and ``trips``; ``meta`` is copied into the result unchanged.
+    Parameters
+    ----------
+    tables : ``events`` and ``trips`` (required), ``vehicles`` and energy tables (optional), as
+        saved in a run folder.
+    meta : run metadata, copied into ``meta`` unchanged. Used keys: ``period_start_s`` and
+        ``period_end_s`` (s after midnight; default: the span of the events), ``groups`` and
+        ``services`` (declared names: they are reported even with no trips).
+
+    Returns a nested, JSON-serialisable dict of floats, ints and dicts (NaN = not defined).
     """
-    events, trips = tables["events"], tables["trips"]
-    system = trip_kpis(trips)
-    system.update(vehicle_kpis(events))
-    services = sorted(s for s in trips["service"].dropna().unique() if s) + sorted(
-        s for s in events.loc[events["vehicle_id"] >= 0, "service"].dropna().unique() if s
-    )
+    meta = dict(meta or {})
+    trips = tables["trips"]
+    period = period_s(meta, tables["events"])
+    groups = sorted(set(as_str(trips["group"])) | set(meta.get("groups") or []))
+    by_group = {}
+    for group in groups:
+        part = trips[as_str(trips["group"]) == group]
+        by_group[group] = trip_kpis(part) if len(part) else empty_trip_kpis()
+    modes = as_str(trips["mode"])
+    stations = station_kpis(tables["events"], period)
+    system = system_kpis(tables, period)
+    system.update(station_summary(stations))
     return {
-        "meta": dict(meta or {}),
+        "meta": meta,
         "system": system,
-        "by_mode": {str(m): trip_kpis(part) for m, part in trips.groupby("mode") if m},
-        "by_group": {str(g): trip_kpis(part) for g, part in trips.groupby("group")},
-        "by_service": {s: service_kpis(events, trips, s) for s in dict.fromkeys(services)},
+        "by_service": {s: service_kpis(tables, s, period) for s in service_names(tables, meta)},
+        "by_mode": {str(m): trip_kpis(trips[modes == m]) for m in sorted(set(modes)) if m},
+        "by_group": by_group,
         "by_hour": hourly_kpis(trips),
+        "by_station": stations,
     }
+
+
+#: units by KPI name suffix (the longest matching suffix wins); names carry their unit
+UNIT_SUFFIXES = {
+    "_share": "share",
+    "_rate": "share",
+    "_utilisation": "share",
+    "_s": "s",
+    "_h": "h",
+    "_m": "m",
+    "_km": "km",
+    "_kwh": "kWh",
+    "_kw": "kW",
+    "_krw": "KRW",
+    "_kg": "kg",
+    "_pax": "pax",
+    "_kwh_per_vkm": "kWh/vkm",
+    "_kwh_per_pkm": "kWh/pkm",
+    "_g_per_vkm": "g/vkm",
+    "_g_per_pkm": "g/pkm",
+    "_per_vehicle_hour": "rides/h",
+    "_per_revenue_hour": "rides/h",
+    "_factor_mean": "ratio",
+    "_factor_p95": "ratio",
+    "_km_by_state": "km",
+    "_hours_by_state": "h",
+    "_available_mean": "offers",
+    "stock_mean": "vehicles",
+}
+
+
+def unit_of(kpi: str) -> str:
+    """The unit of a KPI from its name (``wait_mean_s`` → "s", ``mode_share.car`` → "share", counts → "count")."""
+    name = kpi.split(".")[0]
+    matches = [suffix for suffix in UNIT_SUFFIXES if name.endswith(suffix)]
+    return UNIT_SUFFIXES[max(matches, key=len)] if matches else "count"
+
+
+def _flatten(prefix: str, value: Any, out: list[tuple[str, float]]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    elif isinstance(value, bool | int | float):
+        out.append((prefix, float(value)))
+    elif value is None:
+        out.append((prefix, math.nan))
+
+
+def kpis_long(kpis: dict[str, Any]) -> pd.DataFrame:
+    """The KPI dict as a tidy table: columns scope, key, kpi, value (float, NaN = undefined), unit.
+
+    ``scope`` is one of :data:`SCOPES`; ``key`` the service / mode / group / hour / station name
+    ("" for system); ``kpi`` the dotted KPI name (``mode_share.car``). ``meta`` is left out.
+    """
+    rows = []
+    for scope in SCOPES:
+        block = kpis.get(scope, {})
+        items = [("", block)] if scope == "system" else sorted(block.items())
+        for key, values in items:
+            flat: list[tuple[str, float]] = []
+            _flatten("", values, flat)
+            rows.extend((scope, str(key), name, value, unit_of(name)) for name, value in flat)
+    return pd.DataFrame(rows, columns=["scope", "key", "kpi", "value", "unit"]).astype(
+        {"scope": "string", "key": "string", "kpi": "string", "value": "float64", "unit": "string"}
+    )

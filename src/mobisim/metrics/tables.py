@@ -10,31 +10,78 @@ import pandas as pd
 
 from mobisim.errors import ResultsError
 from mobisim.events import read_events
-from mobisim.metrics.kpis import compute_kpis
+from mobisim.metrics.kpis import compute_kpis, kpis_long
+from mobisim.units import parse_clock_s
+
+#: files of a run folder that are outputs of the KPIs, not inputs
+DERIVED_TABLES = ("kpis",)
 
 
 def load_run(run_dir: str | Path) -> dict[str, Any]:
-    """The tables (``events`` and every ``*.parquet``) and the manifest of a run folder."""
+    """The tables of a run folder: ``events``, every other ``*.parquet`` by file stem, and ``manifest``.
+
+    Parameters
+    ----------
+    run_dir : a run folder (``results/<scenario>/<run-id>``).
+
+    Raises ResultsError naming the folder and the missing file when it is not a complete run.
+    """
     run_dir = Path(run_dir)
-    if not (run_dir / "manifest.json").exists():
-        raise ResultsError(f"{run_dir}: not a complete run folder (no manifest.json)")
+    for name in ("manifest.json", "events.parquet", "trips.parquet"):
+        if not (run_dir / name).exists():
+            raise ResultsError(f"{run_dir}: not a complete run folder (no {name})")
     tables: dict[str, Any] = {"events": read_events(run_dir / "events.parquet")}
     for path in sorted(run_dir.glob("*.parquet")):
-        if path.stem != "events":
+        if path.stem != "events" and path.stem not in DERIVED_TABLES:
             tables[path.stem] = pd.read_parquet(path)
-    tables["manifest"] = json.loads((run_dir / "manifest.json").read_text())
+    try:
+        tables["manifest"] = json.loads((run_dir / "manifest.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{run_dir / 'manifest.json'}: not valid JSON ({exc})") from exc
     return tables
 
 
-def recompute_kpis(tables: dict[str, Any]) -> dict[str, Any]:
-    """KPIs of a loaded run folder, computed exactly as the run computed them."""
-    manifest = tables["manifest"]
-    scenario = manifest["scenario"]
-    from mobisim.units import parse_clock_s
+def kpi_meta(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The ``meta`` a run passed to compute_kpis, rebuilt from its manifest.
 
-    meta = {
-        "scenario": manifest["scenario_name"],
-        "period_start_s": parse_clock_s(scenario["period"]["start"]),
-        "period_end_s": parse_clock_s(scenario["period"]["end"]),
+    ``manifest["kpi_meta"]`` when the store recorded it; otherwise the scenario name and period
+    (``period_start_s``, ``period_end_s``, s after midnight), which is what a run passes.
+    """
+    if "kpi_meta" in manifest:
+        return dict(manifest["kpi_meta"])
+    scenario = manifest.get("scenario", {})
+    period = scenario.get("period", {})
+    if "start" not in period or "end" not in period:
+        raise ResultsError("manifest.json: scenario.period.start/end missing (expected 'HH:MM')")
+    return {
+        "scenario": manifest.get("scenario_name", scenario.get("name", "")),
+        "period_start_s": parse_clock_s(period["start"]),
+        "period_end_s": parse_clock_s(period["end"]),
     }
+
+
+def recompute_kpis(tables: dict[str, Any]) -> dict[str, Any]:
+    """KPIs of a loaded run folder (:func:`load_run`), computed exactly as the run computed them."""
+    meta = kpi_meta(tables["manifest"])
     return compute_kpis({k: v for k, v in tables.items() if k != "manifest"}, meta)
+
+
+def run_label(tables: dict[str, Any], run_dir: str | Path) -> str:
+    """A short label of a run for tables and legends: the scenario name, else the folder name."""
+    manifest = tables.get("manifest", {})
+    return str(manifest.get("scenario_name") or Path(run_dir).name)
+
+
+def write_kpis_parquet(kpis: dict[str, Any], path: str | Path) -> Path:
+    """Write the tidy KPI table (:func:`mobisim.metrics.kpis.kpis_long`) as Parquet; returns the path."""
+    path = Path(path)
+    kpis_long(kpis).to_parquet(path, index=False, compression="zstd")
+    return path
+
+
+def read_kpis_json(run_dir: str | Path) -> dict[str, Any]:
+    """The ``kpis.json`` of a run folder (NaN written as null comes back as None)."""
+    path = Path(run_dir) / "kpis.json"
+    if not path.exists():
+        raise ResultsError(f"{run_dir}: no kpis.json")
+    return json.loads(path.read_text())

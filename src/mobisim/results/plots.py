@@ -1,86 +1,330 @@
-"""Standard charts of a run folder (PNG, matplotlib with the Agg backend)."""
+"""Charts of one or several runs (matplotlib, Agg backend).
+
+Every chart function takes ``runs``, a list of ``(label, tables)`` pairs (tables as returned by
+:func:`mobisim.metrics.tables.load_run`), and returns a Figure. A chart with nothing to show draws
+a "no data" panel saying what is missing instead of failing. ``plot_run`` writes them as PNG files.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+
+from mobisim.metrics.charging import charging_load_kw
+from mobisim.metrics.common import as_str
+from mobisim.metrics.timeline import fleet_state_profile
+from mobisim.metrics.trip_kpis import served_mask, shared_rides
+from mobisim.results.gis import plot_network_map
+
+Runs = list[tuple[str, dict[str, Any]]]
+
+#: drawing order and colours of vehicle states (fleet state chart)
+STATE_COLOURS = {
+    "occupied": "#2b8a3e",
+    "in_service_empty": "#94d82d",
+    "to_pickup": "#fab005",
+    "repositioning": "#f76707",
+    "to_charger": "#e64980",
+    "crew": "#7048e8",
+    "dwell": "#74c0fc",
+    "layover": "#4dabf7",
+    "idle": "#ced4da",
+    "charging": "#c92a2a",
+    "parked": "#868e96",
+}
 
 
-def _no_data(ax, title: str) -> None:
-    ax.text(0.5, 0.5, "no data", ha="center", va="center", fontsize=14, color="grey")
+def no_data(ax, title: str, why: str = "") -> None:
+    """Draw a "no data" panel on ``ax`` (with the reason in small print)."""
+    ax.set_facecolor("#f8f9fa")
+    ax.text(0.5, 0.55, "no data", ha="center", va="center", fontsize=16, color="#868e96")
+    if why:
+        ax.text(0.5, 0.38, why, ha="center", va="center", fontsize=9, color="#868e96", wrap=True)
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def plot_mode_share(trips: pd.DataFrame, out_png: Path) -> Path:
-    """Bar chart of mode shares (% of trips; unserved shown as its own bar)."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if trips.empty:
-        _no_data(ax, "Mode share")
-    else:
-        modes = trips["mode"].where(trips["status"] != "unserved", "unserved")
-        share = modes.value_counts(normalize=True).sort_values(ascending=False) * 100
-        ax.bar(share.index.astype(str), share.to_numpy(), color="#3b7dd8")
-        ax.set_ylabel("% of trips")
-        ax.set_title("Mode share")
-        for i, v in enumerate(share.to_numpy()):
-            ax.text(i, v, f"{v:.1f}", ha="center", va="bottom", fontsize=9)
+def _figure(width_in: float = 7.5, height_in: float = 4.0, ncols: int = 1) -> tuple[Figure, Any]:
+    fig, axes = plt.subplots(1, ncols, figsize=(width_in, height_in), squeeze=False)
+    return fig, axes[0] if ncols > 1 else axes[0][0]
+
+
+def _hour_ticks(ax) -> None:
+    ax.set_xlabel("hour of day")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=8, integer=True))
+
+
+def mode_share_chart(runs: Runs) -> Figure:
+    """Grouped bars: share of trips by final mode (unserved as its own bar), one bar per run."""
+    fig, ax = _figure()
+    shares = {}
+    for label, tables in runs:
+        trips = tables["trips"]
+        if len(trips):
+            modes = (
+                as_str(trips["mode"]).where(served_mask(trips), "unserved").replace("", "unserved")
+            )
+            shares[label] = modes.value_counts(normalize=True) * 100
+    if not shares:
+        no_data(ax, "Mode share", "no trips")
+        return fig
+    table = pd.DataFrame(shares).fillna(0.0).sort_index()
+    width = 0.8 / len(table.columns)
+    x = np.arange(len(table.index))
+    for i, label in enumerate(table.columns):
+        bars = ax.bar(x + i * width - 0.4 + width / 2, table[label], width, label=label)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)
+    ax.set_xticks(x, table.index, rotation=20)
+    ax.set_ylabel("% of trips")
+    ax.set_title("Mode share")
+    ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return fig
 
 
-def plot_trips_by_hour(trips: pd.DataFrame, out_png: Path) -> Path:
-    """Trips by departure hour, stacked by mode."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    if trips.empty:
-        _no_data(ax, "Trips by hour")
-    else:
+def wait_chart(runs: Runs) -> Figure:
+    """Distribution of waits of shared rides (min, % of each run's rides), one step histogram per run."""
+    fig, ax = _figure()
+    waits = {label: shared_rides(t["trips"])["wait_s"].dropna() / 60 for label, t in runs}
+    waits = {k: v for k, v in waits.items() if len(v)}
+    if not waits:
+        no_data(ax, "Wait time", "no rides of shared services")
+        return fig
+    top = max(float(v.quantile(0.99)) for v in waits.values())
+    bins = np.linspace(0, max(top, 1.0), 30)
+    for label, values in waits.items():
+        weights = np.full(len(values), 100.0 / len(values))
+        ax.hist(values.clip(upper=bins[-1]), bins=bins, weights=weights, histtype="step", lw=2,
+                label=label)  # fmt: skip
+    ax.set_xlabel("wait, min")
+    ax.set_ylabel("% of shared rides")
+    ax.set_title("Wait time of shared rides")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def hourly_chart(runs: Runs) -> Figure:
+    """Left: trips and served trips by departure hour; right: mean wait of shared rides by hour (min)."""
+    fig, (left, right) = _figure(11, 4, ncols=2)
+    drew_wait = False
+    for label, tables in runs:
+        trips = tables["trips"]
+        if trips.empty:
+            continue
         hour = (trips["depart_s"] // 3600).astype(int)
-        table = pd.crosstab(hour, trips["mode"].replace("", "unserved"))
-        table.plot(kind="bar", stacked=True, ax=ax, width=0.85)
-        ax.set_xlabel("departure hour")
-        ax.set_ylabel("trips")
-        ax.set_title("Trips by hour and mode")
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
-
-
-def plot_door_to_door(trips: pd.DataFrame, out_png: Path) -> Path:
-    """Distribution of door-to-door times by mode (minutes)."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    served = trips[trips["status"] != "unserved"]
-    if served.empty:
-        _no_data(ax, "Door-to-door time")
+        counts = hour.value_counts().sort_index()
+        served = hour[served_mask(trips)].value_counts().reindex(counts.index, fill_value=0)
+        (line,) = left.plot(counts.index, counts.to_numpy(), label=f"{label}: trips")
+        left.plot(served.index, served.to_numpy(), ls="--", color=line.get_color(), label="served")
+        rides = shared_rides(trips)
+        if len(rides):
+            wait = (rides["wait_s"] / 60).groupby((rides["depart_s"] // 3600).astype(int)).mean()
+            right.plot(wait.index, wait.to_numpy(), marker="o", label=label)
+            drew_wait = True
+    if not left.lines:
+        no_data(left, "Demand by hour", "no trips")
     else:
-        for mode, part in served.groupby("mode"):
-            ax.hist(part["door_to_door_s"] / 60, bins=40, alpha=0.5, label=str(mode))
-        ax.set_xlabel("door-to-door time, min")
-        ax.set_ylabel("trips")
-        ax.set_title("Door-to-door time by mode")
-        ax.legend()
+        left.set_ylabel("trips")
+        left.set_title("Demand and served trips by hour")
+        _hour_ticks(left)
+        left.legend(fontsize=7)
+    if not drew_wait:
+        no_data(right, "Wait by hour", "no rides of shared services")
+    else:
+        right.set_ylabel("mean wait, min")
+        right.set_title("Wait by hour")
+        _hour_ticks(right)
+        right.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return fig
 
 
-def plot_run(run_dir: Path, out_dir: Path) -> list[Path]:
-    """Write the standard charts of ``run_dir`` into ``out_dir``; returns the files written."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    trips = pd.read_parquet(Path(run_dir) / "trips.parquet")
-    return [
-        plot_mode_share(trips, out_dir / "mode_share.png"),
-        plot_trips_by_hour(trips, out_dir / "trips_by_hour.png"),
-        plot_door_to_door(trips, out_dir / "door_to_door.png"),
+def fleet_state_chart(label: str, tables: dict[str, Any]) -> Figure:
+    """Vehicles of the shared fleets by state over the day (stacked areas, one run)."""
+    fig, ax = _figure(9, 4)
+    profile = fleet_state_profile(tables["events"])
+    title = f"Fleet state over the day — {label}"
+    if profile.empty:
+        no_data(ax, title, "no vehicle legs or dwells of shared fleets")
+        return fig
+    states = [s for s in STATE_COLOURS if s in profile] + [
+        s for s in profile if s not in STATE_COLOURS
     ]
+    hours = profile.index.to_numpy() / 3600.0
+    ax.stackplot(
+        hours,
+        [profile[s].to_numpy() for s in states],
+        labels=states,
+        colors=[STATE_COLOURS.get(s, "#adb5bd") for s in states],
+    )
+    ax.set_ylabel("vehicles")
+    ax.set_title(title)
+    _hour_ticks(ax)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def occupancy_chart(runs: Runs) -> Figure:
+    """Vehicle-km of shared fleets by passengers on board (0, 1, 2, 3, 4+), one bar group per run."""
+    fig, ax = _figure()
+    rows = {}
+    for label, tables in runs:
+        events = tables["events"]
+        legs = events[(as_str(events["event"]) == "vehicle_leg") & (events["vehicle_id"] >= 0)]
+        if legs.empty:
+            continue
+        load = legs["pax"].clip(lower=0, upper=4).map(lambda p: "4+" if p >= 4 else str(p))
+        rows[label] = (legs["distance_m"].fillna(0) / 1000).groupby(load).sum()
+    if not rows:
+        no_data(ax, "Occupancy", "no vehicle legs of shared fleets")
+        return fig
+    table = pd.DataFrame(rows).fillna(0.0).reindex(["0", "1", "2", "3", "4+"], fill_value=0.0)
+    table.T.plot(kind="bar", stacked=True, ax=ax, colormap="viridis", rot=0)
+    ax.set_ylabel("vehicle-km")
+    ax.set_title("Vehicle-km by passengers on board")
+    ax.legend(title="on board", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def energy_chart(runs: Runs) -> Figure:
+    """Energy by mode (kWh) of each run against the private-car counterfactual (energy tables)."""
+    from mobisim.metrics.counterfactual import energy_by_mode
+
+    fig, ax = _figure()
+    frames = {label: energy_by_mode(tables) for label, tables in runs}
+    frames = {k: v for k, v in frames.items() if len(v)}
+    if not frames:
+        no_data(ax, "Energy by mode", "the runs have no energy tables (energy accounting off)")
+        return fig
+    table = pd.DataFrame(frames).fillna(0.0)
+    table.plot(kind="bar", ax=ax, rot=20)
+    ax.set_xlabel("mode")
+    ax.set_ylabel("energy, kWh")
+    ax.set_title("Energy by mode vs. everyone driving (counterfactual)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def charging_chart(runs: Runs) -> Figure:
+    """Charging load (kW, 15-min means) over the day, with PV generation when the run has it."""
+    from mobisim.metrics.counterfactual import pv_profile_kw
+
+    fig, ax = _figure(9, 4)
+    for label, tables in runs:
+        load = charging_load_kw(tables["events"])
+        if len(load):
+            ax.step(
+                load["time_s"] / 3600, load["load_kw"], where="post", label=f"{label}: charging"
+            )
+        pv = pv_profile_kw(tables)
+        if len(pv):
+            ax.fill_between(pv["time_s"] / 3600, pv["pv_kw"], alpha=0.3, label=f"{label}: PV")
+    if not ax.lines and not ax.collections:
+        no_data(ax, "Charging load", "no charging sessions and no PV in these runs")
+        return fig
+    ax.set_ylabel("kW")
+    ax.set_title("Charging load and PV")
+    _hour_ticks(ax)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def map_chart(label: str, tables: dict[str, Any]) -> Figure:
+    """The network with vehicle flows, stations and trip flows of one run (see results/gis.py)."""
+    fig, ax = _figure(8, 8)
+    plot_network_map(ax, tables, title=f"Network, flows and stations — {label}")
+    fig.tight_layout()
+    return fig
+
+
+def trips_by_hour_chart(label: str, tables: dict[str, Any]) -> Figure:
+    """Trips by departure hour stacked by final mode (one run)."""
+    fig, ax = _figure(8, 4)
+    trips = tables["trips"]
+    if trips.empty:
+        no_data(ax, "Trips by hour", "no trips")
+        return fig
+    hour = (trips["depart_s"] // 3600).astype(int)
+    modes = as_str(trips["mode"]).where(served_mask(trips), "unserved").replace("", "unserved")
+    pd.crosstab(hour, modes).plot(kind="bar", stacked=True, ax=ax, width=0.85)
+    ax.set_xlabel("departure hour")
+    ax.set_ylabel("trips")
+    ax.set_title(f"Trips by hour and mode — {label}")
+    fig.tight_layout()
+    return fig
+
+
+def door_to_door_chart(runs: Runs) -> Figure:
+    """Distribution of door-to-door times of served trips (min, % of each run's trips), one histogram per run."""
+    fig, ax = _figure()
+    times = {
+        label: t["trips"].loc[served_mask(t["trips"]), "door_to_door_s"].dropna() / 60
+        for label, t in runs
+    }
+    times = {k: v for k, v in times.items() if len(v)}
+    if not times:
+        no_data(ax, "Door-to-door time", "no served trips")
+        return fig
+    bins = np.linspace(0, max(float(v.quantile(0.99)) for v in times.values()) + 1, 40)
+    for label, values in times.items():
+        weights = np.full(len(values), 100.0 / len(values))
+        ax.hist(values.clip(upper=bins[-1]), bins=bins, weights=weights, histtype="step", lw=2,
+                label=label)  # fmt: skip
+    ax.set_xlabel("door-to-door time, min")
+    ax.set_ylabel("% of served trips")
+    ax.set_title("Door-to-door time")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def run_charts(label: str, tables: dict[str, Any]) -> dict[str, Figure]:
+    """Every standard chart of one run, by file stem."""
+    runs = [(label, tables)]
+    return {
+        "mode_share": mode_share_chart(runs),
+        "trips_by_hour": trips_by_hour_chart(label, tables),
+        "door_to_door": door_to_door_chart(runs),
+        "wait": wait_chart(runs),
+        "hourly": hourly_chart(runs),
+        "fleet_state": fleet_state_chart(label, tables),
+        "occupancy": occupancy_chart(runs),
+        "energy": energy_chart(runs),
+        "charging": charging_chart(runs),
+        "map": map_chart(label, tables),
+    }
+
+
+def save_png(fig: Figure, path: Path, dpi: int = 110) -> Path:
+    """Save ``fig`` as PNG at ``dpi`` and close it; returns the path."""
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
+    """Write the standard charts of ``run_dir`` as PNG into ``out_dir`` (default RUN_DIR/charts).
+
+    Returns the files written.
+    """
+    from mobisim.metrics.tables import load_run, run_label
+
+    tables = load_run(run_dir)
+    out_dir = Path(out_dir) if out_dir is not None else Path(run_dir) / "charts"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    charts = run_charts(run_label(tables, run_dir), tables)
+    return [save_png(fig, out_dir / f"{name}.png") for name, fig in charts.items()]

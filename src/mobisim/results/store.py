@@ -4,6 +4,9 @@
 ``vehicles.parquet``, further tables (``<name>.parquet``), ``kpis.json`` and charts. Everything
 is written into a hidden sibling ``.tmp-<run-id>`` first and renamed when complete, so a failed
 or interrupted run leaves no half-written result folder.
+
+The run id is ``<UTC time>-<first 10 hex digits of the fingerprint>-s<seed>``, so run folders sort
+by time and the folder name alone tells which scenario variant and seed made it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from mobisim.errors import ResultsError
 from mobisim.events import write_events
 
 #: packages whose versions go into every manifest
@@ -35,9 +39,12 @@ KEY_DEPENDENCIES = (
     "pydantic",
 )
 
+#: prefix of a run folder still being written
+TMP_PREFIX = ".tmp-"
+
 
 def dependency_versions() -> dict[str, str]:
-    """Installed versions of mobisim and its key dependencies."""
+    """Installed versions of mobisim and its key dependencies ("not installed" when missing)."""
     out = {}
     for name in KEY_DEPENDENCIES:
         try:
@@ -47,14 +54,26 @@ def dependency_versions() -> dict[str, str]:
     return out
 
 
-def new_run_id(fingerprint: str, seed: int) -> str:
-    """A run id: UTC timestamp, short fingerprint and seed (sortable by time)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+def new_run_id(fingerprint: str, seed: int, now: datetime | None = None) -> str:
+    """A run id: UTC timestamp (microseconds), short fingerprint and seed; sortable by time.
+
+    Parameters
+    ----------
+    fingerprint : the scenario fingerprint (hex); its first 10 digits are used.
+    seed : the run's seed.
+    now : the time stamp to use (default: the current UTC time).
+    """
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
     return f"{stamp}-{fingerprint[:10]}-s{seed}"
 
 
 def json_safe(value: Any) -> Any:
-    """NaN and infinities become null in JSON (documented in docs/kpis.md)."""
+    """``value`` with NaN and infinities as None and numpy scalars as Python numbers (for JSON).
+
+    Parameters
+    ----------
+    value : nested dicts, lists, tuples and scalars.
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
@@ -67,12 +86,25 @@ def json_safe(value: Any) -> Any:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON with sorted keys and NaN as null."""
-    path.write_text(json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False) + "\n")
+    """Write JSON with sorted keys, two-space indent and NaN as null.
+
+    Parameters
+    ----------
+    path : the file to write.
+    data : JSON-like data (see :func:`json_safe`).
+    """
+    text = json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False)
+    Path(path).write_text(text + "\n", encoding="utf-8")
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write a table as Parquet (no index), deterministic for equal input."""
+    """Write a table as Parquet (no index, zstd); equal frames give equal bytes.
+
+    Parameters
+    ----------
+    frame : the table.
+    path : the ``.parquet`` file to write.
+    """
     frame.to_parquet(path, index=False, compression="zstd")
 
 
@@ -80,13 +112,22 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
 def run_folder(out_dir: str | Path, scenario_name: str, run_id: str) -> Iterator[Path]:
     """Yield a temporary folder to write a run into; rename it to its final name on success.
 
+    Parameters
+    ----------
+    out_dir : the results folder (``outputs.dir`` or ``--out``).
+    scenario_name : the scenario's name; runs go to ``out_dir/scenario_name/``.
+    run_id : the run's folder name (:func:`new_run_id`).
+
     On any exception (including KeyboardInterrupt) the temporary folder is removed and the
-    exception propagates: no half-written result folder is left behind.
+    exception propagates: no half-written result folder is left behind. Raises ResultsError if
+    the final folder exists already.
     """
     parent = Path(out_dir) / scenario_name
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".tmp-{run_id}"
     final = parent / run_id
+    if final.exists():
+        raise ResultsError(f"{final}: a run folder of that name exists already")
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f"{TMP_PREFIX}{run_id}"
     tmp.mkdir()
     try:
         yield tmp
@@ -99,13 +140,42 @@ def run_folder(out_dir: str | Path, scenario_name: str, run_id: str) -> Iterator
 def write_run(
     folder: Path,
     manifest: dict[str, Any],
-    events: pd.DataFrame,
+    events: pd.DataFrame | None,
     tables: dict[str, pd.DataFrame],
     kpis: dict[str, Any],
 ) -> None:
-    """Write the standard files of a run into ``folder`` (a temporary folder from :func:`run_folder`)."""
-    write_events(events, folder / "events.parquet")
+    """Write the standard files of a run into ``folder`` (a temporary folder from :func:`run_folder`).
+
+    Parameters
+    ----------
+    folder : where to write.
+    manifest : written as ``manifest.json`` (last, so a folder with a manifest is complete).
+    events : the event log (``events.parquet``, fixed schema), or None to leave it out.
+    tables : name -> frame, each written as ``<name>.parquet`` (``trips``, ``vehicles``, ...).
+    kpis : written as ``kpis.json``.
+    """
+    folder = Path(folder)
+    if events is not None:
+        write_events(events, folder / "events.parquet")
     for name, frame in tables.items():
         write_table(frame, folder / f"{name}.parquet")
     write_json(folder / "kpis.json", kpis)
     write_json(folder / "manifest.json", manifest)
+
+
+def list_runs(out_dir: str | Path, scenario_name: str) -> list[Path]:
+    """The complete run folders of a scenario, oldest first (temporary folders excluded).
+
+    Parameters
+    ----------
+    out_dir : the results folder.
+    scenario_name : the scenario's name.
+    """
+    parent = Path(out_dir) / scenario_name
+    if not parent.is_dir():
+        return []
+    return sorted(
+        p
+        for p in parent.iterdir()
+        if p.is_dir() and not p.name.startswith(TMP_PREFIX) and (p / "manifest.json").exists()
+    )

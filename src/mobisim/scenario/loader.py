@@ -13,6 +13,10 @@ Overrides (``--set key.path=value`` on the command line, or ``overrides={"key.pa
 Python) are applied after merging, in order. A list of named blocks is addressed by the block's
 name: ``services.shuttle.vehicles=6``. A value given as text is parsed as YAML (``6`` -> int,
 ``[1, 2]`` -> list, ``"07:30"`` stays text).
+
+Every problem (of the overrides, then of the merged file) is collected and raised at once as one
+:class:`mobisim.errors.ScenarioError` with ``(key.path, "what was expected (got ...)")`` pairs;
+key paths name service blocks by their ``name``, never by list position.
 """
 
 from __future__ import annotations
@@ -23,15 +27,16 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from mobisim.errors import ScenarioError
 from mobisim.scenario import registry
-from mobisim.scenario.base import ServiceConfig
 from mobisim.scenario.models import Scenario
+
+# ---------------------------------------------------------------------------- files and extends
 
 
 def _is_named_list(value: Any) -> bool:
@@ -43,7 +48,13 @@ def _is_named_list(value: Any) -> bool:
 
 
 def deep_merge(base: Any, child: Any) -> Any:
-    """Merge ``child`` onto ``base`` following the module's merge rule; inputs are not modified."""
+    """Merge ``child`` onto ``base`` following the module's merge rule; inputs are not modified.
+
+    Parameters
+    ----------
+    base : the raw value of the base file (map, list or scalar).
+    child : the raw value of the extending file at the same place; it wins on scalars.
+    """
     if isinstance(base, dict) and isinstance(child, dict):
         out = copy.deepcopy(base)
         for key, value in child.items():
@@ -65,13 +76,19 @@ def deep_merge(base: Any, child: Any) -> Any:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML file into a map; ScenarioError with the line number on a syntax error."""
+    """Read one YAML file into a map; ScenarioError with the line number on a syntax error.
+
+    Parameters
+    ----------
+    path : the YAML file.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(path, [("", "file not found")]) from None
-    except OSError as exc:
-        raise ScenarioError(path, [("", f"cannot read the file ({exc.strerror})")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ScenarioError(path, [("", f"cannot read the file ({reason})")]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -82,85 +99,49 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
+        got = type(data).__name__
         raise ScenarioError(
-            path, [("", f"expected a map of sections at the top level (got {type(data).__name__})")]
+            path, [("", f"expected a map of sections at the top level (got {got})")]
         )
     return data
 
 
 def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The raw map of ``path`` with its ``extends`` chain merged in (the key itself removed)."""
-    path = path.resolve()
+    """The raw map of ``path`` with its ``extends`` chain merged in (the key itself removed).
+
+    Parameters
+    ----------
+    path : the scenario file; its ``extends`` is relative to its own folder.
+    """
+    path = Path(path).resolve()
     if path in _chain:
         cycle = " -> ".join(p.name for p in (*_chain, path))
-        raise ScenarioError(path, [("extends", f"expected no cycle (got {cycle})")])
+        raise ScenarioError(_chain[-1], [("extends", f"expected no cycle (got {cycle})")])
     data = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if not isinstance(parent, str):
+    if not isinstance(parent, str) or not parent.strip():
         raise ScenarioError(path, [("extends", f"expected a file name (got {parent!r})")])
-    base = resolve_extends(path.parent / parent, (*_chain, path))
+    parent_path = path.parent / parent
+    if not parent_path.is_file():
+        raise ScenarioError(
+            path, [("extends", f"expected an existing file (got {parent!r}: not found)")]
+        )
+    base = resolve_extends(parent_path, (*_chain, path))
     return deep_merge(base, data)
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """Split ``"key.path=value"`` and parse the value as YAML (``--set`` syntax)."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ScenarioError(None, [("--set", f"expected key.path=value (got {text!r})")])
-    if ":" in raw and not raw.strip().startswith(("{", "[")):
-        return (
-            key.strip(),
-            raw.strip(),
-        )  # clock times: YAML 1.1 would read "22:00" as the number 1320
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.strip(), value
+# ---------------------------------------------------------------------------- models by key path
 
 
 def _suggest(word: str, options: Iterable[str]) -> str:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
-def _model_at(path: list[str], data: dict[str, Any]) -> type[BaseModel] | None:
-    """The pydantic model describing the map at ``path`` in the raw data (for did-you-mean)."""
-    model: type[BaseModel] | None = Scenario
-    node: Any = data
-    i = 0
-    while i < len(path) and model is not None:
-        key = path[i]
-        if key == "services" and model is Scenario:
-            if i + 1 >= len(path):
-                return None
-            block = next(
-                (
-                    b
-                    for b in node.get("services", [])
-                    if isinstance(b, dict) and b.get("name") == path[i + 1]
-                ),
-                None,
-            )
-            if block is None or block.get("type") not in registry.SERVICE_TYPES:
-                return ServiceConfig
-            model = registry.service_config_model(block["type"])
-            node, i = block, i + 2
-            continue
-        field = model.model_fields.get(key)
-        if field is None:
-            return None
-        model = next((a for a in _annotation_models(field.annotation)), None)
-        node = node.get(key, {}) if isinstance(node, dict) else {}
-        i += 1
-    return model
-
-
 def _annotation_models(annotation: Any) -> list[type[BaseModel]]:
-    from typing import get_args
-
+    """The pydantic models inside a field annotation (``X``, ``X | None``, ``list[X]`` ...)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     out = []
@@ -169,94 +150,231 @@ def _annotation_models(annotation: Any) -> list[type[BaseModel]]:
     return out
 
 
-def apply_override(
-    data: dict[str, Any], key_path: str, value: Any, file: str | None = None
-) -> None:
-    """Set ``key_path`` (dots; named list blocks by name) to ``value`` in the raw map, in place."""
-    parts = key_path.split(".")
+def _is_list_field(annotation: Any) -> bool:
+    if get_origin(annotation) is list:
+        return True
+    return any(get_origin(arg) is list for arg in get_args(annotation))
+
+
+def _named(blocks: Any, name: str) -> dict[str, Any] | None:
+    if not isinstance(blocks, list):
+        return None
+    return next((b for b in blocks if isinstance(b, dict) and b.get("name") == name), None)
+
+
+def _service_model(block: Any) -> type[BaseModel] | None:
+    if isinstance(block, dict) and block.get("type") in registry.SERVICE_TYPES:
+        return registry.service_config_model(block["type"])
+    return None
+
+
+def model_at(path: list[str], data: dict[str, Any]) -> type[BaseModel] | None:
+    """The pydantic model of the map at a dotted key ``path`` of the raw data (None if unknown).
+
+    Parameters
+    ----------
+    path : key path parts; a named-list block is addressed by its name (``["services", "car"]``).
+    data : the raw scenario map (service blocks are typed by their ``type``).
+    """
+    model: type[BaseModel] | None = Scenario
     node: Any = data
-    for depth, part in enumerate(parts[:-1]):
+    i = 0
+    while i < len(path):
+        if model is None:
+            return None
+        key = path[i]
+        field = model.model_fields.get(key)
+        if field is None:
+            return None
+        child = node.get(key) if isinstance(node, dict) else None
+        if model is Scenario and key == "services":
+            if i + 1 == len(path):
+                return None
+            node = _named(child, path[i + 1])
+            model = _service_model(node)
+            i += 2
+            continue
+        models = _annotation_models(field.annotation)
+        model = models[0] if len(models) == 1 else None
+        if _is_list_field(field.annotation):  # a named list: the next part is a block name
+            if i + 1 == len(path):
+                return None
+            node = _named(child, path[i + 1]) or {}
+            i += 2
+            continue
+        node = child if isinstance(child, dict) else {}
+        i += 1
+    return model
+
+
+def _model_for_loc(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model of the map at a pydantic error location (indices and union tags skipped)."""
+    candidates = [root]
+    for item in loc:
+        by_name = {m.__name__: m for m in candidates}
+        if item in by_name:  # a union tag chooses among the candidates
+            candidates = [by_name[item]]
+            continue
+        if isinstance(item, int):
+            continue
+        field = next((m.model_fields[item] for m in candidates if item in m.model_fields), None)
+        if field is None:
+            continue  # a dict key or a validator tag
+        candidates = _annotation_models(field.annotation)
+        if not candidates:
+            return None
+    return candidates[0] if len(candidates) == 1 else None
+
+
+# ---------------------------------------------------------------------------- overrides
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``"key.path=value"`` and parse the value as YAML (``--set`` syntax).
+
+    Parameters
+    ----------
+    text : one ``--set`` argument, e.g. ``services.shuttle.vehicles=6`` or ``period.end=22:00``.
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError(None, [("--set", f"expected key.path=value (got {text!r})")])
+    raw = raw.strip()
+    if ":" in raw and not raw.startswith(("{", "[")):
+        return key.strip(), raw  # clock times: YAML 1.1 would read 22:00 as the number 1320
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _unknown_key(key: str, model: type[BaseModel]) -> str:
+    hint = _suggest(key, model.model_fields)
+    if not hint:
+        hint = f" (expected one of: {', '.join(model.model_fields)})"
+    return f"unknown key {key!r}{hint}"
+
+
+def apply_override(
+    data: dict[str, Any], key_path: str, value: Any, file: str | Path | None = None
+) -> None:
+    """Set ``key_path`` (dots; named list blocks by name) to ``value`` in the raw map, in place.
+
+    Parameters
+    ----------
+    data : the merged raw scenario map.
+    key_path : e.g. ``"services.shuttle.vehicles"`` or ``"demand.synthetic.residents"``.
+    value : the new value, in the file's units (``headway_min`` is minutes).
+    file : the scenario file, for the error message.
+
+    Raises ScenarioError (with did-you-mean) when the path names an unknown key or block.
+    """
+    parts = key_path.split(".")
+    if not all(parts):
+        raise ScenarioError(file, [(key_path, "expected a key path like services.car.enabled")])
+    node: Any = data
+    for depth, part in enumerate(parts):
         here = ".".join(parts[: depth + 1])
+        last = depth == len(parts) - 1
         if isinstance(node, list):
-            match = next((b for b in node if isinstance(b, dict) and b.get("name") == part), None)
-            if match is None:
-                names = [b.get("name") for b in node if isinstance(b, dict)]
+            if last:
                 raise ScenarioError(
                     file,
-                    [
-                        (
-                            here,
-                            f"no block named {part!r}{_suggest(part, names)} (known: {', '.join(map(str, names))})",
-                        )
-                    ],
+                    [(key_path, "expected a key inside a named block, e.g. services.car.enabled")],
+                )
+            match = _named(node, part)
+            if match is None:
+                names = [str(b.get("name")) for b in node if isinstance(b, dict)]
+                known = ", ".join(names) or "none"
+                raise ScenarioError(
+                    file,
+                    [(here, f"no block named {part!r}{_suggest(part, names)} (known: {known})")],
                 )
             node = match
-        elif isinstance(node, dict):
-            if part not in node:
-                model = _model_at(parts[:depth], data)
-                if model is not None and part not in model.model_fields:
-                    raise ScenarioError(
-                        file, [(here, f"unknown key {part!r}{_suggest(part, model.model_fields)}")]
-                    )
-                node[part] = {}
-            node = node[part]
-        else:
-            raise ScenarioError(
-                file, [(here, f"expected a map or a list of named blocks (got {node!r})")]
-            )
-    last = parts[-1]
-    if isinstance(node, list):
-        raise ScenarioError(
-            file,
-            [(key_path, "expected a key inside a named block, e.g. services.shuttle.vehicles")],
-        )
-    if not isinstance(node, dict):
-        raise ScenarioError(file, [(key_path, f"cannot set a key inside a value ({node!r})")])
-    node[last] = value
+            continue
+        if not isinstance(node, dict):
+            raise ScenarioError(file, [(here, f"cannot set a key inside the value {node!r}")])
+        model = model_at(parts[:depth], data)
+        if part not in node and model is not None and part not in model.model_fields:
+            raise ScenarioError(file, [(here, _unknown_key(part, model))])
+        if last:
+            node[part] = value
+            return
+        if node.get(part) is None:  # absent or null: create the section being set
+            node[part] = [] if model is not None and _list_at(model, part) else {}
+        node = node[part]
 
 
-def _key_path(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
-    """Dotted key path of a pydantic error location, with service names instead of indices."""
+def _list_at(model: type[BaseModel], key: str) -> bool:
+    field = model.model_fields.get(key)
+    return field is not None and _is_list_field(field.annotation)
+
+
+def _override_items(overrides: Mapping[str, Any] | Iterable[str] | None) -> list[Any]:
+    """``(key, value)`` pairs, or ``"key=value"`` texts still to be parsed, in order."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return list(overrides.items())
+    if isinstance(overrides, str):
+        return [overrides]
+    return list(overrides)
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def _key_path(loc: tuple[Any, ...], data: Any) -> list[str]:
+    """Key path parts of a pydantic error location, with block names instead of list indices."""
     parts: list[str] = []
     node: Any = data
     for item in loc:
         if isinstance(item, int) and isinstance(node, list):
-            block = node[item] if item < len(node) else None
+            block = node[item] if 0 <= item < len(node) else None
             name = block.get("name") if isinstance(block, dict) else None
             parts.append(str(name) if name else f"[{item}]")
             node = block
             continue
         text = str(item)
-        if isinstance(node, list):  # a pydantic tag (the service model's name) inside a list item
-            continue
-        if text in {"function-after[_typed_services(), list[ServiceConfig]]"}:
-            continue
+        present = isinstance(node, dict) and item in node
+        if not present and (text[:1].isupper() or "[" in text or isinstance(node, list)):
+            continue  # a union tag or validator name, not a key of the file
         parts.append(text)
         node = node.get(item) if isinstance(node, dict) else None
-    return ".".join(parts)
+    return parts
 
 
-def _problems(exc: ValidationError, data: dict[str, Any]) -> list[tuple[str, str]]:
+def _message(err: dict[str, Any]) -> str:
+    """'what was expected (got ...)' for one pydantic error."""
+    message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if err["type"] == "missing":
+        return "required key is missing"
+    if message.startswith("Input should be "):
+        rest = message.removeprefix("Input should be ")
+        if rest.startswith(("greater", "less")):
+            rest = "a value " + rest
+        message = "expected " + rest
+    got = err.get("input")
+    if isinstance(got, dict | list) or got is None or "(got" in message:
+        return message
+    return f"{message} (got {got!r})"
+
+
+def _problems(
+    exc: ValidationError, data: Any, model: type[BaseModel], prefix: list[str]
+) -> list[tuple[str, str]]:
     problems = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        key = _key_path(loc, data)
-        got = err.get("input")
+        key = ".".join([*prefix, *_key_path(loc, data)])
         if err["type"] == "extra_forbidden":
-            model = _model_at(_names_path(loc[:-1], data), data)
-            options = model.model_fields if model else []
-            problems.append((key, f"unknown key {loc[-1]!r}{_suggest(str(loc[-1]), options)}"))
-            continue
-        message = err["msg"].removeprefix("Value error, ")
-        plain = isinstance(got, dict | list) or got is None or "(got" in message
-        shown = "" if plain else f" (got {got!r})"
-        problems.append((key, f"{message}{shown}"))
+            parent = _model_for_loc(model, loc[:-1])
+            text = _unknown_key(str(loc[-1]), parent) if parent else f"unknown key {loc[-1]!r}"
+            problems.append((key, text))
+        else:
+            problems.append((key, _message(err)))
     return problems
-
-
-def _names_path(loc: tuple[Any, ...], data: dict[str, Any]) -> list[str]:
-    path = _key_path(loc, data)
-    return path.split(".") if path else []
 
 
 def _service_problems(blocks: Any) -> list[tuple[str, str]]:
@@ -265,59 +383,51 @@ def _service_problems(blocks: Any) -> list[tuple[str, str]]:
         return []
     problems = []
     for i, block in enumerate(blocks):
-        label = block.get("name") if isinstance(block, dict) and block.get("name") else f"[{i}]"
+        label = str(block["name"]) if isinstance(block, dict) and block.get("name") else f"[{i}]"
         if not isinstance(block, dict) or "type" not in block:
             problems.append(
                 (f"services.{label}", f"expected a map with 'name' and 'type' (got {block!r})")
             )
             continue
-        if block["type"] not in registry.SERVICE_TYPES:
+        model = _service_model(block)
+        if model is None:
             known = ", ".join(sorted(registry.SERVICE_TYPES))
+            hint = _suggest(str(block["type"]), registry.SERVICE_TYPES)
             problems.append(
                 (
                     f"services.{label}.type",
-                    f"unknown service type {block['type']!r}{_suggest(str(block['type']), registry.SERVICE_TYPES)} (known: {known})",
+                    f"unknown service type {block['type']!r}{hint} (known types: {known})",
                 )
             )
             continue
-        model = registry.service_config_model(block["type"])
         try:
             model.model_validate(block)
         except ValidationError as exc:
-            for err in exc.errors():
-                key = ".".join(["services", label, *map(str, err["loc"])])
-                if err["type"] == "extra_forbidden":
-                    problems.append(
-                        (
-                            key,
-                            f"unknown key {err['loc'][-1]!r}{_suggest(str(err['loc'][-1]), model.model_fields)}",
-                        )
-                    )
-                    continue
-                message = err["msg"].removeprefix("Value error, ")
-                got = err.get("input")
-                shown = (
-                    ""
-                    if isinstance(got, dict | list) or got is None or "(got" in message
-                    else f" (got {got!r})"
-                )
-                problems.append((key, message + shown))
+            problems.extend(_problems(exc, block, model, ["services", label]))
     return problems
 
 
-def validate(data: dict[str, Any], file: str | Path | None = None) -> Scenario:
-    """Validate a raw scenario map; ScenarioError listing every problem at once."""
+def validate(
+    data: dict[str, Any], file: str | Path | None = None, base_dir: str | Path | None = None
+) -> Scenario:
+    """Validate a raw scenario map; ScenarioError listing every problem at once.
+
+    Parameters
+    ----------
+    data : the merged raw map (after ``extends`` and overrides).
+    file : the scenario file it came from (for messages and relative paths), or None.
+    base_dir : folder for relative file paths when there is no file (default: working directory).
+    """
     problems = _service_problems(data.get("services"))
     checked = {**data, "services": []} if problems else data
+    scenario = None
     try:
         scenario = Scenario.model_validate(checked)
     except ValidationError as exc:
-        problems.extend(_problems(exc, checked))
-    if problems:
+        problems.extend(_problems(exc, checked, Scenario, []))
+    if problems or scenario is None:
         raise ScenarioError(file, problems)
-    if file is not None:
-        scenario._source_file = Path(file).resolve()
-    return scenario
+    return scenario.with_origin(Path(file) if file is not None else None, base_dir)
 
 
 def load_scenario(
@@ -328,25 +438,45 @@ def load_scenario(
     Parameters
     ----------
     path : the scenario file (YAML).
-    overrides : ``{"key.path": value}`` or an iterable of ``"key.path=value"`` strings (``--set``).
+    overrides : ``{"key.path": value}`` or an iterable of ``"key.path=value"`` strings (``--set``);
+        values in the file's units.
+
+    Raises ScenarioError with every problem found (overrides first, then the merged scenario).
     """
     path = Path(path)
     data = resolve_extends(path)
-    items = (
-        overrides.items()
-        if isinstance(overrides, Mapping)
-        else (parse_override(t) for t in overrides or [])
-    )
-    for key, value in items:
-        apply_override(data, key, value, str(path))
+    problems: list[tuple[str, str]] = []
+    for item in _override_items(overrides):
+        try:
+            key, value = parse_override(item) if isinstance(item, str) else item
+            apply_override(data, key, value, path)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(path, problems)
     return validate(data, path)
 
 
+# ---------------------------------------------------------------------------- fingerprint
+
+
 def canonical_json(scenario: Scenario) -> str:
-    """The fully resolved scenario as canonical JSON (sorted keys, no whitespace)."""
+    """The fully resolved scenario as canonical JSON (sorted keys, no whitespace).
+
+    Parameters
+    ----------
+    scenario : a validated scenario; where it was loaded from is not part of it.
+    """
     return json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
 
 def fingerprint(scenario: Scenario) -> str:
-    """sha256 of the fully resolved scenario including its seed: equal fingerprints, equal runs."""
+    """sha256 (hex) of the canonical JSON of the resolved scenario, which includes its seed.
+
+    Equal fingerprints mean equal inputs, hence byte-identical event and trip tables.
+
+    Parameters
+    ----------
+    scenario : a validated scenario.
+    """
     return hashlib.sha256(canonical_json(scenario).encode("utf-8")).hexdigest()

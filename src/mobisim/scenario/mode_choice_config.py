@@ -1,16 +1,24 @@
 """The ``mode_choice:`` section: how commuters choose among the offers of the services.
 
-Generalised cost (KRW) of an offer = value of time × (in-vehicle time + wait_weight × wait +
-walk_weight × (access + egress walk)) + fare. Utility = ASC(mode) − cost_scale_per_krw × cost.
-Defaults: walk and wait weigh 1.5 × in-vehicle time [T11]; values of time for non-business trips
-9,700 KRW/h by car and 5,000 KRW/h for other modes [T8]; mode constants 0 (calibrate per city).
+Generalised cost (KRW) of an offer = value of time (KRW/s) × (in-vehicle time + wait_weight × wait +
+walk_weight × (access + egress walk)) (s) + fare (KRW). Utility (utils) = ASC(mode) −
+cost_scale_per_krw × cost. Defaults and sources:
+
+- walk and wait weigh 1.5 × in-vehicle time [T11];
+- values of time of non-business trips (incl. commuting), 2016 basis: 9,700 KRW/h in a car
+  (private car and car-sharing), 5,000 KRW/h in bus and rail, used for every other mode [T8];
+- mode constants 0 and a scale of 0.001 util/KRW (1,000 KRW of generalised cost = 1 util): both
+  assumptions (A), to be calibrated against observed mode shares of the city.
+
+When the chosen service fails, the commuter tries the next offers of the ranking (re-asked at that
+moment); when none is left it does what ``fallback`` says.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mobisim.scenario.base import StrictModel
 
@@ -24,7 +32,7 @@ class ModeChoiceConfig(StrictModel):
     cost_scale_per_krw: float = Field(
         default=0.001,
         gt=0,
-        description="Logit scale: utility per KRW of generalised cost (assumption A: 1,000 KRW = 1 util).",
+        description="Logit scale, utils per KRW of generalised cost (assumption A: 1,000 KRW = 1 util); larger = more deterministic choices.",
     )
     vot_krw_per_h: dict[str, float] = Field(
         default_factory=lambda: {"car": 9700.0, "carsharing": 9700.0},
@@ -45,9 +53,17 @@ class ModeChoiceConfig(StrictModel):
     )
     asc: dict[str, float] = Field(
         default_factory=dict,
-        description="Alternative-specific constant by mode, utils (default 0).",
+        description="Alternative-specific constant by mode, utils (default 0 for every mode, assumption A; calibrate per city).",
     )
     fallback: Literal["walk", "car", "unserved"] = Field(
         default="walk",
-        description="What a commuter does when every chosen service failed and no offer is left.",
+        description="When every offer failed or none was available: walk the network path, drive it (a lift or taxi, logged as a car leg), or stay unserved.",
     )
+
+    @field_validator("vot_krw_per_h")
+    @classmethod
+    def _positive_values_of_time(cls, values: dict[str, float]) -> dict[str, float]:
+        bad = {mode: v for mode, v in values.items() if not v > 0}
+        if bad:
+            raise ValueError(f"expected values of time > 0 KRW/h (got {bad})")
+        return values

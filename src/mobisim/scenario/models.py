@@ -51,6 +51,13 @@ class OutputsConfig(StrictModel):
         default="results", description="Results folder (relative to the working directory)."
     )
     charts: bool = Field(default=True, description="Write PNG charts into the run folder.")
+    write_events: bool = Field(
+        default=True,
+        description=(
+            "Write events.parquet (needed to recompute KPIs from the folder; "
+            "off saves disk space on large sweeps)."
+        ),
+    )
 
 
 class Scenario(StrictModel):
@@ -76,7 +83,9 @@ class Scenario(StrictModel):
     )
     outputs: OutputsConfig = Field(default_factory=OutputsConfig, description="What a run writes.")
 
+    # where the scenario came from: not part of the scenario (excluded from dumps and fingerprint)
     _source_file: Path | None = PrivateAttr(default=None)
+    _base_dir: Path | None = PrivateAttr(default=None)
 
     @field_validator("services", mode="before")
     @classmethod
@@ -113,8 +122,26 @@ class Scenario(StrictModel):
 
     @property
     def base_dir(self) -> Path:
-        """Folder against which relative file paths in the scenario resolve."""
+        """Folder against which relative file paths in the scenario resolve.
+
+        The scenario file's folder; for a scenario built in Python, the ``base_dir`` given to
+        :func:`mobisim.scenario.loader.validate`, else the current working directory.
+        """
+        if self._base_dir is not None:
+            return self._base_dir
         return self._source_file.parent if self._source_file else Path.cwd()
+
+    def with_origin(self, source_file: Path | None, base_dir: Path | None = None) -> Scenario:
+        """Record where this scenario came from (in place) and return it.
+
+        Parameters
+        ----------
+        source_file : the scenario file it was loaded from, or None.
+        base_dir : folder for relative paths (default: the folder of ``source_file``).
+        """
+        self._source_file = Path(source_file).resolve() if source_file is not None else None
+        self._base_dir = Path(base_dir).resolve() if base_dir is not None else None
+        return self
 
     def service(self, name: str) -> ServiceConfig:
         """The service block called ``name`` (KeyError listing the known names otherwise)."""

@@ -14,6 +14,10 @@ from typing import Any
 SERVICE_TYPES: dict[str, str] = {
     "walk": "mobisim.services.walk:WalkService",
     "private_car": "mobisim.services.car:PrivateCarService",
+    "fixed_route": "mobisim.services.fixed_route:FixedRouteService",
+    "drt": "mobisim.services.drt:DrtService",
+    "carsharing": "mobisim.services.carsharing:CarsharingService",
+    "micromobility": "mobisim.services.micromobility:MicromobilityService",
 }
 
 #: policy kind -> policy name -> "module:callable_or_class"
@@ -21,6 +25,12 @@ POLICIES: dict[str, dict[str, str]] = {
     "mode_choice": {
         "logit": "mobisim.engine.modechoice:LogitChoice",
         "cheapest": "mobisim.engine.modechoice:CheapestChoice",
+    },
+    "drt_dispatch": {"insertion": "mobisim.services.drt_dispatch:InsertionDispatch"},
+    "drt_idle": {
+        "stay": "mobisim.services.drt_dispatch:StayPolicy",
+        "return_to_depot": "mobisim.services.drt_dispatch:ReturnToDepotPolicy",
+        "zone_rebalancing": "mobisim.services.drt_dispatch:ZoneDemandRebalancing",
     },
 }
 

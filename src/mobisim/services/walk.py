@@ -1,7 +1,10 @@
 """Walking the whole way: the baseline mode every commuter has.
 
-The walk is the offer's access walk (weighted like any walk in mode choice); distance and time come
-from the router's ``walk`` profile (1.2 m/s on network distance [T1]).
+Distance and time come from the router's ``walk`` profile: the shortest path on the walk view at
+1.2 m/s [T1]. Walking is not offered beyond ``max_walk_m`` (5 km by default, assumption A: about
+70 minutes on foot, beyond which nobody in the town walks). In the offer the whole walk is the
+*access walk*, so mode choice weighs it like any walking time (1.5 × in-vehicle time [T11]) and the
+commuter's story logs it as one ``walk`` event (``detail="direct"``).
 """
 
 from __future__ import annotations
@@ -13,26 +16,42 @@ from pydantic import Field
 from mobisim.scenario.base import ServiceConfig
 from mobisim.services.base import Offer, RideOutcome, Service, Trip, unavailable
 
+#: router profile of walking (1.2 m/s on network distance [T1])
+WALK_PROFILE = "walk"
+
 
 class WalkConfig(ServiceConfig):
-    """``type: walk``."""
+    """``type: walk``: walking from door to door."""
 
     type: Literal["walk"] = "walk"
     max_walk_m: float = Field(
-        default=5000.0, gt=0, description="Longest trip offered on foot, m (assumption A)."
+        default=5000.0,
+        gt=0,
+        description="Longest network walk offered, m (assumption A: about 70 min at 1.2 m/s [T1]).",
     )
 
 
 class WalkService(Service):
-    """Walk from origin to destination on the walk network."""
+    """Walk from origin to destination on the walk network (no vehicle, never refuses)."""
 
     type_name = "walk"
     Config = WalkConfig
     mode = "walk"
 
     def offers(self, trip: Trip, now_s: float) -> list[Offer]:
-        """One offer: the network walk, if a path exists and it is not longer than max_walk_m."""
-        leg = self.ctx.router.try_leg("walk", trip.origin_node, trip.dest_node)
+        """One offer: the network walk from ``trip.origin_node`` to ``trip.dest_node``.
+
+        Parameters
+        ----------
+        trip : Trip
+            The trip (origin and destination node indices).
+        now_s : float
+            Clock, s after midnight (walking does not depend on it).
+
+        Returns one unavailable offer with reason ``no_walk_path`` or ``too_far_to_walk``
+        (longer than ``max_walk_m``), otherwise the walk with ``access_walk_m``/``access_walk_s``.
+        """
+        leg = self.ctx.router.try_leg(WALK_PROFILE, trip.origin_node, trip.dest_node)
         if leg is None:
             return [unavailable(self.name, self.mode, "no_walk_path")]
         time_s, distance_m = leg
@@ -51,13 +70,16 @@ class WalkService(Service):
         ]
 
     def request(self, trip: Trip, offer: Offer):
-        """Nothing to wait for: the walk itself is the commuter's access walk."""
+        """Nothing to wait for: the event has already fired; the walk is the commuter's access walk.
+
+        The outcome's ``distance_m`` is the walked distance, m (the trip's distance in trips.parquet).
+        """
         return self.ctx.env.event().succeed(
             RideOutcome(
                 served=True,
                 wait_s=0.0,
                 in_vehicle_s=0.0,
-                distance_m=0.0,
+                distance_m=offer.access_walk_m,
                 egress_node=trip.dest_node,
             )
         )

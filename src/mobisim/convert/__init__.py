@@ -1,0 +1,1 @@
+"""Importers of other simulators' scenarios (HIVE: :mod:`mobisim.convert.hive`)."""

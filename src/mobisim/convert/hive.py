@@ -1,0 +1,500 @@
+"""Import an NREL HIVE scenario (the format of its Denver demo) as a mobisim scenario.
+
+``convert_hive(scenario_file, out_dir)`` reads a HIVE scenario YAML and its input files and writes
+``<out_dir>/scenario.yaml``, ``trips.csv`` and ``network.graphml``, which ``mobisim run`` takes as
+they are. What maps to what (HIVE 1.3 input format):
+
+- road network (osmnx node-link JSON; edges ``length`` m, ``speed_kmph``) -> GraphML whose edges
+  carry the HIVE speed as ``maxspeed`` (missing: ``network.default_speed_kmph``) and
+  ``highway: unclassified`` (HIVE drives every link of its file);
+- requests -> trip table: ``depart`` in seconds after midnight of the start day, origin and
+  destination lat/lon, ``party_size`` 1 (HIVE gives a whole vehicle to each request whatever
+  its ``passengers``; they are kept as the ignored column ``hive_passengers``);
+- vehicles -> one ``type: drt`` service per mechatronics id, ``capacity_pax: 1`` (non-pooled),
+  one depot per vehicle at its start point (mobisim starts vehicle *i* at depot *i*), pick-up
+  within ``sim.request_cancel_time_seconds`` (``max_wait_s``), no dwell at stops (HIVE boards
+  within its time step), idle vehicles stay where they are;
+- mechatronics -> ``energy.vehicle_types``: BEV Wh/mile -> kWh/km, battery, charge power; ICE
+  miles per gallon -> litres per 100 km, idle gallons/h -> litres/h; a BEV's idle kWh/h becomes
+  its auxiliary power ``hvac_kw`` (mobisim also draws it while moving, HIVE only when standing);
+- stations' electric chargers -> ``energy.charging_sites`` (plugs = ``charger_count``, power =
+  the charger's rate); ``initial_soc`` -> ``energy.initial_soc_share`` (fleet mean);
+  ``dispatcher.ideal_fastcharge_soc_limit`` -> ``charge_to_share``;
+  ``dispatcher.charging_range_km_threshold`` -> ``charge_below_share`` (over the first BEV's range);
+- choice: the cheapest offer, and a request no vehicle can reach in time is unserved (as HIVE
+  cancels it).
+
+Not carried over, each listed in :attr:`HiveConversion.notes`: human-driver schedules and home
+bases (all vehicles work all day), bases and their stalls, gas pumps (no refuelling: a combustion
+vehicle does not run dry within a day), fleets, prices and the geofence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import yaml
+from scipy.spatial import cKDTree
+
+from mobisim.errors import ScenarioError
+from mobisim.units import METRES_PER_KM, format_clock
+
+MILE_M = 1609.344
+US_GALLON_L = 3.785411784
+EARTH_RADIUS_M = 6_371_008.8
+#: snap limit written to the scenario when every HIVE point is closer than this, m
+MIN_SNAP_M = 500.0
+#: HIVE 1.3.1 defaults (nrel/hive/resources/defaults/hive_config.yaml), used when a key is absent
+HIVE_DEFAULTS = {
+    "request_cancel_time_seconds": 600,
+    "default_speed_kmph": 40.0,
+    "charging_range_km_threshold": 20.0,
+    "ideal_fastcharge_soc_limit": 0.8,
+}
+#: HIVE 1.3.1 built-in mechatronics (resources/mechatronics/mechatronics.yaml)
+HIVE_MECHATRONICS = {
+    "leaf_50": {
+        "mechatronics_type": "bev",
+        "battery_capacity_kwh": 50,
+        "nominal_max_charge_kw": 50,
+        "nominal_watt_hour_per_mile": 225,
+        "idle_kwh_per_hour": 0.8,
+    },
+    "toyota_corolla": {
+        "mechatronics_type": "ice",
+        "tank_capacity_gallons": 10,
+        "idle_gallons_per_hour": 0.2,
+        "nominal_miles_per_gallon": 30,
+    },
+}
+#: HIVE 1.3.1 built-in chargers (resources/chargers/default_chargers.csv): id -> (energy type, kW)
+HIVE_CHARGERS = {
+    "LEVEL_1": ("electric", 3.3),
+    "LEVEL_2": ("electric", 7.2),
+    "DCFC": ("electric", 50.0),
+    "GAS_PUMP": ("gasoline", 0.0),
+}
+
+
+@dataclass
+class HiveConversion:
+    """What :func:`convert_hive` wrote and what it had to leave out or approximate."""
+
+    scenario_file: Path
+    trips_file: Path
+    network_file: Path
+    requests_read: int
+    trips_written: int
+    vehicles: dict[str, int]
+    dropped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HiveInputs:
+    """The parsed input files of a HIVE scenario (frames as read, settings with defaults)."""
+
+    scenario_file: Path
+    config: dict[str, Any]
+    vehicles: pd.DataFrame
+    requests: pd.DataFrame
+    stations: pd.DataFrame
+    bases: pd.DataFrame
+    mechatronics: dict[str, dict[str, Any]]
+    chargers: dict[str, tuple[str, float]]
+    graph: nx.MultiDiGraph
+
+    def setting(self, section: str, key: str):
+        """``config[section][key]`` or HIVE's default for it."""
+        value = (self.config.get(section) or {}).get(key)
+        return HIVE_DEFAULTS[key] if value is None else value
+
+
+# ---------------------------------------------------------------------- reading HIVE files
+def find_input(scenario_file: Path, file: str, folder: str, key: str) -> Path:
+    """Path of a HIVE input as HIVE looks for it: next to the scenario, then in ``folder/``.
+
+    Parameters: ``scenario_file`` the HIVE YAML; ``file`` the name given under ``input:``;
+    ``folder`` HIVE's default sub-folder for that kind (vehicles, requests, ...); ``key`` the
+    YAML key, for the error message. Raises ScenarioError when neither exists.
+    """
+    base = scenario_file.parent
+    for path in (base / file, base / folder / file):
+        if path.is_file():
+            return path
+    raise ScenarioError(
+        scenario_file,
+        [(f"input.{key}", f"file {file!r} not found in {base} nor in {base / folder}")],
+    )
+
+
+def read_csv(path: Path, required: tuple[str, ...], scenario_file: Path) -> pd.DataFrame:
+    """A HIVE CSV (byte-order mark allowed) with its ``required`` columns checked."""
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype={"passengers": "Int64"})
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ScenarioError(
+            scenario_file,
+            [
+                (
+                    str(path.name),
+                    f"missing column(s) {', '.join(missing)} (columns: {list(frame.columns)})",
+                )
+            ],
+        )
+    return frame
+
+
+def read_network_json(path: Path, scenario_file: Path) -> nx.MultiDiGraph:
+    """The osmnx node-link JSON road network HIVE reads, as a MultiDiGraph (edges ``length`` m)."""
+    try:
+        data = json.loads(path.read_text())
+        links = "links" if "links" in data else "edges"
+        graph = nx.node_link_graph(data, directed=True, multigraph=True, edges=links)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScenarioError(
+            scenario_file,
+            [("input.road_network_file", f"{path}: not an osmnx node-link JSON ({exc})")],
+        ) from None
+    if graph.number_of_edges() == 0:
+        raise ScenarioError(scenario_file, [("input.road_network_file", f"{path}: no edges")])
+    return graph
+
+
+def read_hive(scenario_file: str | Path) -> HiveInputs:
+    """Read a HIVE scenario YAML and every input file it names (see the module docstring).
+
+    Mechatronics and chargers files absent from the scenario folder fall back to HIVE 1.3.1's
+    built-in ones (copied here, so HIVE need not be installed).
+    """
+    scenario_file = Path(scenario_file)
+    if not scenario_file.is_file():
+        raise ScenarioError(scenario_file, [("", "HIVE scenario file not found")])
+    config = yaml.safe_load(scenario_file.read_text()) or {}
+    inputs = config.get("input") or {}
+    problems = [
+        (f"input.{key}", "required key missing")
+        for key in ("vehicles_file", "requests_file", "stations_file", "bases_file")
+        if not inputs.get(key)
+    ]
+    if problems:
+        raise ScenarioError(scenario_file, problems)
+
+    def csv(key: str, folder: str, required: tuple[str, ...]) -> pd.DataFrame:
+        return read_csv(
+            find_input(scenario_file, inputs[key], folder, key), required, scenario_file
+        )
+
+    vehicles = csv(
+        "vehicles_file", "vehicles", ("vehicle_id", "lat", "lon", "mechatronics_id", "initial_soc")
+    )
+    requests = csv(
+        "requests_file", "requests", ("o_lat", "o_lon", "d_lat", "d_lon", "departure_time")
+    )
+    stations = csv(
+        "stations_file", "stations", ("station_id", "lat", "lon", "charger_count", "charger_id")
+    )
+    bases = csv("bases_file", "bases", ("base_id", "lat", "lon"))
+    if not inputs.get("road_network_file"):
+        raise ScenarioError(
+            scenario_file,
+            [
+                (
+                    "input.road_network_file",
+                    "a road network is needed (HIVE's euclidean mode is not imported)",
+                )
+            ],
+        )
+    graph = read_network_json(
+        find_input(scenario_file, inputs["road_network_file"], "road_network", "road_network_file"),
+        scenario_file,
+    )
+    mechatronics = dict(HIVE_MECHATRONICS)
+    if inputs.get("mechatronics_file"):
+        path = find_input(
+            scenario_file, inputs["mechatronics_file"], "mechatronics", "mechatronics_file"
+        )
+        mechatronics.update(yaml.safe_load(path.read_text()) or {})
+    chargers = dict(HIVE_CHARGERS)
+    if inputs.get("chargers_file"):
+        path = find_input(scenario_file, inputs["chargers_file"], "chargers", "chargers_file")
+        table = read_csv(path, ("charger_id", "energy_type", "rate"), scenario_file)
+        chargers.update(
+            {str(r.charger_id): (str(r.energy_type), float(r.rate)) for r in table.itertuples()}
+        )
+    unknown = sorted(set(vehicles["mechatronics_id"].astype(str)) - set(mechatronics))
+    if unknown:
+        raise ScenarioError(
+            scenario_file,
+            [
+                (
+                    "vehicles_file.mechatronics_id",
+                    f"unknown mechatronics id(s) {unknown}; known: {sorted(mechatronics)}",
+                )
+            ],
+        )
+    return HiveInputs(
+        scenario_file, config, vehicles, requests, stations, bases, mechatronics, chargers, graph
+    )
+
+
+# ---------------------------------------------------------------------- converting parts
+def hive_time_s(values: pd.Series, day_start: pd.Timestamp) -> np.ndarray:
+    """Seconds after ``day_start`` (midnight of the start day) of HIVE times (ISO text or epoch s)."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all():
+        stamps = pd.to_datetime(numeric.astype("int64"), unit="s")
+    else:
+        stamps = pd.to_datetime(values.astype(str), format="ISO8601")
+    return (stamps - day_start).dt.total_seconds().to_numpy(dtype=float)
+
+
+def mobisim_graph(graph: nx.MultiDiGraph, default_speed_kmh: float) -> nx.MultiDiGraph:
+    """Copy of a HIVE road graph with the edge keys mobisim's GraphML loader reads.
+
+    ``default_speed_kmh`` (km/h) fills links without ``speed_kmph``; lengths stay in metres.
+    """
+    out = nx.MultiDiGraph(crs="epsg:4326")
+    for node, data in graph.nodes(data=True):
+        out.add_node(node, x=float(data["x"]), y=float(data["y"]))
+    for u, v, key, data in graph.edges(keys=True, data=True):
+        speed = data.get("speed_kmph")
+        speed = (
+            float(speed) if speed is not None and math.isfinite(float(speed)) else default_speed_kmh
+        )
+        out.add_edge(
+            u, v, key, length=float(data["length"]), maxspeed=f"{speed:g}", highway="unclassified"
+        )
+    return out
+
+
+def _xy_m(lat: np.ndarray, lon: np.ndarray, lat0: float) -> np.ndarray:
+    """Equirectangular metres around latitude ``lat0`` (degrees) — enough for nearest-node tests."""
+    rad = np.radians
+    return np.column_stack(
+        [EARTH_RADIUS_M * rad(lon) * math.cos(rad(lat0)), EARTH_RADIUS_M * rad(lat)]
+    )
+
+
+def snap_nodes(
+    graph: nx.MultiDiGraph, lat: np.ndarray, lon: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(node id, distance m) of the nearest node of the largest strongly connected component.
+
+    That component is what mobisim keeps when it loads a network; ``lat``/``lon`` in degrees.
+    """
+    keep = max(nx.strongly_connected_components(graph), key=len)
+    ids = np.array(sorted(keep))
+    node_lat = np.array([graph.nodes[n]["y"] for n in ids])
+    node_lon = np.array([graph.nodes[n]["x"] for n in ids])
+    lat0 = float(node_lat.mean())
+    distance_m, index = cKDTree(_xy_m(node_lat, node_lon, lat0)).query(_xy_m(lat, lon, lat0))
+    return ids[index], distance_m
+
+
+def vehicle_type(mechatronics_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A mobisim ``energy.vehicle_types`` entry for a HIVE mechatronics spec (bev or ice)."""
+    kind = spec.get("mechatronics_type")
+    source = f"HIVE mechatronics {mechatronics_id}"
+    if kind == "bev":
+        return {
+            "powertrain": "electric",
+            "kwh_per_km": float(spec["nominal_watt_hour_per_mile"]) / MILE_M,
+            "battery_kwh": float(spec["battery_capacity_kwh"]),
+            "max_charge_kw": float(spec["nominal_max_charge_kw"]),
+            "hvac_kw": float(spec.get("idle_kwh_per_hour", 0.0)),
+            "capacity_pax": 1,
+            "description": source,
+        }
+    if kind == "ice":
+        litres_per_km = US_GALLON_L / (
+            float(spec["nominal_miles_per_gallon"]) * MILE_M / METRES_PER_KM
+        )
+        return {
+            "powertrain": "petrol",
+            "fuel_per_100km": 100.0 * litres_per_km,
+            "idle_fuel_per_h": float(spec.get("idle_gallons_per_hour", 0.0)) * US_GALLON_L,
+            "capacity_pax": 1,
+            "description": source,
+        }
+    raise ScenarioError(
+        None,
+        [
+            (
+                f"mechatronics.{mechatronics_id}.mechatronics_type",
+                f"expected bev or ice (got {kind!r})",
+            )
+        ],
+    )
+
+
+def charging_sites(hive: HiveInputs, notes: list[str]) -> list[dict[str, Any]]:
+    """``energy.charging_sites`` from the stations' electric chargers (one site per row)."""
+    sites = []
+    for row in hive.stations.itertuples():
+        energy_type, rate_kw = hive.chargers.get(str(row.charger_id), ("unknown", 0.0))
+        if energy_type != "electric":
+            notes.append(f"station {row.station_id}: {row.charger_id} ({energy_type}) not modelled")
+            continue
+        sites.append(
+            {
+                "name": f"{row.station_id}_{row.charger_id}",
+                "lat": float(row.lat),
+                "lon": float(row.lon),
+                "plugs": int(row.charger_count),
+                "power_kw": float(rate_kw),
+            }
+        )
+    return sites
+
+
+# ---------------------------------------------------------------------- the conversion
+def convert_hive(
+    scenario_file: str | Path, out_dir: str | Path, *, name: str | None = None, seed: int = 0
+) -> HiveConversion:
+    """Convert a HIVE scenario into ``out_dir`` (scenario.yaml, trips.csv, network.graphml).
+
+    Parameters:
+        scenario_file: the HIVE scenario YAML (its inputs are found as HIVE finds them).
+        out_dir: folder to write into (created; existing files of those names are replaced).
+        name: mobisim scenario name (default: HIVE's ``sim.sim_name``).
+        seed: seed of the mobisim run (HIVE's demo is deterministic).
+
+    Requests outside the simulated period, or whose origin and destination snap to the same
+    node, are left out and counted in ``dropped``. Raises ScenarioError for unreadable input.
+    """
+    hive = read_hive(scenario_file)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sim = hive.config.get("sim") or {}
+    start = pd.Timestamp(sim.get("start_time", "1970-01-01T00:00:00"))
+    end = pd.Timestamp(sim.get("end_time", start + pd.Timedelta(days=1)))
+    day_start = start.normalize()
+    start_s = (start - day_start).total_seconds()
+    end_s = (end - day_start).total_seconds()
+    if not 0 <= start_s < end_s <= 48 * 3600:
+        raise ScenarioError(
+            hive.scenario_file,
+            [("sim.end_time", "expected an end after the start, within 48 h of the start day")],
+        )
+    notes: list[str] = []
+    dropped: dict[str, int] = {}
+
+    graph = mobisim_graph(hive.graph, float(hive.setting("network", "default_speed_kmph")))
+    network_file = out_dir / "network.graphml"
+    ox.save_graphml(graph, network_file)
+
+    # trips
+    req = hive.requests
+    depart_s = hive_time_s(req["departure_time"], day_start)
+    o_node, o_snap = snap_nodes(graph, req["o_lat"].to_numpy(float), req["o_lon"].to_numpy(float))
+    d_node, d_snap = snap_nodes(graph, req["d_lat"].to_numpy(float), req["d_lon"].to_numpy(float))
+    outside = (depart_s < start_s) | (depart_s > end_s)
+    same = ~outside & (o_node == d_node)
+    dropped.update(
+        {"outside_period": int(outside.sum()), "origin_equals_destination": int(same.sum())}
+    )
+    keep = ~(outside | same)
+    ids = req["request_id"].astype(str) if "request_id" in req else pd.Series(req.index.astype(str))
+    trips = pd.DataFrame(
+        {
+            "trip_id": np.arange(len(req))[keep],
+            "person_id": np.arange(len(req))[keep],
+            "depart": depart_s[keep],
+            "origin_lat": req["o_lat"].to_numpy(float)[keep],
+            "origin_lon": req["o_lon"].to_numpy(float)[keep],
+            "dest_lat": req["d_lat"].to_numpy(float)[keep],
+            "dest_lon": req["d_lon"].to_numpy(float)[keep],
+            "party_size": 1,
+            "hive_request_id": ids.to_numpy()[keep],
+            "hive_passengers": (
+                req["passengers"] if "passengers" in req else pd.Series(1, index=req.index)
+            ).to_numpy()[keep],
+        }
+    )
+    trips_file = out_dir / "trips.csv"
+    trips.to_csv(trips_file, index=False)
+
+    # fleet, energy and the scenario
+    veh = hive.vehicles
+    max_snap = float(np.max(np.concatenate([o_snap[keep], d_snap[keep]]), initial=0.0))
+    _, v_snap = snap_nodes(graph, veh["lat"].to_numpy(float), veh["lon"].to_numpy(float))
+    max_snap = max(max_snap, float(v_snap.max(initial=0.0)))
+    services, vehicle_types, counts = [], {}, {}
+    max_wait_s = float(hive.setting("sim", "request_cancel_time_seconds"))
+    for mech_id, group in veh.groupby(veh["mechatronics_id"].astype(str), sort=False):
+        type_name = f"hive_{mech_id}"
+        vehicle_types[type_name] = vehicle_type(mech_id, hive.mechatronics[mech_id])
+        counts[type_name] = len(group)
+        services.append(
+            {
+                "name": type_name,
+                "type": "drt",
+                "vehicles": len(group),
+                "capacity_pax": 1,
+                "vehicle_type": type_name,
+                "depots": [
+                    {"name": str(v.vehicle_id), "lat": float(v.lat), "lon": float(v.lon)}
+                    for v in group.itertuples()
+                ],
+                "max_wait_s": max_wait_s,
+                "stop_s": 0.0,
+                "idle_policy": "stay",
+                "fare_base_krw": 0.0,
+                "mode_label": "taxi",
+            }
+        )
+    if "schedule_id" in veh and veh["schedule_id"].notna().any():
+        humans = veh.loc[veh["schedule_id"].notna(), "vehicle_id"].astype(str).tolist()
+        notes.append(f"human-driver schedules ignored, these work all day: {', '.join(humans)}")
+    notes.append(f"{len(hive.bases)} base(s) not modelled: idle vehicles stay where they are")
+    bev = next((t for t in vehicle_types.values() if t["powertrain"] == "electric"), None)
+    energy: dict[str, Any] = {
+        "vehicle_types": vehicle_types,
+        "charging_sites": charging_sites(hive, notes),
+        "initial_soc_share": float(np.clip(veh["initial_soc"].astype(float).mean(), 0, 1)),
+        "charge_to_share": float(hive.setting("dispatcher", "ideal_fastcharge_soc_limit")),
+    }
+    if bev is not None:
+        below_kwh = (
+            float(hive.setting("dispatcher", "charging_range_km_threshold")) * bev["kwh_per_km"]
+        )
+        energy["charge_below_share"] = min(1.0, below_kwh / bev["battery_kwh"])
+    if veh["initial_soc"].astype(float).nunique() > 1:
+        notes.append("vehicles start with different SoC; mobisim uses their mean for all")
+    scenario = {
+        "name": name or str(sim.get("sim_name", "hive")),
+        "description": f"Imported from HIVE scenario {hive.scenario_file.name} by mobisim.convert.hive.",
+        "seed": seed,
+        "period": {"start": format_clock(start_s), "end": format_clock(end_s)},
+        "network": {
+            "source": "graphml",
+            "file": network_file.name,
+            "max_snap_m": max(MIN_SNAP_M, math.ceil(max_snap + 1.0)),
+        },
+        "demand": {"trip_table": {"file": trips_file.name, "on_bad_rows": "error"}},
+        "services": services,
+        "mode_choice": {"policy": "cheapest", "fallback": "unserved"},
+        "energy": energy,
+    }
+    scenario_out = out_dir / "scenario.yaml"
+    scenario_out.write_text(yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True))
+    return HiveConversion(
+        scenario_file=scenario_out,
+        trips_file=trips_file,
+        network_file=network_file,
+        requests_read=len(req),
+        trips_written=len(trips),
+        vehicles=counts,
+        dropped=dropped,
+        notes=notes,
+    )

@@ -1,0 +1,154 @@
+"""Compare scenarios: the main KPIs of several runs side by side, with changes against a baseline.
+
+Values are shown in report units (minutes, %, km, kWh, kg, KRW): the conversion from the SI KPIs
+happens here, at the edge. Shares change in percentage points, everything else also relatively.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+#: (system KPI, label, display unit, factor from the KPI's SI unit) of the comparison table rows
+MAIN_KPIS: tuple[tuple[str, str, str, float], ...] = (
+    ("trips", "Trips", "trips", 1.0),
+    ("served_share", "Served", "%", 100.0),
+    ("fallback_share", "Fell back", "%", 100.0),
+    ("unserved_share", "Unserved", "%", 100.0),
+    ("shared_ride_share", "Rode a shared service", "%", 100.0),
+    ("wait_mean_s", "Wait, mean", "min", 1 / 60),
+    ("wait_p95_s", "Wait, 95th percentile", "min", 1 / 60),
+    ("access_walk_mean_s", "Access walk, mean", "min", 1 / 60),
+    ("in_vehicle_mean_s", "In-vehicle time, mean", "min", 1 / 60),
+    ("door_to_door_mean_s", "Door-to-door time, mean", "min", 1 / 60),
+    ("detour_factor_mean", "Detour factor, mean", "×", 1.0),
+    ("passenger_km", "Passenger-km", "km", 1.0),
+    ("vehicle_km", "Shared fleet vehicle-km", "km", 1.0),
+    ("private_car_km", "Private car vehicle-km", "km", 1.0),
+    ("empty_share", "Empty vehicle-km", "%", 100.0),
+    ("occupancy_pax", "Occupancy (pkm/vkm)", "pax", 1.0),
+    ("pooling_rate", "Pooled rides", "%", 100.0),
+    ("fleet_utilisation", "Fleet utilisation", "%", 100.0),
+    ("rides_per_vehicle_hour", "Rides per vehicle-hour", "rides/h", 1.0),
+    ("fare_revenue_krw", "Fare revenue", "KRW", 1.0),
+    ("energy_kwh", "Energy", "kWh", 1.0),
+    ("co2_kg", "CO2", "kg", 1.0),
+    ("co2_g_per_pkm", "CO2 per passenger-km", "g/pkm", 1.0),
+    ("charging_peak_kw", "Charging peak (15 min)", "kW", 1.0),
+    ("solar_share", "Charging energy from PV", "%", 100.0),
+    ("station_empty_share_mean", "Station time empty, mean", "%", 100.0),
+)
+
+
+def _value(system: dict[str, Any], kpi: str) -> float:
+    value = system.get(kpi)
+    return math.nan if value is None else float(value)
+
+
+def unique_labels(labels: Sequence[str]) -> list[str]:
+    """Labels made unique by numbering repeats ("demo", "demo (2)")."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out
+
+
+def comparison_table(runs: Sequence[tuple[str, dict[str, Any]]], baseline: int = 0) -> pd.DataFrame:
+    """The main system KPIs of every run, with the change of each run against the baseline run.
+
+    Parameters
+    ----------
+    runs : (label, kpis) pairs; kpis as compute_kpis returns them or as read from kpis.json.
+    baseline : index in ``runs`` of the baseline.
+
+    Returns one row per KPI (rows every run lacks are dropped; mode shares included) with columns
+    ``kpi``, ``unit``, one value column per run label, and for each other run ``<label> Δ`` (absolute
+    change; percentage points for %) and ``<label> Δ%`` (relative change, % of the baseline value;
+    NaN when the baseline is 0 or undefined).
+    """
+    labels = unique_labels([label for label, _ in runs])
+    systems = [kpis.get("system", {}) for _, kpis in runs]
+    rows: list[tuple[str, str, list[float]]] = []
+    for kpi, label, unit, factor in MAIN_KPIS:
+        rows.append((label, unit, [_value(s, kpi) * factor for s in systems]))
+    modes = sorted({m for s in systems for m in (s.get("mode_share") or {})})
+    for mode in modes:
+        values = [_value(s.get("mode_share") or {}, mode) * 100 for s in systems]
+        rows.append((f"Mode share: {mode}", "%", [0.0 if math.isnan(v) else v for v in values]))
+    table = pd.DataFrame(
+        [[label, unit, *values] for label, unit, values in rows], columns=["kpi", "unit", *labels]
+    )
+    table = table[table[labels].notna().any(axis=1)].reset_index(drop=True)
+    base = table[labels[baseline]]
+    for i, label in enumerate(labels):
+        if i == baseline:
+            continue
+        table[f"{label} Δ"] = table[label] - base
+        relative = (table[label] - base) / base.abs()
+        table[f"{label} Δ%"] = (relative * 100).where(base.abs() > 0)
+    return table
+
+
+def format_number(value: float, digits: int = 3) -> str:
+    """A number for humans: ``digits`` significant digits, thousands separators, "–" for NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if abs(value) >= 10 ** (digits - 1):
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def formatted(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table as strings: values, signed changes and signed relative changes."""
+    out = table.copy().astype(object)
+    for column in table.columns[2:]:
+        if column.endswith(" Δ%"):
+            out[column] = [
+                "–" if math.isnan(v) else f"{v:+.1f}%" for v in table[column].astype(float)
+            ]
+        elif column.endswith(" Δ"):
+            out[column] = [
+                "–" if math.isnan(v) else ("+" if v > 0 else "") + format_number(v)
+                for v in table[column].astype(float)
+            ]
+        else:
+            out[column] = [format_number(v) for v in table[column].astype(float)]
+    return out
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """The comparison table as a GitHub-flavoured Markdown table (formatted values)."""
+    text = formatted(table)
+    header = "| " + " | ".join(str(c) for c in text.columns) + " |"
+    rule = "|" + "|".join("---" if i < 2 else "---:" for i in range(len(text.columns))) + "|"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in text.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def load_runs_kpis(run_dirs: Sequence[str | Path]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, KPIs) of each run folder, KPIs recomputed from the saved tables."""
+    from mobisim.metrics.tables import load_run, recompute_kpis, run_label
+
+    out = []
+    for run_dir in run_dirs:
+        tables = load_run(run_dir)
+        out.append((run_label(tables, run_dir), recompute_kpis(tables)))
+    return out
+
+
+def compare_runs(
+    run_dirs: Sequence[str | Path], baseline: str | Path | None = None
+) -> pd.DataFrame:
+    """Comparison table of run folders (:func:`comparison_table`); the baseline is ``baseline`` if
+    given (added first when it is not among ``run_dirs``), else the first run."""
+    dirs = [Path(d) for d in run_dirs]
+    if baseline is not None:
+        base = Path(baseline)
+        dirs = [base, *[d for d in dirs if d.resolve() != base.resolve()]]
+    return comparison_table(load_runs_kpis(dirs), baseline=0)

@@ -1,0 +1,225 @@
+"""Geography of a run: a map of the network with flows and stations, and a GeoPackage export.
+
+Coordinates come from the run folder's ``nodes.parquet`` (node, lat, lon). When the folder also
+holds ``links.parquet`` (from_node, to_node: the road network's links) they are drawn as the
+background; otherwise the nodes are. Vehicle legs are drawn as straight segments from start to end
+node (the path between is not logged). geopandas is an optional extra: ``pip install "mobisim[gis]"``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.collections import LineCollection
+
+from mobisim.errors import MobisimError, ResultsError
+from mobisim.metrics.common import as_str
+from mobisim.metrics.stations import station_kpis
+from mobisim.metrics.tables import kpi_meta
+from mobisim.metrics.timeline import link_volumes, trip_flows
+
+#: most trip flows drawn on the map (the largest)
+MAX_TRIP_FLOWS = 150
+#: line widths of flows on the map, points (smallest, largest)
+FLOW_WIDTH_PT = (0.6, 7.0)
+SERVICE_COLOURS = ("#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c")
+
+
+def node_xy(nodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Plot coordinates of every node index: (lon × cos(mean lat), lat) in degrees; NaN if unknown."""
+    size = int(nodes["node"].max()) + 1 if len(nodes) else 0
+    x = np.full(size, np.nan)
+    y = np.full(size, np.nan)
+    idx = nodes["node"].to_numpy(dtype=np.int64)
+    scale = math.cos(math.radians(float(nodes["lat"].mean()))) if len(nodes) else 1.0
+    x[idx] = nodes["lon"].to_numpy(dtype=float) * scale
+    y[idx] = nodes["lat"].to_numpy(dtype=float)
+    return x, y
+
+
+def _segments(x, y, origins, dests) -> np.ndarray:
+    o = np.asarray(origins, dtype=np.int64)
+    d = np.asarray(dests, dtype=np.int64)
+    ok = (o < len(x)) & (d < len(x)) & (o >= 0) & (d >= 0)
+    return np.stack([np.c_[x[o[ok]], y[o[ok]]], np.c_[x[d[ok]], y[d[ok]]]], axis=1), ok
+
+
+def _widths(volume: np.ndarray) -> np.ndarray:
+    low, high = FLOW_WIDTH_PT
+    top = float(volume.max()) if len(volume) else 1.0
+    return low + (high - low) * volume / (top or 1.0)
+
+
+def stations_of(events: pd.DataFrame) -> pd.DataFrame:
+    """Stations seen in ``station_stock`` rows: service, station (name), node."""
+    rows = events[as_str(events["event"]) == "station_stock"]
+    frame = pd.DataFrame(
+        {
+            "service": as_str(rows["service"]).to_numpy(),
+            "station": as_str(rows["detail"]).to_numpy(),
+            "node": rows["node"].to_numpy(),
+        }
+    )
+    return frame.drop_duplicates(["service", "station"], keep="last").reset_index(drop=True)
+
+
+def place_centres(
+    trips: pd.DataFrame, x: np.ndarray, y: np.ndarray
+) -> dict[str, tuple[float, float]]:
+    """Plot position of each named place: the mean position of the trip ends at that place."""
+    if "origin_place" not in trips or trips.empty:
+        return {}
+    ends = pd.DataFrame(
+        {
+            "place": np.concatenate([as_str(trips["origin_place"]), as_str(trips["dest_place"])]),
+            "node": np.concatenate([trips["origin_node"], trips["dest_node"]]).astype(np.int64),
+        }
+    )
+    ends = ends[(ends["place"] != "") & (ends["node"] >= 0) & (ends["node"] < len(x))]
+    ends = ends.assign(x=x[ends["node"]], y=y[ends["node"]])
+    centres = ends.groupby("place")[["x", "y"]].mean()
+    return {str(p): (float(r.x), float(r.y)) for p, r in centres.iterrows()}
+
+
+def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None:
+    """Draw the network, shared-fleet flows by service, trip flows and stations of a run on ``ax``.
+
+    Line width is proportional to volume (vehicles for legs, trips for trip flows). Private car
+    legs are left out: they go door to door, so the trip flows show them.
+    """
+    from mobisim.results.plots import no_data
+
+    nodes = tables.get("nodes")
+    if nodes is None or nodes.empty:
+        no_data(ax, title, "the run folder has no nodes.parquet (node, lat, lon)")
+        return
+    x, y = node_xy(nodes)
+    links = tables.get("links")
+    if links is not None and {"from_node", "to_node"} <= set(links.columns):
+        segs, _ = _segments(x, y, links["from_node"], links["to_node"])
+        ax.add_collection(LineCollection(segs, colors="#dee2e6", linewidths=0.5, zorder=1))
+    ax.scatter(x, y, s=1, color="#ced4da", zorder=1)
+    volumes = link_volumes(tables["events"], shared_only=True)
+    for i, (service, part) in enumerate(volumes.groupby("service", sort=True)):
+        segs, ok = _segments(x, y, part["from_node"], part["to_node"])
+        widths = _widths(part["vehicles"].to_numpy(dtype=float))[ok]
+        colour = SERVICE_COLOURS[i % len(SERVICE_COLOURS)]
+        ax.add_collection(
+            LineCollection(segs, colors=colour, linewidths=widths, alpha=0.6, zorder=3)
+        )
+        ax.plot([], [], color=colour, lw=3, label=f"{service or 'vehicles'} (vehicle legs)")
+    flows = trip_flows(tables["trips"]).nlargest(MAX_TRIP_FLOWS, "trips")
+    if len(flows):
+        segs, ok = _segments(x, y, flows["origin_node"], flows["dest_node"])
+        centres = place_centres(tables["trips"], x, y)
+        if centres and set(flows["origin"]) | set(flows["destination"]) <= set(centres):
+            ends = [
+                (centres[o], centres[d])
+                for o, d in zip(flows["origin"], flows["destination"], strict=True)
+            ]
+            segs, ok = np.array(ends, dtype=float), np.ones(len(flows), dtype=bool)
+        widths = _widths(flows["trips"].to_numpy(dtype=float))[ok]
+        ax.add_collection(
+            LineCollection(
+                segs, colors="#7048e8", linewidths=widths, alpha=0.35, linestyles="--", zorder=2
+            )
+        )
+        ax.plot([], [], color="#7048e8", lw=3, ls="--", alpha=0.5, label="trip flows (O→D)")
+    stations = stations_of(tables["events"])
+    if len(stations):
+        nodes_idx = stations["node"].to_numpy(dtype=np.int64)
+        ax.scatter(
+            x[nodes_idx],
+            y[nodes_idx],
+            s=30,
+            marker="s",
+            color="#212529",
+            zorder=4,
+            label="stations",
+        )
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower left")
+
+
+def _geopandas():
+    try:
+        import geopandas
+        import shapely
+    except ImportError as exc:
+        raise MobisimError(
+            'GIS export needs geopandas, an optional extra: pip install "mobisim[gis]"'
+        ) from exc
+    return geopandas, shapely
+
+
+def gis_layers(tables: dict[str, Any]) -> dict[str, Any]:
+    """GeoDataFrames (EPSG:4326) of a loaded run: ``links`` (vehicle volumes), ``stations`` (with
+    their KPIs), ``trip_flows``. Raises MobisimError without geopandas, ResultsError without nodes."""
+    geopandas, shapely = _geopandas()
+    nodes = tables.get("nodes")
+    if nodes is None or nodes.empty:
+        raise ResultsError("the run folder has no nodes.parquet (node, lat, lon): cannot place it")
+    lon = pd.Series(nodes["lon"].to_numpy(dtype=float), index=nodes["node"].to_numpy())
+    lat = pd.Series(nodes["lat"].to_numpy(dtype=float), index=nodes["node"].to_numpy())
+
+    def lines(frame: pd.DataFrame, a: str, b: str):
+        coords = np.stack(
+            [
+                np.c_[lon.reindex(frame[a]).to_numpy(), lat.reindex(frame[a]).to_numpy()],
+                np.c_[lon.reindex(frame[b]).to_numpy(), lat.reindex(frame[b]).to_numpy()],
+            ],
+            axis=1,
+        )
+        return geopandas.GeoDataFrame(
+            frame.reset_index(drop=True), geometry=shapely.linestrings(coords), crs="EPSG:4326"
+        )
+
+    layers = {
+        "links": lines(link_volumes(tables["events"]), "from_node", "to_node"),
+        "trip_flows": lines(trip_flows(tables["trips"]), "origin_node", "dest_node"),
+    }
+    manifest = tables.get("manifest")
+    meta = kpi_meta(manifest) if manifest else {}
+    period = (meta.get("period_start_s", 0.0), meta.get("period_end_s", 0.0))
+    kpis = station_kpis(tables["events"], period)
+    stations = stations_of(tables["events"])
+    keys = [
+        f"{s}/{n}" if s else n
+        for s, n in zip(stations["service"], stations["station"], strict=True)
+    ]
+    if keys:
+        stations = stations.join(pd.DataFrame([kpis[k] for k in keys]).drop(columns="node"))
+    layers["stations"] = geopandas.GeoDataFrame(
+        stations,
+        geometry=shapely.points(
+            lon.reindex(stations["node"]).to_numpy(), lat.reindex(stations["node"]).to_numpy()
+        ),
+        crs="EPSG:4326",
+    )
+    return layers
+
+
+def export_gis(run_dir: str | Path, out_gpkg: str | Path) -> Path:
+    """Write a run's links (vehicle volumes), stations (KPIs) and trip flows as GeoPackage layers.
+
+    Parameters
+    ----------
+    run_dir : a run folder with nodes.parquet.
+    out_gpkg : the GeoPackage file to write (replaced if it exists).
+    """
+    from mobisim.metrics.tables import load_run
+
+    layers = gis_layers(load_run(run_dir))
+    out_gpkg = Path(out_gpkg)
+    out_gpkg.unlink(missing_ok=True)
+    for name, frame in layers.items():
+        frame.to_file(out_gpkg, layer=name, driver="GPKG")
+    return out_gpkg

@@ -1,0 +1,167 @@
+"""One self-contained HTML page comparing runs: KPI table and charts embedded as base64 PNG.
+
+The page needs nothing but itself: no scripts, no fonts, no stylesheets or images from elsewhere,
+so it opens offline and can be mailed as one file. Every chart is an ``<img>`` inside a
+``<figure class="chart" data-chart="...">``; a chart without data shows a "no data" panel.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from mobisim import __version__
+from mobisim.errors import ResultsError
+from mobisim.metrics.kpis import compute_kpis
+from mobisim.metrics.tables import kpi_meta, load_run, run_label
+from mobisim.results import plots
+from mobisim.results.compare import comparison_table, formatted, unique_labels
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1150px; color: #212529; padding: 0 1em; }
+h1 { margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 1px solid #dee2e6; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { border: 1px solid #dee2e6; padding: 0.3em 0.6em; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f1f3f5; }
+figure.chart { margin: 1em 0; }
+figure.chart img { max-width: 100%; height: auto; border: 1px solid #e9ecef; }
+figcaption { font-size: 0.85em; color: #495057; }
+.meta { color: #495057; font-size: 0.9em; }
+"""
+
+
+def figure_png_base64(fig, dpi: int = 90) -> str:
+    """``fig`` as a base64 PNG string (the figure is closed)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _figure_html(name: str, fig, caption: str) -> str:
+    data = figure_png_base64(fig)
+    return (
+        f'<figure class="chart" data-chart="{html.escape(name)}">'
+        f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def kpi_table_html(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """The comparison table (first run = baseline) as an HTML table with id ``kpi-table``."""
+    table = formatted(comparison_table(runs, baseline=0))
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = []
+    for row in table.itertuples(index=False):
+        cells = [f"<td>{html.escape(str(row[0]))}</td>", f"<td>{html.escape(str(row[1]))}</td>"]
+        cells += [f'<td class="num">{html.escape(str(v))}</td>' for v in row[2:]]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<table id="kpi-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _run_list_html(labelled: list[tuple[str, Path, dict[str, Any]]]) -> str:
+    items = []
+    for label, run_dir, tables in labelled:
+        manifest = tables.get("manifest", {})
+        items.append(
+            f"<li><b>{html.escape(label)}</b> — {html.escape(run_dir.name)}, seed "
+            f"{html.escape(str(manifest.get('seed', '?')))}, "
+            f"{len(tables['trips']):,} trips, fingerprint "
+            f"{html.escape(str(manifest.get('fingerprint', '?'))[:12])}</li>"
+        )
+    return "<ul class='meta'>" + "".join(items) + "</ul>"
+
+
+def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> str:
+    """The HTML text of a report comparing the runs in ``run_dirs`` (the first is the baseline).
+
+    KPIs are recomputed from each folder's tables, so the page always matches the data.
+    """
+    if not run_dirs:
+        raise ResultsError("no run folders given to report on")
+    loaded = [(Path(d), load_run(d)) for d in run_dirs]
+    labels = unique_labels([run_label(tables, d) for d, tables in loaded])
+    labelled = [(label, d, t) for label, (d, t) in zip(labels, loaded, strict=True)]
+    runs = [(label, tables) for label, _, tables in labelled]
+    kpis = [
+        (label, compute_kpis(_without_manifest(t), kpi_meta(t["manifest"]))) for label, t in runs
+    ]
+    title = title or "mobisim report: " + " vs ".join(labels)
+    sections = [
+        ("Mode share", [("mode_share", plots.mode_share_chart(runs), "Share of trips by mode")]),
+        (
+            "Waiting and travel times",
+            [
+                ("wait", plots.wait_chart(runs), "Wait of shared rides"),
+                ("door_to_door", plots.door_to_door_chart(runs), "Door-to-door time"),
+            ],
+        ),
+        (
+            "Over the day",
+            [("hourly", plots.hourly_chart(runs), "Demand, served trips and wait by hour")]
+            + [
+                (f"fleet_state_{i}", plots.fleet_state_chart(label, t), f"Fleet state — {label}")
+                for i, (label, t) in enumerate(runs)
+            ],
+        ),
+        (
+            "Vehicles and energy",
+            [
+                ("occupancy", plots.occupancy_chart(runs), "Vehicle-km by passengers on board"),
+                ("energy", plots.energy_chart(runs), "Energy by mode and the car counterfactual"),
+                ("charging", plots.charging_chart(runs), "Charging load and PV generation"),
+            ],
+        ),
+        (
+            "Maps",
+            [
+                (f"map_{i}", plots.map_chart(label, t), f"Network, flows and stations — {label}")
+                for i, (label, t) in enumerate(runs)
+            ],
+        ),
+    ]
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='meta'>mobisim {html.escape(__version__)}, generated "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Baseline: "
+        f"<b>{html.escape(labels[0])}</b>.</p>",
+        _run_list_html(labelled),
+        "<h2>Key indicators</h2>",
+        kpi_table_html(kpis),
+        "<p class='meta'>Δ: change against the baseline (percentage points for %); Δ%: relative "
+        "change. Definitions: docs/kpis.md.</p>",
+    ]
+    for heading, charts in sections:
+        body.append(f"<h2>{html.escape(heading)}</h2>")
+        body.extend(_figure_html(name, fig, caption) for name, fig, caption in charts)
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def _without_manifest(tables: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in tables.items() if k != "manifest"}
+
+
+def write_report(
+    run_dirs: Sequence[str | Path], out_html: str | Path, title: str | None = None
+) -> Path:
+    """Write the report of ``run_dirs`` (:func:`build_report`) to ``out_html``; returns the path."""
+    out_html = Path(out_html)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    out_html.write_text(build_report(run_dirs, title), encoding="utf-8")
+    return out_html

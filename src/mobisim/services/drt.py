@@ -1,0 +1,608 @@
+"""On-demand pooled rides (DRT); with ``capacity_pax: 1`` a ride-hailing / taxi fleet.
+
+A request asks to be picked up at an access point (the door, the nearest virtual stop, or the
+nearest given stop within ``max_walk_m``) and dropped at the egress point, inside the service area
+and the service hours. The dispatch policy (default: cheapest insertion over the K nearest
+vehicles, :mod:`mobisim.services.drt_dispatch`) puts the pick-up and drop-off into one vehicle's
+stop list so that every rider on board or assigned keeps its limits: pick-up within ``max_wait_s``
+of being ready, arrival within ``max_travel_alpha`` × direct + ``max_travel_beta_s`` of being ready
+[T3][T14], load within the capacity. Nothing feasible: the request is rejected at once. A
+pre-booked service (``booking_lead_min`` > 0) plans the pick-up no earlier than that many minutes
+after the booking.
+
+A vehicle's story: take the next stop of its plan, drive there (``to_pickup`` when empty,
+``occupied`` otherwise), wait for the rider's booked time if early, let riders alight and board,
+dwell ``stop_s``; with an empty plan ask the idle policy where to go (stay, back to the depot, or
+toward recent demand) and wait there until dispatched. A plan is an exact forecast of the
+vehicle's times until the next insertion, which may delay (never advance) earlier riders, always
+within their limits.
+
+With energy on, each vehicle carries a ``battery`` (mobisim.energy.battery.Battery); work whose
+drive energy plus ``battery_reserve_share`` of the pack it cannot supply is not dispatched to it,
+and each leg draws its energy (mobisim.energy.consumption.leg_energy_kwh).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import shapely
+from pydantic import Field, model_validator
+
+from mobisim.energy.battery import can_finish
+from mobisim.energy.consumption import dwell_energy_kwh, leg_energy_kwh
+from mobisim.errors import NetworkError, ScenarioError
+from mobisim.network.router import WALK_SPEED_MPS
+from mobisim.scenario.base import ClockTime, ServiceConfig
+from mobisim.services.base import Offer, RideOutcome, Service, Trip, unavailable
+from mobisim.services.drt_dispatch import (
+    DrtRequest,
+    DrtVehicle,
+    insert_stops,
+    party_of,
+    resolve_policy,
+)
+from mobisim.services.fixed_route import StopConfig, resolve_stops
+from mobisim.units import METRES_PER_KM, min_to_s
+
+WALK_PROFILE = "walk"
+
+
+class DrtConfig(ServiceConfig):
+    """``type: drt``: an on-demand pooled fleet (capacity 1: taxis / ride-hailing)."""
+
+    type: Literal["drt"] = "drt"
+    vehicles: int = Field(default=10, ge=1, description="Fleet size (assumption A).")
+    capacity_pax: int = Field(
+        default=8, ge=1, description="Places per vehicle (8: a DRT minibus, A; 1: taxi)."
+    )
+    vehicle_type: str = Field(
+        default="av_shuttle",
+        description="Energy profile of the vehicles, a vehicle type of mobisim.energy.",
+    )
+    speed_cap_kmh: float | None = Field(
+        default=None,
+        gt=0,
+        description="Speed cap on every road, km/h (none: edge speeds; AV shuttles 25 [P2][P3]).",
+    )
+    stop_mode: Literal["door_to_door", "virtual_stops", "stops"] = Field(
+        default="door_to_door",
+        description="Where riders board: at the door, at virtual stops every virtual_stop_spacing_m, or at the given stops.",
+    )
+    stops: list[StopConfig] | None = Field(
+        default=None, description="Stops (stop_mode: stops): name and lat/lon, node or place."
+    )
+    virtual_stop_spacing_m: float = Field(
+        default=300.0,
+        gt=0,
+        description="Spacing of the virtual-stop grid, m (one network node per cell; A).",
+    )
+    max_walk_m: float = Field(
+        default=400.0,
+        gt=0,
+        description="Longest walk to or from a stop, m (400 [T4]; DRT stops up to 1,500 [T3]).",
+    )
+    service_area: list[tuple[float, float]] | None = Field(
+        default=None,
+        description="Service-area polygon as [lat, lon] corners (none: the whole network).",
+    )
+    service_zones: list[str] | None = Field(
+        default=None, description="Service area as named zones of the network (places)."
+    )
+    depots: list[StopConfig] | None = Field(
+        default=None,
+        description="Depots (name and lat/lon, node or place); vehicles start there in turn (none: spread at random over the area).",
+    )
+    service_start: ClockTime | None = Field(
+        default=None, description="Requests accepted from (default: the period start)."
+    )
+    service_end: ClockTime | None = Field(
+        default=None, description="Requests accepted until (default: the period end)."
+    )
+    booking_lead_min: float = Field(
+        default=0.0,
+        ge=0,
+        description="Pre-booking: pick-up no earlier than this after the booking, min (0: immediate).",
+    )
+    max_wait_s: float = Field(
+        default=600.0, gt=0, description="Latest pick-up after the rider is ready, s [T3][T14]."
+    )
+    max_travel_alpha: float = Field(
+        default=1.5, ge=1, description="Travel-time limit factor on the direct drive [T3][T14]."
+    )
+    max_travel_beta_s: float = Field(
+        default=1200.0,
+        ge=0,
+        description="Travel-time limit allowance, s: arrival ≤ ready + α·direct + β [T3][T14].",
+    )
+    stop_s: float = Field(
+        default=60.0, ge=0, description="Dwell at each pick-up or drop-off, s [T3][T14]."
+    )
+    dispatch: str = Field(
+        default="insertion", description="Dispatch policy (registered name): insertion."
+    )
+    candidates_k: int = Field(
+        default=8,
+        ge=1,
+        description="Vehicles tried per request: the K reaching the pick-up soonest (A).",
+    )
+    idle_policy: str = Field(
+        default="stay",
+        description="What idle vehicles do: stay, return_to_depot, zone_rebalancing.",
+    )
+    rebalance_zone_m: float = Field(
+        default=1000.0, gt=0, description="Side of a rebalancing zone, m (A)."
+    )
+    rebalance_window_min: float = Field(
+        default=30.0, gt=0, description="Recent demand counted over this window, min (A)."
+    )
+    rebalance_interval_min: float = Field(
+        default=10.0, gt=0, description="Idle vehicles re-check where to go this often, min (A)."
+    )
+    battery_reserve_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Share of the battery kept in reserve when dispatching (energy on; A).",
+    )
+    fare_base_krw: float = Field(
+        default=1500.0, ge=0, description="Fare per ride, KRW (about a city-bus fare; A)."
+    )
+    fare_per_km_krw: float = Field(default=0.0, ge=0, description="Fare per direct km, KRW/km (A).")
+    mode_label: str = Field(default="drt", description="Mode name in results (drt, taxi, ...).")
+
+    @model_validator(mode="after")
+    def _stops_given(self) -> DrtConfig:
+        if self.stop_mode == "stops" and not self.stops:
+            raise ValueError("stop_mode 'stops' expects a non-empty 'stops' list")
+        if self.service_area is not None and len(self.service_area) < 3:
+            raise ValueError("service_area expects at least 3 [lat, lon] corners")
+        return self
+
+
+class DrtService(Service):
+    """On-demand pooled rides planned by insertion (see the module docstring)."""
+
+    type_name = "drt"
+    Config = DrtConfig
+    mode = "drt"
+
+    def __init__(self, config: DrtConfig, ctx):
+        super().__init__(config, ctx)
+        self.mode = config.mode_label
+        self.router = ctx.router
+        self.profile = config.name
+        ctx.router.add_profile(self.profile, view="drive", speed_cap_kmh=config.speed_cap_kmh)
+        key = f"services.{self.name}"
+        self.in_area = self._area_mask(key)
+        self.area_nodes = np.flatnonzero(self.in_area)
+        if self.area_nodes.size == 0:
+            raise ScenarioError(None, [(key, "the service area contains no network node")])
+        self.stop_nodes = self._stop_nodes(key)
+        self.depot_nodes = (
+            resolve_stops(ctx.network, config.depots, f"{key}.depots") if config.depots else None
+        )
+        self.service_start_s = (
+            ctx.period_start_s if config.service_start is None else config.service_start
+        )
+        self.service_end_s = ctx.period_end_s if config.service_end is None else config.service_end
+        self.vehicles: list[DrtVehicle] = []
+        self.vehicle_type = None
+        self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch")
+        self.idle = self._policy("drt_idle", config.idle_policy, f"{key}.idle_policy")
+
+    # ------------------------------------------------------------------ set-up
+    def _policy(self, kind: str, name: str, key: str):
+        try:
+            return resolve_policy(kind, name)(self)
+        except KeyError as exc:
+            raise ScenarioError(None, [(key, str(exc.args[0]))]) from None
+
+    def _area_mask(self, key: str) -> np.ndarray:
+        """Boolean mask of the nodes inside the service area (polygon and/or zones)."""
+        cfg, net = self.config, self.ctx.network
+        mask = np.ones(net.n_nodes, dtype=bool)
+        if cfg.service_area is not None:
+            corners = [(lon, lat) for lat, lon in cfg.service_area]
+            polygon = shapely.Polygon(corners)
+            lat, lon = net.nodes["lat"].to_numpy(), net.nodes["lon"].to_numpy()
+            mask &= shapely.contains_xy(polygon, lon, lat)
+        if cfg.service_zones:
+            in_zones = np.zeros(net.n_nodes, dtype=bool)
+            problems = []
+            for i, zone in enumerate(cfg.service_zones):
+                try:
+                    in_zones[net.zone_nodes(zone)] = True
+                except NetworkError as exc:
+                    problems.append((f"{key}.service_zones[{i}]", str(exc)))
+            if problems:
+                raise ScenarioError(None, problems)
+            mask &= in_zones
+        return mask
+
+    def _stop_nodes(self, key: str) -> np.ndarray | None:
+        """Stop nodes inside the area (None: door to door)."""
+        cfg = self.config
+        if cfg.stop_mode == "door_to_door":
+            return None
+        if cfg.stop_mode == "stops":
+            nodes = resolve_stops(self.ctx.network, cfg.stops, f"{key}.stops")
+            return np.unique(nodes[self.in_area[nodes]])
+        return virtual_stops(self.ctx.network, self.area_nodes, cfg.virtual_stop_spacing_m)
+
+    def start(self) -> None:
+        """Register the fleet at its depots (or spread over the area) and start the vehicles."""
+        cfg, ctx = self.config, self.ctx
+        if ctx.energy is not None:
+            vehicle_type = ctx.energy.vehicle_type(cfg.vehicle_type)
+            self.vehicle_type = vehicle_type if vehicle_type.is_electric else None
+        if self.depot_nodes is not None:
+            starts = np.resize(self.depot_nodes, cfg.vehicles)
+        else:
+            starts = ctx.rng.choice(self.area_nodes, size=cfg.vehicles)
+        for node in starts:
+            node = int(node)
+            vehicle_id = ctx.new_vehicle(
+                self.name, cfg.vehicle_type, capacity_pax=cfg.capacity_pax, depot_node=node
+            )
+            vehicle = DrtVehicle(vehicle_id, cfg.capacity_pax, node, ctx.env.now, node)
+            if self.vehicle_type is not None:
+                vehicle.battery = ctx.energy.new_battery(vehicle_id, self.vehicle_type)
+            self.vehicles.append(vehicle)
+            ctx.env.process(self._vehicle(vehicle))
+
+    # ------------------------------------------------------------------ energy
+    def leg_kwh(self, distance_m: float, duration_s: float, pax: int = 0) -> float:
+        """Battery energy of a leg of ``distance_m`` (m) in ``duration_s`` (s), kWh (0: energy off)."""
+        if self.vehicle_type is None:
+            return 0.0
+        return leg_energy_kwh(self.vehicle_type, distance_m, duration_s, pax=pax)
+
+    def stand_kwh(self, duration_s: float, state: str) -> float:
+        """Battery energy of standing ``duration_s`` (s) in ``state``, kWh (0: energy off)."""
+        if self.vehicle_type is None:
+            return 0.0
+        return dwell_energy_kwh(self.vehicle_type, duration_s, state)
+
+    def energy_ok(self, vehicle: DrtVehicle, nodes: list[int]) -> bool:
+        """Can ``vehicle`` drive through ``nodes`` (indices, from its anchor), dwelling at each,
+        and keep ``battery_reserve_share`` of its pack?"""
+        if vehicle.battery is None:
+            return True
+        times_s, dists_m = self.router.legs(self.profile, nodes[:-1], nodes[1:])
+        need_kwh = sum(self.leg_kwh(d, t) for d, t in zip(dists_m, times_s, strict=True))
+        need_kwh += self.stand_kwh(self.config.stop_s * (len(nodes) - 1), "dwell")
+        return can_finish(vehicle.battery, need_kwh, self.config.battery_reserve_share)
+
+    # ------------------------------------------------------------------ vehicle story
+    def _vehicle(self, vehicle: DrtVehicle):
+        """Serve the plan stop by stop; when it is empty, do what the idle policy says."""
+        while True:
+            if vehicle.plan:
+                yield from self._serve_next(vehicle)
+            else:
+                yield from self._idle(vehicle)
+
+    def _drive(self, vehicle: DrtVehicle, to_node: int, state: str, duration_s, distance_m):
+        """Log and drive one leg from the vehicle's node to ``to_node`` (s, m)."""
+        env = self.ctx.env
+        if vehicle.battery is not None:
+            vehicle.battery.draw(self.leg_kwh(distance_m, duration_s, vehicle.load))
+        self.ctx.log.emit(
+            env.now,
+            "vehicle_leg",
+            self.name,
+            vehicle_id=vehicle.vehicle_id,
+            node=vehicle.node,
+            to_node=to_node,
+            distance_m=distance_m,
+            duration_s=duration_s,
+            pax=vehicle.load,
+            state=state,
+            detail=self.config.vehicle_type,
+        )
+        vehicle.node = to_node
+        yield env.timeout(duration_s)
+
+    def _stand(self, vehicle: DrtVehicle, duration_s: float, state: str):
+        """Stand ``duration_s`` (s) at the vehicle's node, logged as ``state``."""
+        if duration_s <= 0:
+            return
+        if vehicle.battery is not None:
+            vehicle.battery.draw(self.stand_kwh(duration_s, state))
+        self.ctx.log.emit(
+            self.ctx.env.now,
+            "vehicle_dwell",
+            self.name,
+            vehicle_id=vehicle.vehicle_id,
+            node=vehicle.node,
+            duration_s=duration_s,
+            pax=vehicle.load,
+            state=state,
+        )
+        yield self.ctx.env.timeout(duration_s)
+
+    def _serve_next(self, vehicle: DrtVehicle):
+        """Commit to the first stop of the plan: drive, wait for the rider if early, serve, dwell."""
+        env, cfg = self.ctx.env, self.config
+        stop = vehicle.plan.pop(0)
+        vehicle.version += 1
+        time_s, distance_m = self.router.leg(self.profile, vehicle.node, stop.node)
+        served_s = max(env.now + time_s, stop.earliest_s)
+        vehicle.free_s = served_s + cfg.stop_s
+        vehicle.anchor_load = vehicle.load + party_of(stop)
+        if stop.node != vehicle.node:
+            state = "occupied" if vehicle.load else "to_pickup"
+            yield from self._drive(vehicle, stop.node, state, time_s, distance_m)
+        yield from self._stand(vehicle, served_s - env.now, "dwell")
+        if stop.pickup:
+            self._pick_up(vehicle, stop.request)
+        else:
+            self._drop_off(vehicle, stop.request)
+        yield from self._stand(vehicle, cfg.stop_s, "dwell")
+
+    def _pick_up(self, vehicle: DrtVehicle, request: DrtRequest) -> None:
+        env, log = self.ctx.env, self.ctx.log
+        request.pickup_s = env.now
+        vehicle.onboard.append(request)
+        vehicle.load += request.party
+        common = {
+            "trip_id": request.trip_id,
+            "vehicle_id": vehicle.vehicle_id,
+            "node": vehicle.node,
+        }
+        log.emit(env.now, "board", self.name, pax=vehicle.load, **common)
+        log.emit(env.now, "pickup", self.name, value=env.now - request.arrival_s, **common)
+
+    def _drop_off(self, vehicle: DrtVehicle, request: DrtRequest) -> None:
+        env, log = self.ctx.env, self.ctx.log
+        vehicle.onboard.remove(request)
+        vehicle.load -= request.party
+        in_vehicle_s = env.now - request.pickup_s
+        common = {
+            "trip_id": request.trip_id,
+            "vehicle_id": vehicle.vehicle_id,
+            "node": vehicle.node,
+        }
+        log.emit(env.now, "alight", self.name, pax=vehicle.load, **common)
+        log.emit(env.now, "dropoff", self.name, value=in_vehicle_s, **common)
+        request.done.succeed(
+            RideOutcome(
+                served=True,
+                wait_s=request.pickup_s - request.arrival_s,
+                in_vehicle_s=in_vehicle_s,
+                distance_m=request.direct_m,
+                fare_krw=self._fare(request.direct_m),
+                vehicle_id=vehicle.vehicle_id,
+                egress_node=request.dropoff_node,
+            )
+        )
+
+    def _idle(self, vehicle: DrtVehicle):
+        """Move where the idle policy says (``repositioning``), then wait to be dispatched."""
+        env = self.ctx.env
+        target = self.idle.target_node(vehicle, env.now)
+        if target is not None and target != vehicle.node:
+            leg = self.router.try_leg(self.profile, vehicle.node, target)
+            if leg is not None and self.energy_ok(vehicle, [vehicle.node, target]):
+                time_s, distance_m = leg
+                vehicle.free_s = env.now + time_s
+                vehicle.version += 1
+                yield from self._drive(vehicle, target, "repositioning", time_s, distance_m)
+                return
+        vehicle.idle_since_s = since_s = env.now
+        vehicle.free_s = env.now
+        vehicle.wake = env.event()
+        if self.idle.recheck_s:
+            yield vehicle.wake | env.timeout(self.idle.recheck_s)
+        else:
+            yield vehicle.wake
+        vehicle.wake, vehicle.idle_since_s = None, None
+        if env.now > since_s:
+            self._draw_idle(vehicle, env.now - since_s)
+            self.ctx.log.emit(
+                since_s,
+                "vehicle_dwell",
+                self.name,
+                vehicle_id=vehicle.vehicle_id,
+                node=vehicle.node,
+                duration_s=env.now - since_s,
+                pax=0,
+                state="idle",
+            )
+
+    def _draw_idle(self, vehicle: DrtVehicle, duration_s: float) -> None:
+        """Draw the auxiliary energy of ``duration_s`` (s) standing idle from the battery.
+
+        An idle vehicle cannot refuse this drain; with charging not yet wired in, a pack drained
+        flat while idle raises mobisim.errors.SimulationError (from Battery.draw).
+        """
+        if vehicle.battery is not None:
+            vehicle.battery.draw(self.stand_kwh(duration_s, "idle"))
+
+    # ------------------------------------------------------------------ protocol
+    def _fare(self, direct_m: float) -> float:
+        cfg = self.config
+        return cfg.fare_base_krw + cfg.fare_per_km_krw * direct_m / METRES_PER_KM
+
+    def _access(self, node: int, outbound: bool) -> tuple[int, float] | None:
+        """(stop node, walk m) nearest ``node`` by walking; None when none is within reach."""
+        if self.stop_nodes is None:
+            return (node, 0.0) if self.in_area[node] else None
+        router = self.router
+        if outbound:
+            walks = router.distances_m(WALK_PROFILE, node, self.stop_nodes)
+        else:
+            walks = router.distances_m(WALK_PROFILE, self.stop_nodes, node)
+        walks = np.nan_to_num(walks, nan=np.inf)
+        best = int(np.argmin(walks))
+        if walks[best] > self.config.max_walk_m:
+            return None
+        return int(self.stop_nodes[best]), float(walks[best])
+
+    def _plan_request(self, trip: Trip, now_s: float):
+        """(DrtRequest, access walk m, egress walk m) for ``trip`` at ``now_s``, or a refusal reason."""
+        cfg = self.config
+        if not self.service_start_s <= now_s <= self.service_end_s:
+            return "outside_service_hours"
+        if trip.party_size > cfg.capacity_pax:
+            return "party_too_large"
+        if self.stop_nodes is None and not (
+            self.in_area[trip.origin_node] and self.in_area[trip.dest_node]
+        ):
+            return "outside_service_area"
+        access, egress = self._access(trip.origin_node, True), self._access(trip.dest_node, False)
+        if access is None or egress is None:
+            return "no_stop_within_walk"
+        if access[0] == egress[0]:
+            return "no_useful_stop_pair"
+        leg = self.router.try_leg(self.profile, access[0], egress[0])
+        if leg is None:
+            return "no_drive_path"
+        arrival_s = now_s + access[1] / WALK_SPEED_MPS
+        ready_s = max(arrival_s, now_s + min_to_s(cfg.booking_lead_min))
+        request = DrtRequest(
+            trip_id=trip.trip_id,
+            pickup_node=access[0],
+            dropoff_node=egress[0],
+            party=trip.party_size,
+            arrival_s=arrival_s,
+            ready_s=ready_s,
+            latest_pickup_s=ready_s + cfg.max_wait_s,
+            latest_dropoff_s=ready_s + cfg.max_travel_alpha * leg[0] + cfg.max_travel_beta_s,
+            direct_s=leg[0],
+            direct_m=leg[1],
+        )
+        return request, access[1], egress[1]
+
+    def offers(self, trip: Trip, now_s: float) -> list[Offer]:
+        """One offer with the planned wait and ride of the best insertion, or why none.
+
+        Parameters
+        ----------
+        trip : Trip
+            Origin/destination node indices and party size.
+        now_s : float
+            Clock, s after midnight.
+
+        Unavailable reasons: ``outside_service_hours``, ``party_too_large``,
+        ``outside_service_area``, ``no_stop_within_walk``, ``no_useful_stop_pair``,
+        ``no_drive_path``, ``no_vehicle_feasible``. The offer's ``handle`` holds the planned
+        insertion (used by :meth:`request` while the vehicle's plan is unchanged).
+        """
+        planned = self._plan_request(trip, now_s)
+        if isinstance(planned, str):
+            return [unavailable(self.name, self.mode, planned)]
+        request, access_m, egress_m = planned
+        insertion = self.dispatcher.insert(request, self.vehicles, now_s)
+        if insertion is None:
+            return [unavailable(self.name, self.mode, "no_vehicle_feasible")]
+        return [
+            Offer(
+                self.name,
+                self.mode,
+                True,
+                access_walk_m=access_m,
+                access_walk_s=access_m / WALK_SPEED_MPS,
+                wait_s=insertion.pickup_s - request.arrival_s,
+                in_vehicle_s=insertion.dropoff_s - insertion.pickup_s,
+                egress_walk_m=egress_m,
+                egress_walk_s=egress_m / WALK_SPEED_MPS,
+                distance_m=request.direct_m,
+                fare_krw=self._fare(request.direct_m),
+                access_node=request.pickup_node,
+                egress_node=request.dropoff_node,
+                handle=(request, insertion),
+            )
+        ]
+
+    def request(self, trip: Trip, offer: Offer):
+        """Book the ride now: insert it into a vehicle's plan, or reject it at once.
+
+        Parameters
+        ----------
+        trip : Trip
+            The trip being booked.
+        offer : Offer
+            An offer of this service; its planned insertion is used if still valid (same time,
+            vehicle plan unchanged), otherwise dispatch runs again.
+
+        Returns an event firing at drop-off (served) or immediately with reason ``rejected``.
+        """
+        env, log = self.ctx.env, self.ctx.log
+        request, insertion = offer.handle if offer.handle else (None, None)
+        stale = (
+            insertion is None
+            or request.trip_id != trip.trip_id
+            or insertion.quoted_s != env.now
+            or insertion.version != insertion.vehicle.version
+        )
+        if stale:
+            planned = self._plan_request(trip, env.now)
+            request = None if isinstance(planned, str) else planned[0]
+            insertion = None
+            if request is not None:
+                insertion = self.dispatcher.insert(request, self.vehicles, env.now)
+        node = offer.access_node if request is None else request.pickup_node
+        log.emit(
+            env.now,
+            "request",
+            self.name,
+            trip_id=trip.trip_id,
+            node=node,
+            to_node=offer.egress_node,
+        )
+        self.idle.note_request(node, env.now)
+        done = env.event()
+        if insertion is None:
+            log.emit(
+                env.now, "reject", self.name, trip_id=trip.trip_id, node=node, detail="rejected"
+            )
+            return done.succeed(RideOutcome(served=False, reason="rejected"))
+        request.done = done
+        vehicle = insertion.vehicle
+        insert_stops(vehicle, request, insertion)
+        if vehicle.wake is not None and not vehicle.wake.triggered:
+            vehicle.wake.succeed()
+        return done
+
+    def finish(self, end_s: float) -> None:
+        """Log the idle stand of every waiting vehicle up to ``end_s`` (s)."""
+        for vehicle in self.vehicles:
+            since_s = vehicle.idle_since_s
+            if since_s is not None and end_s > since_s:
+                self._draw_idle(vehicle, end_s - since_s)
+                self.ctx.log.emit(
+                    since_s,
+                    "vehicle_dwell",
+                    self.name,
+                    vehicle_id=vehicle.vehicle_id,
+                    node=vehicle.node,
+                    duration_s=end_s - since_s,
+                    pax=0,
+                    state="idle",
+                )
+                vehicle.idle_since_s = end_s
+
+
+def virtual_stops(network, area_nodes: np.ndarray, spacing_m: float) -> np.ndarray:
+    """One stop node per square cell of ``spacing_m`` (m): the area node nearest the cell centre.
+
+    Parameters
+    ----------
+    network : Network
+        Gives node coordinates ``x_m``/``y_m`` (projected, m).
+    area_nodes : ndarray of int
+        Node indices inside the service area.
+    spacing_m : float
+        Side of the cells, m.
+    """
+    x = network.nodes["x_m"].to_numpy()[area_nodes]
+    y = network.nodes["y_m"].to_numpy()[area_nodes]
+    cx, cy = np.floor(x / spacing_m), np.floor(y / spacing_m)
+    dist2 = (x - (cx + 0.5) * spacing_m) ** 2 + (y - (cy + 0.5) * spacing_m) ** 2
+    cell = cx.astype(np.int64) * 1_000_003 + cy.astype(np.int64)
+    order = np.lexsort((dist2, cell))
+    first = np.unique(cell[order], return_index=True)[1]
+    return np.sort(area_nodes[order[first]])

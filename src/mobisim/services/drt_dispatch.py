@@ -1,0 +1,406 @@
+"""DRT dispatch and idle-vehicle policies (pluggable, chosen by name in the scenario file).
+
+Timing model shared by the planner and the vehicles (a plan forecasts the vehicle exactly): a vehicle's
+plan starts at its *anchor* (the node where its committed action ends and the time it ends); each
+stop is reached by the fastest path of the service's profile, served at ``max(arrival, earliest)``
+(riders board or alight at that moment), and left ``stop_s`` later.
+
+Constraints held for every rider on board or assigned [T3][T14]:
+pick-up ≤ ready + max wait; drop-off ≤ ready + α·direct + β (the whole travel time, wait
+included, as MATSim's ``maxTravelTime``); the load never exceeds the capacity.
+
+``InsertionDispatch`` inserts a request's pick-up and drop-off into one vehicle's stop list at
+the feasible positions adding the least drive time, trying only the ``candidates_k`` vehicles that
+could reach the pick-up soonest (a vectorised router query). Idle policies say where an idle
+vehicle goes: ``StayPolicy``, ``ReturnToDepotPolicy``, ``ZoneDemandRebalancing``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mobisim.scenario import registry
+
+
+@dataclass(eq=False, slots=True)
+class DrtRequest:
+    """A ride to plan: nodes, party, time window (s after midnight), direct drive (s, m)."""
+
+    trip_id: int
+    pickup_node: int
+    dropoff_node: int
+    party: int
+    arrival_s: float  # the rider is at the pick-up node from then on
+    ready_s: float  # earliest pick-up (arrival, or later for a pre-booked ride)
+    latest_pickup_s: float
+    latest_dropoff_s: float
+    direct_s: float
+    direct_m: float
+    done: Any = None  # the SimPy event of the booking
+    pickup_s: float = math.nan
+
+
+@dataclass(eq=False, slots=True)
+class PlanStop:
+    """A pick-up or drop-off of one request in a vehicle's plan."""
+
+    request: DrtRequest
+    pickup: bool
+
+    @property
+    def node(self) -> int:
+        """Node index of the stop."""
+        return self.request.pickup_node if self.pickup else self.request.dropoff_node
+
+    @property
+    def earliest_s(self) -> float:
+        """Earliest service time, s (pick-ups wait for the ready time)."""
+        return self.request.ready_s if self.pickup else -math.inf
+
+    @property
+    def latest_s(self) -> float:
+        """Latest service time, s."""
+        return self.request.latest_pickup_s if self.pickup else self.request.latest_dropoff_s
+
+
+@dataclass(eq=False)
+class DrtVehicle:
+    """A DRT vehicle: anchor (node, free time s), load at the anchor, plan, riders on board."""
+
+    vehicle_id: int
+    capacity: int
+    node: int
+    free_s: float
+    depot_node: int
+    plan: list[PlanStop] = field(default_factory=list)
+    onboard: list[DrtRequest] = field(default_factory=list)
+    anchor_load: int = 0  # persons on board once the committed stop is served
+    load: int = 0  # persons on board now
+    version: int = 0  # bumped on every plan change (offers quoted on an older version are stale)
+    wake: Any = None  # SimPy event the idle vehicle waits for
+    idle_since_s: float | None = None
+    battery: Any = None
+
+
+@dataclass(slots=True)
+class Insertion:
+    """Where to insert a request: vehicle, positions in its plan, planned times (s), added drive (s)."""
+
+    vehicle: DrtVehicle
+    pickup_index: int
+    dropoff_index: int
+    pickup_s: float
+    dropoff_s: float
+    cost_s: float
+    version: int
+    quoted_s: float
+
+
+def insert_stops(vehicle: DrtVehicle, request: DrtRequest, insertion: Insertion) -> None:
+    """Put the request's pick-up and drop-off into the vehicle's plan at the insertion's positions."""
+    plan, i, j = vehicle.plan, insertion.pickup_index, insertion.dropoff_index
+    vehicle.plan = [
+        *plan[:i],
+        PlanStop(request, True),
+        *plan[i:j],
+        PlanStop(request, False),
+        *plan[j:],
+    ]
+    vehicle.version += 1
+
+
+class InsertionDispatch:
+    """Cheapest feasible insertion over the K vehicles nearest (by time) to the pick-up.
+
+    Parameters
+    ----------
+    service : DrtService
+        Gives ``router``, ``profile`` (routing profile name), ``config`` (``stop_s``,
+        ``candidates_k``) and ``energy_ok(vehicle, nodes, start_s)`` (battery check).
+    """
+
+    def __init__(self, service):
+        self.router = service.router
+        self.profile = service.profile
+        self.stop_s = float(service.config.stop_s)
+        self.k = int(service.config.candidates_k)
+        self.energy_ok = service.energy_ok
+
+    def insert(
+        self, request: DrtRequest, vehicles: list[DrtVehicle], now_s: float
+    ) -> Insertion | None:
+        """The cheapest feasible insertion of ``request`` at ``now_s`` (s), or None.
+
+        Vehicles are ranked by a lower bound of their pick-up time (anchor time + drive to the
+        pick-up); those that cannot make the latest pick-up are dropped, the ``k`` first kept.
+        """
+        if not vehicles:
+            return None
+        anchors = np.fromiter((v.node for v in vehicles), dtype=np.int64, count=len(vehicles))
+        free = np.fromiter((v.free_s for v in vehicles), dtype=float, count=len(vehicles))
+        reach_s = self.router.travel_times_s(self.profile, anchors, request.pickup_node)
+        bound_s = np.maximum(free, now_s) + reach_s
+        ok = np.flatnonzero(bound_s <= request.latest_pickup_s)  # NaN compares False
+        if ok.size > self.k:
+            ok = ok[np.argpartition(bound_s[ok], self.k - 1)[: self.k]]
+        candidates = [vehicles[int(i)] for i in ok[np.argsort(bound_s[ok], kind="stable")]]
+        if not candidates:
+            return None
+        # one router query for every pair of nodes the candidates' insertions may need
+        nodes = [request.pickup_node, request.dropoff_node]
+        for vehicle in candidates:
+            nodes.append(vehicle.node)
+            nodes.extend(stop.node for stop in vehicle.plan)
+        unique, position = np.unique(np.asarray(nodes, dtype=np.int64), return_inverse=True)
+        matrix = self.router.travel_times_s(self.profile, unique[:, None], unique[None, :])
+        matrix = np.where(np.isnan(matrix), np.inf, matrix)
+        options, at = [], 2
+        for vehicle in candidates:
+            size = 1 + len(vehicle.plan)
+            local = [*position[at : at + size], position[0], position[1]]
+            at += size
+            times = matrix[np.ix_(local, local)].tolist()
+            option = self.best_for_vehicle(vehicle, request, now_s, times)
+            if option is not None:
+                options.append(option)
+        options.sort(key=lambda o: (o.cost_s, o.pickup_s, o.vehicle.vehicle_id))
+        for option in options:
+            if option.vehicle.battery is None or self.energy_ok(
+                option.vehicle, self._new_nodes(option, request)
+            ):
+                return option
+        return None
+
+    @staticmethod
+    def _new_nodes(option: Insertion, request: DrtRequest) -> list[int]:
+        vehicle = option.vehicle
+        nodes = [s.node for s in vehicle.plan]
+        nodes.insert(option.dropoff_index, request.dropoff_node)
+        nodes.insert(option.pickup_index, request.pickup_node)
+        return [vehicle.node, *nodes]
+
+    def best_for_vehicle(
+        self,
+        vehicle: DrtVehicle,
+        request: DrtRequest,
+        now_s: float,
+        times_s: list[list[float]] | None = None,
+    ) -> Insertion | None:
+        """The feasible insertion into ``vehicle``'s plan adding the least drive time, or None.
+
+        Parameters
+        ----------
+        vehicle, request : the vehicle and the request to insert.
+        now_s : float
+            Clock, s after midnight.
+        times_s : list of lists, optional
+            Drive times (s; inf = unreachable) between the nodes [anchor, plan stops..., pick-up,
+            drop-off], in that order; queried from the router when not given.
+        """
+        party, cap, stop_s = request.party, vehicle.capacity, self.stop_s
+        plan = vehicle.plan
+        n = len(plan)
+        if times_s is None:
+            nodes = np.array(
+                [vehicle.node, *[s.node for s in plan], request.pickup_node, request.dropoff_node]
+            )
+            matrix = self.router.travel_times_s(self.profile, nodes[:, None], nodes[None, :])
+            times_s = np.where(np.isnan(matrix), np.inf, matrix).tolist()
+        T = times_s
+        P, D = n + 1, n + 2
+        earliest = [s.earliest_s for s in plan]
+        latest = [s.latest_s for s in plan]
+        start_s = max(vehicle.free_s, now_s)
+        old_dep, load_after = [], []
+        dep, prev, load = start_s, 0, vehicle.anchor_load
+        for k, stop in enumerate(plan):
+            dep = max(dep + T[prev][k + 1], earliest[k]) + stop_s
+            load += party_of(stop)
+            old_dep.append(dep)
+            load_after.append(load)
+            prev = k + 1
+        best: Insertion | None = None
+
+        def suffix_ok(dep_s: float, prev_idx: int, first: int) -> bool:
+            for k in range(first, n):
+                t = max(dep_s + T[prev_idx][k + 1], earliest[k])
+                if t > latest[k]:
+                    return False
+                dep_s = t + stop_s
+                if dep_s <= old_dep[k]:
+                    return True  # delay absorbed: the rest of the plan is as before
+                prev_idx = k + 1
+            return True
+
+        for i in range(n + 1):
+            dep_before = old_dep[i - 1] if i else start_s
+            prev_i = i  # matrix index of plan[i-1] (0 = anchor)
+            load_before = load_after[i - 1] if i else vehicle.anchor_load
+            if dep_before > request.latest_pickup_s:
+                break  # later positions only pick up later
+            if load_before + party > cap:
+                continue
+            t_p = max(dep_before + T[prev_i][P], request.ready_s)
+            if t_p > request.latest_pickup_s:
+                continue
+            next_i = i + 1 if i < n else None
+            pickup_added = T[prev_i][P] + (
+                T[P][next_i] - T[prev_i][next_i] if next_i is not None else 0.0
+            )
+            run_dep, run_prev = t_p + stop_s, P
+            for j in range(i, n + 1):
+                if j > i:  # extend the prefix with plan[j-1], now after the pick-up
+                    k = j - 1
+                    if load_after[k] + party > cap:
+                        break
+                    t = max(run_dep + T[run_prev][k + 1], earliest[k])
+                    if t > latest[k]:
+                        break
+                    run_dep, run_prev = t + stop_s, k + 1
+                t_d = run_dep + T[run_prev][D]
+                if t_d > request.latest_dropoff_s:
+                    continue
+                next_j = j + 1 if j < n else None
+                if j == i:
+                    cost = T[prev_i][P] + T[P][D]
+                    if next_j is not None:
+                        cost += T[D][next_j] - T[prev_i][next_j]
+                else:
+                    cost = pickup_added + T[run_prev][D]
+                    if next_j is not None:
+                        cost += T[D][next_j] - T[run_prev][next_j]
+                if best is not None and (cost, t_p) >= (best.cost_s, best.pickup_s):
+                    continue
+                if not suffix_ok(t_d + stop_s, D, j):
+                    continue
+                best = Insertion(vehicle, i, j, t_p, t_d, cost, vehicle.version, now_s)
+        return best
+
+
+def party_of(stop: PlanStop) -> int:
+    """Change of load at ``stop``: +party at a pick-up, −party at a drop-off (persons)."""
+    return stop.request.party if stop.pickup else -stop.request.party
+
+
+# ---------------------------------------------------------------------- idle policies
+class StayPolicy:
+    """Idle vehicles stay where they are until dispatched."""
+
+    recheck_s: float | None = None
+
+    def __init__(self, service):
+        self.service = service
+
+    def note_request(self, node: int, now_s: float) -> None:
+        """A request was made at ``node`` (index) at ``now_s`` (s); staying ignores it."""
+
+    def target_node(self, vehicle: DrtVehicle, now_s: float) -> int | None:
+        """Where the idle ``vehicle`` should drive at ``now_s`` (s): nowhere."""
+        return None
+
+
+class ReturnToDepotPolicy(StayPolicy):
+    """Idle vehicles drive back to their depot (their starting node)."""
+
+    def target_node(self, vehicle: DrtVehicle, now_s: float) -> int | None:
+        """The vehicle's depot node, unless it is there already."""
+        return None if vehicle.node == vehicle.depot_node else vehicle.depot_node
+
+
+class ZoneDemandRebalancing(StayPolicy):
+    """Idle vehicles move toward zones with many recent requests per idle vehicle.
+
+    The service area is cut into square zones of ``rebalance_zone_m`` (m); requests of the last
+    ``rebalance_window_min`` count as demand. An idle vehicle moves to the zone with the most
+    demand per idle vehicle there (itself counted as arriving) when that beats staying by at least
+    one request (so vehicles do not shuttle between equal zones), and re-checks every
+    ``rebalance_interval_min`` while idle.
+    """
+
+    #: a move must gain at least this many recent requests per idle vehicle (no ping-pong)
+    MIN_GAIN = 1.0
+
+    def __init__(self, service):
+        super().__init__(service)
+        cfg = service.config
+        self.window_s = cfg.rebalance_window_min * 60.0
+        self.recheck_s = cfg.rebalance_interval_min * 60.0
+        nodes = service.ctx.network.nodes
+        area = service.area_nodes
+        x = nodes["x_m"].to_numpy()[area]
+        y = nodes["y_m"].to_numpy()[area]
+        size = float(cfg.rebalance_zone_m)
+        cells = np.stack([np.floor(x / size), np.floor(y / size)], axis=1).astype(np.int64)
+        keys, zone = np.unique(cells, axis=0, return_inverse=True)
+        zone = zone.ravel()
+        self.zone_of = np.full(len(nodes), -1, dtype=np.int64)
+        self.zone_of[area] = zone
+        centre_x, centre_y = (keys[:, 0] + 0.5) * size, (keys[:, 1] + 0.5) * size
+        dist2 = (x - centre_x[zone]) ** 2 + (y - centre_y[zone]) ** 2
+        order = np.lexsort((dist2, zone))
+        first = np.unique(zone[order], return_index=True)[1]
+        self.zone_node = area[order[first]]  # node nearest each zone's centre
+        self.recent: deque[tuple[float, int]] = deque()
+        self.demand: Counter[int] = Counter()
+
+    def note_request(self, node: int, now_s: float) -> None:
+        """Count a request at ``node`` (index) at ``now_s`` (s) in its zone's recent demand."""
+        zone = int(self.zone_of[node])
+        if zone >= 0:
+            self.recent.append((now_s, zone))
+            self.demand[zone] += 1
+
+    def _forget(self, now_s: float) -> None:
+        while self.recent and self.recent[0][0] < now_s - self.window_s:
+            _, zone = self.recent.popleft()
+            self.demand[zone] -= 1
+
+    def target_node(self, vehicle: DrtVehicle, now_s: float) -> int | None:
+        """The node of the zone with most recent demand per idle vehicle, or None to stay."""
+        self._forget(now_s)
+        if not +self.demand:
+            return None
+        idle = Counter(
+            int(self.zone_of[v.node])
+            for v in self.service.vehicles
+            if not v.plan and v is not vehicle
+        )
+        here = int(self.zone_of[vehicle.node])
+        stay_score = self.demand.get(here, 0) / (1 + idle.get(here, 0)) if here >= 0 else -1.0
+        zone, count = max(
+            ((z, c / (1 + idle.get(z, 0))) for z, c in self.demand.items() if c > 0),
+            key=lambda item: (item[1], -item[0]),
+        )
+        if zone == here or count < stay_score + self.MIN_GAIN:
+            return None
+        return int(self.zone_node[zone])
+
+
+#: local fallbacks for the policy names (the scenario registry's entries win when present)
+DISPATCH_POLICIES = {"insertion": InsertionDispatch}
+IDLE_POLICIES = {
+    "stay": StayPolicy,
+    "return_to_depot": ReturnToDepotPolicy,
+    "zone_rebalancing": ZoneDemandRebalancing,
+}
+
+
+def resolve_policy(kind: str, name: str) -> Any:
+    """The policy class registered as ``name`` for ``kind`` (``drt_dispatch`` or ``drt_idle``).
+
+    Looks in :data:`mobisim.scenario.registry.POLICIES` first, then in this module's tables;
+    KeyError listing the known names otherwise.
+    """
+    registered = registry.POLICIES.get(kind, {})
+    if name in registered:
+        return registry.policy(kind, name)
+    local = DISPATCH_POLICIES if kind == "drt_dispatch" else IDLE_POLICIES
+    if name in local:
+        return local[name]
+    known = sorted({*registered, *local})
+    raise KeyError(f"unknown {kind} policy {name!r}; expected one of: {', '.join(known)}")

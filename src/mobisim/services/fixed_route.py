@@ -1,0 +1,617 @@
+"""Fixed-route services: autonomous shuttles and conventional buses calling at stops in order.
+
+A route is an ordered list of stops, run as a ``loop`` (s0 → s1 → … → s(n-1) → s0) or as a
+``line`` run back and forth (s0 → … → s(n-1), then s(n-1) → … → s0). One *run* is one full cycle
+from the first stop back to it; vehicles drive the road path between stops on the router profile
+named after the service (drive view, speeds capped at ``speed_cap_kmh``).
+
+The operator's story: at each departure time (a timetable, or every ``headway_min`` within the
+service hours) a vehicle waiting at the first stop is taken from the depot queue (a SimPy store;
+the departure waits if none is back yet) and makes one run. At every stop it opens its doors:
+riders for this stop alight, then the queue of that stop and direction boards first come, first
+served while seats (a SimPy container) are free; those who do not fit stay and are logged as
+``denied_boarding``. The dwell lasts ``dwell_fixed_s`` plus ``dwell_per_pax_s`` per person
+boarding or alighting. At a terminal the vehicle lays over ``layover_min``; at the end of a run it
+joins the depot queue again. Riders board only at the moment the doors open.
+
+The rider's story: walk to the boarding stop, join its queue, and either board a vehicle or give
+up after ``max_wait_min`` (outcome ``gave_up_max_wait``); after boarding, ride to the alighting
+stop. A ride does not continue past the end of a run (the vehicle lays over there).
+
+Offers pick, among the stops within ``max_walk_m`` of the origin and of the destination, the
+boarding/alighting pair with the least door-to-door time, walking weighted 1.5 × [T11]. The
+expected wait is the time to the next scheduled passage with a timetable, half the headway
+otherwise (or the time to the first passage before the service starts).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import simpy
+from pydantic import Field, model_validator
+
+from mobisim.errors import NetworkError, ScenarioError
+from mobisim.network.router import WALK_SPEED_MPS
+from mobisim.scenario.base import ClockTime, ServiceConfig, StrictModel
+from mobisim.services.base import Offer, RideOutcome, Service, Trip, unavailable
+from mobisim.units import min_to_s
+
+#: weight of walking time against in-vehicle time when choosing the stop pair [T11]
+WALK_TIME_WEIGHT = 1.5
+WALK_PROFILE = "walk"
+
+
+class StopConfig(StrictModel):
+    """A stop (or depot): a name and where it is, as lat/lon, a node index or a named place."""
+
+    name: str = Field(description="Stop name (shown in events and reports).")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude, degrees.")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude, degrees.")
+    node: int | None = Field(default=None, ge=0, description="Network node index.")
+    place: str | None = Field(
+        default=None, description="Named place of the network (e.g. town_centre)."
+    )
+
+    @model_validator(mode="after")
+    def _one_location(self) -> StopConfig:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError(f"stop {self.name!r}: expected both lat and lon")
+        given = [self.lat is not None, self.node is not None, self.place is not None]
+        if sum(given) != 1:
+            raise ValueError(
+                f"stop {self.name!r}: expected exactly one of lat+lon, node or place (got {sum(given)})"
+            )
+        return self
+
+
+def resolve_stops(network, stops: list[StopConfig], key_path: str) -> np.ndarray:
+    """Node indices of ``stops``; ScenarioError listing every stop that cannot be placed.
+
+    Parameters
+    ----------
+    network : Network
+        The prepared network (snapping, named places).
+    stops : list of StopConfig
+        The stops of a service block.
+    key_path : str
+        Key path of the list for messages, e.g. ``services.shuttle.stops``.
+    """
+    nodes, problems = [], []
+    for i, stop in enumerate(stops):
+        try:
+            if stop.node is not None:
+                if stop.node >= network.n_nodes:
+                    raise NetworkError(
+                        f"node {stop.node} is outside 0..{network.n_nodes - 1} of the network"
+                    )
+                nodes.append(stop.node)
+            elif stop.place is not None:
+                nodes.append(network.place_node(stop.place))
+            else:
+                nodes.append(network.snap(stop.lat, stop.lon)[0])
+        except NetworkError as exc:
+            problems.append((f"{key_path}[{i}] ({stop.name})", str(exc)))
+    if problems:
+        raise ScenarioError(None, problems)
+    return np.asarray(nodes, dtype=np.int64)
+
+
+class FixedRouteConfig(ServiceConfig):
+    """``type: fixed_route``: a shuttle or bus route with stops, headway or timetable."""
+
+    type: Literal["fixed_route"] = "fixed_route"
+    stops: list[StopConfig] = Field(
+        min_length=2, description="Stops in running order (at least two)."
+    )
+    shape: Literal["loop", "line"] = Field(
+        default="loop",
+        description="loop: last stop back to the first; line: run to the last stop and back.",
+    )
+    vehicles: int | None = Field(
+        default=None,
+        ge=1,
+        description="Number of vehicles (default: enough for the headway or timetable).",
+    )
+    headway_min: float | None = Field(
+        default=None,
+        gt=0,
+        description="Minutes between departures from the first stop (default: run time / vehicles).",
+    )
+    timetable: list[ClockTime] | None = Field(
+        default=None,
+        description='Departure clock times from the first stop ("07:05", ...); replaces the headway.',
+    )
+    service_start: ClockTime | None = Field(
+        default=None, description="First departure (default: the scenario period start)."
+    )
+    service_end: ClockTime | None = Field(
+        default=None, description="Last departure at the latest (default: the period end)."
+    )
+    speed_cap_kmh: float = Field(
+        default=25.0,
+        gt=0,
+        description="Speed cap on every road, km/h (shuttles cruise 20, capped at 25 [P2][P3]).",
+    )
+    capacity_pax: int = Field(
+        default=15, ge=1, description="Places, seated + standing (Navya: 15 [P2])."
+    )
+    seated_pax: int | None = Field(
+        default=None,
+        ge=0,
+        description="Seated places, for reports (default: 11 as the Navya [P2], at most capacity_pax).",
+    )
+    dwell_fixed_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="Dwell at every stop before boarding time, s (shuttle boarding ~20 s [P10]).",
+    )
+    dwell_per_pax_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Extra dwell per person boarding or alighting, s (assumption A).",
+    )
+    layover_min: float = Field(
+        default=3.0, ge=0, description="Layover at a terminal, min (assumption A)."
+    )
+    max_walk_m: float = Field(
+        default=400.0, gt=0, description="Longest walk to or from a stop, m [T4]."
+    )
+    max_wait_min: float = Field(
+        default=20.0,
+        gt=0,
+        description="Riders give up after waiting this long at the stop, min (assumption A).",
+    )
+    fare_krw: float = Field(
+        default=0.0, ge=0, description="Fare per ride, KRW (0: free, as on pilots; A)."
+    )
+    vehicle_type: str = Field(
+        default="av_shuttle",
+        description="Energy profile of the vehicles, a vehicle type of mobisim.energy.",
+    )
+    mode_label: str = Field(
+        default="shuttle", description="Mode name in results (shuttle, bus, ...)."
+    )
+
+    @model_validator(mode="after")
+    def _operation(self) -> FixedRouteConfig:
+        if self.headway_min is None and self.vehicles is None and not self.timetable:
+            raise ValueError("expected vehicles, headway_min or timetable")
+        if self.seated_pax is not None and self.seated_pax > self.capacity_pax:
+            raise ValueError(
+                f"expected seated_pax <= capacity_pax (got {self.seated_pax} > {self.capacity_pax})"
+            )
+        return self
+
+    @property
+    def seated_places(self) -> int:
+        """Seated places: ``seated_pax``, or 11 [P2] capped at the capacity."""
+        return min(11, self.capacity_pax) if self.seated_pax is None else self.seated_pax
+
+
+@dataclass(slots=True)
+class Visit:
+    """One stop call of a run: where, whether riders board/alight, its schedule offset."""
+
+    stop: int  # index in the config's stop list
+    node: int
+    boards: bool
+    layover_after: bool
+    offset_s: float = 0.0  # doors open this long after the run's departure (no extra dwell)
+    distance_m: float = 0.0  # route distance from the first stop, m
+
+
+@dataclass(eq=False, slots=True)
+class Rider:
+    """A commuter booked on the route: boarding/alighting visit positions and events."""
+
+    trip: Trip
+    board_pos: int
+    alight_pos: int
+    boarded: simpy.Event
+    done: simpy.Event
+    ready_s: float = math.nan
+    board_s: float = math.nan
+
+
+@dataclass(eq=False, slots=True)
+class RouteVehicle:
+    """A vehicle of the route: id, seats (a SimPy container of occupied places), riders on board."""
+
+    vehicle_id: int
+    seats: simpy.Container
+    node: int
+    free_since_s: float
+    riders: list[Rider] = field(default_factory=list)
+
+
+class FixedRouteService(Service):
+    """Vehicles run the route at a headway or timetable; riders queue at stops (see module doc)."""
+
+    type_name = "fixed_route"
+    Config = FixedRouteConfig
+    mode = "shuttle"
+
+    def __init__(self, config: FixedRouteConfig, ctx):
+        super().__init__(config, ctx)
+        self.mode = config.mode_label
+        self.profile = config.name
+        ctx.router.add_profile(self.profile, view="drive", speed_cap_kmh=config.speed_cap_kmh)
+        self.stop_nodes = resolve_stops(ctx.network, config.stops, f"services.{self.name}.stops")
+        self.pattern, self.leg_s, self.leg_m = self._build_pattern()
+        last = self.pattern[-1]
+        self.cycle_s = last.offset_s + config.dwell_fixed_s + min_to_s(config.layover_min)
+        self.service_start_s = (
+            ctx.period_start_s if config.service_start is None else config.service_start
+        )
+        self.service_end_s = ctx.period_end_s if config.service_end is None else config.service_end
+        self.departures_s, self.headway_s = self._departures()
+        self.n_vehicles = config.vehicles or self._vehicles_needed()
+        self.offsets_s = np.array([v.offset_s for v in self.pattern])
+        self.queues: list[list[Rider]] = [[] for _ in self.pattern]
+        self.depot: simpy.Store | None = None
+        self.vehicles: list[RouteVehicle] = []
+
+    # ------------------------------------------------------------------ set-up
+    def _build_pattern(self) -> tuple[list[Visit], list[float], list[float]]:
+        """The visits of one run and the drive time (s) / distance (m) from each to the next."""
+        cfg, nodes = self.config, self.stop_nodes
+        n = len(nodes)
+        if cfg.shape == "loop":
+            visits = [Visit(i, int(nodes[i]), True, False) for i in range(n)]
+            visits.append(Visit(0, int(nodes[0]), False, True))
+        else:
+            visits = [Visit(i, int(nodes[i]), i < n - 1, i == n - 1) for i in range(n)]
+            visits += [Visit(i, int(nodes[i]), i > 0, i == 0) for i in range(n - 1, -1, -1)]
+        leg_s, leg_m = [], []
+        for a, b in itertools.pairwise(visits):
+            leg = self.ctx.router.try_leg(self.profile, a.node, b.node)
+            if leg is None:
+                raise ScenarioError(
+                    None,
+                    [
+                        (
+                            f"services.{self.name}.stops",
+                            f"no drive path from stop {cfg.stops[a.stop].name!r} "
+                            f"to stop {cfg.stops[b.stop].name!r}",
+                        )
+                    ],
+                )
+            leg_s.append(leg[0])
+            leg_m.append(leg[1])
+        layover_s = min_to_s(cfg.layover_min)
+        for p in range(1, len(visits)):
+            prev = visits[p - 1]
+            visits[p].offset_s = (
+                prev.offset_s
+                + cfg.dwell_fixed_s
+                + (layover_s if prev.layover_after else 0.0)
+                + leg_s[p - 1]
+            )
+            visits[p].distance_m = prev.distance_m + leg_m[p - 1]
+        return visits, leg_s, leg_m
+
+    def _departures(self) -> tuple[np.ndarray, float]:
+        """Departure times from the first stop (s after midnight) and the headway (s)."""
+        cfg = self.config
+        if cfg.timetable:
+            times = np.sort(np.asarray(cfg.timetable, dtype=float))
+            gaps = np.diff(times)
+            return times, float(gaps.mean()) if gaps.size else self.cycle_s
+        headway_s = min_to_s(cfg.headway_min) if cfg.headway_min else self.cycle_s / cfg.vehicles
+        span_s = self.service_end_s - self.service_start_s
+        count = math.floor(span_s / headway_s + 1e-9) + 1 if span_s >= 0 else 0
+        return self.service_start_s + headway_s * np.arange(count), headway_s
+
+    def _vehicles_needed(self) -> int:
+        """Vehicles for the departures: the most runs under way at once (at least one)."""
+        deps = self.departures_s
+        if deps.size == 0:
+            return 1
+        ends = np.searchsorted(deps, deps + self.cycle_s, side="left")
+        return max(1, int((ends - np.arange(deps.size)).max()))
+
+    def start(self) -> None:
+        """Register the vehicles at the first stop and start the departure process."""
+        env, cfg = self.ctx.env, self.config
+        self.depot = simpy.Store(env)
+        first = self.pattern[0].node
+        for _ in range(self.n_vehicles):
+            vehicle_id = self.ctx.new_vehicle(
+                self.name,
+                cfg.vehicle_type,
+                capacity_pax=cfg.capacity_pax,
+                seated_pax=cfg.seated_places,
+                start_node=first,
+            )
+            vehicle = RouteVehicle(
+                vehicle_id, simpy.Container(env, capacity=cfg.capacity_pax), first, env.now
+            )
+            self.vehicles.append(vehicle)
+            self.depot.put(vehicle)
+        env.process(self._departures_process())
+
+    # ------------------------------------------------------------------ operator
+    def _departures_process(self):
+        """Each departure time: take a vehicle waiting at the first stop and send it on a run."""
+        env = self.ctx.env
+        for depart_s in self.departures_s:
+            if depart_s > env.now:
+                yield env.timeout(depart_s - env.now)
+            vehicle = yield self.depot.get()
+            env.process(self._run(vehicle))
+
+    def _run(self, vehicle: RouteVehicle):
+        """One run: drive stop to stop, alight and board at each, lay over at terminals."""
+        env, log, cfg = self.ctx.env, self.ctx.log, self.config
+        if env.now > vehicle.free_since_s:
+            log.emit(
+                vehicle.free_since_s,
+                "vehicle_dwell",
+                self.name,
+                vehicle_id=vehicle.vehicle_id,
+                node=vehicle.node,
+                duration_s=env.now - vehicle.free_since_s,
+                pax=0,
+                state="idle",
+            )
+        for pos, visit in enumerate(self.pattern):
+            if pos > 0 and visit.node != vehicle.node:
+                pax = vehicle.seats.level
+                log.emit(
+                    env.now,
+                    "vehicle_leg",
+                    self.name,
+                    vehicle_id=vehicle.vehicle_id,
+                    node=vehicle.node,
+                    to_node=visit.node,
+                    distance_m=self.leg_m[pos - 1],
+                    duration_s=self.leg_s[pos - 1],
+                    pax=pax,
+                    state="occupied" if pax else "in_service_empty",
+                    detail=cfg.vehicle_type,
+                )
+                yield env.timeout(self.leg_s[pos - 1])
+                vehicle.node = visit.node
+            moved = self._alight(vehicle, pos) + self._board(vehicle, pos)
+            dwell_s = cfg.dwell_fixed_s + cfg.dwell_per_pax_s * moved
+            yield from self._stand(vehicle, dwell_s, "dwell")
+            if visit.layover_after:
+                yield from self._stand(vehicle, min_to_s(cfg.layover_min), "layover")
+        vehicle.free_since_s = env.now
+        self.depot.put(vehicle)
+
+    def _stand(self, vehicle: RouteVehicle, duration_s: float, state: str):
+        """The vehicle stands at its node for ``duration_s`` (s), logged as ``state``."""
+        if duration_s <= 0:
+            return
+        self.ctx.log.emit(
+            self.ctx.env.now,
+            "vehicle_dwell",
+            self.name,
+            vehicle_id=vehicle.vehicle_id,
+            node=vehicle.node,
+            duration_s=duration_s,
+            pax=vehicle.seats.level,
+            state=state,
+        )
+        yield self.ctx.env.timeout(duration_s)
+
+    def _alight(self, vehicle: RouteVehicle, pos: int) -> int:
+        """Riders whose stop this is get off; returns the number of persons alighting."""
+        env, log = self.ctx.env, self.ctx.log
+        leaving = [r for r in vehicle.riders if r.alight_pos == pos]
+        persons = 0
+        for rider in leaving:
+            vehicle.riders.remove(rider)
+            vehicle.seats.get(rider.trip.party_size)  # level drops at once (enough on board)
+            persons += rider.trip.party_size
+            trip_id = rider.trip.trip_id
+            in_vehicle_s = env.now - rider.board_s
+            common = {"trip_id": trip_id, "vehicle_id": vehicle.vehicle_id, "node": vehicle.node}
+            log.emit(env.now, "alight", self.name, pax=vehicle.seats.level, **common)
+            log.emit(env.now, "dropoff", self.name, value=in_vehicle_s, **common)
+            board_visit, alight_visit = self.pattern[rider.board_pos], self.pattern[pos]
+            rider.done.succeed(
+                RideOutcome(
+                    served=True,
+                    wait_s=rider.board_s - rider.ready_s,
+                    in_vehicle_s=in_vehicle_s,
+                    distance_m=alight_visit.distance_m - board_visit.distance_m,
+                    fare_krw=self.config.fare_krw,
+                    vehicle_id=vehicle.vehicle_id,
+                    egress_node=alight_visit.node,
+                )
+            )
+        return persons
+
+    def _board(self, vehicle: RouteVehicle, pos: int) -> int:
+        """The stop's queue boards in order while places are free; returns persons boarding."""
+        env, log = self.ctx.env, self.ctx.log
+        queue = self.queues[pos]
+        persons = 0
+        for rider in list(queue):
+            party = rider.trip.party_size
+            common = {
+                "trip_id": rider.trip.trip_id,
+                "vehicle_id": vehicle.vehicle_id,
+                "node": vehicle.node,
+            }
+            if vehicle.seats.level + party > vehicle.seats.capacity:
+                log.emit(env.now, "denied_boarding", self.name, pax=vehicle.seats.level, **common)
+                continue
+            queue.remove(rider)
+            vehicle.seats.put(party)  # level rises at once (room checked above)
+            vehicle.riders.append(rider)
+            persons += party
+            rider.board_s = env.now
+            log.emit(env.now, "board", self.name, pax=vehicle.seats.level, **common)
+            log.emit(env.now, "pickup", self.name, value=env.now - rider.ready_s, **common)
+            rider.boarded.succeed()
+        return persons
+
+    # ------------------------------------------------------------------ rider
+    def _rider(self, rider: Rider, access_walk_s: float):
+        """Walk to the stop, queue, and board, or give up after the maximum wait."""
+        env = self.ctx.env
+        if access_walk_s > 0:
+            yield env.timeout(access_walk_s)
+        rider.ready_s = env.now
+        self.queues[rider.board_pos].append(rider)
+        max_wait_s = min_to_s(self.config.max_wait_min)
+        yield rider.boarded | env.timeout(max_wait_s)
+        if rider.boarded.triggered:
+            return
+        self.queues[rider.board_pos].remove(rider)
+        self.ctx.log.emit(
+            env.now,
+            "give_up",
+            self.name,
+            trip_id=rider.trip.trip_id,
+            node=self.pattern[rider.board_pos].node,
+            duration_s=max_wait_s,
+            detail="gave_up_max_wait",
+        )
+        rider.done.succeed(RideOutcome(served=False, reason="gave_up_max_wait", wait_s=max_wait_s))
+
+    # ------------------------------------------------------------------ protocol
+    def _expected_waits_s(self, arrival_s: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Expected wait (s) at each boarding position for riders arriving at ``arrival_s``.
+
+        NaN where no vehicle passes any more. With a timetable: time to the next passage; with a
+        headway: half of it, or the time to the first passage before the service starts.
+        """
+        deps = self.departures_s
+        if deps.size == 0:
+            return np.full(arrival_s.shape, np.nan)
+        offsets = self.offsets_s[positions]
+        index = np.searchsorted(deps, arrival_s - offsets - 1e-9, side="left")
+        waits = np.full(arrival_s.shape, np.nan)
+        ok = index < deps.size
+        passage = deps[np.minimum(index, deps.size - 1)] + offsets
+        waits[ok] = passage[ok] - arrival_s[ok]
+        if not self.config.timetable:
+            between = ok & (index > 0)
+            waits[between] = self.headway_s / 2.0
+        return waits
+
+    def offers(self, trip: Trip, now_s: float) -> list[Offer]:
+        """The best boarding/alighting stop pair for ``trip`` leaving at ``now_s`` (s).
+
+        Parameters
+        ----------
+        trip : Trip
+            Origin and destination node indices, party size.
+        now_s : float
+            Clock, s after midnight.
+
+        Unavailable reasons: ``party_too_large``, ``no_stop_within_walk`` (no stop within
+        ``max_walk_m`` of the origin or of the destination), ``no_useful_stop_pair`` (the near
+        stops coincide), ``outside_service_hours`` (no vehicle passes any more),
+        ``wait_exceeds_max_wait``. Times in s, distances in m, fare in KRW.
+        """
+        cfg = self.config
+        if trip.party_size > cfg.capacity_pax:
+            return [unavailable(self.name, self.mode, "party_too_large")]
+        router = self.ctx.router
+        walk_from = router.distances_m(WALK_PROFILE, trip.origin_node, self.stop_nodes)
+        walk_to = router.distances_m(WALK_PROFILE, self.stop_nodes, trip.dest_node)
+        near_from = np.nan_to_num(walk_from, nan=np.inf) <= cfg.max_walk_m
+        near_to = np.nan_to_num(walk_to, nan=np.inf) <= cfg.max_walk_m
+        stops = np.array([v.stop for v in self.pattern])
+        boards = np.flatnonzero(np.array([v.boards for v in self.pattern]) & near_from[stops])
+        alights = np.flatnonzero(near_to[stops])
+        alights = alights[alights > 0]
+        if boards.size == 0 or alights.size == 0:
+            return [unavailable(self.name, self.mode, "no_stop_within_walk")]
+        nodes = np.array([v.node for v in self.pattern])
+        pair_ok = (alights[None, :] > boards[:, None]) & (
+            nodes[alights][None, :] != nodes[boards][:, None]
+        )
+        if not pair_ok.any():
+            return [unavailable(self.name, self.mode, "no_useful_stop_pair")]
+        access_s = walk_from[stops[boards]] / WALK_SPEED_MPS
+        egress_s = walk_to[stops[alights]] / WALK_SPEED_MPS
+        waits_s = self._expected_waits_s(now_s + access_s, boards)
+        if np.isnan(waits_s).all():
+            return [unavailable(self.name, self.mode, "outside_service_hours")]
+        too_long = waits_s > min_to_s(cfg.max_wait_min)
+        waits_s = np.where(too_long, np.nan, waits_s)
+        if np.isnan(waits_s).all():
+            return [unavailable(self.name, self.mode, "wait_exceeds_max_wait")]
+        ride_s = self.offsets_s[alights][None, :] - self.offsets_s[boards][:, None]
+        cost = (
+            WALK_TIME_WEIGHT * (access_s[:, None] + egress_s[None, :]) + waits_s[:, None] + ride_s
+        )
+        cost = np.where(pair_ok & ~np.isnan(cost), cost, np.inf)
+        if not np.isfinite(cost).any():
+            return [unavailable(self.name, self.mode, "no_useful_stop_pair")]
+        i, j = np.unravel_index(int(np.argmin(cost)), cost.shape)
+        board, alight = int(boards[i]), int(alights[j])
+        return [
+            Offer(
+                self.name,
+                self.mode,
+                True,
+                access_walk_m=float(walk_from[stops[board]]),
+                access_walk_s=float(access_s[i]),
+                wait_s=float(waits_s[i]),
+                in_vehicle_s=float(ride_s[i, j]),
+                egress_walk_m=float(walk_to[stops[alight]]),
+                egress_walk_s=float(egress_s[j]),
+                distance_m=self.pattern[alight].distance_m - self.pattern[board].distance_m,
+                fare_krw=cfg.fare_krw,
+                access_node=self.pattern[board].node,
+                egress_node=self.pattern[alight].node,
+                handle=(board, alight),
+            )
+        ]
+
+    def request(self, trip: Trip, offer: Offer) -> simpy.Event:
+        """Book the ride of ``offer``: the rider walks to the stop and queues there.
+
+        Parameters
+        ----------
+        trip : Trip
+            The trip (its party takes ``party_size`` places).
+        offer : Offer
+            An offer of this service (``handle`` = boarding and alighting visit positions).
+
+        Returns an event firing at alighting (served) or when the rider gives up
+        (``gave_up_max_wait``).
+        """
+        env = self.ctx.env
+        board, alight = offer.handle
+        self.ctx.log.emit(
+            env.now,
+            "request",
+            self.name,
+            trip_id=trip.trip_id,
+            node=offer.access_node,
+            to_node=offer.egress_node,
+        )
+        rider = Rider(trip, board, alight, env.event(), env.event())
+        env.process(self._rider(rider, offer.access_walk_s))
+        return rider.done
+
+    def finish(self, end_s: float) -> None:
+        """Log the idle stand of every vehicle waiting at the first stop up to ``end_s`` (s)."""
+        if self.depot is None:
+            return
+        for vehicle in self.depot.items:
+            if end_s > vehicle.free_since_s:
+                self.ctx.log.emit(
+                    vehicle.free_since_s,
+                    "vehicle_dwell",
+                    self.name,
+                    vehicle_id=vehicle.vehicle_id,
+                    node=vehicle.node,
+                    duration_s=end_s - vehicle.free_since_s,
+                    pax=0,
+                    state="idle",
+                )
+                vehicle.free_since_s = end_s

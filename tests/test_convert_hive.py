@@ -1,0 +1,194 @@
+"""The HIVE importer on a tiny hand-made HIVE scenario (HIVE itself is not needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from mobisim.convert.hive import MILE_M, US_GALLON_L, convert_hive
+from mobisim.errors import ScenarioError
+from mobisim.network.load import build_network
+from mobisim.scenario.network_config import NetworkConfig
+
+# a 3 x 3 grid of nodes about 110 m apart, two-way streets; one link without a speed
+LAT0, LON0, STEP = 39.75, -104.99, 0.001
+
+
+def _node_id(i: int, j: int) -> int:
+    return 100 + 10 * i + j
+
+
+def _network() -> dict:
+    nodes = [
+        {"id": _node_id(i, j), "y": LAT0 + i * STEP, "x": LON0 + j * STEP}
+        for i in range(3)
+        for j in range(3)
+    ]
+    links = []
+    for i in range(3):
+        for j in range(3):
+            for di, dj in ((0, 1), (1, 0)):
+                if i + di < 3 and j + dj < 3:
+                    a, b = _node_id(i, j), _node_id(i + di, j + dj)
+                    for u, v in ((a, b), (b, a)):
+                        links.append(
+                            {
+                                "source": u,
+                                "target": v,
+                                "key": 0,
+                                "length": 100.0,
+                                "speed_kmph": 36.0,
+                            }
+                        )
+    del links[0]["speed_kmph"]
+    return {"directed": True, "multigraph": True, "graph": {}, "nodes": nodes, "links": links}
+
+
+def _write_hive(folder: Path, *, requests_extra: str = "", mechatronics: bool = False) -> Path:
+    """A HIVE scenario in HIVE's folder layout (inputs in their default sub-folders)."""
+    for sub in ("vehicles", "requests", "stations", "bases", "road_network"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    (folder / "vehicles" / "veh.csv").write_text(
+        "\ufeffvehicle_id,lat,lon,mechatronics_id,initial_soc,schedule_id,home_base_id\n"
+        f"v1,{LAT0},{LON0},leaf_50,0.4,first,hb1\n"
+        f"v2,{LAT0 + 2 * STEP},{LON0 + 2 * STEP},leaf_50,0.4,,\n"
+        f"v3,{LAT0},{LON0 + 2 * STEP},toyota_corolla,0.4,,\n"
+    )
+    (folder / "requests" / "req.csv").write_text(
+        "request_id,o_lat,o_lon,d_lat,d_lon,departure_time,passengers\n"
+        f"r0,{LAT0},{LON0},{LAT0 + 2 * STEP},{LON0 + 2 * STEP},1970-01-01T00:02:00,3\n"
+        f"r1,{LAT0 + STEP},{LON0},{LAT0},{LON0 + STEP},1970-01-01T01:00:30,1\n"
+        f"r2,{LAT0},{LON0},{LAT0 + 0.00001},{LON0},1970-01-01T02:00:00,1\n"
+        f"r3,{LAT0},{LON0},{LAT0 + STEP},{LON0},1970-01-03T00:00:00,1\n" + requests_extra
+    )
+    (folder / "stations" / "st.csv").write_text(
+        "station_id,lat,lon,charger_count,charger_id,on_shift_access\n"
+        f"s1,{LAT0 + STEP},{LON0 + STEP},4,DCFC,true\n"
+        f"s1,{LAT0 + STEP},{LON0 + STEP},2,GAS_PUMP,true\n"
+    )
+    (folder / "bases" / "b.csv").write_text(
+        f"base_id,lat,lon,station_id,stall_count\nb1,{LAT0},{LON0},,5\n"
+    )
+    (folder / "road_network" / "net.json").write_text(json.dumps(_network()))
+    inputs = {
+        "vehicles_file": "veh.csv",
+        "requests_file": "req.csv",
+        "stations_file": "st.csv",
+        "bases_file": "b.csv",
+        "road_network_file": "net.json",
+    }
+    if mechatronics:
+        (folder / "mech.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "leaf_50": {
+                        "mechatronics_type": "bev",
+                        "battery_capacity_kwh": 60,
+                        "nominal_max_charge_kw": 100,
+                        "nominal_watt_hour_per_mile": 300,
+                    }
+                }
+            )
+        )
+        inputs["mechatronics_file"] = "mech.yaml"
+    scenario = {
+        "sim": {
+            "sim_name": "tiny",
+            "start_time": "1970-01-01T00:00:00",
+            "end_time": "1970-01-02T00:00:00",
+            "request_cancel_time_seconds": 420,
+        },
+        "network": {"network_type": "osm_network", "default_speed_kmph": 18.0},
+        "input": inputs,
+        "dispatcher": {"ideal_fastcharge_soc_limit": 0.85},
+    }
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    return path
+
+
+def test_converts_trips_fleet_and_energy(tmp_path):
+    result = convert_hive(_write_hive(tmp_path / "hive"), tmp_path / "out")
+    assert result.requests_read == 4
+    # r2 snaps origin and destination to one node, r3 departs after the period
+    assert result.dropped == {"outside_period": 1, "origin_equals_destination": 1}
+    assert result.trips_written == 2 and result.vehicles == {
+        "hive_leaf_50": 2,
+        "hive_toyota_corolla": 1,
+    }
+
+    trips = pd.read_csv(result.trips_file)
+    assert trips["depart"].tolist() == [120.0, 3630.0]
+    assert trips["hive_request_id"].tolist() == ["r0", "r1"]
+    assert trips["party_size"].tolist() == [1, 1] and trips["hive_passengers"].tolist() == [3, 1]
+
+    scenario = yaml.safe_load(result.scenario_file.read_text())
+    assert scenario["name"] == "tiny"
+    assert scenario["period"] == {"start": "00:00", "end": "24:00"}
+    assert scenario["mode_choice"] == {"policy": "cheapest", "fallback": "unserved"}
+    leaf, corolla = scenario["services"]
+    assert leaf["type"] == "drt" and leaf["capacity_pax"] == 1 and leaf["vehicles"] == 2
+    assert leaf["max_wait_s"] == 420.0 and leaf["stop_s"] == 0.0
+    assert [d["name"] for d in leaf["depots"]] == ["v1", "v2"]
+    assert leaf["depots"][1] == {"name": "v2", "lat": LAT0 + 2 * STEP, "lon": LON0 + 2 * STEP}
+    assert corolla["vehicle_type"] == "hive_toyota_corolla" and len(corolla["depots"]) == 1
+
+    energy = scenario["energy"]
+    bev = energy["vehicle_types"]["hive_leaf_50"]
+    assert bev["powertrain"] == "electric" and bev["battery_kwh"] == 50.0
+    assert bev["kwh_per_km"] == pytest.approx(225 / MILE_M) and bev["hvac_kw"] == 0.8
+    ice = energy["vehicle_types"]["hive_toyota_corolla"]
+    assert ice["fuel_per_100km"] == pytest.approx(100 * US_GALLON_L / (30 * MILE_M / 1000))
+    assert ice["idle_fuel_per_h"] == pytest.approx(0.2 * US_GALLON_L)
+    # only the electric charger becomes a site; the gas pump is noted
+    assert energy["charging_sites"] == [
+        {"name": "s1_DCFC", "lat": LAT0 + STEP, "lon": LON0 + STEP, "plugs": 4, "power_kw": 50.0}
+    ]
+    assert energy["initial_soc_share"] == pytest.approx(0.4)
+    assert energy["charge_to_share"] == 0.85
+    assert energy["charge_below_share"] == pytest.approx(20 * 225 / MILE_M / 50)
+    assert any("GAS_PUMP" in note for note in result.notes)
+    assert any("v1" in note and "schedule" in note for note in result.notes)
+
+
+def test_network_keeps_hive_speeds_and_loads_in_mobisim(tmp_path):
+    result = convert_hive(_write_hive(tmp_path / "hive"), tmp_path / "out")
+    config = NetworkConfig(source="graphml", file=result.network_file.name)
+    network = build_network(config, result.network_file.parent)
+    assert network.n_nodes == 9
+    speeds = sorted({round(d["speed_kph"], 6) for *_, d in network.graph.edges(data=True)})
+    assert speeds == [18.0, 36.0]  # HIVE speed where given, the scenario's default elsewhere
+    times = sorted({round(d["travel_time"], 1) for *_, d in network.graph.edges(data=True)})
+    assert times == [10.0, 20.0]  # 100 m at 36 and 18 km/h
+
+
+def test_scenario_mechatronics_file_overrides_builtin(tmp_path):
+    result = convert_hive(_write_hive(tmp_path / "hive", mechatronics=True), tmp_path / "out")
+    bev = yaml.safe_load(result.scenario_file.read_text())["energy"]["vehicle_types"][
+        "hive_leaf_50"
+    ]
+    assert bev["battery_kwh"] == 60.0 and bev["max_charge_kw"] == 100.0
+    assert bev["kwh_per_km"] == pytest.approx(300 / MILE_M)
+
+
+def test_missing_input_file_names_the_key(tmp_path):
+    path = _write_hive(tmp_path / "hive")
+    (tmp_path / "hive" / "requests" / "req.csv").unlink()
+    with pytest.raises(ScenarioError) as info:
+        convert_hive(path, tmp_path / "out")
+    assert "input.requests_file" in str(info.value) and "req.csv" in str(info.value)
+
+
+def test_missing_column_and_unknown_mechatronics_are_reported(tmp_path):
+    path = _write_hive(tmp_path / "hive")
+    vehicles = tmp_path / "hive" / "vehicles" / "veh.csv"
+    vehicles.write_text(vehicles.read_text().replace("leaf_50,0.4,,", "tesla_x,0.4,,"))
+    with pytest.raises(ScenarioError, match=r"unknown mechatronics id.*tesla_x"):
+        convert_hive(path, tmp_path / "out")
+    vehicles.write_text("vehicle_id,lat,lon\nv1,39.75,-104.99\n")
+    with pytest.raises(ScenarioError, match=r"missing column.*mechatronics_id"):
+        convert_hive(path, tmp_path / "out")
