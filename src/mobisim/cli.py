@@ -1,7 +1,9 @@
-"""The ``mobisim`` command line (typer).
+"""The ``mobisim`` command line (typer): validate and run scenarios; other commands are mounted.
 
-Errors a user can cause print one clear message and exit with status 1; ``--debug`` shows the
-traceback as well.
+Errors a user can cause (:class:`mobisim.errors.MobisimError`) print one clear red message and
+exit with status 1; ``--debug`` (before or after the command name) shows the traceback instead.
+The ``network`` commands (cli_network.py), the analysis commands ``kpis/compare/plot/report``
+(cli_analysis.py) and the sweep commands (cli_sweep.py) are mounted here.
 """
 
 from __future__ import annotations
@@ -9,20 +11,41 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import click
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from mobisim import __version__
 from mobisim.errors import MobisimError
 
+err = Console(stderr=True)
+out = Console()
+_state = {"debug": False}
+
+
+class _FriendlyGroup(TyperGroup):
+    """Every command's errors become one red line (exit 1), unless ``--debug`` was given."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MobisimError as exc:
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; no result folder was written for the unfinished run")
+            raise typer.Exit(code=130) from None
+
+
 app = typer.Typer(
+    cls=_FriendlyGroup,
     add_completion=False,
     no_args_is_help=True,
     help="mobisim: discrete-event simulation of shared mobility.",
 )
-err = Console(stderr=True)
-out = Console()
-_state = {"debug": False}
 
 
 def _version(value: bool) -> None:
@@ -42,105 +65,105 @@ def main_options(
     _state["debug"] = debug
 
 
+SET_HELP = "Override key.path=value, e.g. services.car.parking_search_min=5 (repeatable)."
+DEBUG_HELP = "Show the traceback on errors."
+
+
 @app.command()
 def validate(
     scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
-    set_: list[str] = typer.Option([], "--set", help="Override key.path=value (repeatable)."),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
-    """Check a scenario file without running it."""
+    """Check a scenario file (with its extends chain and overrides) without running it."""
     from mobisim.api import load_scenario
     from mobisim.scenario.loader import fingerprint
 
+    _state["debug"] = _state["debug"] or debug
     loaded = load_scenario(scenario, overrides=set_)
     services = ", ".join(f"{s.name} ({s.type})" for s in loaded.enabled_services()) or "none"
     out.print(
-        f"[green]ok[/green] {scenario}: scenario '{loaded.name}', seed {loaded.seed}, services: {services}"
+        f"[green]ok[/green] {scenario}: scenario '{loaded.name}', seed {loaded.seed}, "
+        f"services: {services}",
+        highlight=False,
     )
-    out.print(f"fingerprint {fingerprint(loaded)}")
+    out.print(f"fingerprint {fingerprint(loaded)}", highlight=False)
 
 
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
-    set_: list[str] = typer.Option([], "--set", help="Override key.path=value (repeatable)."),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
     seed: int = typer.Option(None, "--seed", min=0, help="Replace the scenario's seed."),
     out_dir: Path = typer.Option(
         None, "--out", help="Results folder (default: the scenario's outputs.dir)."
     ),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
-    """Run a scenario and write its result folder."""
+    """Run a scenario and write its result folder <out>/<scenario>/<run-id>/."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from mobisim.api import load_scenario
+    from mobisim.api import load_scenario, throttled
     from mobisim.api import run as run_scenario
     from mobisim.units import format_clock
 
+    _state["debug"] = _state["debug"] or debug
     loaded = load_scenario(scenario, overrides=set_)
-    start, end = loaded.period.start_s, loaded.period.end_s
+    start_s, end_s = loaded.period.start_s, loaded.period.end_s
     with Progress(
         TextColumn("[bold]{task.fields[name]}"),
         BarColumn(),
-        TextColumn("clock {task.fields[clock]}"),
+        TextColumn("simulated clock {task.fields[clock]}"),
         TimeElapsedColumn(),
         console=err,
         transient=True,
         disable=not err.is_terminal,
     ) as bar:
-        task = bar.add_task("run", total=end - start, name=loaded.name, clock=format_clock(start))
+        task = bar.add_task(
+            "run", total=end_s - start_s, name=loaded.name, clock=format_clock(start_s)
+        )
 
-        def progress(now_s: float) -> None:
-            bar.update(task, completed=min(now_s, end) - start, clock=format_clock(now_s))
+        def show(now_s: float) -> None:
+            bar.update(task, completed=min(now_s, end_s) - start_s, clock=format_clock(now_s))
 
-        result = run_scenario(loaded, out_dir=out_dir, seed=seed, progress=progress)
-    system = result.kpis["system"]
-    shares = ", ".join(f"{m} {v * 100:.1f}%" for m, v in system["mode_share"].items())
+        result = run_scenario(loaded, out_dir=out_dir, seed=seed, progress=throttled(show))
+    manifest = result.manifest
+    shares = result.kpis.get("system", {}).get("mode_share", {})
+    shown = ", ".join(f"{mode} {share * 100:.1f}%" for mode, share in shares.items())
     out.print(
-        f"[green]done[/green] {result.manifest['n_trips']} trips, {result.manifest['n_events']} events "
-        f"in {result.manifest['wall_time_s']:.1f} s"
+        f"[green]done[/green] {manifest['n_trips']} trips, {manifest['n_events']} events "
+        f"in {manifest['wall_time_s']:.1f} s",
+        highlight=False,
     )
-    out.print(f"mode share: {shares}")
-    out.print(f"results: {result.run_dir}")
+    if shown:
+        out.print(f"mode share: {shown}", highlight=False)
+    out.print(f"results: {result.run_dir}", highlight=False)
 
 
-def _mount_optional() -> None:
-    from mobisim.cli_analysis import register_analysis_commands
-    from mobisim.cli_network import network_app
+def _mount_other_commands() -> None:
+    """Mount the command groups of other modules; a module not built yet is left out."""
     from mobisim.cli_sweep import register_sweep_commands
 
-    app.add_typer(network_app, name="network", help="Inspect, plot and fetch road networks.")
     register_sweep_commands(app)
-    register_analysis_commands(app)
+    try:
+        from mobisim.cli_network import network_app
+    except ImportError:
+        network_app = None
+    if network_app is not None:
+        app.add_typer(network_app, name="network", help="Inspect, plot and fetch road networks.")
+    try:
+        from mobisim.cli_analysis import register_analysis_commands
+    except ImportError:
+        register_analysis_commands = None
+    if register_analysis_commands is not None:
+        register_analysis_commands(app)
 
 
-_mount_optional()
+_mount_other_commands()
 
 
 def main() -> None:
-    """Entry point of the ``mobisim`` script: clear one-line errors, tracebacks only with --debug."""
-    try:
-        app(standalone_mode=False)
-    except MobisimError as exc:
-        if "--debug" in sys.argv:
-            raise
-        err.print(f"[bold red]error:[/bold red] {exc}")
-        sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err.print("interrupted; no result folder was written for the unfinished run")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and unexpected ones
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if "--debug" in sys.argv:
-            raise
-        err.print(
-            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-        )
-        sys.exit(2)
+    """Entry point of the ``mobisim`` script and of ``python -m mobisim``."""
+    if "--debug" in sys.argv[1:]:
+        _state["debug"] = True
+    app(prog_name="mobisim")
