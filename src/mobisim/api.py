@@ -96,7 +96,9 @@ def with_seed(scenario: Scenario, seed: int) -> Scenario:
     seed : the new seed, an integer >= 0.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ScenarioError(scenario.source_file, [("seed", f"expected an integer >= 0 (got {seed!r})")])
+        raise ScenarioError(
+            scenario.source_file, [("seed", f"expected an integer >= 0 (got {seed!r})")]
+        )
     return scenario.model_copy(update={"seed": seed})
 
 
