@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import mobisim
+from mobisim.errors import ScenarioError
 from mobisim.metrics.tables import load_run, recompute_kpis
 from mobisim.results import store
 
@@ -35,7 +36,12 @@ def test_demo_writes_its_result_folder(demo_run):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["fingerprint"] == mobisim.api.fingerprint(demo_run.scenario)
     assert manifest["n_events"] == len(demo_run.events) > 0
-    assert set(manifest["versions"]) >= {"osmnx", "simpy", "numpy", "pandas"}
+    assert set(manifest["versions"]) == set(store.KEY_DEPENDENCIES)
+    assert manifest["seed"] == 42 and manifest["scenario"]["name"] == "demo"
+    assert manifest["scenario"]["demand"]["synthetic"]["residents"] == 1500
+    assert manifest["wall_time_s"] > 0 and manifest["demand"]
+    assert manifest["kpi_meta"]["services"] == ["walk", "car"]
+    assert run_dir.name.endswith(f"-{manifest['fingerprint'][:10]}-s42")
     assert not list(run_dir.parent.glob(".tmp-*"))
 
 
@@ -87,3 +93,21 @@ def test_an_interrupted_run_leaves_no_result_folder(tmp_path):
             mobisim.load_scenario(DEMO, overrides=SMALL), out_dir=tmp_path, progress=interrupt
         )
     assert not (tmp_path / "demo").exists() or not any((tmp_path / "demo").iterdir())
+
+
+def test_events_can_be_left_out_and_a_path_can_be_run(tmp_path):
+    lean = DEMO.parent / "demo-variant.yaml"
+    result = mobisim.run(lean, out_dir=tmp_path)
+    assert result.run_dir.parent == tmp_path / "demo-variant"
+    assert result.scenario.period.end_s == 22 * 3600
+    overrides = {**SMALL, "outputs.write_events": False, "outputs.charts": False}
+    result = mobisim.run(mobisim.load_scenario(DEMO, overrides=overrides), out_dir=tmp_path)
+    assert not (result.run_dir / "events.parquet").exists()
+    assert (result.run_dir / "trips.parquet").exists() and not (result.run_dir / "charts").exists()
+    assert len(result.events) > 0  # still returned in memory
+
+
+def test_a_bad_seed_is_a_scenario_error(tmp_path):
+    with pytest.raises(ScenarioError, match="seed"):
+        mobisim.run(mobisim.load_scenario(DEMO, overrides=SMALL), out_dir=tmp_path, seed=-1)
+    assert not (tmp_path / "demo").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mobisim.errors import ScenarioError
 from mobisim.scenario.loader import deep_merge, fingerprint, load_scenario, parse_override
@@ -114,11 +115,53 @@ def test_extends_chain_and_cycle(tmp_path):
         load_scenario(tmp_path / "x.yaml")
 
 
-def test_the_demo_variant_is_a_few_lines():
+def test_the_demo_variants_are_a_few_lines():
     scenario = load_scenario(DEMO.parent / "demo-no-car.yaml")
     assert scenario.name == "demo-no-car"
     assert not scenario.service("car").enabled
     assert [s.name for s in scenario.enabled_services()] == ["walk"]
+    demo, variant = load_scenario(DEMO), load_scenario(DEMO.parent / "demo-variant.yaml")
+    assert (variant.name, variant.seed) == ("demo-variant", 7)
+    assert variant.period.start_s == demo.period.start_s  # kept from the base
+    assert variant.period.end_s == 22 * 3600
+    car = variant.service("car")
+    assert (car.parking_search_min, car.parking_walk_m) == (6, 250)
+    assert car.fuel_cost_krw_per_km == demo.service("car").fuel_cost_krw_per_km
+    assert variant.network == demo.network and variant.demand == demo.demand
+
+
+def test_extends_missing_base_and_non_map_file(tmp_path):
+    write(tmp_path, "child.yaml", "extends: nowhere.yaml\nname: c\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(tmp_path / "child.yaml")
+    assert info.value.problems == [
+        ("extends", "expected an existing file (got 'nowhere.yaml': not found)")
+    ]
+    assert info.value.file.endswith("child.yaml")
+    write(tmp_path, "list.yaml", "- a\n- b\n")
+    with pytest.raises(ScenarioError, match="expected a map of sections"):
+        load_scenario(tmp_path / "list.yaml")
+
+
+def test_named_lists_merge_inside_sections_and_whole_lists_are_replaced(tmp_path):
+    write(
+        tmp_path,
+        "base.yaml",
+        "name: b\nnetwork:\n  bbox: [1, 2, 3, 4]\n  places:\n"
+        "    - {name: school, kind: school, lat: 36.9, lon: 127.5}\n"
+        "    - {name: mall, kind: shop, lat: 36.91, lon: 127.51}\n",
+    )
+    write(
+        tmp_path,
+        "child.yaml",
+        "extends: base.yaml\nname: c\nnetwork:\n  bbox: [5, 6, 7, 8]\n  places:\n"
+        "    - {name: mall, remove: true}\n    - {name: school, weight: 3}\n"
+        "    - {name: clinic, kind: clinic, lat: 36.92, lon: 127.52}\n",
+    )
+    network = load_scenario(tmp_path / "child.yaml").network
+    assert network.bbox == [5, 6, 7, 8]
+    assert [p.name for p in network.places] == ["school", "clinic"]
+    assert (network.places[0].kind, network.places[0].weight) == ("school", 3)
 
 
 def test_overrides_by_key_path_and_service_name():
@@ -134,13 +177,40 @@ def test_overrides_by_key_path_and_service_name():
     assert scenario.demand.synthetic.residents == 10
 
 
-def test_bad_overrides_have_clear_messages():
-    with pytest.raises(ScenarioError, match="no block named 'bus'"):
-        load_scenario(DEMO, overrides=["services.bus.headway_min=5"])
-    with pytest.raises(ScenarioError, match="did you mean 'demand'"):
-        load_scenario(DEMO, overrides=["demnd.synthetic.residents=5"])
+def test_bad_overrides_are_all_reported_with_suggestions():
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(
+            DEMO,
+            overrides=[
+                "services.cars.parking_search_min=5",
+                "demnd.synthetic.residents=5",
+                "services.car.parkng_walk_m=3",
+                "seed",
+            ],
+        )
+    problems = dict(info.value.problems)
+    assert "no block named 'cars'; did you mean 'car'?" in problems["services.cars"]
+    assert "did you mean 'demand'?" in problems["demnd"]
+    assert "did you mean 'parking_walk_m'?" in problems["services.car.parkng_walk_m"]
+    assert "expected key.path=value (got 'seed')" in problems["--set"]
     with pytest.raises(ScenarioError, match=r"key\.path=value"):
         parse_override("seed")
+
+
+def test_override_values_are_parsed_as_yaml():
+    assert parse_override("services.shuttle.vehicles=6") == ("services.shuttle.vehicles", 6)
+    assert parse_override("a.b=[1, 2]") == ("a.b", [1, 2])
+    assert parse_override("a.enabled=false") == ("a.enabled", False)
+    assert parse_override("period.end=22:00") == ("period.end", "22:00")
+    assert parse_override("name = x-1") == ("name", "x-1")
+
+
+def test_override_values_are_validated_like_the_file():
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(DEMO, overrides={"services.car.parking_search_min": "5 min", "seed": -1})
+    problems = dict(info.value.problems)
+    assert "(got '5 min')" in problems["services.car.parking_search_min"]
+    assert "greater than or equal to 0 (got -1)" in problems["seed"]
 
 
 def test_fingerprint_is_stable_and_sensitive():
@@ -150,3 +220,16 @@ def test_fingerprint_is_stable_and_sensitive():
     assert fingerprint(
         load_scenario(DEMO, overrides={"services.car.parking_walk_m": 101})
     ) != fingerprint(a)
+
+
+def test_overrides_reach_into_defaults_the_file_does_not_list():
+    demo = load_scenario(DEMO)
+    assert "groups" not in yaml.safe_load(DEMO.read_text())["demand"]["synthetic"]  # defaults
+    changed = load_scenario(DEMO, overrides=["demand.synthetic.groups.workers.car_share=0.3"])
+    shares = {g.name: g.car_share for g in changed.demand.synthetic.groups}
+    before = {g.name: g.car_share for g in demo.demand.synthetic.groups}
+    assert shares == {**before, "workers": 0.3}
+    same = load_scenario(
+        DEMO, overrides={"demand.synthetic.groups.workers.car_share": before["workers"]}
+    )
+    assert fingerprint(same) == fingerprint(demo)

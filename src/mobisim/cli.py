@@ -1,19 +1,20 @@
 """The ``mobisim`` command line (typer): validate and run scenarios; other commands are mounted.
 
 Errors a user can cause (:class:`mobisim.errors.MobisimError`) print one clear red message and
-exit with status 1; ``--debug`` (before or after the command name) shows the traceback instead.
+exit with status 1; ``mobisim --debug COMMAND`` (or ``run``/``validate`` ``--debug``) shows the
+traceback instead. An unexpected exception (a bug) prints one line too and exits with status 2.
 The ``network`` commands (cli_network.py), the analysis commands ``kpis/compare/plot/report``
 (cli_analysis.py) and the sweep commands (cli_sweep.py) are mounted here.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from mobisim import __version__
@@ -22,6 +23,11 @@ from mobisim.errors import MobisimError
 err = Console(stderr=True)
 out = Console()
 _state = {"debug": False}
+
+
+def _say(text: str, console: Console = err) -> None:
+    """Print one message line (rich markup; never wrapped, so it can be grepped)."""
+    console.print(text, highlight=False, soft_wrap=True)
 
 
 class _FriendlyGroup(TyperGroup):
@@ -33,11 +39,23 @@ class _FriendlyGroup(TyperGroup):
         except MobisimError as exc:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                _say(f"[bold red]error:[/bold red] {escape(line)}")
             raise typer.Exit(code=1) from None
         except KeyboardInterrupt:
-            err.print("interrupted; no result folder was written for the unfinished run")
+            _say("interrupted (an unfinished run leaves no result folder)")
             raise typer.Exit(code=130) from None
+        except click.exceptions.ClickException:
+            raise
+        except Exception as exc:  # a bug, not a user error: say how to see the traceback
+            if _state["debug"] or isinstance(exc, click.exceptions.Exit | click.exceptions.Abort):
+                raise
+            name = type(exc).__name__
+            _say(
+                f"[bold red]internal error:[/bold red] {name}: {escape(str(exc))} "
+                "(run with --debug for the traceback)"
+            )
+            raise typer.Exit(code=2) from None
 
 
 app = typer.Typer(
@@ -82,12 +100,12 @@ def validate(
     _state["debug"] = _state["debug"] or debug
     loaded = load_scenario(scenario, overrides=set_)
     services = ", ".join(f"{s.name} ({s.type})" for s in loaded.enabled_services()) or "none"
-    out.print(
-        f"[green]ok[/green] {scenario}: scenario '{loaded.name}', seed {loaded.seed}, "
-        f"services: {services}",
-        highlight=False,
+    _say(
+        f"[green]ok[/green] {escape(str(scenario))}: scenario '{loaded.name}', "
+        f"seed {loaded.seed}, services: {escape(services)}",
+        out,
     )
-    out.print(f"fingerprint {fingerprint(loaded)}", highlight=False)
+    _say(f"fingerprint {fingerprint(loaded)}", out)
 
 
 @app.command()
@@ -130,14 +148,14 @@ def run(
     manifest = result.manifest
     shares = result.kpis.get("system", {}).get("mode_share", {})
     shown = ", ".join(f"{mode} {share * 100:.1f}%" for mode, share in shares.items())
-    out.print(
+    _say(
         f"[green]done[/green] {manifest['n_trips']} trips, {manifest['n_events']} events "
         f"in {manifest['wall_time_s']:.1f} s",
-        highlight=False,
+        out,
     )
     if shown:
-        out.print(f"mode share: {shown}", highlight=False)
-    out.print(f"results: {result.run_dir}", highlight=False)
+        _say(f"mode share: {escape(shown)}", out)
+    _say(f"results: {escape(str(result.run_dir))}", out)
 
 
 def _mount_other_commands() -> None:
@@ -164,6 +182,4 @@ _mount_other_commands()
 
 def main() -> None:
     """Entry point of the ``mobisim`` script and of ``python -m mobisim``."""
-    if "--debug" in sys.argv[1:]:
-        _state["debug"] = True
     app(prog_name="mobisim")

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import PydanticUndefined
 
 from mobisim.errors import ScenarioError
 from mobisim.scenario import registry
@@ -301,14 +302,24 @@ def apply_override(
         if last:
             node[part] = value
             return
-        if node.get(part) is None:  # absent or null: create the section being set
-            node[part] = [] if model is not None and _list_at(model, part) else {}
+        if node.get(part) is None:  # absent or null: start from the model's default
+            node[part] = _default_raw(model, part)
         node = node[part]
 
 
-def _list_at(model: type[BaseModel], key: str) -> bool:
-    field = model.model_fields.get(key)
-    return field is not None and _is_list_field(field.annotation)
+def _default_raw(model: type[BaseModel] | None, key: str) -> Any:
+    """The default of ``model.key`` as file data, so that ``--set`` can reach into defaults.
+
+    For example ``demand.synthetic.groups.workers.car_share=0.3`` on a file that does not list
+    the groups starts from the default groups. A section without a default starts empty.
+    """
+    field = model.model_fields.get(key) if model is not None else None
+    if field is None:
+        return {}
+    default = field.get_default(call_default_factory=True, validated_data={})
+    if default is None or default is PydanticUndefined:
+        return [] if _is_list_field(field.annotation) else {}
+    return TypeAdapter(field.annotation).dump_python(default, mode="json")
 
 
 def _override_items(overrides: Mapping[str, Any] | Iterable[str] | None) -> list[Any]:

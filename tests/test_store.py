@@ -1,0 +1,99 @@
+"""The results store: run ids, atomic run folders, deterministic files, JSON without NaN."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mobisim.errors import ResultsError
+from mobisim.events import EventLog, read_events
+from mobisim.results import store
+
+
+def tiny_run() -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    log = EventLog()
+    log.emit(25200.0, "trip_start", trip_id=0, node=1, to_node=2)
+    log.emit(25260.0, "walk", trip_id=0, node=1, to_node=2, distance_m=80.0, duration_s=60.0)
+    log.emit(25260.0, "trip_end", service="walk", trip_id=0, state="completed")
+    trips = pd.DataFrame({"trip_id": [0], "mode": ["walk"], "door_to_door_s": [60.0]})
+    vehicles = pd.DataFrame({"vehicle_id": pd.Series([], dtype=np.int64)})
+    return log.to_frame(), {"trips": trips, "vehicles": vehicles}
+
+
+def test_run_id_is_time_fingerprint_and_seed():
+    when = datetime(2026, 11, 23, 7, 30, 5, 123456, tzinfo=timezone.utc)
+    assert store.new_run_id("abcdef0123456789", 42, now=when) == (
+        "20261123T073005123456Z-abcdef0123-s42"
+    )
+    first, second = store.new_run_id("f" * 64, 1), store.new_run_id("f" * 64, 1)
+    assert first <= second  # sortable by time
+
+
+def test_a_complete_run_folder_is_renamed_into_place(tmp_path):
+    events, tables = tiny_run()
+    with store.run_folder(tmp_path, "demo", "run-1") as folder:
+        assert folder.name == ".tmp-run-1"
+        store.write_run(folder, {"seed": 1}, events, tables, {"system": {"x": math.nan}})
+        assert not (tmp_path / "demo" / "run-1").exists()  # invisible until complete
+    run_dir = tmp_path / "demo" / "run-1"
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "events.parquet",
+        "kpis.json",
+        "manifest.json",
+        "trips.parquet",
+        "vehicles.parquet",
+    ]
+    pd.testing.assert_frame_equal(read_events(run_dir / "events.parquet"), events)
+    assert json.loads((run_dir / "kpis.json").read_text()) == {"system": {"x": None}}
+    assert store.list_runs(tmp_path, "demo") == [run_dir]
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_a_failed_or_interrupted_run_leaves_no_folder(tmp_path, failure):
+    events, tables = tiny_run()
+    with pytest.raises(type(failure)), store.run_folder(tmp_path, "demo", "run-2") as folder:
+        store.write_run(folder, {}, events, tables, {})
+        raise failure
+    assert list((tmp_path / "demo").iterdir()) == []
+    assert store.list_runs(tmp_path, "demo") == []
+
+
+def test_an_existing_run_folder_is_never_overwritten(tmp_path):
+    (tmp_path / "demo" / "run-3").mkdir(parents=True)
+    with (
+        pytest.raises(ResultsError, match="exists already"),
+        store.run_folder(tmp_path, "demo", "run-3"),
+    ):
+        pass
+    assert [p.name for p in (tmp_path / "demo").iterdir()] == ["run-3"]
+
+
+def test_equal_tables_give_byte_identical_files(tmp_path):
+    events, tables = tiny_run()
+    for name in ("a", "b"):
+        with store.run_folder(tmp_path, "demo", name) as folder:
+            store.write_run(folder, {"k": 1}, events.copy(), dict(tables), {"v": 2.5})
+    for file in ("events.parquet", "trips.parquet", "kpis.json", "manifest.json"):
+        a, b = (tmp_path / "demo" / name / file for name in ("a", "b"))
+        assert a.read_bytes() == b.read_bytes(), file
+
+
+def test_events_can_be_left_out(tmp_path):
+    _, tables = tiny_run()
+    with store.run_folder(tmp_path, "demo", "lean") as folder:
+        store.write_run(folder, {}, None, tables, {})
+    assert not (tmp_path / "demo" / "lean" / "events.parquet").exists()
+    assert (tmp_path / "demo" / "lean" / "trips.parquet").exists()
+
+
+def test_json_safe_and_versions():
+    value = {"a": np.float64("nan"), "b": [np.int64(3), math.inf], 4: (1.5,)}
+    assert store.json_safe(value) == {"a": None, "b": [3, None], "4": [1.5]}
+    versions = store.dependency_versions()
+    assert set(versions) == set(store.KEY_DEPENDENCIES)
+    assert versions["numpy"] == np.__version__ and versions["pandas"] == pd.__version__
