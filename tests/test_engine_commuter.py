@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -37,6 +38,11 @@ class LineRouter:
             return None
         speed = {"walk": WALK_MPS, "car": CAR_MPS}[profile]
         return distance_m / speed, distance_m
+
+    def distances_m(self, profile, origins, dests):
+        """Vectorised distances, m (NaN where there is no path), for the energy counterfactual."""
+        legs = [self.try_leg(profile, int(o), int(d)) for o, d in zip(origins, dests, strict=True)]
+        return np.array([np.nan if leg is None else leg[1] for leg in legs])
 
 
 class RefuserConfig(ServiceConfig):

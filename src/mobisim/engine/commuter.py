@@ -75,6 +75,8 @@ class CommuterWorld:
     fallback: str
     records: dict[int, TripRecord]
     by_name: dict[str, Service] = dataclasses.field(default_factory=dict)
+    #: (service, reason) -> number of trips the service refused at departure (``refusals.parquet``)
+    refusals: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_name = {service.name: service for service in self.services}
@@ -89,7 +91,12 @@ def person_day(world: CommuterWorld, trips: list[Trip]):
         yield from make_trip(world, trip)
 
 
-def usable_offers(services: list[Service], trip: Trip, now_s: float) -> tuple[list[Offer], str]:
+def usable_offers(
+    services: list[Service],
+    trip: Trip,
+    now_s: float,
+    refusals: dict[tuple[str, str], int] | None = None,
+) -> tuple[list[Offer], str]:
     """The available offers of ``services`` that ``trip`` may use, and the first refusal reason.
 
     Parameters
@@ -100,6 +107,8 @@ def usable_offers(services: list[Service], trip: Trip, now_s: float) -> tuple[li
         The trip as it stands now (its origin may be an access point reached on the way).
     now_s : float
         Clock, s after midnight.
+    refusals : dict, optional
+        Counts each unavailable offer as ``(service, reason) -> trips`` (availability KPIs).
 
     Offers of modes outside ``trip.allowed_modes`` count as refused (``mode_not_allowed``).
     """
@@ -110,6 +119,9 @@ def usable_offers(services: list[Service], trip: Trip, now_s: float) -> tuple[li
         for offer in service.offers(trip, now_s):
             if not offer.available:
                 reason = reason or offer.reason
+                if refusals is not None:
+                    key = (offer.service, offer.reason)
+                    refusals[key] = refusals.get(key, 0) + 1
             elif allowed is None or offer.mode in allowed:
                 usable.append(offer)
             else:
@@ -156,7 +168,7 @@ def make_trip(world: CommuterWorld, trip: Trip):
 def _first_choice(world: CommuterWorld, trip: Trip, now_s: float) -> tuple[list[Offer], str]:
     """The ranked usable offers at departure; a service the tour is bound to goes first."""
     bound = trip.tour_state.pop(MUST_USE, None)
-    offers, reason = usable_offers(world.services, trip, now_s)
+    offers, reason = usable_offers(world.services, trip, now_s, world.refusals)
     if not offers:
         return [], reason
     ranked = world.policy.rank(trip, offers, world.rng)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from mobisim.energy.context import EnergyContext
 from mobisim.engine.commuter import CommuterWorld, TripRecord, person_day
 from mobisim.errors import SimulationError
 from mobisim.events import EventLog
@@ -209,6 +210,13 @@ def _trips_frame(trips: pd.DataFrame, records: dict[int, TripRecord]) -> pd.Data
     return pd.concat([trips.reset_index(drop=True), outcome], axis=1)
 
 
+def _refusals_frame(refusals: dict[tuple[str, str], int]) -> pd.DataFrame:
+    """refusals.parquet: trips each service refused at departure, by reason (sorted)."""
+    rows = [(service, reason, n) for (service, reason), n in sorted(refusals.items())]
+    frame = pd.DataFrame(rows, columns=["service", "reason", "trips"])
+    return frame.astype({"service": object, "reason": object, "trips": np.int64})
+
+
 def _vehicles_frame(vehicles: list[dict]) -> pd.DataFrame:
     """vehicles.parquet: one row per registered vehicle (id, service, type, attributes)."""
     if vehicles:
@@ -259,9 +267,10 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
     start_s, end_s = scenario.period.start_s, scenario.period.end_s
     env = simpy.Environment(initial_time=start_s)
     log = EventLog()
-    # energy integration point (1): mobisim.energy.context.EnergyContext(scenario.energy, env,
-    # log, network) is built here when energy is on, and passed as build_services(energy=...)
-    services = build_services(scenario, network, router, streams, env, log, energy=None)
+    energy = None
+    if scenario.energy.enabled:  # vehicle types, batteries and charging sites of the run
+        energy = EnergyContext(scenario.energy, env, log, network)
+    services = build_services(scenario, network, router, streams, env, log, energy=energy)
     policy = registry.policy("mode_choice", scenario.mode_choice.policy)(scenario.mode_choice)
     records: dict[int, TripRecord] = {}
     world = CommuterWorld(
@@ -293,9 +302,10 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
     events = log.to_frame()
     trips_out = _trips_frame(trips, records)
     vehicles = _vehicles_frame(services[0].ctx.vehicles if services else [])
-    # energy integration point (2): energy.annotate(vehicles) and
-    # mobisim.energy.accounting.energy_tables(events, vehicles, trips_out, scenario.energy) go here
-    extra_tables: dict[str, pd.DataFrame] = {}
+    extra_tables: dict[str, pd.DataFrame] = {"refusals": _refusals_frame(world.refusals)}
+    if energy is not None:  # battery columns, energy tables; SimulationError if unbalanced
+        vehicles, energy_frames = energy.finish(events, vehicles, trips_out, router)
+        extra_tables.update(energy_frames)
     wall_end = time.perf_counter()
     return SimOutput(
         events=events,

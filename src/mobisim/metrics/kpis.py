@@ -36,11 +36,19 @@ def service_names(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list
     return sorted(n for n in names if n)
 
 
-def request_kpis(events: pd.DataFrame, trips: pd.DataFrame, service: str) -> dict[str, Any]:
+def request_kpis(
+    events: pd.DataFrame,
+    trips: pd.DataFrame,
+    service: str,
+    refusals: pd.DataFrame | None = None,
+) -> dict[str, Any]:
     """Requests, served rides, failed requests by reason, rejection rate and sharing availability.
 
     A request is a ``mode_choice`` of the service; a failed request is a ``fallback`` row of the
     service (refused, gave up, no vehicle left ...); a ride is a served trip whose final service it is.
+    ``refusals`` (refusals.parquet: service, reason, trips) counts the trips the service made no
+    offer to at departure; those with no vehicle in reach count against ``vehicle_found_share``
+    (the share of commuters who asked and found a vehicle, [K7]).
     """
     mine = events[as_str(events["service"]) == service]
     kinds = as_str(mine["event"])
@@ -49,6 +57,16 @@ def request_kpis(events: pd.DataFrame, trips: pd.DataFrame, service: str) -> dic
     rejected = len(reasons)
     no_vehicle = sum(any(marker in r for marker in NO_VEHICLE_MARKERS) for r in reasons)
     served = int((served_mask(trips) & (as_str(trips["service"]) == service)).sum())
+    refused: dict[str, int] = {}
+    if refusals is not None and len(refusals):
+        mine_refused = refusals[as_str(refusals["service"]) == service]
+        refused = {
+            str(r): int(n)
+            for r, n in zip(mine_refused["reason"], mine_refused["trips"], strict=True)
+        }
+    refused_no_vehicle = sum(
+        n for r, n in refused.items() if any(marker in r for marker in NO_VEHICLE_MARKERS)
+    )
     return {
         "requests": requests,
         "served": served,
@@ -56,7 +74,9 @@ def request_kpis(events: pd.DataFrame, trips: pd.DataFrame, service: str) -> dic
         "rejected_by_reason": {str(k): int(v) for k, v in sorted(reasons.value_counts().items())},
         "rejection_rate": ratio(rejected, rejected + served),
         "request_served_share": ratio(served, requests),
-        "vehicle_found_share": ratio(requests - no_vehicle, requests),
+        "refused_at_departure": sum(refused.values()),
+        "refused_at_departure_by_reason": dict(sorted(refused.items())),
+        "vehicle_found_share": ratio(requests - no_vehicle, requests + refused_no_vehicle),
     }
 
 
@@ -67,7 +87,7 @@ def service_kpis(
     events, trips = tables["events"], tables["trips"]
     vehicles = tables.get("vehicles", pd.DataFrame())
     mine = trips[as_str(trips["service"]) == service]
-    out = request_kpis(events, trips, service)
+    out = request_kpis(events, trips, service, tables.get("refusals"))
     ride_kpis = trip_kpis(mine) if len(mine) else empty_trip_kpis()
     for key in (
         "wait_mean_s",
