@@ -21,7 +21,7 @@ from mobisim.scenario import registry
 from mobisim.scenario.mode_choice_config import ModeChoiceConfig
 from mobisim.services.base import Offer, Trip
 
-DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
+DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo-walk-car.yaml"
 SMALL = {"demand.synthetic.residents": 1200, "demand.synthetic.households": 500}
 
 OFFERS = [

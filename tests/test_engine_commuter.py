@@ -39,10 +39,17 @@ class LineRouter:
         speed = {"walk": WALK_MPS, "car": CAR_MPS}[profile]
         return distance_m / speed, distance_m
 
-    def distances_m(self, profile, origins, dests):
-        """Vectorised distances, m (NaN where there is no path), for the energy counterfactual."""
+    def legs(self, profile, origins, dests):
+        """Vectorised (times s, distances m), NaN where there is no path."""
         legs = [self.try_leg(profile, int(o), int(d)) for o, d in zip(origins, dests, strict=True)]
-        return np.array([np.nan if leg is None else leg[1] for leg in legs])
+        legs = [(np.nan, np.nan) if leg is None else leg for leg in legs]
+        return np.array([t for t, _ in legs]), np.array([m for _, m in legs])
+
+    def distances_m(self, profile, origins, dests):
+        return self.legs(profile, origins, dests)[1]
+
+    def travel_times_s(self, profile, origins, dests):
+        return self.legs(profile, origins, dests)[0]
 
 
 class RefuserConfig(ServiceConfig):

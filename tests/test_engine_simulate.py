@@ -14,7 +14,7 @@ from mobisim.network.load import build_network
 from mobisim.network.router import Router
 from mobisim.randomness import RandomStreams
 
-DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
+DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo-walk-car.yaml"
 SMALL = {"demand.synthetic.residents": 1500, "demand.synthetic.households": 600}
 OUTCOME_COLUMNS = [
     "mode",
@@ -34,6 +34,7 @@ OUTCOME_COLUMNS = [
     "fare_krw",
     "arrival_s",
     "n_offers_available",
+    "direct_s",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import mobisim
@@ -40,7 +41,15 @@ def test_demo_writes_its_result_folder(demo_run):
     assert manifest["seed"] == 42 and manifest["scenario"]["name"] == "demo"
     assert manifest["scenario"]["demand"]["synthetic"]["residents"] == 1500
     assert manifest["wall_time_s"] > 0 and manifest["demand"]
-    assert manifest["kpi_meta"]["services"] == ["walk", "car"]
+    assert manifest["kpi_meta"]["services"] == [
+        "walk",
+        "car",
+        "shuttle",
+        "drt",
+        "carshare",
+        "scooters",
+        "bikes",
+    ]
     assert run_dir.name.endswith(f"-{manifest['fingerprint'][:10]}-s42")
     assert not list(run_dir.parent.glob(".tmp-*"))
 
@@ -111,3 +120,99 @@ def test_a_bad_seed_is_a_scenario_error(tmp_path):
     with pytest.raises(ScenarioError, match="seed"):
         mobisim.run(mobisim.load_scenario(DEMO, overrides=SMALL), out_dir=tmp_path, seed=-1)
     assert not (tmp_path / "demo").exists()
+
+
+# ---------------------------------------------------------------- the demo's shared services
+
+WALK_CAR = DEMO.parent / "demo-walk-car.yaml"
+SHARED = ("shuttle", "drt", "carshare", "scooters", "bikes")
+
+
+@pytest.fixture(scope="module")
+def walk_car_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results-walk-car")
+    return mobisim.run(mobisim.load_scenario(WALK_CAR, overrides=SMALL), out_dir=out)
+
+
+def test_every_shared_service_of_the_demo_serves_trips(demo_run):
+    by_service = demo_run.kpis["by_service"]
+    for name in ("shuttle", "drt", "scooters", "bikes"):
+        assert by_service[name]["served"] > 0, name
+    assert set(SHARED) <= set(demo_run.trips["service"].astype(str)) | {"carshare"}
+
+
+def test_shared_services_change_the_mode_split_of_the_walk_and_car_town(demo_run, walk_car_run):
+    before = walk_car_run.kpis["system"]["mode_share"]
+    after = demo_run.kpis["system"]["mode_share"]
+    assert set(before) <= {"walk", "car", "walk_fallback", "car_fallback", "unserved"}
+    shared = sum(after.get(m, 0.0) for m in ("shuttle", "drt", "escooter", "bike", "carsharing"))
+    assert shared > 0.05
+    assert after["car"] < before["car"]
+    assert after["walk"] + after.get("walk_fallback", 0) < before["walk"] + before.get(
+        "walk_fallback", 0
+    )
+    assert demo_run.trips["trip_id"].tolist() == walk_car_run.trips["trip_id"].tolist()
+
+
+def test_the_demo_reports_energy_and_co2_against_the_private_car_counterfactual(demo_run):
+    tables = demo_run.tables
+    counterfactual = tables["energy_counterfactual"].set_index("service")
+    everyone = counterfactual.loc["all"]
+    assert everyone["trips"] == len(demo_run.trips)
+    assert 0 < everyone["energy_kwh"] < everyone["counterfactual_energy_kwh"]
+    assert 0 < everyone["co2_kg"] < everyone["counterfactual_co2_kg"]
+    system = demo_run.kpis["system"]
+    assert system["co2_kg"] == pytest.approx(everyone["co2_kg"], rel=1e-6)
+    # the PV depot charges the shuttles and the DRT fleet; other services see none of its PV
+    for name in ("shuttle", "drt"):
+        service = demo_run.kpis["by_service"][name]
+        assert service["charging_sessions"] > 0 and 0 < service["solar_share"] <= 1
+    assert demo_run.kpis["by_service"]["carshare"]["pv_kwh"] == 0
+    assert tables["energy_pv"]["pv_kw"].max() > 0
+    assert tables["energy_balance"]["residual_kwh"].abs().max() < 1e-6
+
+
+def test_the_run_folder_has_the_tidy_kpis_the_links_and_the_refusals(demo_run):
+    from mobisim.metrics.kpis import kpis_long
+
+    run_dir = demo_run.run_dir
+    tidy = pd.read_parquet(run_dir / "kpis.parquet")
+    assert len(tidy) == len(kpis_long(demo_run.kpis)) > 100
+    links = pd.read_parquet(run_dir / "links.parquet")
+    n_nodes = demo_run.manifest["network"]["nodes"]
+    assert len(links) >= n_nodes and links[["from_node", "to_node"]].lt(n_nodes).all().all()
+    assert not links.duplicated(["from_node", "to_node"]).any()
+    refusals = pd.read_parquet(run_dir / "refusals.parquet")
+    assert set(refusals.columns) == {"service", "reason", "trips"}
+    assert (refusals["trips"] > 0).all()
+
+
+def test_availability_counts_commuters_with_no_vehicle_in_reach(demo_run):
+    """vehicle_found_share = (requests − no-vehicle failures) / (requests + no-vehicle refusals)."""
+    refusals = demo_run.tables["refusals"]
+    events = demo_run.events
+    for name in ("scooters", "bikes"):
+        mine = refusals[(refusals["service"] == name) & refusals["reason"].str.contains("no_")]
+        refused = int(mine.loc[mine["reason"].str.contains("no_vehicle"), "trips"].sum())
+        assert refused > 0  # some commuters had no device within the walk limit
+        rows = events[events["service"].astype(str) == name]
+        requests = int((rows["event"] == "mode_choice").sum())
+        failed = rows[(rows["event"] == "fallback") & rows["detail"].str.contains("no_vehicle")]
+        expected = (requests - len(failed)) / (requests + refused)
+        kpis = demo_run.kpis["by_service"][name]
+        assert kpis["vehicle_found_share"] == pytest.approx(expected)
+        assert kpis["vehicle_found_share"] < 0.5
+        assert kpis["refused_at_departure"] == int(
+            refusals.loc[refusals["service"] == name, "trips"].sum()
+        )
+
+
+def test_detour_factors_use_the_direct_drive_time_of_each_trip(demo_run):
+    trips = demo_run.trips
+    assert trips["direct_s"].notna().mean() > 0.95
+    drt = trips[(trips["service"] == "drt") & (trips["status"] != "unserved")]
+    factors = drt["in_vehicle_s"] / drt["direct_s"]
+    assert demo_run.kpis["by_service"]["drt"]["detour_factor_mean"] == pytest.approx(
+        factors[drt["direct_s"] > 0].mean()
+    )
+    assert (factors >= 0.99).all()  # nobody rides faster than the direct drive

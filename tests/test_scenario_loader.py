@@ -23,7 +23,15 @@ def test_demo_validates_with_units_converted():
     scenario = load_scenario(DEMO)
     assert scenario.name == "demo"
     assert scenario.period.start_s == 5 * 3600 and scenario.period.end_s == 24 * 3600
-    assert [s.name for s in scenario.services] == ["walk", "car"]
+    assert [s.name for s in scenario.services] == [
+        "walk",
+        "car",
+        "shuttle",
+        "drt",
+        "carshare",
+        "scooters",
+        "bikes",
+    ]
     assert scenario.service("car").parking_search_min == 2
 
 
@@ -119,7 +127,9 @@ def test_the_demo_variants_are_a_few_lines():
     scenario = load_scenario(DEMO.parent / "demo-no-car.yaml")
     assert scenario.name == "demo-no-car"
     assert not scenario.service("car").enabled
-    assert [s.name for s in scenario.enabled_services()] == ["walk"]
+    assert "car" not in [s.name for s in scenario.enabled_services()]
+    walk_car = load_scenario(DEMO.parent / "demo-walk-car.yaml")
+    assert [s.name for s in walk_car.enabled_services()] == ["walk", "car"]
     demo, variant = load_scenario(DEMO), load_scenario(DEMO.parent / "demo-variant.yaml")
     assert (variant.name, variant.seed) == ("demo-variant", 7)
     assert variant.period.start_s == demo.period.start_s  # kept from the base

@@ -44,6 +44,7 @@ def test_a_complete_run_folder_is_renamed_into_place(tmp_path):
     assert sorted(p.name for p in run_dir.iterdir()) == [
         "events.parquet",
         "kpis.json",
+        "kpis.parquet",
         "manifest.json",
         "trips.parquet",
         "vehicles.parquet",

@@ -173,6 +173,7 @@ def run(
         "trips": sim.trips,
         "vehicles": sim.vehicles,
         "nodes": network.nodes[["lat", "lon"]].rename_axis("node").reset_index(),
+        "links": network.links(),
         **sim.extra_tables,
     }
     meta = kpi_meta(scenario)

@@ -40,7 +40,10 @@ GC_GEN0_THRESHOLD = 50_000
 #: final statuses a trip may end in
 STATUSES = ("completed", "fallback", "unserved")
 
-OUTCOME_COLUMNS = [f.name for f in dataclasses.fields(TripRecord)]
+#: columns of trips.parquet filled from each trip's TripRecord
+RECORD_COLUMNS = [f.name for f in dataclasses.fields(TripRecord)]
+#: every column the run adds to the demand columns (records, then the direct car time in s)
+OUTCOME_COLUMNS = [*RECORD_COLUMNS, "direct_s"]
 _TRIP_FIELDS = (
     "trip_id",
     "person_id",
@@ -199,14 +202,22 @@ def _check_statuses(trips: pd.DataFrame, records: dict[int, TripRecord], now_s: 
         )
 
 
-def _trips_frame(trips: pd.DataFrame, records: dict[int, TripRecord]) -> pd.DataFrame:
-    """The trips.parquet frame: the demand columns plus the outcome columns, in ``trips`` order."""
+def _trips_frame(trips: pd.DataFrame, records: dict[int, TripRecord], router) -> pd.DataFrame:
+    """The trips.parquet frame: the demand columns plus the outcome columns, in ``trips`` order.
+
+    ``direct_s`` is the unshared car drive time origin → destination (s; NaN where no drive
+    path), the denominator of the detour factor.
+    """
     ordered = [records[tid] for tid in trips["trip_id"].tolist()]
     outcome = pd.DataFrame(
-        {name: [getattr(r, name) for r in ordered] for name in OUTCOME_COLUMNS},
-        columns=OUTCOME_COLUMNS,
+        {name: [getattr(r, name) for r in ordered] for name in RECORD_COLUMNS},
+        columns=RECORD_COLUMNS,
     )
     outcome["n_offers_available"] = outcome["n_offers_available"].astype(np.int64)
+    origins = trips["origin_node"].to_numpy(np.int64)
+    outcome["direct_s"] = np.asarray(
+        router.travel_times_s("car", origins, trips["dest_node"].to_numpy(np.int64)), dtype=float
+    )
     return pd.concat([trips.reset_index(drop=True), outcome], axis=1)
 
 
@@ -300,7 +311,7 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
     wall_tables = time.perf_counter()
     _check_statuses(trips, records, env.now)
     events = log.to_frame()
-    trips_out = _trips_frame(trips, records)
+    trips_out = _trips_frame(trips, records, router)
     vehicles = _vehicles_frame(services[0].ctx.vehicles if services else [])
     extra_tables: dict[str, pd.DataFrame] = {"refusals": _refusals_frame(world.refusals)}
     if energy is not None:  # battery columns, energy tables; SimulationError if unbalanced

@@ -19,6 +19,8 @@ WALK_MODES = frozenset({"walk", "walk_fallback"})
 EMPTY_DRIVE_STATES = ("in_service_empty", "to_pickup", "repositioning", "to_charger", "crew")
 #: vehicle states that count as time in service (fleet utilisation, revenue hours) [K8]
 IN_SERVICE_STATES = frozenset({"occupied", "in_service_empty", "to_pickup", "dwell"})
+#: modes ridden on a personal device (the commuter rides it; no detour against the car)
+DEVICE_MODES = frozenset({"bike", "ebike", "escooter", "segway"})
 #: fallback reasons that mean "no vehicle was there" (sharing availability)
 NO_VEHICLE_MARKERS = ("no_vehicle", "no_bike", "no_scooter", "no_device", "empty_station")
 

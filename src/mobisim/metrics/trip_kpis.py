@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from mobisim.metrics.common import (
+    DEVICE_MODES,
     WALK_MODES,
     as_str,
     hour_key,
@@ -37,10 +38,12 @@ def detour_factors(rides: pd.DataFrame) -> pd.Series:
     """Per ride: in-vehicle time / direct drive time (``direct_s``); empty when the column is absent.
 
     ``direct_s`` (s) is the unshared car drive time origin → destination; rows with a zero or
-    missing direct time are left out.
+    missing direct time are left out, and so are rides on personal devices (:data:`DEVICE_MODES`:
+    a slower bike is not a detour).
     """
     if "direct_s" not in rides.columns or rides.empty:
         return pd.Series(dtype=float)
+    rides = rides[~as_str(rides["mode"]).isin(DEVICE_MODES)]
     direct = rides["direct_s"].astype(float)
     ok = direct > 0
     return rides.loc[ok, "in_vehicle_s"].astype(float) / direct[ok]

@@ -152,6 +152,24 @@ class Network:
         """Number of nodes."""
         return len(self.nodes)
 
+    def links(self) -> pd.DataFrame:
+        """The road links as node-index pairs: ``from_node``, ``to_node``, ``length_m``, ``highway``.
+
+        One row per directed node pair (parallel edges keep the shortest), sorted; written as
+        ``links.parquet`` so maps of a run folder can draw the network without the graph.
+        """
+        best: dict[tuple[int, int], tuple[float, str]] = {}
+        for u, v, data in self.graph.edges(data=True):
+            key = (self.node_index[u], self.node_index[v])
+            length_m = float(data.get("length", 0.0))
+            highway = data.get("highway", "")
+            highway = "|".join(highway) if isinstance(highway, list) else str(highway)
+            if key not in best or length_m < best[key][0]:
+                best[key] = (length_m, highway)
+        rows = sorted((u, v, m, h) for (u, v), (m, h) in best.items())
+        frame = pd.DataFrame(rows, columns=["from_node", "to_node", "length_m", "highway"])
+        return frame.astype({"from_node": np.int64, "to_node": np.int64, "length_m": float})
+
     @cached_property
     def fingerprint(self) -> str:
         """Stable content hash (sha256 hex) of the nodes and edges, used to key router caches."""

@@ -199,21 +199,40 @@ def occupancy_chart(runs: Runs) -> Figure:
 
 
 def energy_chart(runs: Runs) -> Figure:
-    """Energy by mode (kWh) of each run against the private-car counterfactual (energy tables)."""
+    """Energy (kWh) of each run stacked by mode, next to the same trips all made by private car.
+
+    The counterfactual bar is the ``all`` row of ``energy_counterfactual`` (every trip driven
+    by private car over its road distance, docs/energy.md); runs without it show the energy by
+    mode with the counterfactual of their shared rides only.
+    """
+    from mobisim.metrics.counterfactual import COUNTERFACTUAL as COUNTERFACTUAL_LABEL
     from mobisim.metrics.counterfactual import energy_by_mode
 
     fig, ax = _figure()
-    frames = {label: energy_by_mode(tables) for label, tables in runs}
-    frames = {k: v for k, v in frames.items() if len(v)}
-    if not frames:
+    bars: dict[str, pd.Series] = {}
+    for label, tables in runs:
+        by_mode = energy_by_mode(tables)
+        if not len(by_mode):
+            continue
+        counterfactual = tables.get("energy_counterfactual")
+        if counterfactual is not None and "all" in set(counterfactual["service"].astype(str)):
+            row = counterfactual[counterfactual["service"].astype(str) == "all"].iloc[0]
+            by_mode = by_mode.drop(COUNTERFACTUAL_LABEL, errors="ignore")
+            bars[label] = by_mode
+            bars[f"{label}\nall by private car"] = pd.Series(
+                {"private car (counterfactual)": float(row["counterfactual_energy_kwh"])}
+            )
+        else:
+            bars[label] = by_mode
+    if not bars:
         no_data(ax, "Energy by mode", "the runs have no energy tables (energy accounting off)")
         return fig
-    table = pd.DataFrame(frames).fillna(0.0)
-    table.plot(kind="bar", ax=ax, rot=20)
-    ax.set_xlabel("mode")
+    table = pd.DataFrame(bars).fillna(0.0).T
+    table.plot(kind="bar", stacked=True, ax=ax, rot=0)
+    ax.set_xlabel("")
     ax.set_ylabel("energy, kWh")
-    ax.set_title("Energy by mode vs. everyone driving (counterfactual)")
-    ax.legend(fontsize=8)
+    ax.set_title("Energy of the day by mode vs. every trip by private car")
+    ax.legend(fontsize=7, ncols=2)
     fig.tight_layout()
     return fig
 

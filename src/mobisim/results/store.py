@@ -152,14 +152,18 @@ def write_run(
     manifest : written as ``manifest.json`` (last, so a folder with a manifest is complete).
     events : the event log (``events.parquet``, fixed schema), or None to leave it out.
     tables : name -> frame, each written as ``<name>.parquet`` (``trips``, ``vehicles``, ...).
-    kpis : written as ``kpis.json``.
+    kpis : written as ``kpis.json`` (nested) and ``kpis.parquet`` (tidy: one row per KPI, scope,
+        key; :func:`mobisim.metrics.kpis.kpis_long`).
     """
+    from mobisim.metrics.tables import write_kpis_parquet
+
     folder = Path(folder)
     if events is not None:
         write_events(events, folder / "events.parquet")
     for name, frame in tables.items():
         write_table(frame, folder / f"{name}.parquet")
     write_json(folder / "kpis.json", kpis)
+    write_kpis_parquet(kpis, folder / "kpis.parquet")
     write_json(folder / "manifest.json", manifest)
 
 

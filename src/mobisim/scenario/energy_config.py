@@ -232,6 +232,12 @@ class EnergyConfig(StrictModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"charging site names must be unique (repeated: {duplicates})")
+        if self.charge_to_share <= self.charge_below_share:
+            raise ValueError(
+                f"charge_to_share ({self.charge_to_share}) must be above charge_below_share "
+                f"({self.charge_below_share}): a vehicle must leave the charger above the "
+                "threshold that sends it there"
+            )
         return self
 
     @property

@@ -19,18 +19,23 @@ within their limits.
 
 With energy on, each vehicle carries a ``battery`` (mobisim.energy.battery.Battery); work whose
 drive energy plus ``battery_reserve_share`` of the pack it cannot supply is not dispatched to it,
-and each leg draws its energy (mobisim.energy.consumption.leg_energy_kwh).
+and each leg draws its energy (mobisim.energy.consumption.leg_energy_kwh). An idle vehicle whose
+pack is below ``energy.charge_below_share`` drives to the nearest charging site open to the
+service (``to_charger``), queues for a plug and charges to ``energy.charge_to_share``, taking no
+work meanwhile; an idle wait never drains the pack below that threshold (the vehicle goes to
+charge first, or, with no charger in reach, switches off: state ``parked``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 import shapely
 from pydantic import Field, model_validator
 
-from mobisim.energy.battery import can_finish
+from mobisim.energy.battery import EPS_KWH, can_finish
 from mobisim.energy.consumption import dwell_energy_kwh, leg_energy_kwh
 from mobisim.errors import NetworkError, ScenarioError
 from mobisim.network.router import WALK_SPEED_MPS
@@ -380,8 +385,13 @@ class DrtService(Service):
         )
 
     def _idle(self, vehicle: DrtVehicle):
-        """Move where the idle policy says (``repositioning``), then wait to be dispatched."""
+        """Charge if the pack is low; else move where the idle policy says (``repositioning``),
+        then wait to be dispatched (or until the idle drain brings the pack down to the charge
+        threshold)."""
         env = self.ctx.env
+        if self._charger_for(vehicle) is not None:
+            yield from self._charge(vehicle)
+            return
         target = self.idle.target_node(vehicle, env.now)
         if target is not None and target != vehicle.node:
             leg = self.router.try_leg(self.profile, vehicle.node, target)
@@ -394,32 +404,87 @@ class DrtService(Service):
         vehicle.idle_since_s = since_s = env.now
         vehicle.free_s = env.now
         vehicle.wake = env.event()
+        state = self._idle_state(vehicle)
+        limit_s = self._idle_limit_s(vehicle) if state == "idle" else math.inf
         if self.idle.recheck_s:
-            yield vehicle.wake | env.timeout(self.idle.recheck_s)
+            limit_s = min(limit_s, self.idle.recheck_s)
+        if math.isfinite(limit_s):
+            yield vehicle.wake | env.timeout(limit_s)
         else:
             yield vehicle.wake
         vehicle.wake, vehicle.idle_since_s = None, None
         if env.now > since_s:
-            self._draw_idle(vehicle, env.now - since_s)
-            self.ctx.log.emit(
-                since_s,
-                "vehicle_dwell",
-                self.name,
-                vehicle_id=vehicle.vehicle_id,
-                node=vehicle.node,
-                duration_s=env.now - since_s,
-                pax=0,
-                state="idle",
-            )
+            self._log_idle(vehicle, since_s, env.now, state)
 
-    def _draw_idle(self, vehicle: DrtVehicle, duration_s: float) -> None:
-        """Draw the auxiliary energy of ``duration_s`` (s) standing idle from the battery.
-
-        An idle vehicle cannot refuse this drain; with charging not yet wired in, a pack drained
-        flat while idle raises mobisim.errors.SimulationError (from Battery.draw).
-        """
+    def _log_idle(self, vehicle: DrtVehicle, since_s: float, until_s: float, state: str) -> None:
+        """Draw and log an idle stand from ``since_s`` to ``until_s`` (s) in ``state``."""
         if vehicle.battery is not None:
-            vehicle.battery.draw(self.stand_kwh(duration_s, "idle"))
+            vehicle.battery.draw(self.stand_kwh(until_s - since_s, state))
+        self.ctx.log.emit(
+            since_s,
+            "vehicle_dwell",
+            self.name,
+            vehicle_id=vehicle.vehicle_id,
+            node=vehicle.node,
+            duration_s=until_s - since_s,
+            pax=0,
+            state=state,
+        )
+
+    def _low(self, vehicle: DrtVehicle) -> bool:
+        """Is the pack at or below ``energy.charge_below_share`` (within EPS_KWH)?"""
+        if vehicle.battery is None or self.ctx.energy is None:
+            return False
+        floor_kwh = self.ctx.energy.config.charge_below_share * vehicle.battery.capacity_kwh
+        return vehicle.battery.soc_kwh <= floor_kwh + EPS_KWH
+
+    def _idle_state(self, vehicle: DrtVehicle) -> str:
+        """``idle`` (systems on, drawing ``aux_kw``), or ``parked`` (switched off, ``standby_kw``)
+        for a vehicle whose pack is down to the charge threshold with no charger it can reach."""
+        return "parked" if self._low(vehicle) else "idle"
+
+    def _idle_limit_s(self, vehicle: DrtVehicle) -> float:
+        """How long (s) the vehicle can stand idle before its pack reaches the charge threshold."""
+        if vehicle.battery is None or self.ctx.energy is None or self.vehicle_type.aux_kw <= 0:
+            return math.inf
+        floor_kwh = self.ctx.energy.config.charge_below_share * vehicle.battery.capacity_kwh
+        return max(vehicle.battery.soc_kwh - floor_kwh, 0.0) / self.vehicle_type.aux_kw * 3600.0
+
+    def _charger_for(self, vehicle: DrtVehicle):
+        """The (site, leg) to charge at when the pack is below ``energy.charge_below_share``
+        and a site of this service is reachable with the energy left; else None."""
+        energy = self.ctx.energy
+        if not self._low(vehicle):
+            return None
+        found = energy.nearest_site(self.router, self.profile, vehicle.node, self.name)
+        if found is None:
+            return None
+        site = found[0]
+        leg = self.router.try_leg(self.profile, vehicle.node, site.node)
+        if leg is None or not vehicle.battery.can_supply(self.leg_kwh(leg[1], leg[0])):
+            return None
+        return site, leg
+
+    def _charge(self, vehicle: DrtVehicle):
+        """Drive to the nearest charging site (``to_charger``), queue, charge to
+        ``energy.charge_to_share``; the vehicle takes no work until it is back in service."""
+        env = self.ctx.env
+        site, (time_s, distance_m) = self._charger_for(vehicle)
+        vehicle.free_s = math.inf  # the dispatcher skips it (its pick-up bound is infinite)
+        vehicle.version += 1
+        if site.node != vehicle.node:
+            yield from self._drive(vehicle, site.node, "to_charger", time_s, distance_m)
+        yield env.process(
+            site.charge(
+                vehicle.battery,
+                self.ctx.energy.config.charge_to_share,
+                vehicle.vehicle_id,
+                self.name,
+                self.vehicle_type,
+            )
+        )
+        vehicle.free_s = env.now
+        vehicle.version += 1
 
     # ------------------------------------------------------------------ protocol
     def _fare(self, direct_m: float) -> float:
@@ -572,17 +637,7 @@ class DrtService(Service):
         for vehicle in self.vehicles:
             since_s = vehicle.idle_since_s
             if since_s is not None and end_s > since_s:
-                self._draw_idle(vehicle, end_s - since_s)
-                self.ctx.log.emit(
-                    since_s,
-                    "vehicle_dwell",
-                    self.name,
-                    vehicle_id=vehicle.vehicle_id,
-                    node=vehicle.node,
-                    duration_s=end_s - since_s,
-                    pax=0,
-                    state="idle",
-                )
+                self._log_idle(vehicle, since_s, end_s, self._idle_state(vehicle))
                 vehicle.idle_since_s = end_s
 
 

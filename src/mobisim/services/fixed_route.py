@@ -6,7 +6,9 @@ from the first stop back to it; vehicles drive the road path between stops on th
 named after the service (drive view, speeds capped at ``speed_cap_kmh``).
 
 The operator's story: at each departure time (a timetable, or every ``headway_min`` within the
-service hours) a vehicle waiting at the first stop is taken from the depot queue (a SimPy store;
+service hours) a vehicle waiting at the first stop is taken from the depot queue (a SimPy
+priority store: first come, first out; with batteries, the least charged vehicle first, so a
+fleet runs its vehicles down one after the other and they charge in turn instead of all at once;
 the departure waits if none is back yet) and makes one run. At every stop it opens its doors:
 riders for this stop alight, then the queue of that stop and direction boards first come, first
 served while seats (a SimPy container) are free; those who do not fit stay and are logged as
@@ -22,6 +24,17 @@ Offers pick, among the stops within ``max_walk_m`` of the origin and of the dest
 boarding/alighting pair with the least door-to-door time, walking weighted 1.5 × [T11]. The
 expected wait is the time to the next scheduled passage with a timetable, half the headway
 otherwise (or the time to the first passage before the service starts).
+
+Energy (when the run simulates it and the vehicle type is electric): each vehicle carries a
+battery; legs and stands draw their energy (mobisim.energy.consumption, the same formulas the
+energy accounting applies to the events). At the end of a run, a vehicle below
+``energy.charge_below_share``, or without enough charge for one more full run (at capacity) plus
+``energy.reserve_share``, leaves service: it drives to the nearest charging site open to the
+service (``to_charger``), charges to ``energy.charge_to_share`` and drives back to the first stop
+(``repositioning``); departures meanwhile wait for the next vehicle back, so a fleet without
+spare vehicles shows the charging as late departures and longer waits. A vehicle that needs
+charge and has no charger in reach is withdrawn (``parked``) rather than run flat. Vehicles
+waiting at the first stop after the service day are switched off (``parked``).
 """
 
 from __future__ import annotations
@@ -29,12 +42,14 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import simpy
 from pydantic import Field, model_validator
 
+from mobisim.energy.battery import can_finish, needs_charge
+from mobisim.energy.consumption import dwell_energy_kwh, leg_energy_kwh
 from mobisim.errors import NetworkError, ScenarioError
 from mobisim.network.router import WALK_SPEED_MPS
 from mobisim.scenario.base import ClockTime, ServiceConfig, StrictModel
@@ -227,6 +242,7 @@ class RouteVehicle:
     node: int
     free_since_s: float
     riders: list[Rider] = field(default_factory=list)
+    battery: Any = None  # mobisim.energy.battery.Battery when energy is on and the type electric
 
 
 class FixedRouteService(Service):
@@ -253,8 +269,12 @@ class FixedRouteService(Service):
         self.n_vehicles = config.vehicles or self._vehicles_needed()
         self.offsets_s = np.array([v.offset_s for v in self.pattern])
         self.queues: list[list[Rider]] = [[] for _ in self.pattern]
-        self.depot: simpy.Store | None = None
+        self.depot: simpy.PriorityStore | None = None
+        self._returns = itertools.count()  # arrival order at the depot (ties, no battery)
         self.vehicles: list[RouteVehicle] = []
+        self.withdrawn: list[RouteVehicle] = []  # out of charge with no charger in reach
+        self.vehicle_type = None  # the electric VehicleType when batteries are simulated
+        self.run_kwh = 0.0  # battery energy of one full run at capacity, kWh
 
     # ------------------------------------------------------------------ set-up
     def _build_pattern(self) -> tuple[list[Visit], list[float], list[float]]:
@@ -318,8 +338,13 @@ class FixedRouteService(Service):
     def start(self) -> None:
         """Register the vehicles at the first stop and start the departure process."""
         env, cfg = self.ctx.env, self.config
-        self.depot = simpy.Store(env)
+        self.depot = simpy.PriorityStore(env)
         first = self.pattern[0].node
+        if self.ctx.energy is not None:
+            vehicle_type = self.ctx.energy.vehicle_type(cfg.vehicle_type)
+            if vehicle_type.is_electric:
+                self.vehicle_type = vehicle_type
+                self.run_kwh = self._run_kwh()
         for _ in range(self.n_vehicles):
             vehicle_id = self.ctx.new_vehicle(
                 self.name,
@@ -331,8 +356,10 @@ class FixedRouteService(Service):
             vehicle = RouteVehicle(
                 vehicle_id, simpy.Container(env, capacity=cfg.capacity_pax), first, env.now
             )
+            if self.vehicle_type is not None:
+                vehicle.battery = self.ctx.energy.new_battery(vehicle_id, self.vehicle_type)
             self.vehicles.append(vehicle)
-            self.depot.put(vehicle)
+            self._to_depot(vehicle)
         env.process(self._departures_process())
 
     # ------------------------------------------------------------------ operator
@@ -342,26 +369,18 @@ class FixedRouteService(Service):
         for depart_s in self.departures_s:
             if depart_s > env.now:
                 yield env.timeout(depart_s - env.now)
-            vehicle = yield self.depot.get()
+            vehicle = (yield self.depot.get()).item
             env.process(self._run(vehicle))
 
     def _run(self, vehicle: RouteVehicle):
         """One run: drive stop to stop, alight and board at each, lay over at terminals."""
         env, log, cfg = self.ctx.env, self.ctx.log, self.config
         if env.now > vehicle.free_since_s:
-            log.emit(
-                vehicle.free_since_s,
-                "vehicle_dwell",
-                self.name,
-                vehicle_id=vehicle.vehicle_id,
-                node=vehicle.node,
-                duration_s=env.now - vehicle.free_since_s,
-                pax=0,
-                state="idle",
-            )
+            self._log_wait(vehicle, env.now, "idle")
         for pos, visit in enumerate(self.pattern):
             if pos > 0 and visit.node != vehicle.node:
                 pax = vehicle.seats.level
+                self._draw(vehicle, self._leg_kwh(self.leg_m[pos - 1], self.leg_s[pos - 1], pax))
                 log.emit(
                     env.now,
                     "vehicle_leg",
@@ -382,13 +401,125 @@ class FixedRouteService(Service):
             yield from self._stand(vehicle, dwell_s, "dwell")
             if visit.layover_after:
                 yield from self._stand(vehicle, min_to_s(cfg.layover_min), "layover")
+        if vehicle.battery is not None and self._needs_charge(vehicle):
+            site = self.ctx.energy.nearest_site(
+                self.ctx.router, self.profile, vehicle.node, self.name
+            )
+            charged = site is not None and (yield from self._charge(vehicle, site[0]))
+            if not charged or self._needs_charge(vehicle):  # would run flat on the next run
+                vehicle.free_since_s = env.now
+                self.withdrawn.append(vehicle)
+                return
         vehicle.free_since_s = env.now
-        self.depot.put(vehicle)
+        self._to_depot(vehicle)
+
+    def _to_depot(self, vehicle: RouteVehicle) -> None:
+        """Queue ``vehicle`` at the first stop: least charged first, then first come."""
+        soc_kwh = vehicle.battery.soc_kwh if vehicle.battery is not None else 0.0
+        self.depot.put(simpy.PriorityItem((soc_kwh, next(self._returns)), vehicle))
+
+    # ------------------------------------------------------------------ energy
+    def _leg_kwh(self, distance_m: float, duration_s: float, pax: int) -> float:
+        """Battery energy of a leg of ``distance_m`` (m) in ``duration_s`` (s), kWh (0: none)."""
+        if self.vehicle_type is None:
+            return 0.0
+        return leg_energy_kwh(self.vehicle_type, distance_m, duration_s, pax=pax)
+
+    def _stand_kwh(self, duration_s: float, state: str) -> float:
+        """Battery energy of standing ``duration_s`` (s) in ``state``, kWh (0: none)."""
+        if self.vehicle_type is None:
+            return 0.0
+        return dwell_energy_kwh(self.vehicle_type, duration_s, state)
+
+    def _draw(self, vehicle: RouteVehicle, kwh: float) -> None:
+        if vehicle.battery is not None:
+            vehicle.battery.draw(kwh)
+
+    def _run_kwh(self) -> float:
+        """Battery energy of one full run with every place taken, dwells and layovers, kWh."""
+        cfg = self.config
+        drive = sum(
+            self._leg_kwh(m, s, cfg.capacity_pax)
+            for m, s in zip(self.leg_m, self.leg_s, strict=True)
+        )
+        dwell_s = self.cycle_s - sum(self.leg_s)
+        return drive + self._stand_kwh(max(dwell_s, 0.0), "dwell")
+
+    def _needs_charge(self, vehicle: RouteVehicle) -> bool:
+        """Below the charge threshold, or not enough for one more run and the reserve."""
+        config = self.ctx.energy.config
+        return needs_charge(vehicle.battery, config.charge_below_share) or not can_finish(
+            vehicle.battery, self.run_kwh, config.reserve_share
+        )
+
+    def _charge(self, vehicle: RouteVehicle, site):
+        """Drive to ``site``, charge, drive back to the first stop; False if it cannot get there."""
+        env, first = self.ctx.env, self.pattern[0].node
+        there = self.ctx.router.try_leg(self.profile, vehicle.node, site.node)
+        back = self.ctx.router.try_leg(self.profile, site.node, first)
+        if there is None or back is None:
+            return False
+        if not vehicle.battery.can_supply(self._leg_kwh(there[1], there[0], 0)):
+            return False
+        yield from self._move(vehicle, site.node, there, "to_charger")
+        config = self.ctx.energy.config
+        yield env.process(
+            site.charge(
+                vehicle.battery,
+                config.charge_to_share,
+                vehicle.vehicle_id,
+                self.name,
+                self.vehicle_type,
+            )
+        )
+        if not vehicle.battery.can_supply(self._leg_kwh(back[1], back[0], 0)):
+            return False
+        yield from self._move(vehicle, first, back, "repositioning")
+        return True
+
+    def _move(self, vehicle: RouteVehicle, to_node: int, leg: tuple[float, float], state: str):
+        """An empty out-of-service drive of ``leg`` = (s, m) to ``to_node``, logged as ``state``."""
+        time_s, distance_m = leg
+        if to_node == vehicle.node:
+            return
+        self._draw(vehicle, self._leg_kwh(distance_m, time_s, 0))
+        self.ctx.log.emit(
+            self.ctx.env.now,
+            "vehicle_leg",
+            self.name,
+            vehicle_id=vehicle.vehicle_id,
+            node=vehicle.node,
+            to_node=to_node,
+            distance_m=distance_m,
+            duration_s=time_s,
+            pax=0,
+            state=state,
+            detail=self.config.vehicle_type,
+        )
+        yield self.ctx.env.timeout(time_s)
+        vehicle.node = to_node
+
+    def _log_wait(self, vehicle: RouteVehicle, until_s: float, state: str) -> None:
+        """Draw and log the stand of a vehicle out of service since ``free_since_s``."""
+        duration_s = until_s - vehicle.free_since_s
+        self._draw(vehicle, self._stand_kwh(duration_s, state))
+        self.ctx.log.emit(
+            vehicle.free_since_s,
+            "vehicle_dwell",
+            self.name,
+            vehicle_id=vehicle.vehicle_id,
+            node=vehicle.node,
+            duration_s=duration_s,
+            pax=0,
+            state=state,
+        )
+        vehicle.free_since_s = until_s
 
     def _stand(self, vehicle: RouteVehicle, duration_s: float, state: str):
         """The vehicle stands at its node for ``duration_s`` (s), logged as ``state``."""
         if duration_s <= 0:
             return
+        self._draw(vehicle, self._stand_kwh(duration_s, state))
         self.ctx.log.emit(
             self.ctx.env.now,
             "vehicle_dwell",
@@ -599,19 +730,14 @@ class FixedRouteService(Service):
         return rider.done
 
     def finish(self, end_s: float) -> None:
-        """Log the idle stand of every vehicle waiting at the first stop up to ``end_s`` (s)."""
+        """Log the stand of every vehicle out of service up to ``end_s`` (s): ``idle`` while
+        departures remain, ``parked`` (switched off) after the last one and when withdrawn."""
         if self.depot is None:
             return
-        for vehicle in self.depot.items:
+        over = self.departures_s.size == 0 or end_s >= self.departures_s[-1]
+        for vehicle in [entry.item for entry in self.depot.items]:
             if end_s > vehicle.free_since_s:
-                self.ctx.log.emit(
-                    vehicle.free_since_s,
-                    "vehicle_dwell",
-                    self.name,
-                    vehicle_id=vehicle.vehicle_id,
-                    node=vehicle.node,
-                    duration_s=end_s - vehicle.free_since_s,
-                    pax=0,
-                    state="idle",
-                )
-                vehicle.free_since_s = end_s
+                self._log_wait(vehicle, end_s, "parked" if over else "idle")
+        for vehicle in self.withdrawn:
+            if end_s > vehicle.free_since_s:
+                self._log_wait(vehicle, end_s, "parked")
