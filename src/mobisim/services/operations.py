@@ -730,8 +730,9 @@ class SharingService(Service):
             Clock, s after midnight.
 
         Unavailable reasons: ``no_vehicle_within_walk`` (nothing usable within ``max_walk_m``),
-        ``no_free_space`` (every station full), ``destination_outside_service_area``,
-        ``no_path``. Times in s, distances in m, fare in KRW. No side effects.
+        ``no_free_space`` (every station full), ``no_station_within_walk_of_destination`` (the
+        station to dock at is more than ``max_walk_m`` from the destination),
+        ``destination_outside_service_area``, ``no_path``. Times in s, distances in m, fare in KRW. No side effects.
         """
         end_lot, end_node, reason = self.end_point(trip)
         if reason:
@@ -773,6 +774,8 @@ class SharingService(Service):
             egress = router.try_leg(WALK_PROFILE, end_node, trip.dest_node)
             if egress is None:
                 return unavailable(self.name, mode, "no_path")
+            if egress[1] > self.max_walk_m:  # the station nearest the destination is too far
+                return unavailable(self.name, mode, "no_station_within_walk_of_destination")
             plan = RentalPlan(vehicle, vehicle.lot, vehicle.node, end_lot, end_node, kind)
             return Offer(
                 self.name,
