@@ -21,7 +21,7 @@ speeds) and charge ``unlock_fee_krw`` + ``fare_per_min_krw`` per minute (the rou
 rental, the activity included, on the way back) + ``fare_per_km_krw`` per km. Electric cars
 (``vehicle_type``, ``ev_car`` by default [C1]-[C6]) carry a battery; a car below
 ``min_soc_share`` plus the energy of the ride (twice for a round trip) is not offered; cars charge
-while parked at stations with ``charge_kw`` > 0 (:mod:`mobisim.services.operations`).
+while parked at stations with ``charge_kw`` > 0 (:mod:`mobisim.services.sharing_fleet`).
 
 Relocation (``relocation``, one way and free-floating): a staff driver takes a car from a
 station/zone above its target (the initial stock) to one below, driving it empty
@@ -40,16 +40,18 @@ from mobisim.errors import ScenarioError, SimulationError
 from mobisim.scenario.base import ServiceConfig
 from mobisim.services.base import Offer, RideOutcome, Trip, unavailable
 from mobisim.services.operations import (
-    Fleet,
-    Lot,
     OperationsConfig,
     Operator,
     RentalPlan,
-    SharedVehicle,
     SharingService,
+    fare_krw,
+)
+from mobisim.services.sharing_fleet import (
+    Fleet,
+    Lot,
+    SharedVehicle,
     StationConfig,
     apportion,
-    fare_krw,
     station_nodes,
     zone_partition,
 )

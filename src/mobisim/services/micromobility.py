@@ -34,22 +34,25 @@ import numpy as np
 import simpy
 from pydantic import Field, model_validator
 
+from mobisim.energy.battery import EPS_KWH
 from mobisim.energy.charging import swap_battery
 from mobisim.energy.consumption import leg_energy_kwh
 from mobisim.scenario.base import ServiceConfig, StrictModel
 from mobisim.services.base import Trip
 from mobisim.services.fixed_route import StopConfig, resolve_stops
 from mobisim.services.operations import (
-    Fleet,
-    Lot,
     OperationsConfig,
     Operator,
     RentalPlan,
-    SharedVehicle,
     SharingService,
+    fare_krw,
+)
+from mobisim.services.sharing_fleet import (
+    Fleet,
+    Lot,
+    SharedVehicle,
     StationConfig,
     apportion,
-    fare_krw,
     station_nodes,
     zone_partition,
 )
@@ -96,18 +99,67 @@ class CrewConfig(OperationsConfig):
 
     vehicle_type: str = Field(default="e_van", description="Energy vehicle type of the vans (A).")
     van_capacity: int = Field(default=20, ge=1, description="Devices a van carries at once (A).")
+    low_battery: Literal["swap", "collect_to_depot"] = Field(
+        default="swap",
+        description="What a tour does with low devices: swap: a fresh battery on the street "
+        "(below swap_below_share); collect_to_depot: take them (below collect_below_share, "
+        "stranded flat ones too) to the depot, charge them there at depot_charge_kw and put "
+        "them back out at stations/zones below target once at redeploy_above_share (A).",
+    )
     swap_below_share: float = Field(
         default=0.3,
         ge=0,
         le=1,
-        description="Devices below this charge share get a fresh battery on a tour (A).",
+        description="swap: devices below this charge share get a fresh battery on a tour (A).",
     )
     max_swaps_per_tour: int = Field(
-        default=30, ge=0, description="Battery swaps per tour at most, all vans together (A)."
+        default=30,
+        ge=0,
+        description="Battery swaps (collect_to_depot: low devices collected) per tour at most, "
+        "all vans together (A).",
+    )
+    collect_below_share: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="collect_to_depot: devices below this charge share are collected (A).",
+    )
+    redeploy_above_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="collect_to_depot: devices at the depot charged to this share go back out "
+        "(A: the end of the full-power part of the charging curve).",
+    )
+    depot_charge_kw: float = Field(
+        default=1.0,
+        gt=0,
+        description="collect_to_depot: charging power per device at the depot, kW, capped by "
+        "the type's max_charge_kw (e_scooter 0.1, e_bike 0.15; A).",
+    )
+    depot_spaces: int | None = Field(
+        default=None,
+        ge=1,
+        description="collect_to_depot: devices the depot holds (charging slots) at once "
+        "(default: no limit; A).",
     )
     depot: StopConfig | None = Field(
-        default=None, description="Where vans start and end (default: the first station/zone)."
+        default=None,
+        description="Where vans start and end, and where collected devices charge (default: "
+        "the first station/zone, named depot).",
     )
+
+    @model_validator(mode="after")
+    def _redeploy_above_collect(self) -> CrewConfig:
+        if (
+            self.low_battery == "collect_to_depot"
+            and self.redeploy_above_share <= self.collect_below_share
+        ):
+            raise ValueError(
+                "collect_to_depot expects redeploy_above_share > collect_below_share "
+                f"(got {self.redeploy_above_share} <= {self.collect_below_share})"
+            )
+        return self
 
 
 class MicromobilityConfig(ServiceConfig):
@@ -228,12 +280,28 @@ class MicromobilityService(SharingService):
                 per_min if device.fare_per_min_krw is None else device.fare_per_min_krw,
             )
         crews = config.crews
-        self.operator = Operator(crews, self.fleet, CREW_PROFILE, self._van_tour, self._movable)
         self.depot_node = lots[0].node
         if crews.depot is not None:
             self.depot_node = int(
                 resolve_stops(ctx.network, [crews.depot], f"{key}.crews.depot")[0]
             )
+        self.collecting = crews.low_battery == "collect_to_depot"
+        self.depot: Lot | None = None  # where collected devices charge (collect_to_depot)
+        if self.collecting:
+            name = "depot" if crews.depot is None else crews.depot.name
+            store = simpy.FilterStore(env, crews.depot_spaces or float("inf"))
+            self.depot = Lot(
+                name, self.depot_node, store, crews.depot_spaces, 0, crews.depot_charge_kw, True
+            )
+        self.operator = Operator(
+            crews,
+            self.fleet,
+            CREW_PROFILE,
+            self._van_tour,
+            self._movable,
+            sources=[self.depot] if self.depot is not None else None,
+            pending=lambda: bool(self._low_for(0, set(), 1)),
+        )
         self.vans: list[SharedVehicle] = []
 
     @property
@@ -288,13 +356,21 @@ class MicromobilityService(SharingService):
         return outcome
 
     def _low(self, device: SharedVehicle) -> bool:
-        battery = device.battery
-        share = self.config.crews.swap_below_share
+        """Below the swap (or collect) share of its battery: a crew's job, not a move."""
+        battery, crews = device.battery, self.config.crews
+        share = crews.collect_below_share if self.collecting else crews.swap_below_share
         return battery is not None and battery.soc_kwh < share * battery.capacity_kwh
 
     def _movable(self, device: SharedVehicle) -> bool:
-        """A standing, unreserved device that is usable (low ones are swapped, not moved)."""
-        return device.holder == -1 and not self._low(device)
+        """A standing, unreserved device that is usable (low ones are swapped or collected, not
+        moved); at the depot: charged to ``redeploy_above_share`` by now."""
+        if device.holder != -1:
+            return False
+        if device.lot is not None and device.lot.depot:
+            share = self.config.crews.redeploy_above_share
+            soc_kwh = self.fleet.soc_now_kwh(device, self.ctx.env.now)
+            return soc_kwh >= share * device.battery.capacity_kwh - EPS_KWH
+        return not self._low(device)
 
     # ------------------------------------------------------------------ the crews
     def _van_tour(self, crew: int, moves: list[tuple[SharedVehicle, Lot, Lot]]):
@@ -303,18 +379,26 @@ class MicromobilityService(SharingService):
         env, cfg = self.ctx.env, self.config.crews
         van, handling_s = self.vans[crew], min_to_s(cfg.handling_min)
         moves = moves[: cfg.van_capacity]
-        swaps = self._swaps_for(crew, {id(m[0]) for m in moves})
-        stops = [(d.node, "swap", d) for d in swaps] + [
+        room = cfg.van_capacity - len(moves) if self.collecting else cfg.max_swaps_per_tour
+        lows = self._low_for(crew, {id(m[0]) for m in moves}, room)
+        low_action = "pick" if self.collecting else "swap"
+        stops = [(d.node, low_action, d) for d in lows] + [
             (d.node, "collect", (d, s, t)) for d, s, t in moves
         ]
         if not stops or not self._van_can_go(van, [n for n, _, _ in stops]):
             return
         self.fleet.take(van, -2 - crew)
         on_board: list[tuple[SharedVehicle, Lot, float, int]] = []
+        to_depot: list[tuple[SharedVehicle, float, int]] = []  # (device, loaded at s, from node)
         for node, action, item in self._nearest_first(van.node, stops):
             yield from self.drive(van, node, CREW_PROFILE, "crew", 0)
             if action == "swap":
                 yield from self._swap(van, item, handling_s)
+            elif action == "pick":
+                if self._still_low_here(item, node):
+                    self.fleet.take(item, -2 - crew)
+                    to_depot.append((item, env.now, node))
+                    yield env.timeout(handling_s)
             else:
                 device, source, target = item
                 if device.lot is source and device.holder == -1 and device.node == node:
@@ -337,22 +421,38 @@ class MicromobilityService(SharingService):
                 on_board.remove(entry)
                 yield env.timeout(handling_s)
         yield from self.drive(van, self.depot_node, CREW_PROFILE, "crew", 0)
+        for device, loaded_s, from_node in to_depot:  # collected devices plug in at the depot
+            self._unload(device, self.depot, loaded_s, from_node)
+            yield env.timeout(handling_s)
         self.fleet.hold_at(van, self.depot_node, -2 - crew)
 
-    def _swaps_for(self, crew: int, moving: set[int]) -> list[SharedVehicle]:
-        """This van's share of the lowest standing devices (at most ``max_swaps_per_tour`` in all)."""
+    def _low_for(self, crew: int, moving: set[int], room: int) -> list[SharedVehicle]:
+        """This van's share (at most ``room``) of the lowest standing devices to swap or collect.
+
+        At most ``max_swaps_per_tour`` in all (collecting: and the depot's free spaces); devices
+        charging at a station or at the depot, held, or in ``moving`` (ids) are left alone.
+        """
+        cfg = self.config.crews
         low = [
             d
             for d in self.fleet.vehicles
             if d.lot is not None
+            and not d.lot.depot
             and d.holder == -1
             and id(d) not in moving
             and self._low(d)
             and np.isnan(d.plug_s)
         ]
         low.sort(key=lambda d: d.battery.soc_kwh)
-        mine = low[: self.config.crews.max_swaps_per_tour][crew :: self.config.crews.crews]
-        return mine
+        cap = cfg.max_swaps_per_tour
+        if self.collecting and self.depot.spaces is not None:
+            cap = min(cap, self.depot.free_spaces)
+        return low[:cap][crew :: cfg.crews][: max(room, 0)]
+
+    def _still_low_here(self, device: SharedVehicle, node: int) -> bool:
+        """True if ``device`` still stands unheld at ``node`` (a rental lot) and is still low."""
+        standing = device.lot is not None and not device.lot.depot and device.holder == -1
+        return standing and device.node == node and self._low(device)
 
     def _nearest_first(self, start: int, stops: list) -> list:
         """``stops`` (node, action, item) ordered by nearest neighbour on the drive network."""

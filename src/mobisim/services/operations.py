@@ -1,19 +1,9 @@
-"""Shared fleets: where shared vehicles stand, how a rental goes, and how the operator moves them.
+"""Shared fleets: how a rental goes, and how the operator moves the vehicles.
 
 Shared by car-sharing (:mod:`mobisim.services.carsharing`) and shared bikes, e-bikes, e-scooters
-and segways (:mod:`mobisim.services.micromobility`).
-
-Where vehicles stand. A :class:`Lot` is a station (a fixed node with ``spaces`` parking spaces or
-docks) or a free-floating zone (vehicles parked at any node of the zone, no space limit). Each lot
-holds its standing vehicles in a ``simpy.FilterStore`` whose capacity is the number of spaces, so a
-station can never hold more vehicles than spaces. Every change of a lot's stock is logged as
-``station_stock`` (value = vehicles standing there, pax = free spaces or -1 without a limit,
-detail = lot name), so per-station time series come from the events alone.
-
-A vehicle's story while it stands: ``vehicle_dwell`` rows, state ``parked`` (draws the type's
-standby power, e.g. an e-scooter's IoT module [M2]) or ``charging`` at a station with
-``charge_kw`` > 0 (charging curve of :mod:`mobisim.energy.charging`, logged as a
-``charge_start``/``charge_end`` session, counted when the vehicle is taken or the day ends).
+and segways (:mod:`mobisim.services.micromobility`). Where the vehicles stand (lots, stations,
+zones, the depot) and the events of standing and charging are in
+:mod:`mobisim.services.sharing_fleet`.
 
 A rental (:class:`SharingService`). At the offer, the nearest usable vehicle within ``max_walk_m``
 of the origin (network walk, 1.2 m/s [T1]) and the end point: the station nearest the destination
@@ -42,67 +32,21 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import simpy
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from mobisim.energy.battery import EPS_KWH, Battery
-from mobisim.energy.charging import TAPER_END_POWER_SHARE, TAPER_START_SHARE, ChargeCurve
-from mobisim.energy.consumption import dwell_energy_kwh, leg_energy_kwh
-from mobisim.energy.vehicle_types import VehicleType, get_vehicle_type
-from mobisim.errors import NetworkError, ScenarioError, SimulationError
+from mobisim.energy.consumption import leg_energy_kwh
+from mobisim.errors import SimulationError
 from mobisim.scenario.base import ClockTime, StrictModel
 from mobisim.services.base import Offer, RideOutcome, Service, Trip, unavailable
+from mobisim.services.sharing_fleet import Fleet, Lot, SharedVehicle
 from mobisim.units import METRES_PER_KM, SECONDS_PER_MINUTE, min_to_s
 
 WALK_PROFILE = "walk"
-#: ``vehicle_dwell`` states of a standing shared vehicle
-PARKED, CHARGING = "parked", "charging"
-#: state of a flat vehicle still standing: "idle" draws only aux power (none for shared cars, devices)
-FLAT = "idle"
-
-
-# ---------------------------------------------------------------------------------- configuration
-class StationConfig(StrictModel):
-    """A station: name, where it is (lat+lon, node or named place), vehicles, spaces, charging."""
-
-    name: str = Field(description="Station name (detail of its station_stock events).")
-    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude, degrees.")
-    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude, degrees.")
-    node: int | None = Field(default=None, ge=0, description="Network node index.")
-    place: str | None = Field(default=None, description="Named place of the network.")
-    vehicles: int | None = Field(
-        default=None,
-        ge=0,
-        description="Vehicles standing there at the start (micromobility default: the fleet "
-        "spread in proportion to spaces).",
-    )
-    spaces: int = Field(ge=1, description="Parking spaces (cars) or docks (devices).")
-    charge_kw: float = Field(
-        default=0.0,
-        ge=0,
-        description="Charging power per space, kW (0: no charging; AC slow 7 kW [K1][K2]).",
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> StationConfig:
-        if (self.lat is None) != (self.lon is None):
-            raise ValueError(f"station {self.name!r}: expected both lat and lon")
-        given = [self.lat is not None, self.node is not None, self.place is not None]
-        if sum(given) != 1:
-            raise ValueError(
-                f"station {self.name!r}: expected exactly one of lat+lon, node or place "
-                f"(got {sum(given)})"
-            )
-        if self.vehicles is not None and self.vehicles > self.spaces:
-            raise ValueError(
-                f"station {self.name!r}: expected vehicles <= spaces "
-                f"(got {self.vehicles} > {self.spaces})"
-            )
-        return self
 
 
 class OperationsConfig(StrictModel):
@@ -143,140 +87,6 @@ class OperationsConfig(StrictModel):
     )
 
 
-def station_nodes(network: Any, stations: list[StationConfig], key: str) -> np.ndarray:
-    """Node indices of ``stations``; ScenarioError listing every station that cannot be placed.
-
-    Parameters
-    ----------
-    network : Network
-        The run's network (snapping, named places).
-    stations : list of StationConfig
-        The stations of a service block.
-    key : str
-        Key path of the list for messages, e.g. ``services.cars.stations``.
-    """
-    nodes, problems = [], []
-    for i, station in enumerate(stations):
-        try:
-            if station.node is not None:
-                if station.node >= network.n_nodes:
-                    raise NetworkError(f"node {station.node} is outside 0..{network.n_nodes - 1}")
-                nodes.append(station.node)
-            elif station.place is not None:
-                nodes.append(network.place_node(station.place))
-            else:
-                nodes.append(network.snap(station.lat, station.lon)[0])
-        except NetworkError as exc:
-            problems.append((f"{key}[{i}] ({station.name})", str(exc)))
-    if problems:
-        raise ScenarioError(None, problems)
-    return np.asarray(nodes, dtype=np.int64)
-
-
-def zone_partition(
-    network: Any, weights: dict[str, float] | None, key: str
-) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Free-floating zones: names, reference nodes, weights and the zone of every node (-1: outside).
-
-    Parameters
-    ----------
-    network : Network
-        The run's network; zones are its named places (``zone_nodes``: nodes within the radius).
-    weights : dict of str to float, or None
-        Zone name -> weight of the initial distribution. None: every named place of the network
-        with its ``weight``; a network without places is one zone ``service_area``.
-    key : str
-        Key path for messages (``services.<name>.zones``).
-
-    A node in several zones belongs to the first listed. The service area is the union of zones.
-    """
-    if weights is None:
-        if len(network.places) == 0:
-            n = network.n_nodes
-            return ["service_area"], np.array([0]), np.array([1.0]), np.zeros(n, dtype=np.int64)
-        weights = dict(zip(network.places["name"], network.places["weight"], strict=True))
-    zone_of = np.full(network.n_nodes, -1, dtype=np.int64)
-    names, refs, problems = [], [], []
-    for name, weight in weights.items():
-        try:
-            nodes = network.zone_nodes(name)
-            ref = network.place_node(name)
-        except NetworkError as exc:
-            problems.append((f"{key}.{name}", str(exc)))
-            continue
-        if weight < 0:
-            problems.append((f"{key}.{name}", f"expected a weight >= 0 (got {weight})"))
-        free = nodes[zone_of[nodes] < 0]
-        if free.size == 0:
-            problems.append((f"{key}.{name}", "the zone lies inside zones listed before it"))
-            continue
-        zone_of[free] = len(names)
-        names.append(name)
-        refs.append(ref if zone_of[ref] == len(names) - 1 else int(free[0]))
-    if problems:
-        raise ScenarioError(None, problems)
-    return names, np.asarray(refs), np.asarray(list(weights.values()), dtype=float), zone_of
-
-
-def apportion(total: int, weights) -> np.ndarray:
-    """Split ``total`` vehicles into integer counts proportional to ``weights`` (largest remainder)."""
-    weights = np.asarray(weights, dtype=float)
-    if total == 0 or weights.sum() <= 0:
-        return np.zeros(len(weights), dtype=np.int64)
-    exact = total * weights / weights.sum()
-    counts = np.floor(exact).astype(np.int64)
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[: total - counts.sum()]] += 1
-    return counts
-
-
-# ---------------------------------------------------------------------------------- fleet state
-@dataclass(eq=False, slots=True)
-class Lot:
-    """A station (``spaces`` set) or a free-floating zone (``spaces`` None: no limit)."""
-
-    name: str
-    node: int  # station node, or the zone's reference node (its named place)
-    store: simpy.FilterStore
-    spaces: int | None
-    target: int = 0  # the stock the operator aims at (the initial stock)
-    charge_kw: float = 0.0
-
-    @property
-    def stock(self) -> int:
-        """Vehicles standing here now."""
-        return len(self.store.items)
-
-    @property
-    def free_spaces(self) -> int:
-        """Free spaces or docks (-1: no limit)."""
-        return -1 if self.spaces is None else self.spaces - len(self.store.items)
-
-    def has_space(self) -> bool:
-        """True if one more vehicle can park here."""
-        return self.spaces is None or len(self.store.items) < self.spaces
-
-
-@dataclass(eq=False, slots=True)
-class SharedVehicle:
-    """One shared car or device. ``holder`` is the trip (or crew) using/holding it, -1 when free."""
-
-    vehicle_id: int
-    kind: str  # "car" or the device type; also its router profile
-    vt: VehicleType = field(repr=False)
-    battery: Battery | None
-    node: int
-    lot: Lot | None = field(default=None, repr=False)  # its lot while standing or reserved there
-    home: Lot | None = field(default=None, repr=False)  # the station a round-trip car returns to
-    standing: bool = False  # parked (in a lot, reserved, or held by a renter), not moving
-    since_s: float = 0.0  # standing since (start of the current dwell), s
-    plug_s: float = math.nan  # plugged in at, s (NaN: not charging)
-    plug_soc_kwh: float = math.nan
-    holder: int = -1
-    billed_until_s: float = math.nan  # round trip: the rental is paid up to here, s
-    rental_origin: int = -1
-
-
 @dataclass(slots=True)
 class RentalPlan:
     """What an offer promises (kept in ``Offer.handle``): the vehicle, where it is, where it ends."""
@@ -287,249 +97,6 @@ class RentalPlan:
     end_lot: Lot | None  # station to dock at; None: park at end_node (free-floating / held)
     end_node: int
     profile: str
-
-
-class Fleet:
-    """The standing vehicles of one service, their lots, and the events of standing.
-
-    Parameters
-    ----------
-    service : str
-        Service name (events).
-    ctx : ServiceContext
-        Clock, router, log; ``ctx.energy`` (when present) tracks the batteries.
-    lots : list of Lot
-        Stations or zones, in file order.
-    """
-
-    def __init__(self, service: str, ctx: Any, lots: list[Lot]):
-        self.service = service
-        self.ctx = ctx
-        self.lots = lots
-        self.vehicles: list[SharedVehicle] = []
-        self.on_change: list[Any] = []  # callables(lot) told after every stock change
-        self._standing: dict[str, tuple[list[SharedVehicle], np.ndarray]] | None = None
-        energy_config = getattr(ctx.energy, "config", None)
-        self._taper = (
-            getattr(energy_config, "taper_start_share", TAPER_START_SHARE),
-            getattr(energy_config, "taper_end_power_share", TAPER_END_POWER_SHARE),
-        )
-
-    # ------------------------------------------------------------------ vehicles
-    def vehicle_type(self, name: str) -> VehicleType:
-        """The energy vehicle type ``name`` (the scenario's overrides when energy is on)."""
-        if self.ctx.energy is not None:
-            return self.ctx.energy.vehicle_type(name)
-        return get_vehicle_type(name)
-
-    def add_vehicle(
-        self, kind: str, vt: VehicleType, soc_share: float, **attributes: Any
-    ) -> SharedVehicle:
-        """Register a vehicle (a vehicles.parquet row) with a battery at ``soc_share`` if electric.
-
-        Parameters
-        ----------
-        kind : str
-            ``car`` or the device type (also the router profile of its rides).
-        vt : VehicleType
-            Its energy type (battery capacity, kWh/km, standby power).
-        soc_share : float
-            Initial state of charge as a share of capacity (0..1).
-        **attributes
-            Extra vehicles.parquet columns (home station, ...).
-        """
-        ctx = self.ctx
-        vid = ctx.new_vehicle(self.service, vt.name, device=kind, **attributes)
-        battery = None
-        if vt.is_electric and vt.battery_kwh > 0:
-            if ctx.energy is not None:
-                battery = ctx.energy.new_battery(vid, vt, soc_share)
-            else:
-                battery = Battery(vt.battery_kwh, soc_share * vt.battery_kwh, f"vehicle {vid}")
-        vehicle = SharedVehicle(vid, kind, vt, battery, node=-1)
-        self.vehicles.append(vehicle)
-        return vehicle
-
-    def soc_now_kwh(self, vehicle: SharedVehicle, now_s: float) -> float:
-        """State of charge at ``now_s`` (s), kWh, counting a charge or standby drain under way."""
-        battery = vehicle.battery
-        if battery is None:
-            return math.inf
-        if not math.isnan(vehicle.plug_s):
-            curve = self._curve(vehicle)
-            return float(curve.soc_after_kwh(vehicle.plug_soc_kwh, now_s - vehicle.plug_s))
-        if vehicle.standing:
-            drain = dwell_energy_kwh(vehicle.vt, max(now_s - vehicle.since_s, 0.0), PARKED)
-            return max(battery.soc_kwh - drain, 0.0)
-        return battery.soc_kwh
-
-    def can_ride(
-        self, vehicle: SharedVehicle, need_kwh: float, reserve_share: float, now_s: float
-    ) -> bool:
-        """True if the vehicle holds ``need_kwh`` (kWh) plus ``reserve_share`` of its capacity now."""
-        if vehicle.battery is None:
-            return True
-        reserve = reserve_share * vehicle.battery.capacity_kwh
-        return self.soc_now_kwh(vehicle, now_s) >= need_kwh + reserve - EPS_KWH
-
-    # ------------------------------------------------------------------ standing
-    def place(self, vehicle: SharedVehicle, lot: Lot, node: int) -> None:
-        """Park ``vehicle`` at ``lot`` (node ``node``) now: into the lot's store, plug in, log the stock.
-
-        Raises SimulationError if the station is full (callers check ``lot.has_space()`` first).
-        """
-        now = self.ctx.env.now
-        self._put(lot, vehicle)
-        vehicle.lot, vehicle.node, vehicle.holder = lot, node, -1
-        vehicle.standing, vehicle.since_s = True, now
-        battery = vehicle.battery
-        if lot.charge_kw > 0 and battery is not None and battery.free_kwh > EPS_KWH:
-            vehicle.plug_s, vehicle.plug_soc_kwh = now, battery.soc_kwh
-            self._emit(now, "charge_start", vehicle, value=battery.soc_kwh, detail=lot.name)
-        self._changed(lot)
-
-    def reserve(self, vehicle: SharedVehicle, holder: int) -> None:
-        """Hold a standing ``vehicle`` for ``holder`` (trip id): out of the pool, still standing."""
-        self._get(vehicle.lot, vehicle)
-        vehicle.holder = holder
-        self._changed(vehicle.lot)
-
-    def release(self, vehicle: SharedVehicle) -> None:
-        """A reservation lapses: the vehicle is back in its lot's pool (its stand goes on)."""
-        self._put(vehicle.lot, vehicle)
-        vehicle.holder = -1
-        self._changed(vehicle.lot)
-
-    def take(self, vehicle: SharedVehicle, holder: int) -> None:
-        """Take ``vehicle`` (standing in its lot, or reserved) now for ``holder`` (trip id; < -1: crew)."""
-        lot = vehicle.lot
-        pooled = vehicle.holder == -1 and lot is not None
-        if pooled:
-            self._get(lot, vehicle)
-        self.end_stand(vehicle, self.ctx.env.now)
-        vehicle.lot, vehicle.holder, vehicle.standing = None, holder, False
-        if pooled:
-            self._changed(lot)
-
-    def hold_at(self, vehicle: SharedVehicle, node: int, holder: int) -> None:
-        """The renter keeps ``vehicle`` parked at ``node`` (a round-trip car during the activity)."""
-        vehicle.node, vehicle.holder = node, holder
-        vehicle.standing, vehicle.since_s = True, self.ctx.env.now
-
-    def end_stand(self, vehicle: SharedVehicle, now_s: float) -> None:
-        """Close the vehicle's stand at ``now_s`` (s): its charging session and parked dwell rows."""
-        stand_s = vehicle.since_s
-        if not math.isnan(vehicle.plug_s):
-            stand_s = self._unplug(vehicle, now_s)
-        self._parked(vehicle, stand_s, now_s)
-        vehicle.since_s = now_s
-
-    def _put(self, lot: Lot, vehicle: SharedVehicle) -> None:
-        put = lot.store.put(vehicle)
-        if not put.triggered:  # a full station: the put would wait; never let it
-            lot.store.put_queue.remove(put)
-            raise SimulationError(f"{self.service}: station {lot.name} is full")
-
-    def _get(self, lot: Lot, vehicle: SharedVehicle) -> None:
-        get = lot.store.get(lambda item: item is vehicle)
-        if not get.triggered:
-            lot.store.get_queue.remove(get)
-            raise SimulationError(
-                f"{self.service}: vehicle {vehicle.vehicle_id} is not at {lot.name}"
-            )
-
-    def _curve(self, vehicle: SharedVehicle) -> ChargeCurve:
-        power_kw = vehicle.lot.charge_kw
-        if vehicle.vt.max_charge_kw > 0:
-            power_kw = min(power_kw, vehicle.vt.max_charge_kw)
-        return ChargeCurve(vehicle.battery.capacity_kwh, power_kw, *self._taper)
-
-    def _unplug(self, vehicle: SharedVehicle, now_s: float) -> float:
-        """End the charging session at ``now_s`` (or when full); returns when charging stopped, s."""
-        battery, plug_s, lot = vehicle.battery, vehicle.plug_s, vehicle.lot
-        curve = self._curve(vehicle)
-        full_s = plug_s + curve.time_to_s(vehicle.plug_soc_kwh, battery.capacity_kwh)
-        end_s = min(now_s, full_s)
-        reached = float(curve.soc_after_kwh(vehicle.plug_soc_kwh, end_s - plug_s))
-        added = battery.charge(max(reached - battery.soc_kwh, 0.0))
-        self._emit(
-            end_s, "charge_end", vehicle, value=added, duration_s=end_s - plug_s, detail=lot.name
-        )
-        if end_s > plug_s:
-            self._emit(
-                plug_s,
-                "vehicle_dwell",
-                vehicle,
-                duration_s=end_s - plug_s,
-                pax=0,
-                state=CHARGING,
-                detail=lot.name,
-            )
-        vehicle.plug_s = vehicle.plug_soc_kwh = math.nan
-        return end_s
-
-    def _parked(self, vehicle: SharedVehicle, start_s: float, end_s: float) -> None:
-        """Log and draw the parked dwell from ``start_s`` to ``end_s`` (s) at the vehicle's node."""
-        duration_s = end_s - start_s
-        if duration_s <= 0:
-            return
-        battery = vehicle.battery
-        drain = dwell_energy_kwh(vehicle.vt, duration_s, PARKED)
-        if battery is not None and drain > battery.soc_kwh:
-            # flat before the end: parked (drawing standby) until empty, then nothing left to draw
-            flat_s = duration_s * battery.soc_kwh / drain
-            self._dwell(vehicle, start_s, flat_s, PARKED)
-            battery.draw(dwell_energy_kwh(vehicle.vt, flat_s, PARKED))
-            self._dwell(vehicle, start_s + flat_s, duration_s - flat_s, FLAT)
-            return
-        self._dwell(vehicle, start_s, duration_s, PARKED)
-        if battery is not None and drain > 0:
-            battery.draw(drain)
-
-    def _dwell(self, vehicle: SharedVehicle, start_s: float, duration_s: float, state: str) -> None:
-        self._emit(start_s, "vehicle_dwell", vehicle, duration_s=duration_s, pax=0, state=state)
-
-    def _emit(self, time_s: float, event: str, vehicle: SharedVehicle, **columns: Any) -> None:
-        self.ctx.log.emit(
-            time_s, event, self.service, vehicle_id=vehicle.vehicle_id, node=vehicle.node, **columns
-        )
-
-    def _changed(self, lot: Lot) -> None:
-        self._standing = None
-        self.log_stock(lot)
-        for callback in self.on_change:
-            callback(lot)
-
-    def log_stock(self, lot: Lot) -> None:
-        """Log the lot's stock now: value = vehicles standing, pax = free spaces (-1: no limit)."""
-        self.ctx.log.emit(
-            self.ctx.env.now,
-            "station_stock",
-            self.service,
-            node=lot.node,
-            pax=lot.free_spaces,
-            value=float(lot.stock),
-            detail=lot.name,
-        )
-
-    def standing_in_lots(self, kind: str) -> tuple[list[SharedVehicle], np.ndarray]:
-        """The pooled vehicles of ``kind`` and their nodes (cached until the next stock change)."""
-        if self._standing is None:
-            groups: dict[str, list[SharedVehicle]] = {}
-            for lot in self.lots:
-                for vehicle in lot.store.items:
-                    groups.setdefault(vehicle.kind, []).append(vehicle)
-            self._standing = {
-                k: (vs, np.fromiter((v.node for v in vs), dtype=np.int64, count=len(vs)))
-                for k, vs in groups.items()
-            }
-        return self._standing.get(kind, ([], np.empty(0, dtype=np.int64)))
-
-    def finish(self, end_s: float) -> None:
-        """Close every open stand at ``end_s`` (s): standing and held vehicles log their last dwell."""
-        for vehicle in self.vehicles:
-            if vehicle.standing:
-                self.end_stand(vehicle, max(end_s, vehicle.since_s))
 
 
 # ---------------------------------------------------------------------------------- relocation
@@ -591,20 +158,37 @@ class Operator:
         The service's crew story for a list of ``(vehicle, from_lot, to_lot)`` moves.
     usable : callable(vehicle) -> bool
         Whether a standing vehicle may be moved (charged enough, not reserved).
+    sources : list of Lot
+        Lots that only give vehicles (target 0, never a destination), e.g. a depot whose
+        charged devices go back out; ``usable`` decides which of their vehicles may go.
+    pending : callable() -> bool, optional
+        Whether the crews have work besides moves (battery swaps, devices to collect): a tour
+        then runs even without moves.
     """
 
-    def __init__(self, config: OperationsConfig, fleet: Fleet, profile: str, work, usable):
+    def __init__(
+        self,
+        config: OperationsConfig,
+        fleet: Fleet,
+        profile: str,
+        work,
+        usable,
+        sources: list[Lot] | None = None,
+        pending=None,
+    ):
         self.config = config
         self.fleet = fleet
         self.profile = profile
         self.work = work
         self.usable = usable
+        self.pending = pending
+        self.lots = list(fleet.lots) + list(sources or [])
         ctx = fleet.ctx
         self.start_s = ctx.period_start_s if config.start is None else config.start
         self.end_s = ctx.period_end_s if config.end is None else config.end
         self.wake = ctx.env.event()
         self.tours = 0
-        lot_nodes = np.array([lot.node for lot in fleet.lots])
+        lot_nodes = np.array([lot.node for lot in self.lots])
         self.drive_s = ctx.router.travel_times_s(profile, lot_nodes[:, None], lot_nodes[None, :])
         if config.policy == "threshold":
             fleet.on_change.append(self._check)
@@ -645,13 +229,13 @@ class Operator:
                 return
             last_s = env.now
             chunks = self.plan()
-            if any(chunks):
+            if any(chunks) or (self.pending is not None and self.pending()):
                 self.tours += 1
                 yield env.all_of([env.process(self.work(i, c)) for i, c in enumerate(chunks)])
 
     def plan(self) -> list[list[tuple[SharedVehicle, Lot, Lot]]]:
         """This tour's moves, split between the crews (a list of moves per crew)."""
-        lots = self.fleet.lots
+        lots = self.lots
         movable = [[v for v in lot.store.items if self.usable(v)] for lot in lots]
         stock = np.array([len(m) for m in movable])
         target = np.array([lot.target for lot in lots])
