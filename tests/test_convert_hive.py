@@ -48,15 +48,22 @@ def _network() -> dict:
     return {"directed": True, "multigraph": True, "graph": {}, "nodes": nodes, "links": links}
 
 
-def _write_hive(folder: Path, *, requests_extra: str = "", mechatronics: bool = False) -> Path:
+def _write_hive(
+    folder: Path,
+    *,
+    requests_extra: str = "",
+    mechatronics: bool = False,
+    soc: tuple[float, float, float] = (0.4, 0.4, 0.4),
+    dispatcher: dict | None = None,
+) -> Path:
     """A HIVE scenario in HIVE's folder layout (inputs in their default sub-folders)."""
     for sub in ("vehicles", "requests", "stations", "bases", "road_network"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     (folder / "vehicles" / "veh.csv").write_text(
         "\ufeffvehicle_id,lat,lon,mechatronics_id,initial_soc,schedule_id,home_base_id\n"
-        f"v1,{LAT0},{LON0},leaf_50,0.4,first,hb1\n"
-        f"v2,{LAT0 + 2 * STEP},{LON0 + 2 * STEP},leaf_50,0.4,,\n"
-        f"v3,{LAT0},{LON0 + 2 * STEP},toyota_corolla,0.4,,\n"
+        f"v1,{LAT0},{LON0},leaf_50,{soc[0]},first,hb1\n"
+        f"v2,{LAT0 + 2 * STEP},{LON0 + 2 * STEP},leaf_50,{soc[1]},,\n"
+        f"v3,{LAT0},{LON0 + 2 * STEP},toyota_corolla,{soc[2]},,\n"
     )
     (folder / "requests" / "req.csv").write_text(
         "request_id,o_lat,o_lon,d_lat,d_lon,departure_time,passengers\n"
@@ -69,6 +76,7 @@ def _write_hive(folder: Path, *, requests_extra: str = "", mechatronics: bool = 
         "station_id,lat,lon,charger_count,charger_id,on_shift_access\n"
         f"s1,{LAT0 + STEP},{LON0 + STEP},4,DCFC,true\n"
         f"s1,{LAT0 + STEP},{LON0 + STEP},2,GAS_PUMP,true\n"
+        f"bs1,{LAT0},{LON0},9,LEVEL_2,false\n"
     )
     (folder / "bases" / "b.csv").write_text(
         f"base_id,lat,lon,station_id,stall_count\nb1,{LAT0},{LON0},,5\n"
@@ -104,7 +112,7 @@ def _write_hive(folder: Path, *, requests_extra: str = "", mechatronics: bool = 
         },
         "network": {"network_type": "osm_network", "default_speed_kmph": 18.0},
         "input": inputs,
-        "dispatcher": {"ideal_fastcharge_soc_limit": 0.85},
+        "dispatcher": {"ideal_fastcharge_soc_limit": 0.85, **(dispatcher or {})},
     }
     path = folder / "tiny.yaml"
     path.write_text(yaml.safe_dump(scenario))
@@ -144,15 +152,73 @@ def test_converts_trips_fleet_and_energy(tmp_path):
     ice = energy["vehicle_types"]["hive_toyota_corolla"]
     assert ice["fuel_per_100km"] == pytest.approx(100 * US_GALLON_L / (30 * MILE_M / 1000))
     assert ice["idle_fuel_per_h"] == pytest.approx(0.2 * US_GALLON_L)
-    # only the electric charger becomes a site; the gas pump is noted
+    # only the electric charger open on shift becomes a site; gas pump and base charger are noted
     assert energy["charging_sites"] == [
         {"name": "s1_DCFC", "lat": LAT0 + STEP, "lon": LON0 + STEP, "plugs": 4, "power_kw": 50.0}
     ]
-    assert energy["initial_soc_share"] == pytest.approx(0.4)
+    assert energy["initial_soc_share"] == 0.4
     assert energy["charge_to_share"] == 0.85
-    assert energy["charge_below_share"] == pytest.approx(20 * 225 / MILE_M / 50)
+    # HIVE charges below 20 km + the distance to the nearest station: the kept trips end 200 m
+    # (node 2,2) and 100 m (node 0,1) by road from the station at node 1,1
+    assert energy["charge_below_share"] == pytest.approx((20 + 0.15) * 225 / MILE_M / 50)
+    # HIVE matches only vehicles with more than 20 km of range: the BEVs' reserve
+    assert leaf["battery_reserve_share"] == pytest.approx(20 * 225 / MILE_M / 50)
+    assert "battery_reserve_share" not in corolla
     assert any("GAS_PUMP" in note for note in result.notes)
+    assert any("bs1" in note and "base charger" in note for note in result.notes)
     assert any("v1" in note and "schedule" in note for note in result.notes)
+    assert not any("different SoC" in note for note in result.notes)
+
+
+def test_dispatcher_thresholds_and_mixed_initial_soc(tmp_path):
+    result = convert_hive(
+        _write_hive(
+            tmp_path / "hive",
+            soc=(0.2, 0.5, 0.9),
+            dispatcher={"charging_range_km_threshold": 30, "matching_range_km_threshold": 10},
+        ),
+        tmp_path / "out",
+    )
+    scenario = yaml.safe_load(result.scenario_file.read_text())
+    energy = scenario["energy"]
+    assert energy["initial_soc_share"] == pytest.approx((0.2 + 0.5 + 0.9) / 3)
+    assert any("different SoC" in note for note in result.notes)
+    assert energy["charge_below_share"] == pytest.approx((30 + 0.15) * 225 / MILE_M / 50)
+    assert scenario["services"][0]["battery_reserve_share"] == pytest.approx(10 * 225 / MILE_M / 50)
+
+
+def test_converted_bevs_charge_in_the_run_and_ice_cars_do_not(tmp_path):
+    """End to end: BEVs that start below HIVE's charging threshold drive to the DCFC site
+    (to_charger) and charge to ideal_fastcharge_soc_limit; the Corolla has no battery."""
+    from mobisim import api
+
+    extra = "".join(
+        f"x{i},{LAT0 + 2 * STEP},{LON0},{LAT0},{LON0 + 2 * STEP},1970-01-01T0{3 + i}:00:00,1\n"
+        for i in range(3)
+    )
+    result = convert_hive(
+        _write_hive(tmp_path / "hive", soc=(0.05, 0.05, 0.05), requests_extra=extra),
+        tmp_path / "out",
+    )
+    scenario = api.load_scenario(result.scenario_file)
+    scenario.outputs.charts = False
+    run = api.run(scenario, out_dir=tmp_path / "results")
+    vehicles = run.vehicles.set_index("vehicle_id")
+    bevs = vehicles[vehicles["service"] == "hive_leaf_50"]
+    ice = vehicles[vehicles["service"] == "hive_toyota_corolla"]
+    assert bevs["battery_kwh"].tolist() == [50.0, 50.0]
+    assert bevs["initial_soc_kwh"].tolist() == pytest.approx([2.5, 2.5])
+    assert bevs["charged_kwh"].gt(0).all() and ice["battery_kwh"].isna().all()
+    sessions = run.tables["energy_charging"]
+    assert set(sessions["site"]) == {"s1_DCFC"} and set(sessions["vehicle_id"]) == set(bevs.index)
+    # each charges from its arrival SoC up to 85 % of 50 kWh
+    assert (sessions["soc_start_kwh"] + sessions["battery_kwh"]).tolist() == pytest.approx(
+        [0.85 * 50] * len(sessions)
+    )
+    legs = run.events[run.events["event"] == "vehicle_leg"]
+    to_charger = legs[legs["state"].astype(str) == "to_charger"]
+    assert set(to_charger["vehicle_id"]) <= set(bevs.index) and len(to_charger) >= 1
+    assert (run.trips["status"] != "unserved").sum() == len(run.trips) == 5
 
 
 def test_network_keeps_hive_speeds_and_loads_in_mobisim(tmp_path):

@@ -7,7 +7,10 @@
 2. ``mobisim.convert.hive.convert_hive`` turns the same inputs into a mobisim scenario.
 3. mobisim runs it in this process: ``mobisim.api.run`` end to end (network, demand, simulation,
    KPIs, result folder, no charts), and the phases separately (``simulate()`` alone).
-4. KPI parity: share of requests served, vehicle-km by state, energy (kWh, gallons).
+4. KPI parity: share of requests served, wait, vehicle-km by state (to_charger included),
+   energy drawn (BEV kWh, ICE gallons) and energy charged. mobisim's energy comes from the run
+   itself (``energy.enabled``: batteries drain, BEVs drive to the DCFC sites and charge there);
+   HIVE's from its summary and its charge events (station vs. base charging).
 Best of ``--repeats`` wall times on each side.
 """
 
@@ -64,6 +67,9 @@ def run_hive(work: Path) -> dict:
     loop = re.search(r"time elapsed: ([0-9.]+) seconds", result["log"])
     vkt = {s: v["vkt"] for s, v in summary["vehicle_state"].items()}
     waits = events.loc[events["report_type"] == "pickup_request_event", "wait_time_seconds"]
+    charges = events[events["report_type"] == "vehicle_charge_event"]
+    electric = charges[charges["energy_units"] == "kilowatt_hours"]
+    at_station = electric["vehicle_state"] == "ChargingStation"
     return {
         "scenario": result["scenario"],
         "process_s": process_s,
@@ -81,6 +87,11 @@ def run_hive(work: Path) -> dict:
         },
         "kwh": summary["total_kwh_expended"],
         "gallons": summary["total_gge_expended"],
+        "charged_kwh": summary["total_kwh_dispensed"],
+        "charged_station_kwh": float(electric.loc[at_station, "energy"].sum()),
+        "charged_base_kwh": float(electric.loc[~at_station, "energy"].sum()),
+        "station_sessions": int(electric.loc[at_station, "session_id"].nunique()),
+        "refuelled_gallons": summary["total_gge_dispensed"],
     }
 
 
@@ -88,7 +99,6 @@ def run_mobisim(scenario_file: Path, work: Path) -> dict:
     """Run the converted scenario once; wall times of the whole run and of ``simulate()``."""
     from mobisim import api
     from mobisim.demand.trips import build_trips
-    from mobisim.energy.accounting import vehicle_rows
     from mobisim.engine.simulation import simulate
     from mobisim.network.load import build_network
     from mobisim.network.router import Router
@@ -120,11 +130,15 @@ def run_mobisim(scenario_file: Path, work: Path) -> dict:
     trips_out, events = result.trips, result.events
     legs = events[events["event"] == "vehicle_leg"]
     vkm = (legs.groupby(legs["state"].astype(str))["distance_m"].sum() / 1000.0).to_dict()
-    # energy of the legs and stands as logged (post hoc: charging is not yet simulated in the loop)
-    rows = vehicle_rows(events, result.vehicles, scenario.energy)
+    # energy as the run accounted it (batteries drawn and charged inside simulate())
+    per_vehicle = result.tables["energy_vehicles"]
+    sessions = result.tables["energy_charging"]
     energy = {
-        "kwh": float(rows["battery_kwh"].sum()),
-        "gallons": float(rows["fuel"].sum()) / US_GALLON_L,
+        "kwh": float(per_vehicle["battery_kwh"].sum()),
+        "gallons": float(per_vehicle["fuel_l"].sum()) / US_GALLON_L,
+        "charged_kwh": float(per_vehicle["charged_kwh"].sum()),
+        "charged_plug_kwh": float(per_vehicle["charged_plug_kwh"].sum()),
+        "station_sessions": len(sessions),
     }
     served = trips_out["status"] != "unserved"
     return {
@@ -175,6 +189,7 @@ def main() -> None:
                 "mean_wait_s": hive["mean_wait_s"],
                 "kwh": hive["kwh"],
                 "gallons": hive["gallons"],
+                "charged_kwh": hive["charged_kwh"],
             },
             {
                 "simulator": "mobisim",
@@ -186,6 +201,7 @@ def main() -> None:
                 "mean_wait_s": mob["mean_wait_s"],
                 "kwh": mob["kwh"],
                 "gallons": mob["gallons"],
+                "charged_kwh": mob["charged_kwh"],
             },
         ],
         f"HIVE Denver demo: wall time and KPIs (best of {args.repeats})",
@@ -200,6 +216,13 @@ def main() -> None:
             for h, m in {**STATE_PAIRS, "total": "total"}.items()
         ],
         "vehicle-km by state",
+    )
+    print(
+        f"\ncharging: HIVE {hive['charged_station_kwh']:.0f} kWh in {hive['station_sessions']} "
+        f"DCFC sessions + {hive['charged_base_kwh']:.0f} kWh at bases (L2), "
+        f"{hive['refuelled_gallons']:.1f} gal refuelled; mobisim {mob['charged_kwh']:.0f} kWh "
+        f"into the batteries ({mob['charged_plug_kwh']:.0f} kWh at the plugs) in "
+        f"{mob['station_sessions']} DCFC sessions"
     )
     print(
         f"\nratios: whole run {hive['process_s'] / mob['run_s']:.1f}x (HIVE process / mobisim "

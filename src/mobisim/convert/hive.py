@@ -17,10 +17,20 @@ they are. What maps to what (HIVE 1.3 input format):
 - mechatronics -> ``energy.vehicle_types``: BEV Wh/mile -> kWh/km, battery, charge power; ICE
   miles per gallon -> litres per 100 km, idle gallons/h -> litres/h; a BEV's idle kWh/h becomes
   its auxiliary power ``hvac_kw`` (mobisim also draws it while moving, HIVE only when standing);
-- stations' electric chargers -> ``energy.charging_sites`` (plugs = ``charger_count``, power =
-  the charger's rate); ``initial_soc`` -> ``energy.initial_soc_share`` (fleet mean);
-  ``dispatcher.ideal_fastcharge_soc_limit`` -> ``charge_to_share``;
-  ``dispatcher.charging_range_km_threshold`` -> ``charge_below_share`` (over the first BEV's range);
+- stations' electric chargers open on shift (``on_shift_access``, true when the column is absent)
+  -> ``energy.charging_sites`` (plugs = ``charger_count``, power = the charger's rate); base
+  chargers (``on_shift_access: false``) are left out: HIVE uses them only for vehicles parked at
+  their base, and bases are not imported;
+- ``initial_soc`` -> ``energy.initial_soc_share`` (the common value; the fleet mean, noted, when
+  vehicles differ); BEVs carry a battery of the mechatronics' ``battery_capacity_kwh`` and go
+  to charge when idle and low; combustion vehicles have no battery and never charge;
+- ``dispatcher.ideal_fastcharge_soc_limit`` -> ``charge_to_share``;
+  ``dispatcher.charging_range_km_threshold`` (HIVE charges an idle vehicle whose range is below
+  it plus the road distance to the nearest station) -> ``charge_below_share``: that range plus
+  the mean road distance from the requests' destinations (where vehicles fall idle) to the
+  nearest charging site, over the first BEV's kWh/km and battery;
+  ``dispatcher.matching_range_km_threshold`` (HIVE matches only vehicles with more range) ->
+  the BEV services' ``battery_reserve_share`` (mobisim keeps it after the work it accepts);
 - choice: the cheapest offer, and a request no vehicle can reach in time is unserved (as HIVE
   cancels it).
 
@@ -57,6 +67,7 @@ HIVE_DEFAULTS = {
     "request_cancel_time_seconds": 600,
     "default_speed_kmph": 40.0,
     "charging_range_km_threshold": 20.0,
+    "matching_range_km_threshold": 20.0,
     "ideal_fastcharge_soc_limit": 0.8,
 }
 #: HIVE 1.3.1 built-in mechatronics (resources/mechatronics/mechatronics.yaml)
@@ -337,13 +348,29 @@ def vehicle_type(mechatronics_id: str, spec: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def _on_shift(value: Any) -> bool:
+    """HIVE's ``on_shift_access`` cell as a bool (absent or empty: true)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    return str(value).strip().lower() in ("true", "t", "yes", "y", "1", "1.0")
+
+
 def charging_sites(hive: HiveInputs, notes: list[str]) -> list[dict[str, Any]]:
-    """``energy.charging_sites`` from the stations' electric chargers (one site per row)."""
+    """``energy.charging_sites`` from the stations' electric chargers open on shift (one site per
+    row); gas pumps and base-only chargers are noted."""
     sites = []
     for row in hive.stations.itertuples():
         energy_type, rate_kw = hive.chargers.get(str(row.charger_id), ("unknown", 0.0))
         if energy_type != "electric":
             notes.append(f"station {row.station_id}: {row.charger_id} ({energy_type}) not modelled")
+            continue
+        if not _on_shift(getattr(row, "on_shift_access", None)):
+            notes.append(
+                f"station {row.station_id}: {row.charger_id} is a base charger "
+                "(on_shift_access false) and bases are not modelled: left out"
+            )
             continue
         sites.append(
             {
@@ -355,6 +382,38 @@ def charging_sites(hive: HiveInputs, notes: list[str]) -> list[dict[str, Any]]:
             }
         )
     return sites
+
+
+def mean_station_distance_km(
+    graph: nx.MultiDiGraph, from_nodes: np.ndarray, sites: list[dict[str, Any]]
+) -> float:
+    """Mean road distance (km) from ``from_nodes`` to the nearest of the charging ``sites``.
+
+    Sites are snapped like the points of the trips; a node that reaches no site is left out
+    (0 with no site or no reachable node).
+    """
+    if not sites or len(from_nodes) == 0:
+        return 0.0
+    site_nodes, _ = snap_nodes(
+        graph,
+        np.array([site["lat"] for site in sites], dtype=float),
+        np.array([site["lon"] for site in sites], dtype=float),
+    )
+    to_site = nx.multi_source_dijkstra_path_length(
+        graph.reverse(copy=False), {int(n) for n in site_nodes}, weight="length"
+    )
+    metres = [to_site[int(n)] for n in from_nodes if int(n) in to_site]
+    return float(np.mean(metres)) / METRES_PER_KM if metres else 0.0
+
+
+def fleet_initial_soc(values: pd.Series, notes: list[str]) -> float:
+    """``energy.initial_soc_share``: the vehicles' common ``initial_soc`` (0..1), or their mean
+    when they differ (noted: mobisim starts every vehicle at the same share)."""
+    soc = values.astype(float).clip(0.0, 1.0)
+    if soc.nunique() > 1:
+        notes.append("vehicles start with different SoC; mobisim uses their mean for all")
+        return float(soc.mean())
+    return float(soc.iloc[0]) if len(soc) else 1.0
 
 
 # ---------------------------------------------------------------------- the conversion
@@ -429,48 +488,61 @@ def convert_hive(
     max_snap = float(np.max(np.concatenate([o_snap[keep], d_snap[keep]]), initial=0.0))
     _, v_snap = snap_nodes(graph, veh["lat"].to_numpy(float), veh["lon"].to_numpy(float))
     max_snap = max(max_snap, float(v_snap.max(initial=0.0)))
-    services, vehicle_types, counts = [], {}, {}
+    vehicle_types = {
+        f"hive_{mech_id}": vehicle_type(mech_id, hive.mechatronics[mech_id])
+        for mech_id in veh["mechatronics_id"].astype(str).unique()
+    }
+    bev = next((t for t in vehicle_types.values() if t["powertrain"] == "electric"), None)
+    sites = charging_sites(hive, notes)
+    charge_to = float(hive.setting("dispatcher", "ideal_fastcharge_soc_limit"))
+    energy: dict[str, Any] = {
+        "vehicle_types": vehicle_types,
+        "charging_sites": sites,
+        "initial_soc_share": fleet_initial_soc(veh["initial_soc"], notes),
+        "charge_to_share": charge_to,
+    }
+    reserve_share = None
+    if bev is not None:
+        per_km = bev["kwh_per_km"] / bev["battery_kwh"]  # share of the pack per km
+        station_km = mean_station_distance_km(graph, d_node[keep], sites)
+        below_km = float(hive.setting("dispatcher", "charging_range_km_threshold")) + station_km
+        # must stay under charge_to_share (mobisim checks it): a vehicle leaves the charger above it
+        energy["charge_below_share"] = min(below_km * per_km, 0.99 * charge_to)
+        match_km = float(hive.setting("dispatcher", "matching_range_km_threshold"))
+        reserve_share = min(1.0, match_km * per_km)
+        notes.append(
+            f"BEVs charge below {below_km:.1f} km of range ({station_km:.1f} km mean distance "
+            f"to the nearest station added to HIVE's threshold) and keep {match_km:g} km after "
+            "the work they accept"
+        )
+    services, counts = [], {}
     max_wait_s = float(hive.setting("sim", "request_cancel_time_seconds"))
     for mech_id, group in veh.groupby(veh["mechatronics_id"].astype(str), sort=False):
         type_name = f"hive_{mech_id}"
-        vehicle_types[type_name] = vehicle_type(mech_id, hive.mechatronics[mech_id])
         counts[type_name] = len(group)
-        services.append(
-            {
-                "name": type_name,
-                "type": "drt",
-                "vehicles": len(group),
-                "capacity_pax": 1,
-                "vehicle_type": type_name,
-                "depots": [
-                    {"name": str(v.vehicle_id), "lat": float(v.lat), "lon": float(v.lon)}
-                    for v in group.itertuples()
-                ],
-                "max_wait_s": max_wait_s,
-                "stop_s": 0.0,
-                "idle_policy": "stay",
-                "fare_base_krw": 0.0,
-                "mode_label": "taxi",
-            }
-        )
+        service = {
+            "name": type_name,
+            "type": "drt",
+            "vehicles": len(group),
+            "capacity_pax": 1,
+            "vehicle_type": type_name,
+            "depots": [
+                {"name": str(v.vehicle_id), "lat": float(v.lat), "lon": float(v.lon)}
+                for v in group.itertuples()
+            ],
+            "max_wait_s": max_wait_s,
+            "stop_s": 0.0,
+            "idle_policy": "stay",
+            "fare_base_krw": 0.0,
+            "mode_label": "taxi",
+        }
+        if vehicle_types[type_name]["powertrain"] == "electric" and reserve_share is not None:
+            service["battery_reserve_share"] = reserve_share
+        services.append(service)
     if "schedule_id" in veh and veh["schedule_id"].notna().any():
         humans = veh.loc[veh["schedule_id"].notna(), "vehicle_id"].astype(str).tolist()
         notes.append(f"human-driver schedules ignored, these work all day: {', '.join(humans)}")
     notes.append(f"{len(hive.bases)} base(s) not modelled: idle vehicles stay where they are")
-    bev = next((t for t in vehicle_types.values() if t["powertrain"] == "electric"), None)
-    energy: dict[str, Any] = {
-        "vehicle_types": vehicle_types,
-        "charging_sites": charging_sites(hive, notes),
-        "initial_soc_share": float(np.clip(veh["initial_soc"].astype(float).mean(), 0, 1)),
-        "charge_to_share": float(hive.setting("dispatcher", "ideal_fastcharge_soc_limit")),
-    }
-    if bev is not None:
-        below_kwh = (
-            float(hive.setting("dispatcher", "charging_range_km_threshold")) * bev["kwh_per_km"]
-        )
-        energy["charge_below_share"] = min(1.0, below_kwh / bev["battery_kwh"])
-    if veh["initial_soc"].astype(float).nunique() > 1:
-        notes.append("vehicles start with different SoC; mobisim uses their mean for all")
     scenario = {
         "name": name or str(sim.get("sim_name", "hive")),
         "description": f"Imported from HIVE scenario {hive.scenario_file.name} by mobisim.convert.hive.",
