@@ -328,3 +328,54 @@ def test_batteries_draw_what_the_events_say_and_low_packs_get_no_work(town):
         vehicle.battery.soc_kwh = 0.1 * vehicle.battery.capacity_kwh
     trip = random_trips(town[0], 1, seed=9)[0]
     assert flat.offers(trip, START_S)[0].reason == "no_vehicle_feasible"
+
+
+def test_dense_leg_tables_equal_the_router(town):
+    network, router = town
+    service = make_service(town, name="drt_dense")
+    dense = service.dispatcher.dense
+    assert dense is not None  # 500 nodes with all-pairs tables: the nested-float tables are used
+    rng = np.random.default_rng(5)
+    origins, dests = rng.integers(0, network.n_nodes, 300), rng.integers(0, network.n_nodes, 300)
+    times, dists = router.legs(service.profile, origins, dests)
+    assert [dense.times[a][b] for a, b in zip(origins, dests, strict=True)] == times.tolist()
+    assert [dense.dists[a][b] for a, b in zip(origins, dests, strict=True)] == dists.tolist()
+    a, b = int(origins[0]), int(dests[0])
+    assert service.leg(a, b) == router.leg(service.profile, a, b)
+    assert service.leg(a, a) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("capacity", [1, 4])
+def test_dense_tables_and_router_queries_plan_the_same_day(town, monkeypatch, capacity):
+    """Insertion on the nested-float tables is an optimisation only: same events as the
+    vectorised router queries, ties at the K-th candidate included (every vehicle starts at one
+    depot, K below the fleet), with batteries on."""
+    from mobisim.services import drt_dispatch
+
+    network = town[0]
+    depot = [{"name": "d", "node": int(network.n_nodes // 2)}]
+    trips = random_trips(network, 80, seed=21, span_s=2400, party_max=capacity)
+
+    def day(dense: bool):
+        monkeypatch.setattr(drt_dispatch, "DENSE_MAX_NODES", 10_000 if dense else 0)
+        service = make_service(
+            town,
+            energy=True,
+            vehicles=5,
+            capacity_pax=capacity,
+            candidates_k=2,
+            stop_s=30.0,
+            depots=depot,
+            name=f"drt_{dense}",
+        )
+        assert (service.dispatcher.dense is not None) == dense
+        outcomes, _ = run(service, trips)
+        events = service.ctx.log.to_frame().drop(columns="service")
+        return outcomes, events
+
+    fast_outcomes, fast_events = day(True)
+    slow_outcomes, slow_events = day(False)
+    assert fast_outcomes == slow_outcomes
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(fast_events, slow_events)
+    assert (fast_events["event"] == "vehicle_leg").sum() > 20

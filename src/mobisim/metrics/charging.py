@@ -44,6 +44,11 @@ def charging_load_kw(
     sessions = charging_sessions(events)
     if service is not None:
         sessions = sessions[sessions["service"] == service]
+    return _load_kw(sessions, bin_s)
+
+
+def _load_kw(sessions: pd.DataFrame, bin_s: float) -> pd.DataFrame:
+    """:func:`charging_load_kw` of the rows of :func:`charging_sessions` (already filtered)."""
     if sessions.empty:
         return pd.DataFrame({"time_s": pd.Series(dtype=float), "load_kw": pd.Series(dtype=float)})
     first = np.floor(sessions["start_s"].min() / bin_s) * bin_s
@@ -64,7 +69,7 @@ def charging_kpis(events: pd.DataFrame, service: str | None = None) -> dict[str,
     sessions = charging_sessions(events)
     if service is not None:
         sessions = sessions[sessions["service"] == service]
-    load = charging_load_kw(events, service=service)
+    load = _load_kw(sessions, LOAD_BIN_S)
     return {
         "charged_kwh": float(sessions["energy_kwh"].sum()),
         "charging_sessions": len(sessions),

@@ -57,7 +57,18 @@ def total(values: pd.Series) -> float:
 
 def as_str(values: pd.Series) -> pd.Series:
     """A string column with nulls as "" (pandas string / object / pyarrow columns alike)."""
+    if _STR_DTYPE is not None and values.dtype == _STR_DTYPE and not values.hasnans:
+        return values  # already what the conversion gives (pandas ≥ 3 "str" columns)
     return values.astype("string").fillna("").astype(str)
+
+
+def _str_dtype():
+    """The dtype :func:`as_str` returns when it is a pandas string dtype (pandas ≥ 3), else None."""
+    dtype = pd.Series(["a", None]).astype("string").fillna("").astype(str).dtype
+    return dtype if isinstance(dtype, pd.StringDtype) else None
+
+
+_STR_DTYPE = _str_dtype()
 
 
 def hour_key(time_s: float) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mobisim.metrics.common import EMPTY_DRIVE_STATES, IN_SERVICE_STATES, as_str, ratio, total
@@ -59,22 +60,26 @@ def pooled_trips(events: pd.DataFrame, service: str | None = None) -> tuple[int,
         rows = rows[as_str(rows["service"]) == service]
     if rows.empty:
         return 0, 0
-    rows = rows.assign(_order=range(len(rows))).sort_values(["time_s", "_order"], kind="stable")
+    # time order, ties in emission order (a stable sort of the rows as they come)
+    order = np.argsort(rows["time_s"].to_numpy(dtype=float), kind="stable")
+    boards = (as_str(rows["event"]).to_numpy() == "board")[order].tolist()
+    vehicles = rows["vehicle_id"].to_numpy(dtype=np.int64)[order].tolist()
+    trip_ids = rows["trip_id"].to_numpy(dtype=np.int64)[order].tolist()
     on_board: dict[int, set[int]] = {}
     pooled: set[int] = set()
     boarded: set[int] = set()
-    for kind, vehicle, trip in zip(
-        as_str(rows["event"]), rows["vehicle_id"], rows["trip_id"], strict=True
-    ):
-        riders = on_board.setdefault(int(vehicle), set())
-        if kind == "board":
-            boarded.add(int(trip))
-            if riders - {int(trip)}:
+    for board, vehicle, trip in zip(boards, vehicles, trip_ids, strict=True):
+        riders = on_board.get(vehicle)
+        if riders is None:
+            riders = on_board[vehicle] = set()
+        if board:
+            boarded.add(trip)
+            if riders and (len(riders) > 1 or trip not in riders):
                 pooled.update(riders)
-                pooled.add(int(trip))
-            riders.add(int(trip))
+                pooled.add(trip)
+            riders.add(trip)
         else:
-            riders.discard(int(trip))
+            riders.discard(trip)
     return len(pooled), len(boarded)
 
 
@@ -82,10 +87,18 @@ def fleet_size(vehicles: pd.DataFrame, events: pd.DataFrame, service: str | None
     """Registered vehicles (of one service) that carry riders: operations vans (any ``crew`` leg) excluded."""
     if vehicles.empty or "vehicle_id" not in vehicles:
         return 0
+    return _fleet_size(vehicles, legs_of(events, service, shared_only=True), service)
+
+
+def _fleet_size(vehicles: pd.DataFrame, shared_legs: pd.DataFrame, service: str | None) -> int:
+    """:func:`fleet_size` from the service's legs of registered vehicles (``legs_of(...,
+    shared_only=True)``)."""
+    if vehicles.empty or "vehicle_id" not in vehicles:
+        return 0
     fleet = vehicles
     if service is not None:
         fleet = fleet[as_str(fleet["service"]) == service]
-    legs = legs_of(events, service, shared_only=True)
+    legs = shared_legs
     crew = set(legs.loc[as_str(legs["state"]) == "crew", "vehicle_id"].astype(int))
     return int((~fleet["vehicle_id"].astype(int).isin(crew)).sum())
 
@@ -122,7 +135,7 @@ def fleet_kpis(
     pooled, boarded = pooled_trips(events, service)
     hours = hours_by_state(state_rows(events, service))
     in_service_h = sum(v for k, v in hours.items() if k in IN_SERVICE_STATES)
-    fleet = fleet_size(vehicles, events, service)
+    fleet = _fleet_size(vehicles, legs if shared_only else legs[legs["vehicle_id"] >= 0], service)
     period_h = max(period[1] - period[0], 0.0) / 3600.0
     available_h = fleet * period_h - hours.get("charging", 0.0)
     return {

@@ -29,10 +29,10 @@ def service_names(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list
     events, trips = tables["events"], tables["trips"]
     vehicles = tables.get("vehicles", pd.DataFrame())
     names = set(meta.get("services") or [])
-    names |= set(as_str(trips["service"]))
-    names |= set(as_str(events.loc[as_str(events["event"]) == "mode_choice", "service"]))
+    names |= set(as_str(trips["service"]).unique())
+    names |= set(as_str(events.loc[as_str(events["event"]) == "mode_choice", "service"]).unique())
     if "service" in vehicles:
-        names |= set(as_str(vehicles["service"]))
+        names |= set(as_str(vehicles["service"]).unique())
     return sorted(n for n in names if n)
 
 

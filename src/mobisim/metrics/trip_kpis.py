@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mobisim.metrics.common import (
@@ -113,20 +114,29 @@ def hourly_kpis(trips: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """
     if trips.empty:
         return {}
-    hours = trips["depart_s"].map(hour_key)
+    # the masks row by row once, then each hour's rows in table order (as a groupby would give)
+    hours = np.asarray(trips["depart_s"].map(hour_key).to_numpy(), dtype=str)
+    served_all = served_mask(trips).to_numpy(dtype=bool)
+    shared_all = served_all & is_shared_mode(trips["mode"]).to_numpy(dtype=bool)
+    wait, door = trips["wait_s"], trips["door_to_door_s"]
+    order = np.argsort(hours, kind="stable")
+    keys, starts = np.unique(hours[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
     out = {}
-    for hour, part in trips.groupby(hours, sort=True):
-        served = part[served_mask(part)]
-        rides = shared_rides(part)
+    for hour, start, end in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        rows = order[start:end]
+        served = rows[served_all[rows]]
+        rides = rows[shared_all[rows]]
+        ride_waits = wait.take(rides)
         out[str(hour)] = {
-            "trips": len(part),
+            "trips": len(rows),
             "served": len(served),
-            "unserved": len(part) - len(served),
-            "served_share": ratio(len(served), len(part)),
+            "unserved": len(rows) - len(served),
+            "served_share": ratio(len(served), len(rows)),
             "shared_rides": len(rides),
-            "wait_mean_s": mean(rides["wait_s"]),
-            "wait_p95_s": percentile(rides["wait_s"], 95),
-            "door_to_door_mean_s": mean(served["door_to_door_s"]),
+            "wait_mean_s": mean(ride_waits),
+            "wait_p95_s": percentile(ride_waits, 95),
+            "door_to_door_mean_s": mean(door.take(served)),
         }
     return out
 

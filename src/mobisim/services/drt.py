@@ -29,6 +29,7 @@ charge first, or, with no charger in reach, switches off: state ``parked``).
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -37,13 +38,15 @@ from pydantic import Field, model_validator
 
 from mobisim.energy.battery import EPS_KWH, can_finish
 from mobisim.energy.consumption import dwell_energy_kwh, leg_energy_kwh
-from mobisim.errors import NetworkError, ScenarioError
+from mobisim.errors import NetworkError, ScenarioError, UnreachableError
 from mobisim.network.router import WALK_SPEED_MPS
 from mobisim.scenario.base import ClockTime, ServiceConfig
 from mobisim.services.base import Offer, RideOutcome, Service, Trip, unavailable
 from mobisim.services.drt_dispatch import (
+    DenseLegs,
     DrtRequest,
     DrtVehicle,
+    InsertionDispatch,
     insert_stops,
     party_of,
     resolve_policy,
@@ -257,6 +260,35 @@ class DrtService(Service):
             self.vehicles.append(vehicle)
             ctx.env.process(self._vehicle(vehicle))
 
+    # ------------------------------------------------------------------ routing
+    @property
+    def dense(self) -> DenseLegs | None:
+        """Node-pair drive times and distances of the service's profile as nested lists (small
+        networks with all-pairs tables), or None: then the router is asked."""
+        if isinstance(self.dispatcher, InsertionDispatch):
+            return self.dispatcher.dense
+        return None
+
+    def try_leg(self, origin: int, dest: int) -> tuple[float, float] | None:
+        """(drive s, m) from node ``origin`` to ``dest`` as ``router.try_leg`` gives it, or None
+        when unreachable."""
+        dense = self.dense
+        if dense is None:
+            return self.router.try_leg(self.profile, origin, dest)
+        if origin == dest:
+            return 0.0, 0.0
+        time_s = dense.times[origin][dest]
+        if time_s != time_s:  # NaN: unreachable
+            return None
+        return time_s, dense.dists[origin][dest]
+
+    def leg(self, origin: int, dest: int) -> tuple[float, float]:
+        """(drive s, m) from node ``origin`` to ``dest``; raises UnreachableError."""
+        found = self.try_leg(origin, dest)
+        if found is None:
+            raise UnreachableError(self.profile, int(origin), int(dest))
+        return found
+
     # ------------------------------------------------------------------ energy
     def leg_kwh(self, distance_m: float, duration_s: float, pax: int = 0) -> float:
         """Battery energy of a leg of ``distance_m`` (m) in ``duration_s`` (s), kWh (0: energy off)."""
@@ -275,7 +307,13 @@ class DrtService(Service):
         and keep ``battery_reserve_share`` of its pack?"""
         if vehicle.battery is None:
             return True
-        times_s, dists_m = self.router.legs(self.profile, nodes[:-1], nodes[1:])
+        dense = self.dense
+        if dense is not None:
+            pairs = list(pairwise(nodes))
+            times_s = [dense.times[a][b] for a, b in pairs]
+            dists_m = [dense.dists[a][b] for a, b in pairs]
+        else:
+            times_s, dists_m = self.router.legs(self.profile, nodes[:-1], nodes[1:])
         need_kwh = sum(self.leg_kwh(d, t) for d, t in zip(dists_m, times_s, strict=True))
         need_kwh += self.stand_kwh(self.config.stop_s * (len(nodes) - 1), "dwell")
         return can_finish(vehicle.battery, need_kwh, self.config.battery_reserve_share)
@@ -333,7 +371,7 @@ class DrtService(Service):
         env, cfg = self.ctx.env, self.config
         stop = vehicle.plan.pop(0)
         vehicle.version += 1
-        time_s, distance_m = self.router.leg(self.profile, vehicle.node, stop.node)
+        time_s, distance_m = self.leg(vehicle.node, stop.node)
         served_s = max(env.now + time_s, stop.earliest_s)
         vehicle.free_s = served_s + cfg.stop_s
         vehicle.anchor_load = vehicle.load + party_of(stop)
@@ -394,7 +432,7 @@ class DrtService(Service):
             return
         target = self.idle.target_node(vehicle, env.now)
         if target is not None and target != vehicle.node:
-            leg = self.router.try_leg(self.profile, vehicle.node, target)
+            leg = self.try_leg(vehicle.node, target)
             if leg is not None and self.energy_ok(vehicle, [vehicle.node, target]):
                 time_s, distance_m = leg
                 vehicle.free_s = env.now + time_s
@@ -460,7 +498,7 @@ class DrtService(Service):
         if found is None:
             return None
         site = found[0]
-        leg = self.router.try_leg(self.profile, vehicle.node, site.node)
+        leg = self.try_leg(vehicle.node, site.node)
         if leg is None or not vehicle.battery.can_supply(self.leg_kwh(leg[1], leg[0])):
             return None
         return site, leg
@@ -522,7 +560,7 @@ class DrtService(Service):
             return "no_stop_within_walk"
         if access[0] == egress[0]:
             return "no_useful_stop_pair"
-        leg = self.router.try_leg(self.profile, access[0], egress[0])
+        leg = self.try_leg(access[0], egress[0])
         if leg is None:
             return "no_drive_path"
         arrival_s = now_s + access[1] / WALK_SPEED_MPS

@@ -11,13 +11,22 @@ included, as MATSim's ``maxTravelTime``); the load never exceeds the capacity.
 
 ``InsertionDispatch`` inserts a request's pick-up and drop-off into one vehicle's stop list at
 the feasible positions adding the least drive time, trying only the ``candidates_k`` vehicles that
-could reach the pick-up soonest (a vectorised router query). Idle policies say where an idle
-vehicle goes: ``StayPolicy``, ``ReturnToDepotPolicy``, ``ZoneDemandRebalancing``.
+could reach the pick-up soonest. Idle policies say where an idle vehicle goes: ``StayPolicy``,
+``ReturnToDepotPolicy``, ``ZoneDemandRebalancing``.
+
+Speed: on a network with the router's all-pairs tables and at most ``DENSE_MAX_NODES`` nodes, the
+drive times and distances of the service's profile are copied once into one float64 row per node
+(:class:`DenseLegs`, shared by the services that move alike), so that an insertion reads plain
+floats instead of making NumPy calls on arrays of a few elements; the values are those of the
+router's vectorised queries, so the plans are the same. Larger networks query the router per
+request.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
+from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +34,55 @@ from typing import Any
 import numpy as np
 
 from mobisim.scenario import registry
+
+#: networks with at most this many nodes get :class:`DenseLegs` (8 n² bytes per table: 32 MB
+#: for times and as much for distances at 2,000 nodes); larger ones query the router per request
+DENSE_MAX_NODES = 2000
+
+
+def _rows(matrix: np.ndarray) -> list[array]:
+    """One ``array('d')`` per row of a float64 matrix (indexing gives Python floats)."""
+    return [array("d", row.tobytes()) for row in matrix]
+
+
+class DenseLegs:
+    """Drive time (s) and distance (m) of one routing profile between every pair of nodes.
+
+    ``times[a][b]`` and ``dists[a][b]`` are exactly the router's ``legs(profile, a, b)`` (NaN when
+    unreachable); ``times_inf`` is ``times`` with inf for NaN (the same rows when nothing is
+    unreachable).
+    """
+
+    __slots__ = ("dists", "times", "times_inf")
+
+    def __init__(self, router, profile: str):
+        nodes = np.arange(router.n_nodes)
+        times, dists = router.legs(profile, nodes[:, None], nodes[None, :])
+        times = np.ascontiguousarray(times, dtype=np.float64)
+        self.times = _rows(times)
+        self.dists = _rows(np.ascontiguousarray(dists, dtype=np.float64))
+        unreachable = np.isnan(times)
+        self.times_inf = (
+            _rows(np.where(unreachable, np.inf, times)) if unreachable.any() else self.times
+        )
+
+
+#: router -> {(view, speed_kmh, speed_cap_kmh): DenseLegs}; profiles that move alike share one
+_DENSE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def dense_legs(router, profile: str) -> DenseLegs | None:
+    """The :class:`DenseLegs` of ``profile`` on ``router`` (built once), or None when the network
+    is beyond ``DENSE_MAX_NODES`` or the router does not keep all-pairs tables."""
+    if router.n_nodes > DENSE_MAX_NODES or getattr(router, "mode", None) != "all_pairs":
+        return None
+    prof = router.profiles[profile]
+    key = (prof.view, prof.speed_kmh, prof.speed_cap_kmh)
+    tables = _DENSE.setdefault(router, {})
+    legs = tables.get(key)
+    if legs is None:
+        legs = tables[key] = DenseLegs(router, profile)
+    return legs
 
 
 @dataclass(eq=False, slots=True)
@@ -130,6 +188,14 @@ class InsertionDispatch:
         self.stop_s = float(service.config.stop_s)
         self.k = int(service.config.candidates_k)
         self.energy_ok = service.energy_ok
+        self._dense: DenseLegs | bool | None = False  # False: not looked up yet
+
+    @property
+    def dense(self) -> DenseLegs | None:
+        """The profile's :class:`DenseLegs` (None on large networks); built on first use."""
+        if self._dense is False:
+            self._dense = dense_legs(self.router, self.profile)
+        return self._dense
 
     def insert(
         self, request: DrtRequest, vehicles: list[DrtVehicle], now_s: float
@@ -141,6 +207,9 @@ class InsertionDispatch:
         """
         if not vehicles:
             return None
+        dense = self.dense
+        if dense is not None:
+            return self._insert_dense(request, vehicles, now_s, dense.times_inf)
         anchors = np.fromiter((v.node for v in vehicles), dtype=np.int64, count=len(vehicles))
         free = np.fromiter((v.free_s for v in vehicles), dtype=float, count=len(vehicles))
         reach_s = self.router.travel_times_s(self.profile, anchors, request.pickup_node)
@@ -158,16 +227,21 @@ class InsertionDispatch:
             nodes.extend(stop.node for stop in vehicle.plan)
         unique, position = np.unique(np.asarray(nodes, dtype=np.int64), return_inverse=True)
         matrix = self.router.travel_times_s(self.profile, unique[:, None], unique[None, :])
-        matrix = np.where(np.isnan(matrix), np.inf, matrix)
+        matrix = np.where(np.isnan(matrix), np.inf, matrix).tolist()
+        position = position.ravel().tolist()
         options, at = [], 2
         for vehicle in candidates:
             size = 1 + len(vehicle.plan)
             local = [*position[at : at + size], position[0], position[1]]
             at += size
-            times = matrix[np.ix_(local, local)].tolist()
+            times = [[row[b] for b in local] for row in [matrix[a] for a in local]]
             option = self.best_for_vehicle(vehicle, request, now_s, times)
             if option is not None:
                 options.append(option)
+        return self._first_with_energy(options, request)
+
+    def _first_with_energy(self, options: list[Insertion], request: DrtRequest) -> Insertion | None:
+        """The cheapest option (cost, pick-up time, vehicle id) whose vehicle has the energy."""
         options.sort(key=lambda o: (o.cost_s, o.pickup_s, o.vehicle.vehicle_id))
         for option in options:
             if option.vehicle.battery is None or self.energy_ok(
@@ -175,6 +249,70 @@ class InsertionDispatch:
             ):
                 return option
         return None
+
+    def _insert_dense(
+        self,
+        request: DrtRequest,
+        vehicles: list[DrtVehicle],
+        now_s: float,
+        times,
+    ) -> Insertion | None:
+        """:meth:`insert` on nested-list drive times (inf = unreachable): same candidates, same
+        insertions, no NumPy call unless bounds tie at the K-th place."""
+        pickup, latest = request.pickup_node, request.latest_pickup_s
+        ok: list[int] = []
+        bounds: list[float] = []
+        for index, vehicle in enumerate(vehicles):
+            free = vehicle.free_s
+            bound = (free if free > now_s else now_s) + times[vehicle.node][pickup]
+            if bound <= latest:
+                ok.append(index)
+                bounds.append(bound)
+        if not ok:
+            return None
+        k = self.k
+        if len(ok) > k:
+            ranked = sorted(bounds)
+            if ranked[k] > ranked[k - 1]:  # the K nearest are one set whatever the tie order
+                chosen = [i for i, b in zip(ok, bounds, strict=True) if b <= ranked[k - 1]]
+            else:  # a tie across the K-th place: the set np.argpartition picks
+                picked = np.argpartition(np.asarray(bounds), k - 1)[:k]
+                chosen = [ok[int(i)] for i in picked]
+        else:
+            chosen = ok
+        dropoff = request.dropoff_node
+        options = []
+        for index in chosen:
+            vehicle = vehicles[index]
+            if vehicle.plan:
+                nodes = [vehicle.node, *[stop.node for stop in vehicle.plan], pickup, dropoff]
+                local = [[row[b] for b in nodes] for row in [times[a] for a in nodes]]
+                option = self.best_for_vehicle(vehicle, request, now_s, local)
+            else:
+                option = self._best_for_empty(vehicle, request, now_s, times)
+            if option is not None:
+                options.append(option)
+        return self._first_with_energy(options, request)
+
+    def _best_for_empty(
+        self, vehicle: DrtVehicle, request: DrtRequest, now_s: float, times
+    ) -> Insertion | None:
+        """:meth:`best_for_vehicle` for a vehicle with an empty plan (the one position pair),
+        with the same arithmetic; ``times`` are node-indexed drive times (inf = unreachable)."""
+        start_s = max(vehicle.free_s, now_s)
+        if start_s > request.latest_pickup_s or vehicle.anchor_load + request.party > (
+            vehicle.capacity
+        ):
+            return None
+        to_pickup = times[vehicle.node][request.pickup_node]
+        t_p = max(start_s + to_pickup, request.ready_s)
+        if t_p > request.latest_pickup_s:
+            return None
+        ride = times[request.pickup_node][request.dropoff_node]
+        t_d = t_p + self.stop_s + ride
+        if t_d > request.latest_dropoff_s:
+            return None
+        return Insertion(vehicle, 0, 0, t_p, t_d, to_pickup + ride, vehicle.version, now_s)
 
     @staticmethod
     def _new_nodes(option: Insertion, request: DrtRequest) -> list[int]:
