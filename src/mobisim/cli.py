@@ -4,7 +4,8 @@ Errors a user can cause (:class:`mobisim.errors.MobisimError`) print one clear r
 exit with status 1; ``mobisim --debug COMMAND`` (or ``run``/``validate`` ``--debug``) shows the
 traceback instead. An unexpected exception (a bug) prints one line too and exits with status 2.
 The ``network`` commands (cli_network.py), the analysis commands ``kpis/compare/plot/report``
-(cli_analysis.py) and the sweep commands (cli_sweep.py) are mounted here.
+(cli_analysis.py), the sweep commands (cli_sweep.py) and ``batch`` (cli_batch.py) are mounted
+here.
 """
 
 from __future__ import annotations
@@ -160,9 +161,11 @@ def run(
 
 def _mount_other_commands() -> None:
     """Mount the command groups of other modules; a module not built yet is left out."""
+    from mobisim.cli_batch import register_batch_command
     from mobisim.cli_sweep import register_sweep_commands
 
     register_sweep_commands(app)
+    register_batch_command(app)
     try:
         from mobisim.cli_network import network_app
     except ImportError:

@@ -316,17 +316,26 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
 
 
 def outcomes_frame(
-    outcomes: list[SweepOutcome], kpi_scopes: tuple[str, ...] = ("system", "by_service", "by_mode")
+    outcomes: list[SweepOutcome],
+    kpi_scopes: tuple[str, ...] = ("system", "by_service", "by_mode"),
+    keep_order: bool = False,
 ) -> pd.DataFrame:
     """One row per run: parameters (``param.<key path>``), seed, status, error and flattened KPIs.
 
     KPIs of the scopes in ``kpi_scopes`` are flattened to dotted column names, e.g.
-    ``system.served_share`` or ``by_service.shuttle.wait_mean_s``.
+    ``system.served_share`` or ``by_service.shuttle.wait_mean_s``. Rows are sorted by parameters
+    and replication, or kept in the given order with ``keep_order``.
     """
     rows = []
-    for outcome in sorted(
-        outcomes, key=lambda o: (json.dumps(o.params, sort_keys=True, default=str), o.replication)
-    ):
+    ordered = (
+        outcomes
+        if keep_order
+        else sorted(
+            outcomes,
+            key=lambda o: (json.dumps(o.params, sort_keys=True, default=str), o.replication),
+        )
+    )
+    for outcome in ordered:
         row = {
             "fingerprint": outcome.fingerprint,
             "replication": outcome.replication,
@@ -347,6 +356,47 @@ def outcomes_frame(
         row.update(kpis)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def execute(
+    tasks: list[SweepTask],
+    workers: int = 1,
+    dask: str | None = None,
+    progress: bool = False,
+    label: str = "sweep",
+    into: list[SweepOutcome] | None = None,
+) -> list[SweepOutcome]:
+    """Run ``tasks`` (finished ones are found by fingerprint) on local processes or Dask.
+
+    Parameters
+    ----------
+    tasks : the runs; each writes its folder under its ``runs_dir``.
+    workers : local worker processes (1 = in this process), or Dask workers with ``dask="local"``.
+    dask : ``None``, ``"local"`` (a LocalCluster) or a scheduler address ``"tcp://host:8786"``.
+    progress : show a progress bar over runs, labelled ``label``.
+    into : a list the outcomes are appended to as runs finish (kept if the call is interrupted).
+
+    Returns the outcomes in completion order (a failed run is an outcome with its error).
+    """
+    outcomes: list[SweepOutcome] = [] if into is None else into
+    bar = _progress_bar(len(tasks), label) if progress else None
+
+    def on_done(outcome: SweepOutcome) -> None:
+        outcomes.append(outcome)
+        if bar is not None:
+            bar[0].advance(bar[1])
+
+    try:
+        if bar is not None:
+            bar[0].start()
+        if dask:
+            _execute_dask(tasks, dask, workers, on_done)
+        else:
+            _execute_local(tasks, workers, on_done)
+    finally:
+        if bar is not None:
+            bar[0].stop()
+    return outcomes
 
 
 def sweep(
@@ -402,23 +452,9 @@ def sweep(
         )
     )
     outcomes: list[SweepOutcome] = []
-    bar = _progress_bar(len(tasks)) if progress else None
-
-    def on_done(outcome: SweepOutcome) -> None:
-        outcomes.append(outcome)
-        if bar is not None:
-            bar[0].advance(bar[1])
-
     try:
-        if bar is not None:
-            bar[0].start()
-        if dask:
-            _execute_dask(tasks, dask, workers, on_done)
-        else:
-            _execute_local(tasks, workers, on_done)
-    finally:
-        if bar is not None:
-            bar[0].stop()
+        execute(tasks, workers, dask, progress, into=outcomes)
+    finally:  # an interrupted sweep still records the runs that finished
         frame = outcomes_frame(outcomes)
         _write_atomic(frame, sweep_dir / "sweep.parquet")
     return frame
@@ -430,10 +466,10 @@ def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
-def _progress_bar(total: int):
+def _progress_bar(total: int, label: str = "sweep"):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     return bar, bar.add_task("runs", total=total)
 
 

@@ -99,35 +99,55 @@ def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> st
         (label, compute_kpis(_without_manifest(t), kpi_meta(t["manifest"]))) for label, t in runs
     ]
     title = title or "mobisim report: " + " vs ".join(labels)
+    # charts are drawn one at a time (each closed once encoded): many runs, few open figures
     sections = [
-        ("Mode share", [("mode_share", plots.mode_share_chart(runs), "Share of trips by mode")]),
+        (
+            "Mode share",
+            [("mode_share", lambda: plots.mode_share_chart(runs), "Share of trips by mode")],
+        ),
         (
             "Waiting and travel times",
             [
-                ("wait", plots.wait_chart(runs), "Wait of shared rides"),
-                ("door_to_door", plots.door_to_door_chart(runs), "Door-to-door time"),
+                ("wait", lambda: plots.wait_chart(runs), "Wait of shared rides"),
+                ("door_to_door", lambda: plots.door_to_door_chart(runs), "Door-to-door time"),
             ],
         ),
         (
             "Over the day",
-            [("hourly", plots.hourly_chart(runs), "Demand, served trips and wait by hour")]
+            [("hourly", lambda: plots.hourly_chart(runs), "Demand, served trips and wait by hour")]
             + [
-                (f"fleet_state_{i}", plots.fleet_state_chart(label, t), f"Fleet state — {label}")
+                (
+                    f"fleet_state_{i}",
+                    lambda label=label, t=t: plots.fleet_state_chart(label, t),
+                    f"Fleet state — {label}",
+                )
                 for i, (label, t) in enumerate(runs)
             ],
         ),
         (
             "Vehicles and energy",
             [
-                ("occupancy", plots.occupancy_chart(runs), "Vehicle-km by passengers on board"),
-                ("energy", plots.energy_chart(runs), "Energy by mode and the car counterfactual"),
-                ("charging", plots.charging_chart(runs), "Charging load and PV generation"),
+                (
+                    "occupancy",
+                    lambda: plots.occupancy_chart(runs),
+                    "Vehicle-km by passengers on board",
+                ),
+                (
+                    "energy",
+                    lambda: plots.energy_chart(runs),
+                    "Energy by mode and the car counterfactual",
+                ),
+                ("charging", lambda: plots.charging_chart(runs), "Charging load and PV generation"),
             ],
         ),
         (
             "Maps",
             [
-                (f"map_{i}", plots.map_chart(label, t), f"Network, flows and stations — {label}")
+                (
+                    f"map_{i}",
+                    lambda label=label, t=t: plots.map_chart(label, t),
+                    f"Network, flows and stations — {label}",
+                )
                 for i, (label, t) in enumerate(runs)
             ],
         ),
@@ -145,7 +165,7 @@ def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> st
     ]
     for heading, charts in sections:
         body.append(f"<h2>{html.escape(heading)}</h2>")
-        body.extend(_figure_html(name, fig, caption) for name, fig, caption in charts)
+        body.extend(_figure_html(name, draw(), caption) for name, draw, caption in charts)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"

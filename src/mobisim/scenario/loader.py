@@ -7,7 +7,8 @@ allowed, cycles are an error). The extending file is merged *onto* its base:
 * lists of **named blocks** (every item a map with a ``name``, like ``services``) merge by name:
   a block with a name already in the base merges recursively into it, a new name is appended in
   order, and ``{name: x, remove: true}`` drops block ``x``;
-* every other list is replaced whole.
+* every other list is replaced whole;
+* ``template: true`` (a base that is only extended) is not inherited.
 
 Overrides (``--set key.path=value`` on the command line, or ``overrides={"key.path": value}`` in
 Python) are applied after merging, in order. A list of named blocks is addressed by the block's
@@ -130,6 +131,7 @@ def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
             path, [("extends", f"expected an existing file (got {parent!r}: not found)")]
         )
     base = resolve_extends(parent_path, (*_chain, path))
+    base.pop("template", None)  # a template's children are scenarios unless they say otherwise
     return deep_merge(base, data)
 
 

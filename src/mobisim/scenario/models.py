@@ -68,6 +68,13 @@ class Scenario(StrictModel):
         description="Scenario name (letters, digits, _ . -); results go to <dir>/<name>/.",
     )
     description: str = Field(default="", description="Free text shown in reports.")
+    template: bool = Field(
+        default=False,
+        description=(
+            "A base that other files extend: `mobisim batch` skips it (`mobisim run` still runs "
+            "it). Not inherited through `extends`."
+        ),
+    )
     seed: int = Field(default=0, ge=0, description="Seed of every random stream of the run.")
     period: Period = Field(default_factory=Period, description="Simulated clock.")
     network: NetworkConfig = Field(default_factory=NetworkConfig, description="Road network.")
