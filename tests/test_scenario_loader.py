@@ -243,3 +243,20 @@ def test_overrides_reach_into_defaults_the_file_does_not_list():
         DEMO, overrides={"demand.synthetic.groups.workers.car_share": before["workers"]}
     )
     assert fingerprint(same) == fingerprint(demo)
+
+
+def test_unnamed_blocks_such_as_devices_are_addressed_by_type():
+    scenario = load_scenario(DEMO, overrides={"services.scooters.devices.escooter.count": 321})
+    scooters = next(s for s in scenario.services if s.name == "scooters")
+    assert [(d.type, d.count) for d in scooters.devices] == [("escooter", 321)]
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(
+            DEMO,
+            overrides={
+                "services.scooters.devices.escooterr.count": 1,
+                "services.bikes.devices.bike.cont": 1,
+            },
+        )
+    text = str(caught.value)
+    assert "no block named 'escooterr'; did you mean 'escooter'? (known: escooter)" in text
+    assert "services.bikes.devices.bike.cont: unknown key 'cont'; did you mean 'count'?" in text

@@ -12,7 +12,8 @@ allowed, cycles are an error). The extending file is merged *onto* its base:
 
 Overrides (``--set key.path=value`` on the command line, or ``overrides={"key.path": value}`` in
 Python) are applied after merging, in order. A list of named blocks is addressed by the block's
-name: ``services.shuttle.vehicles=6``. A value given as text is parsed as YAML (``6`` -> int,
+name: ``services.shuttle.vehicles=6``; a list of unnamed blocks (a micromobility service's
+``devices``) by the block's type: ``services.pm.devices.ebike.count=800``. A value given as text is parsed as YAML (``6`` -> int,
 ``[1, 2]`` -> list, ``"07:30"`` stays text).
 
 Every problem (of the overrides, then of the merged file) is collected and raised at once as one
@@ -165,6 +166,16 @@ def _named(blocks: Any, name: str) -> dict[str, Any] | None:
     return next((b for b in blocks if isinstance(b, dict) and b.get("name") == name), None)
 
 
+def _block(blocks: Any, part: str) -> dict[str, Any] | None:
+    """The block ``part`` of a list addressed by a key path: by ``name``, or else (lists of
+    unnamed blocks such as a micromobility service's ``devices``) the one block of that ``type``."""
+    found = _named(blocks, part)
+    if found is not None or not isinstance(blocks, list):
+        return found
+    typed = [b for b in blocks if isinstance(b, dict) and "name" not in b and b.get("type") == part]
+    return typed[0] if len(typed) == 1 else None
+
+
 def _service_model(block: Any) -> type[BaseModel] | None:
     if isinstance(block, dict) and block.get("type") in registry.SERVICE_TYPES:
         return registry.service_config_model(block["type"])
@@ -202,7 +213,7 @@ def model_at(path: list[str], data: dict[str, Any]) -> type[BaseModel] | None:
         if _is_list_field(field.annotation):  # a named list: the next part is a block name
             if i + 1 == len(path):
                 return None
-            node = _named(child, path[i + 1]) or {}
+            node = _block(child, path[i + 1]) or {}
             i += 2
             continue
         node = child if isinstance(child, dict) else {}
@@ -286,9 +297,9 @@ def apply_override(
                     file,
                     [(key_path, "expected a key inside a named block, e.g. services.car.enabled")],
                 )
-            match = _named(node, part)
+            match = _block(node, part)
             if match is None:
-                names = [str(b.get("name")) for b in node if isinstance(b, dict)]
+                names = [str(b.get("name", b.get("type"))) for b in node if isinstance(b, dict)]
                 known = ", ".join(names) or "none"
                 raise ScenarioError(
                     file,
