@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import osmnx as ox
 
 from mobisim.errors import NetworkError
@@ -84,8 +85,33 @@ def prepare_graph(graph: nx.MultiDiGraph, label: str) -> tuple[nx.MultiDiGraph, 
             highway = data.get("highway")
             highway = highway[0] if isinstance(highway, list) else highway
             data["speed_kph"] = DEFAULT_SPEEDS_KMH.get(highway, FALLBACK_SPEED_KMH)
-    graph = ox.add_edge_travel_times(graph)
-    return graph, report
+    return add_travel_times(graph), report
+
+
+def add_travel_times(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Edge ``travel_time`` (s) = ``length`` (m) / ``speed_kph``, with osmnx's arithmetic.
+
+    ``ox.add_edge_travel_times`` computes (length / 1000) / (speed_kph / 3600) through a
+    GeoDataFrame of the edges; the same expression edge by edge gives the same floats without
+    that detour. Graphs with a missing or non-numeric length or speed go to osmnx (and its errors).
+    """
+    edges = list(graph.edges(data=True))
+    for *_, data in edges:
+        length, speed = data.get("length"), data.get("speed_kph")
+        if not (_is_number(length) and _is_number(speed)):
+            return ox.add_edge_travel_times(graph)
+    for *_, data in edges:
+        data["travel_time"] = float((data["length"] / 1000) / (data["speed_kph"] / (60 * 60)))
+    return graph
+
+
+def _is_number(value) -> bool:
+    """A real, non-NaN number (bools excluded)."""
+    return (
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool | np.bool_)
+        and value == value
+    )
 
 
 def load_osm_xml(path: Path, network_type: str = "drive") -> tuple[nx.MultiDiGraph, dict]:

@@ -16,6 +16,7 @@ import json
 import math
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -41,6 +42,8 @@ KEY_DEPENDENCIES = (
 
 #: prefix of a run folder still being written
 TMP_PREFIX = ".tmp-"
+#: threads writing the Parquet files of a run (each file is written whole by one thread)
+WRITE_THREADS = 4
 
 
 def dependency_versions() -> dict[str, str]:
@@ -158,12 +161,15 @@ def write_run(
     from mobisim.metrics.tables import write_kpis_parquet
 
     folder = Path(folder)
+    # the files are independent and Parquet encoding releases the GIL: write them side by side
+    jobs = [(write_table, frame, folder / f"{name}.parquet") for name, frame in tables.items()]
     if events is not None:
-        write_events(events, folder / "events.parquet")
-    for name, frame in tables.items():
-        write_table(frame, folder / f"{name}.parquet")
+        jobs.insert(0, (write_events, events, folder / "events.parquet"))
+    jobs.append((write_kpis_parquet, kpis, folder / "kpis.parquet"))
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+        for done in [pool.submit(*job) for job in jobs]:
+            done.result()  # re-raises the first failure
     write_json(folder / "kpis.json", kpis)
-    write_kpis_parquet(kpis, folder / "kpis.parquet")
     write_json(folder / "manifest.json", manifest)
 
 

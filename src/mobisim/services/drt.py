@@ -198,6 +198,7 @@ class DrtService(Service):
         self.vehicles: list[DrtVehicle] = []
         self.vehicle_type = None
         self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch")
+        self._dense: DenseLegs | bool | None = False  # False: not looked up yet
         self.idle = self._policy("drt_idle", config.idle_policy, f"{key}.idle_policy")
 
     # ------------------------------------------------------------------ set-up
@@ -263,16 +264,17 @@ class DrtService(Service):
     # ------------------------------------------------------------------ routing
     @property
     def dense(self) -> DenseLegs | None:
-        """Node-pair drive times and distances of the service's profile as nested lists (small
+        """Node-pair drive times and distances of the service's profile as float rows (small
         networks with all-pairs tables), or None: then the router is asked."""
-        if isinstance(self.dispatcher, InsertionDispatch):
-            return self.dispatcher.dense
-        return None
+        if self._dense is False:
+            dispatcher = self.dispatcher
+            self._dense = dispatcher.dense if isinstance(dispatcher, InsertionDispatch) else None
+        return self._dense
 
     def try_leg(self, origin: int, dest: int) -> tuple[float, float] | None:
         """(drive s, m) from node ``origin`` to ``dest`` as ``router.try_leg`` gives it, or None
         when unreachable."""
-        dense = self.dense
+        dense = self._dense if self._dense is not False else self.dense
         if dense is None:
             return self.router.try_leg(self.profile, origin, dest)
         if origin == dest:

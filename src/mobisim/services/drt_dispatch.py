@@ -280,39 +280,43 @@ class InsertionDispatch:
                 chosen = [ok[int(i)] for i in picked]
         else:
             chosen = ok
-        dropoff = request.dropoff_node
-        options = []
+        dropoff, ready = request.dropoff_node, request.ready_s
+        latest_dropoff, party, stop_s = request.latest_dropoff_s, request.party, self.stop_s
+        ride = times[pickup][dropoff]
+        # (cost, pick-up time, vehicle id, ...): the order _first_with_energy sorts by
+        options: list[tuple] = []
         for index in chosen:
             vehicle = vehicles[index]
             if vehicle.plan:
                 nodes = [vehicle.node, *[stop.node for stop in vehicle.plan], pickup, dropoff]
                 local = [[row[b] for b in nodes] for row in [times[a] for a in nodes]]
                 option = self.best_for_vehicle(vehicle, request, now_s, local)
-            else:
-                option = self._best_for_empty(vehicle, request, now_s, times)
-            if option is not None:
-                options.append(option)
-        return self._first_with_energy(options, request)
-
-    def _best_for_empty(
-        self, vehicle: DrtVehicle, request: DrtRequest, now_s: float, times
-    ) -> Insertion | None:
-        """:meth:`best_for_vehicle` for a vehicle with an empty plan (the one position pair),
-        with the same arithmetic; ``times`` are node-indexed drive times (inf = unreachable)."""
-        start_s = max(vehicle.free_s, now_s)
-        if start_s > request.latest_pickup_s or vehicle.anchor_load + request.party > (
-            vehicle.capacity
-        ):
-            return None
-        to_pickup = times[vehicle.node][request.pickup_node]
-        t_p = max(start_s + to_pickup, request.ready_s)
-        if t_p > request.latest_pickup_s:
-            return None
-        ride = times[request.pickup_node][request.dropoff_node]
-        t_d = t_p + self.stop_s + ride
-        if t_d > request.latest_dropoff_s:
-            return None
-        return Insertion(vehicle, 0, 0, t_p, t_d, to_pickup + ride, vehicle.version, now_s)
+                if option is not None:
+                    options.append((option.cost_s, option.pickup_s, vehicle.vehicle_id, option))
+                continue
+            # empty plan: best_for_vehicle's one position pair, same arithmetic
+            start_s = max(vehicle.free_s, now_s)
+            if start_s > latest or vehicle.anchor_load + party > vehicle.capacity:
+                continue
+            to_pickup = times[vehicle.node][pickup]
+            t_p = max(start_s + to_pickup, ready)
+            if t_p > latest:
+                continue
+            t_d = t_p + stop_s + ride
+            if t_d > latest_dropoff:
+                continue
+            options.append((to_pickup + ride, t_p, vehicle.vehicle_id, None, vehicle, t_d))
+        options.sort()  # vehicle ids are unique: the tuples never compare past the id
+        for option in options:
+            insertion = option[3]
+            if insertion is None:
+                cost_s, t_p, _, _, vehicle, t_d = option
+                insertion = Insertion(vehicle, 0, 0, t_p, t_d, cost_s, vehicle.version, now_s)
+            if insertion.vehicle.battery is None or self.energy_ok(
+                insertion.vehicle, self._new_nodes(insertion, request)
+            ):
+                return insertion
+        return None
 
     @staticmethod
     def _new_nodes(option: Insertion, request: DrtRequest) -> list[int]:
