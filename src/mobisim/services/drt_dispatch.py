@@ -260,32 +260,32 @@ class InsertionDispatch:
         """:meth:`insert` on nested-list drive times (inf = unreachable): same candidates, same
         insertions, no NumPy call unless bounds tie at the K-th place."""
         pickup, latest = request.pickup_node, request.latest_pickup_s
-        ok: list[int] = []
-        bounds: list[float] = []
+        # (bound, index, start, drive to the pick-up) of the vehicles that can make the pick-up;
+        # start = max(free, now) and bound = start + drive, as best_for_vehicle computes them
+        reachable = []
         for index, vehicle in enumerate(vehicles):
             free = vehicle.free_s
-            bound = (free if free > now_s else now_s) + times[vehicle.node][pickup]
+            start = free if free >= now_s else now_s
+            reach = times[vehicle.node][pickup]
+            bound = start + reach
             if bound <= latest:
-                ok.append(index)
-                bounds.append(bound)
-        if not ok:
+                reachable.append((bound, index, start, reach))
+        if not reachable:
             return None
         k = self.k
-        if len(ok) > k:
-            ranked = sorted(bounds)
-            if ranked[k] > ranked[k - 1]:  # the K nearest are one set whatever the tie order
-                chosen = [i for i, b in zip(ok, bounds, strict=True) if b <= ranked[k - 1]]
+        if len(reachable) > k:
+            ranked = sorted(reachable)  # by bound, then index
+            if ranked[k][0] > ranked[k - 1][0]:  # the K nearest are one set whatever the ties
+                reachable = ranked[:k]
             else:  # a tie across the K-th place: the set np.argpartition picks
-                picked = np.argpartition(np.asarray(bounds), k - 1)[:k]
-                chosen = [ok[int(i)] for i in picked]
-        else:
-            chosen = ok
+                picked = np.argpartition(np.asarray([c[0] for c in reachable]), k - 1)[:k]
+                reachable = [reachable[int(i)] for i in picked]
         dropoff, ready = request.dropoff_node, request.ready_s
         latest_dropoff, party, stop_s = request.latest_dropoff_s, request.party, self.stop_s
         ride = times[pickup][dropoff]
         # (cost, pick-up time, vehicle id, ...): the order _first_with_energy sorts by
         options: list[tuple] = []
-        for index in chosen:
+        for bound, index, start_s, to_pickup in reachable:
             vehicle = vehicles[index]
             if vehicle.plan:
                 nodes = [vehicle.node, *[stop.node for stop in vehicle.plan], pickup, dropoff]
@@ -295,11 +295,9 @@ class InsertionDispatch:
                     options.append((option.cost_s, option.pickup_s, vehicle.vehicle_id, option))
                 continue
             # empty plan: best_for_vehicle's one position pair, same arithmetic
-            start_s = max(vehicle.free_s, now_s)
             if start_s > latest or vehicle.anchor_load + party > vehicle.capacity:
                 continue
-            to_pickup = times[vehicle.node][pickup]
-            t_p = max(start_s + to_pickup, ready)
+            t_p = bound if bound >= ready else ready  # max(start + drive, ready)
             if t_p > latest:
                 continue
             t_d = t_p + stop_s + ride
