@@ -71,6 +71,8 @@ def register_batch_command(app: typer.Typer) -> None:
         from mobisim.batch import batch
 
         console = Console()
+        if not console.is_terminal:  # a log file: room for the summary table
+            console = Console(width=160)
         result = batch(
             paths,
             out_dir=out_dir,
