@@ -7,12 +7,14 @@ commuter-like processes (offers -> request -> wait for the outcome).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from mobisim.energy.consumption import dwell_energy_kwh, leg_energy_kwh
 from mobisim.energy.context import EnergyContext
@@ -22,6 +24,7 @@ from mobisim.metrics.fleet import pooled_trips
 from mobisim.network.load import build_network, config_for
 from mobisim.network.router import Router
 from mobisim.scenario.energy_config import EnergyConfig
+from mobisim.scenario.loader import load_scenario
 from mobisim.services.base import RideOutcome, ServiceContext, Trip
 from mobisim.services.drt import DrtConfig, DrtService
 
@@ -259,8 +262,15 @@ def test_outside_service_hours_and_unknown_policy(town):
     service = make_service(town, service_start="08:00")
     trip = random_trips(town[0], 1, seed=1)[0]
     assert service.offers(trip, START_S)[0].reason == "outside_service_hours"
-    with pytest.raises(ScenarioError, match="idle_policy"):
+    with pytest.raises(ValidationError, match="idle_policy"):
         make_service(town, name="bad_policy", idle_policy="teleport")
+    # in a scenario file: caught by validation, with the file and key path, before any run
+    demo = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(demo, overrides={"services.drt.idle_policy": "rebalance"})
+    assert "demo.yaml: services.drt.idle_policy: expected one of: return_to_depot, stay, " in str(
+        caught.value
+    )
 
 
 def test_idle_vehicles_return_to_their_depot(town):

@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 import shapely
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mobisim.energy.battery import EPS_KWH, can_finish
 from mobisim.energy.consumption import dwell_energy_kwh, leg_energy_kwh
@@ -48,6 +48,7 @@ from mobisim.services.drt_dispatch import (
     DrtVehicle,
     InsertionDispatch,
     insert_stops,
+    known_policies,
     party_of,
     resolve_policy,
 )
@@ -159,6 +160,15 @@ class DrtConfig(ServiceConfig):
     )
     fare_per_km_krw: float = Field(default=0.0, ge=0, description="Fare per direct km, KRW/km (A).")
     mode_label: str = Field(default="drt", description="Mode name in results (drt, taxi, ...).")
+
+    @field_validator("dispatch", "idle_policy")
+    @classmethod
+    def _known_policy(cls, name: str, info) -> str:
+        kind = "drt_dispatch" if info.field_name == "dispatch" else "drt_idle"
+        known = known_policies(kind)
+        if name not in known:
+            raise ValueError(f"expected one of: {', '.join(known)} (got {name!r})")
+        return name
 
     @model_validator(mode="after")
     def _stops_given(self) -> DrtConfig:

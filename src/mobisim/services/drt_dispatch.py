@@ -530,6 +530,12 @@ IDLE_POLICIES = {
 }
 
 
+def known_policies(kind: str) -> list[str]:
+    """Names a scenario may give for ``kind`` (``drt_dispatch`` or ``drt_idle``), sorted."""
+    local = DISPATCH_POLICIES if kind == "drt_dispatch" else IDLE_POLICIES
+    return sorted({*registry.POLICIES.get(kind, {}), *local})
+
+
 def resolve_policy(kind: str, name: str) -> Any:
     """The policy class registered as ``name`` for ``kind`` (``drt_dispatch`` or ``drt_idle``).
 
