@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import mobisim
 from mobisim.sweep import finished_runs, sweep
 from mobisim.sweep_analysis import plot_sweep, query, summarise
 
@@ -59,7 +60,8 @@ def test_small_sweep_gives_eight_rows_with_parameters_and_distinct_seeds(local_s
 def test_running_it_again_runs_nothing_new(local_sweep, tiny_base):
     out, frame = local_sweep
     before = sorted(p.name for p in (out / "s" / "runs" / "tiny").iterdir())
-    again = sweep(tiny_base, grid=GRID, replications=2, name="s", out_dir=out, workers=1)
+    # the documented top-level call: mobisim.sweep(base, grid=..., replications=...)
+    again = mobisim.sweep(tiny_base, grid=GRID, replications=2, name="s", out_dir=out, workers=1)
     after = sorted(p.name for p in (out / "s" / "runs" / "tiny").iterdir())
     assert before == after and len(after) == 8
     assert sorted(again["fingerprint"]) == sorted(frame["fingerprint"])

@@ -6,6 +6,8 @@ The Python API in one place::
     scenario = mobisim.load_scenario("scenarios/demo.yaml", overrides={"seed": 3})
     result = mobisim.run(scenario)
     result.kpis["system"]["served_share"]
+    frame = mobisim.sweep("scenarios/demo.yaml", grid={"services.drt.vehicles": [4, 8]})
+    summary = mobisim.batch(["scenarios/chungbuk"], workers=2)
 
 See docs/ for the scenario file reference and the model description.
 """
@@ -32,4 +34,14 @@ def run(scenario, **kwargs):
     return _run(scenario, **kwargs)
 
 
-__all__ = ["__version__", "load_scenario", "run"]
+def __getattr__(name):
+    """``mobisim.sweep`` and ``mobisim.batch``: the modules, loaded on first use; both are also
+    callable: ``mobisim.sweep(base, grid=..., replications=...)`` is ``mobisim.sweep.sweep``."""
+    if name in ("sweep", "batch"):
+        import importlib
+
+        return importlib.import_module(f"mobisim.{name}")
+    raise AttributeError(f"module 'mobisim' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "batch", "load_scenario", "run", "sweep"]

@@ -20,6 +20,8 @@ file (e.g. ``{"demand.synthetic.residents": 4000}`` for a quick scaled-down look
 from __future__ import annotations
 
 import json
+import sys
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,3 +210,13 @@ def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable: ``mobisim.batch(...)`` is :func:`batch`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return batch(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -19,7 +19,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import sys
 import traceback
+import types
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -512,3 +514,13 @@ def run_sweep_file(
         base_seed=cfg.seed,
         progress=progress,
     )
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable: ``mobisim.sweep(...)`` is :func:`sweep`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
