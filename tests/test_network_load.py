@@ -257,3 +257,40 @@ def test_ways_cut_at_the_file_edge_are_not_bridged(tmp_path):
     assert net.report["missing_node_refs"] == 1
     assert {3, 5} <= set(net.nodes["osmid"]) <= {3, 4, 5}  # 4 may be simplified away
     assert not net.graph.has_edge(2, 3)
+
+
+def _speed_graph(maxspeeds):
+    """A path graph whose edges carry these ``maxspeed`` values (None: untagged)."""
+    import networkx as nx
+
+    g = nx.MultiDiGraph(crs="epsg:4326")
+    for i in range(len(maxspeeds) + 1):
+        g.add_node(i, x=127.0 + i * 0.001, y=37.0)
+    for i, maxspeed in enumerate(maxspeeds):
+        data = {"length": 100.0 + 7.3 * i, "highway": "residential" if i % 2 else "primary"}
+        if maxspeed is not None:
+            data["maxspeed"] = maxspeed
+        g.add_edge(i, i + 1, 0, **data)
+    return g
+
+
+@pytest.mark.parametrize(
+    "maxspeeds",
+    [
+        ["36", "36.5", "036", "50", "7"],  # plain numbers: read directly
+        ["30", "50 mph", None, "signals", "30|50", "50,5", "60"],  # anything else: osmnx
+    ],
+)
+def test_speeds_and_travel_times_are_osmnx_ones(maxspeeds):
+    ours = load.add_travel_times(load.add_speeds(_speed_graph(maxspeeds)))
+    ref = ox.add_edge_travel_times(
+        ox.add_edge_speeds(
+            _speed_graph(maxspeeds),
+            hwy_speeds=DEFAULT_SPEEDS_KMH,
+            fallback=load.FALLBACK_SPEED_KMH,
+        )
+    )
+    for key in ("speed_kph", "travel_time"):
+        mine = [d[key] for *_, d in ours.edges(data=True)]
+        theirs = [d[key] for *_, d in ref.edges(data=True)]
+        assert mine == theirs and all(type(v) is float for v in mine)

@@ -78,7 +78,7 @@ def prepare_graph(graph: nx.MultiDiGraph, label: str) -> tuple[nx.MultiDiGraph, 
     tagged = sum(1 for *_, d in graph.edges(data=True) if d.get("maxspeed") not in (None, ""))
     report["edges_maxspeed_tagged"] = tagged
     report["edges_default_speed"] = graph.number_of_edges() - tagged
-    graph = ox.add_edge_speeds(graph, hwy_speeds=DEFAULT_SPEEDS_KMH, fallback=FALLBACK_SPEED_KMH)
+    graph = add_speeds(graph)
     for *_, data in graph.edges(data=True):
         # maxspeed values osmnx cannot parse (e.g. "signals") or absurd ones fall back to the default
         if not (math.isfinite(data["speed_kph"]) and data["speed_kph"] >= 1.0):
@@ -86,6 +86,31 @@ def prepare_graph(graph: nx.MultiDiGraph, label: str) -> tuple[nx.MultiDiGraph, 
             highway = highway[0] if isinstance(highway, list) else highway
             data["speed_kph"] = DEFAULT_SPEEDS_KMH.get(highway, FALLBACK_SPEED_KMH)
     return add_travel_times(graph), report
+
+
+#: a ``maxspeed`` that is a plain number of km/h (osmnx reads it as that number)
+PLAIN_KMH = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def add_speeds(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Edge ``speed_kph`` as ``ox.add_edge_speeds`` with this module's defaults sets it.
+
+    When every edge carries a plain numeric ``maxspeed`` (km/h; e.g. a converted network),
+    osmnx takes that number as it is and imputes nothing, so it is read here directly (the
+    same floats without osmnx's GeoDataFrame of the edges); otherwise osmnx does the work.
+    """
+    edges = list(graph.edges(data=True))
+    speeds = []
+    for *_, data in edges:
+        maxspeed = data.get("maxspeed")
+        if not (isinstance(maxspeed, str) and PLAIN_KMH.fullmatch(maxspeed)):
+            return ox.add_edge_speeds(
+                graph, hwy_speeds=DEFAULT_SPEEDS_KMH, fallback=FALLBACK_SPEED_KMH
+            )
+        speeds.append(float(maxspeed))
+    for (*_, data), speed in zip(edges, speeds, strict=True):
+        data["speed_kph"] = speed
+    return graph
 
 
 def add_travel_times(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
