@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mobisim.metrics.common import as_str
+from mobisim.metrics.common import as_str, event_rows
 
 #: width of the bins of the charging load profile, s (15 min, the Korean tariff metering interval)
 LOAD_BIN_S = 900.0
@@ -17,7 +17,7 @@ LOAD_BIN_S = 900.0
 
 def charging_sessions(events: pd.DataFrame) -> pd.DataFrame:
     """One row per finished charging session: service, vehicle_id, start_s, end_s, energy_kwh."""
-    rows = events[as_str(events["event"]) == "charge_end"]
+    rows = event_rows(events, ("charge_end",))
     duration = rows["duration_s"].fillna(0.0).clip(lower=0.0)
     return pd.DataFrame(
         {

@@ -7,6 +7,9 @@ percentile over no values, is NaN (``null`` in kpis.json); a count or a sum over
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
@@ -69,6 +72,35 @@ def _str_dtype():
 
 
 _STR_DTYPE = _str_dtype()
+
+
+#: within :func:`reuse_event_rows`: (id of an events table, kinds) -> (that table, its rows)
+_EVENT_ROWS: ContextVar[dict | None] = ContextVar("mobisim_event_rows", default=None)
+
+
+@contextmanager
+def reuse_event_rows() -> Iterator[None]:
+    """Within the block :func:`event_rows` filters each events table once per set of kinds
+    (compute_kpis asks for the same rows a dozen times); the tables must not change meanwhile."""
+    token = _EVENT_ROWS.set({})
+    try:
+        yield
+    finally:
+        _EVENT_ROWS.reset(token)
+
+
+def event_rows(events: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of ``events`` whose ``event`` is one of ``kinds``, in table order."""
+    memo = _EVENT_ROWS.get()
+    key = (id(events), kinds)
+    if memo is not None:
+        hit = memo.get(key)
+        if hit is not None and hit[0] is events:
+            return hit[1]
+    rows = events[as_str(events["event"]).isin(kinds)]
+    if memo is not None:
+        memo[key] = (events, rows)  # holding the table keeps its id from being reused
+    return rows
 
 
 def hour_key(time_s: float) -> str:

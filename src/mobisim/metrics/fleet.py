@@ -11,12 +11,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mobisim.metrics.common import EMPTY_DRIVE_STATES, IN_SERVICE_STATES, as_str, ratio, total
+from mobisim.metrics.common import (
+    EMPTY_DRIVE_STATES,
+    IN_SERVICE_STATES,
+    as_str,
+    event_rows,
+    ratio,
+    total,
+)
 
 
 def legs_of(events: pd.DataFrame, service: str | None = None, shared_only: bool = False):
     """The ``vehicle_leg`` rows (of one service; of registered vehicles only when ``shared_only``)."""
-    legs = events[as_str(events["event"]) == "vehicle_leg"]
+    legs = event_rows(events, ("vehicle_leg",))
     if service is not None:
         legs = legs[as_str(legs["service"]) == service]
     if shared_only:
@@ -26,9 +33,8 @@ def legs_of(events: pd.DataFrame, service: str | None = None, shared_only: bool 
 
 def state_rows(events: pd.DataFrame, service: str | None = None) -> pd.DataFrame:
     """Legs and dwells of registered vehicles (vehicle_id ≥ 0) with time_s, duration_s, state."""
-    rows = events[
-        as_str(events["event"]).isin(["vehicle_leg", "vehicle_dwell"]) & (events["vehicle_id"] >= 0)
-    ]
+    rows = event_rows(events, ("vehicle_leg", "vehicle_dwell"))
+    rows = rows[rows["vehicle_id"] >= 0]
     if service is not None:
         rows = rows[as_str(rows["service"]) == service]
     return rows
@@ -54,8 +60,7 @@ def pooled_trips(events: pd.DataFrame, service: str | None = None) -> tuple[int,
     A ride is pooled when, at some moment between its boarding and its alighting, another trip is on
     the same vehicle [K7]. Rows are taken in time order, ties in emission order.
     """
-    kinds = as_str(events["event"])
-    rows = events[kinds.isin(["board", "alight"])]
+    rows = event_rows(events, ("board", "alight"))
     if service is not None:
         rows = rows[as_str(rows["service"]) == service]
     if rows.empty:

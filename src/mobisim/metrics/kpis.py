@@ -14,7 +14,14 @@ from typing import Any
 import pandas as pd
 
 from mobisim.metrics.charging import charging_kpis
-from mobisim.metrics.common import NO_VEHICLE_MARKERS, as_str, period_s, ratio
+from mobisim.metrics.common import (
+    NO_VEHICLE_MARKERS,
+    as_str,
+    event_rows,
+    period_s,
+    ratio,
+    reuse_event_rows,
+)
 from mobisim.metrics.energy import energy_kpis
 from mobisim.metrics.fleet import fleet_kpis
 from mobisim.metrics.stations import station_kpis, station_summary
@@ -30,7 +37,7 @@ def service_names(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list
     vehicles = tables.get("vehicles", pd.DataFrame())
     names = set(meta.get("services") or [])
     names |= set(as_str(trips["service"]).unique())
-    names |= set(as_str(events.loc[as_str(events["event"]) == "mode_choice", "service"]).unique())
+    names |= set(as_str(event_rows(events, ("mode_choice",))["service"]).unique())
     if "service" in vehicles:
         names |= set(as_str(vehicles["service"]).unique())
     return sorted(n for n in names if n)
@@ -50,7 +57,8 @@ def request_kpis(
     offer to at departure; those with no vehicle in reach count against ``vehicle_found_share``
     (the share of commuters who asked and found a vehicle, [K7]).
     """
-    mine = events[as_str(events["service"]) == service]
+    mine = event_rows(events, ("mode_choice", "fallback"))
+    mine = mine[as_str(mine["service"]) == service]
     kinds = as_str(mine["event"])
     requests = int((kinds == "mode_choice").sum())
     reasons = as_str(mine.loc[kinds == "fallback", "detail"]).replace("", "unspecified")
@@ -116,7 +124,8 @@ def system_kpis(tables: dict[str, pd.DataFrame], period: tuple[float, float]) ->
     out = trip_kpis(trips)
     shared_rides = out["shared_rides"]
     out.update(fleet_kpis(events, vehicles, shared_rides, period, shared_only=True))
-    private = events[(as_str(events["event"]) == "vehicle_leg") & (events["vehicle_id"] < 0)]
+    legs = event_rows(events, ("vehicle_leg",))
+    private = legs[legs["vehicle_id"] < 0]
     out["private_car_km"] = float(private["distance_m"].fillna(0.0).sum()) / 1000.0
     out.update(charging_kpis(events))
     out.update(
@@ -140,10 +149,14 @@ def compute_kpis(
 
     Returns a nested, JSON-serialisable dict of floats, ints and dicts (NaN = not defined).
     """
-    meta = dict(meta or {})
+    with reuse_event_rows():
+        return _compute_kpis(tables, dict(meta or {}))
+
+
+def _compute_kpis(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> dict[str, Any]:
     trips = tables["trips"]
     period = period_s(meta, tables["events"])
-    groups = sorted(set(as_str(trips["group"])) | set(meta.get("groups") or []))
+    groups = sorted(set(as_str(trips["group"]).unique()) | set(meta.get("groups") or []))
     by_group = {}
     for group in groups:
         part = trips[as_str(trips["group"]) == group]
@@ -156,7 +169,7 @@ def compute_kpis(
         "meta": meta,
         "system": system,
         "by_service": {s: service_kpis(tables, s, period) for s in service_names(tables, meta)},
-        "by_mode": {str(m): trip_kpis(trips[modes == m]) for m in sorted(set(modes)) if m},
+        "by_mode": {str(m): trip_kpis(trips[modes == m]) for m in sorted(set(modes.unique())) if m},
         "by_group": by_group,
         "by_hour": hourly_kpis(trips),
         "by_station": stations,

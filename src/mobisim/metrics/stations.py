@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mobisim.metrics.common import as_str, mean, ratio
+from mobisim.metrics.common import as_str, event_rows, mean, ratio
 
 
 def station_key(service: str, name: str) -> str:
@@ -29,7 +29,7 @@ def station_kpis(events: pd.DataFrame, period: tuple[float, float]) -> dict[str,
     period : (start_s, end_s) of the day, seconds after midnight; a station is observed from its
         first row to ``end_s`` (or its last row, if later).
     """
-    rows = events[as_str(events["event"]) == "station_stock"]
+    rows = event_rows(events, ("station_stock",))
     if rows.empty:
         return {}
     rows = rows.assign(
