@@ -194,6 +194,7 @@ class DrtService(Service):
         ctx.router.add_profile(self.profile, view="drive", speed_cap_kmh=config.speed_cap_kmh)
         key = f"services.{self.name}"
         self.in_area = self._area_mask(key)
+        self._in_area = self.in_area.tolist()  # the same mask as plain bools, for one node at a time
         self.area_nodes = np.flatnonzero(self.in_area)
         if self.area_nodes.size == 0:
             raise ScenarioError(None, [(key, "the service area contains no network node")])
@@ -319,14 +320,15 @@ class DrtService(Service):
         and keep ``battery_reserve_share`` of its pack?"""
         if vehicle.battery is None:
             return True
-        dense = self.dense
+        dense = self._dense if self._dense is not False else self.dense
         if dense is not None:
-            pairs = list(pairwise(nodes))
-            times_s = [dense.times[a][b] for a, b in pairs]
-            dists_m = [dense.dists[a][b] for a, b in pairs]
+            times, dists, vt = dense.times, dense.dists, self.vehicle_type
+            need_kwh = 0  # summed leg by leg in order, as sum() does
+            for a, b in pairwise(nodes):
+                need_kwh += leg_energy_kwh(vt, dists[a][b], times[a][b])
         else:
             times_s, dists_m = self.router.legs(self.profile, nodes[:-1], nodes[1:])
-        need_kwh = sum(self.leg_kwh(d, t) for d, t in zip(dists_m, times_s, strict=True))
+            need_kwh = sum(self.leg_kwh(d, t) for d, t in zip(dists_m, times_s, strict=True))
         need_kwh += self.stand_kwh(self.config.stop_s * (len(nodes) - 1), "dwell")
         return can_finish(vehicle.battery, need_kwh, self.config.battery_reserve_share)
 
@@ -544,7 +546,7 @@ class DrtService(Service):
     def _access(self, node: int, outbound: bool) -> tuple[int, float] | None:
         """(stop node, walk m) nearest ``node`` by walking; None when none is within reach."""
         if self.stop_nodes is None:
-            return (node, 0.0) if self.in_area[node] else None
+            return (node, 0.0) if self._in_area[node] else None
         router = self.router
         if outbound:
             walks = router.distances_m(WALK_PROFILE, node, self.stop_nodes)
@@ -564,7 +566,7 @@ class DrtService(Service):
         if trip.party_size > cfg.capacity_pax:
             return "party_too_large"
         if self.stop_nodes is None and not (
-            self.in_area[trip.origin_node] and self.in_area[trip.dest_node]
+            self._in_area[trip.origin_node] and self._in_area[trip.dest_node]
         ):
             return "outside_service_area"
         access, egress = self._access(trip.origin_node, True), self._access(trip.dest_node, False)

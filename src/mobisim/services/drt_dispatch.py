@@ -353,14 +353,27 @@ class InsertionDispatch:
             times_s = np.where(np.isnan(matrix), np.inf, matrix).tolist()
         T = times_s
         P, D = n + 1, n + 2
-        earliest = [s.earliest_s for s in plan]
-        latest = [s.latest_s for s in plan]
-        start_s = max(vehicle.free_s, now_s)
+        # PlanStop.earliest_s / latest_s and party_of, spelt out; max(a, b) as a conditional
+        # (no NaN here: unreachable is inf, a drop-off's earliest is -inf)
+        earliest, latest, deltas = [], [], []
+        for stop in plan:
+            req = stop.request
+            if stop.pickup:
+                earliest.append(req.ready_s)
+                latest.append(req.latest_pickup_s)
+                deltas.append(req.party)
+            else:
+                earliest.append(-math.inf)
+                latest.append(req.latest_dropoff_s)
+                deltas.append(-req.party)
+        free_s = vehicle.free_s
+        start_s = free_s if free_s >= now_s else now_s
         old_dep, load_after = [], []
         dep, prev, load = start_s, 0, vehicle.anchor_load
-        for k, stop in enumerate(plan):
-            dep = max(dep + T[prev][k + 1], earliest[k]) + stop_s
-            load += party_of(stop)
+        for k in range(n):
+            arrive = dep + T[prev][k + 1]
+            dep = (arrive if arrive >= earliest[k] else earliest[k]) + stop_s
+            load += deltas[k]
             old_dep.append(dep)
             load_after.append(load)
             prev = k + 1
@@ -368,7 +381,9 @@ class InsertionDispatch:
 
         def suffix_ok(dep_s: float, prev_idx: int, first: int) -> bool:
             for k in range(first, n):
-                t = max(dep_s + T[prev_idx][k + 1], earliest[k])
+                t = dep_s + T[prev_idx][k + 1]
+                if t < earliest[k]:
+                    t = earliest[k]
                 if t > latest[k]:
                     return False
                 dep_s = t + stop_s
@@ -385,7 +400,9 @@ class InsertionDispatch:
                 break  # later positions only pick up later
             if load_before + party > cap:
                 continue
-            t_p = max(dep_before + T[prev_i][P], request.ready_s)
+            t_p = dep_before + T[prev_i][P]
+            if t_p < request.ready_s:
+                t_p = request.ready_s
             if t_p > request.latest_pickup_s:
                 continue
             next_i = i + 1 if i < n else None
@@ -398,7 +415,9 @@ class InsertionDispatch:
                     k = j - 1
                     if load_after[k] + party > cap:
                         break
-                    t = max(run_dep + T[run_prev][k + 1], earliest[k])
+                    t = run_dep + T[run_prev][k + 1]
+                    if t < earliest[k]:
+                        t = earliest[k]
                     if t > latest[k]:
                         break
                     run_dep, run_prev = t + stop_s, k + 1
