@@ -194,9 +194,8 @@ class DrtService(Service):
         ctx.router.add_profile(self.profile, view="drive", speed_cap_kmh=config.speed_cap_kmh)
         key = f"services.{self.name}"
         self.in_area = self._area_mask(key)
-        self._in_area = (
-            self.in_area.tolist()
-        )  # the same mask as plain bools, for one node at a time
+        # the same mask as plain bools, for one node at a time
+        self._in_area = self.in_area.tolist()
         self.area_nodes = np.flatnonzero(self.in_area)
         if self.area_nodes.size == 0:
             raise ScenarioError(None, [(key, "the service area contains no network node")])
