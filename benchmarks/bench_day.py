@@ -37,7 +37,8 @@ from mobisim.network.load import build_network
 from mobisim.network.router import Router
 from mobisim.randomness import RandomStreams
 
-DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
+#: walk and private car only (demo.yaml adds the shared services on top of this town)
+DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo-walk-car.yaml"
 TRIPS_PER_RESIDENT = 67_516 / 42_000  # measured with the demo groups (seed 42)
 
 
