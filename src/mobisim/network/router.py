@@ -88,6 +88,9 @@ class Router:
         self.all_pairs = self.n_nodes <= self.settings.all_pairs_max_nodes
         self.profiles: dict[str, Profile] = {p.name: p for p in BUILTIN_PROFILES}
         self._tables: dict[tuple[str, str], PathTable] = {}
+        #: profile -> (weight look-up, length look-up, constant speed m/s or None) for
+        #: :meth:`try_leg` on all-pairs tables (filled on a profile's first scalar query)
+        self._pair_lookups: dict[str, tuple] = {}
 
     @property
     def mode(self) -> str:
@@ -202,12 +205,44 @@ class Router:
 
     # ------------------------------------------------------------------ scalar queries
     def try_leg(self, profile: str, origin: int, dest: int) -> tuple[float, float] | None:
-        """(travel_time_s, distance_m) of the fastest path, or None when unreachable."""
+        """(travel_time_s, distance_m) of the fastest path, or None when unreachable.
+
+        The hot path of every offer: with all-pairs tables the two matrix cells are read directly
+        (the same values, in s and m, as :meth:`_try_leg_checked` gives); anything else (the first
+        query of a profile, LRU tables, a node out of range) goes the checked way.
+        """
+        lookup = self._pair_lookups.get(profile)
+        if lookup is not None:
+            origin, dest = int(origin), int(dest)
+            if 0 <= origin < self.n_nodes and 0 <= dest < self.n_nodes:
+                if origin == dest:
+                    return 0.0, 0.0
+                weight_at, length_at, speed_mps = lookup
+                weight = weight_at(origin, dest)
+                if weight != weight:  # NaN: unreachable
+                    return None
+                if speed_mps is None:
+                    return weight, length_at(origin, dest)
+                length = length_at(origin, dest)
+                return length / speed_mps, length
+        return self._try_leg_checked(profile, origin, dest)
+
+    def _try_leg_checked(self, profile: str, origin: int, dest: int) -> tuple[float, float] | None:
+        """:meth:`try_leg` with every check; remembers the profile's matrix look-ups."""
         prof = self._profile(profile)
         origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
         if origin == dest:
             return 0.0, 0.0
-        weight, length = self.table(profile).pair(origin, dest)
+        table = self.table(profile)
+        if table.all_pairs and table.weight_matrix is not None:
+            # ndarray.item gives the Python float that float(matrix[o, d]) gives
+            speed_mps = None if prof.speed_kmh is None else kmh_to_mps(prof.speed_kmh)
+            self._pair_lookups[profile] = (
+                table.weight_matrix.item,
+                table.length_matrix.item,
+                speed_mps,
+            )
+        weight, length = table.pair(origin, dest)
         if weight != weight:  # NaN: unreachable
             return None
         return float(self._time_of(prof, weight, length)), length
