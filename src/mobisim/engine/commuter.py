@@ -25,10 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mobisim.events import EventLog
-from mobisim.services.base import Offer, RideOutcome, Service, Trip
+from mobisim.services.base import MUST_USE, Offer, RideOutcome, Service, Trip
 
-#: ``trip.tour_state`` key naming the service the next leg of the tour must use
-MUST_USE = "must_use"
+NAN = math.nan
 #: router profile of each scenario fallback (``mode_choice.fallback``); the mode is "<name>_fallback"
 FALLBACK_PROFILES = {"walk": "walk", "car": "car"}
 #: vehicle type logged for the scenario's car fallback leg (a lift or a taxi: a petrol car [F3])
@@ -130,36 +129,75 @@ def usable_offers(
 
 
 def make_trip(world: CommuterWorld, trip: Trip):
-    """One trip: choose, walk, wait, ride, walk; fall back down the ranking when a service fails."""
-    env = world.env
+    """One trip: choose, walk, wait, ride, walk; fall back down the ranking when a service fails.
+
+    The hot path of the engine (once per trip): log rows are appended as whole tuples
+    (:meth:`EventLog.append`, columns as :data:`mobisim.events.COLUMNS`), the same rows
+    :meth:`EventLog.emit` would write.
+    """
+    env, append = world.env, world.log.append
     record = world.records[trip.trip_id] = TripRecord()
     start_s = env.now
-    world.log.emit(
-        start_s, "trip_start", trip_id=trip.trip_id, node=trip.origin_node, to_node=trip.dest_node
+    append(
+        (
+            start_s,
+            "trip_start",
+            "",
+            trip.trip_id,
+            -1,
+            trip.origin_node,
+            trip.dest_node,
+            NAN,
+            NAN,
+            -1,
+            "",
+            NAN,
+            "",
+        )
     )
     ranked, reason = _first_choice(world, trip, start_s)
-    record.n_offers_available = len(ranked)
-    here, failed = trip, set()
+    n_ranked = record.n_offers_available = len(ranked)
+    here, failed = trip, []
     for position, planned in enumerate(ranked):
-        if planned.service in failed:
+        if position == 0:
+            offer = planned
+        elif planned.service in failed:
             continue
-        offer = planned if position == 0 else _ask_again(world, here, planned.service)
-        if offer is None:
-            continue
-        ride = _book(world, here, offer, record, len(ranked))
-        if offer.access_walk_s > 0:
-            _log_walk(world, here, here.origin_node, offer.access_node, offer, "access")
-            yield env.timeout(offer.access_walk_s)  # walking to the stop, the car, the vehicle
-            record.access_walk_s += offer.access_walk_s
+        else:
+            offer = _ask_again(world, here, planned.service)
+            if offer is None:
+                continue
+        ride = _book(world, here, offer, record, n_ranked)
+        access_s = offer.access_walk_s
+        if access_s > 0:  # walking to the stop, the car, the vehicle
+            append(
+                (
+                    env.now,
+                    "walk",
+                    "",
+                    here.trip_id,
+                    -1,
+                    here.origin_node,
+                    offer.access_node,
+                    offer.access_walk_m,
+                    access_s,
+                    -1,
+                    "",
+                    NAN,
+                    "direct" if offer.mode == "walk" else "access",
+                )
+            )
+            yield env.timeout(access_s)
+            record.access_walk_s += access_s
         outcome: RideOutcome = yield ride  # fires at drop-off / parking, or when refused
         if outcome.served:
-            status = "completed" if position == 0 else "fallback"
             egress_s = _ridden(world, trip, offer, outcome, record)
             if egress_s > 0:
                 yield env.timeout(egress_s)  # walking from where the ride ended
+            status = "completed" if position == 0 else "fallback"
             _end(world, trip, record, start_s, offer.service, status)
             return
-        failed.add(offer.service)
+        failed.append(offer.service)
         here = _failed(world, here, offer, outcome, record)
     record.fallback_reason = record.fallback_reason or reason or "no_offer"
     yield from _scenario_fallback(world, here, record, start_s)
@@ -189,57 +227,61 @@ def _ask_again(world: CommuterWorld, here: Trip, service_name: str) -> Offer | N
 
 def _book(world: CommuterWorld, here: Trip, offer: Offer, record: TripRecord, n_available: int):
     """Log the choice, keep the first choice's offered times, book: the service's ride event."""
-    if math.isnan(record.offered_walk_s):
+    if record.offered_walk_s != record.offered_walk_s:  # NaN: the first booking of the trip
         record.offered_walk_s, record.offered_wait_s = offer.access_walk_s, offer.wait_s
         record.offered_in_vehicle_s = offer.in_vehicle_s
         record.offered_egress_s = offer.egress_walk_s
-    world.log.emit(
-        world.env.now,
-        "mode_choice",
-        offer.service,
-        trip_id=here.trip_id,
-        detail=offer.mode,
-        value=n_available,
+    service = offer.service
+    world.log.append(
+        (
+            world.env.now,
+            "mode_choice",
+            service,
+            here.trip_id,
+            -1,
+            -1,
+            -1,
+            NAN,
+            NAN,
+            -1,
+            "",
+            n_available,
+            offer.mode,
+        )
     )
-    return world.by_name[offer.service].request(here, offer)
-
-
-def _log_walk(world, trip: Trip, from_node: int, to_node: int, offer: Offer, kind: str) -> None:
-    """Log the access walk of ``offer`` (``direct`` when walking is the whole trip)."""
-    world.log.emit(
-        world.env.now,
-        "walk",
-        trip_id=trip.trip_id,
-        node=from_node,
-        to_node=to_node,
-        distance_m=offer.access_walk_m,
-        duration_s=offer.access_walk_s,
-        detail="direct" if offer.mode == "walk" else kind,
-    )
+    return world.by_name[service].request(here, offer)
 
 
 def _ridden(world, trip: Trip, offer: Offer, outcome: RideOutcome, record: TripRecord) -> float:
     """Record a served ride and log the egress walk; returns the egress walk time, s."""
     egress_s, egress_m = outcome.egress_walk_s, outcome.egress_walk_m
-    if math.isnan(egress_s):  # the service kept the offer's egress
+    if egress_s != egress_s:  # NaN: the service kept the offer's egress
         egress_s, egress_m = offer.egress_walk_s, offer.egress_walk_m
     if egress_s > 0:
-        world.log.emit(
-            world.env.now,
-            "walk",
-            trip_id=trip.trip_id,
-            node=outcome.egress_node,
-            to_node=trip.dest_node,
-            distance_m=egress_m,
-            duration_s=egress_s,
-            detail="egress",
+        world.log.append(
+            (
+                world.env.now,
+                "walk",
+                "",
+                trip.trip_id,
+                -1,
+                outcome.egress_node,
+                trip.dest_node,
+                egress_m,
+                egress_s,
+                -1,
+                "",
+                NAN,
+                "egress",
+            )
         )
-    if not math.isnan(outcome.wait_s):
-        record.wait_s += outcome.wait_s
+    wait_s, in_vehicle_s, distance_m = outcome.wait_s, outcome.in_vehicle_s, outcome.distance_m
+    if wait_s == wait_s:  # not NaN
+        record.wait_s += wait_s
     record.mode, record.service = offer.mode, offer.service
-    record.in_vehicle_s = 0.0 if math.isnan(outcome.in_vehicle_s) else outcome.in_vehicle_s
+    record.in_vehicle_s = 0.0 if in_vehicle_s != in_vehicle_s else in_vehicle_s
     record.egress_walk_s = egress_s
-    record.distance_m = 0.0 if math.isnan(outcome.distance_m) else outcome.distance_m
+    record.distance_m = 0.0 if distance_m != distance_m else distance_m
     record.fare_krw = outcome.fare_krw
     return egress_s
 
@@ -261,16 +303,23 @@ def _end(world, trip: Trip, record: TripRecord, start_s: float, service: str, st
     """Close the record (arrival now) and log ``trip_end``."""
     now_s = world.env.now
     record.status, record.arrival_s = status, now_s
-    record.door_to_door_s = now_s - start_s
-    world.log.emit(
-        now_s,
-        "trip_end",
-        service,
-        trip_id=trip.trip_id,
-        node=trip.dest_node,
-        state=status,
-        duration_s=record.door_to_door_s,
-        detail=record.fallback_reason,
+    door_to_door_s = record.door_to_door_s = now_s - start_s
+    world.log.append(
+        (
+            now_s,
+            "trip_end",
+            service,
+            trip.trip_id,
+            -1,
+            trip.dest_node,
+            -1,
+            NAN,
+            door_to_door_s,
+            -1,
+            status,
+            NAN,
+            record.fallback_reason,
+        )
     )
 
 

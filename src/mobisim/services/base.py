@@ -23,6 +23,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+#: ``trip.tour_state`` key naming the service the next leg of the tour must use (a service sets
+#: it, e.g. the private car driven out must come back; the commuter reads it at departure)
+MUST_USE = "must_use"
+
 if TYPE_CHECKING:  # imports for type checkers only; the runtime layering stays downward
     import numpy as np
     import simpy
@@ -84,7 +88,7 @@ class Offer:
 
 def unavailable(service: str, mode: str, reason: str) -> Offer:
     """An offer that says 'not available' and why (counted by availability KPIs)."""
-    return Offer(service=service, mode=mode, available=False, reason=reason)
+    return Offer(service, mode, False, reason)  # positional: half the cost of keywords
 
 
 @dataclass(slots=True)
