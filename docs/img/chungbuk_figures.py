@@ -78,6 +78,13 @@ def main(batch_dir: Path, sweep_dir: Path | None) -> None:
         )
         plot_sweep(
             frame,
+            "by_service.shuttle.request_served_share",
+            "services.shuttle.headway_min",
+            HERE / "chungbuk-sweep-shuttle-served.png",
+            hue="services.pm.devices.ebike.count",
+        )
+        plot_sweep(
+            frame,
             "mode_share.car",
             "services.pm.devices.ebike.count",
             HERE / "chungbuk-sweep-car-share.png",
