@@ -197,3 +197,14 @@ def test_batch_command_line(tmp_path):
     assert {"chungbuk-baseline", "chungbuk-cheonan-carbon-neutral-shuttle"} <= set(table.columns)
     trips = table.loc[table["kpi"] == "Trips", "chungbuk-baseline"].iloc[0]
     assert math.isfinite(trips) and trips > 800
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_sweep_file_plans(path, tmp_path):
+    from mobisim.sweep import expand, load_sweep_file, plan
+
+    config = load_sweep_file(path)
+    sets = expand(config.grid, config.zip, config.runs)
+    tasks = plan(path.parent / config.base, sets, config.replications, tmp_path)
+    assert len(tasks) == len(sets) * config.replications
+    assert len({t.fingerprint for t in tasks}) == len(tasks)
