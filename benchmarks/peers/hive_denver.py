@@ -32,7 +32,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ensure_drt_registered, machine, print_table, run_in_peer
 
-from mobisim.convert.hive import MILE_M, US_GALLON_L, convert_hive
+from mobisim.convert.hive import MILE_M, US_GALLON_L, convert_hive, read_hive
 
 HIVE_CODE = r"""
 import json, pathlib, subprocess, sys, time
@@ -74,6 +74,13 @@ def run_hive(work: Path) -> dict:
     charges = events[events["report_type"] == "vehicle_charge_event"]
     electric = charges[charges["energy_units"] == "kilowatt_hours"]
     at_station = electric["vehicle_state"] == "ChargingStation"
+    # km and moving energy by vehicle model (move events; HIVE logs no fuel on them)
+    fleet = read_hive(result["scenario"]).vehicles
+    model = dict(
+        zip(fleet["vehicle_id"].astype(str), fleet["mechatronics_id"].astype(str), strict=True)
+    )
+    moves = events[events["report_type"] == "vehicle_move_event"]
+    models = moves["vehicle_id"].astype(str).map(model)
     return {
         "scenario": result["scenario"],
         "process_s": process_s,
@@ -96,6 +103,12 @@ def run_hive(work: Path) -> dict:
         "charged_base_kwh": float(electric.loc[~at_station, "energy"].sum()),
         "station_sessions": int(electric.loc[at_station, "session_id"].nunique()),
         "refuelled_gallons": summary["total_gge_dispensed"],
+        "km_by_model": {
+            str(k): float(v) for k, v in moves.groupby(models)["distance_km"].sum().items()
+        },
+        "bev_moving_kwh": -float(
+            moves.loc[moves["energy_units"] == "kilowatt_hours", "energy"].sum()
+        ),
     }
 
 
@@ -137,12 +150,23 @@ def run_mobisim(scenario_file: Path, work: Path) -> dict:
     # energy as the run accounted it (batteries drawn and charged inside simulate())
     per_vehicle = result.tables["energy_vehicles"]
     sessions = result.tables["energy_charging"]
+    legs = result.tables["energy_legs"]
+    moving = legs["event"].astype(str) == "vehicle_leg"
+    electric = legs["battery_kwh"] > 0
     energy = {
         "kwh": float(per_vehicle["battery_kwh"].sum()),
         "gallons": float(per_vehicle["fuel_l"].sum()) / US_GALLON_L,
         "charged_kwh": float(per_vehicle["charged_kwh"].sum()),
         "charged_plug_kwh": float(per_vehicle["charged_plug_kwh"].sum()),
         "station_sessions": len(sessions),
+        "km_by_model": {
+            str(k).removeprefix("hive_"): float(v)
+            for k, v in legs.groupby(legs["vehicle_type"].astype(str))["vkm"].sum().items()
+        },
+        "bev_moving_kwh": float(legs.loc[moving, "battery_kwh"].sum()),
+        "bev_standing_kwh": float(legs.loc[~moving & electric, "battery_kwh"].sum()),
+        "ice_moving_gallons": float(legs.loc[moving, "fuel_l"].sum()) / US_GALLON_L,
+        "ice_standing_gallons": float(legs.loc[~moving, "fuel_l"].sum()) / US_GALLON_L,
     }
     served = trips_out["status"] != "unserved"
     return {
@@ -250,6 +274,24 @@ def main() -> None:
             for h, m in {**STATE_PAIRS, "total": "total"}.items()
         ],
         "vehicle-km by state",
+    )
+    print_table(
+        [
+            {
+                "vehicle model": name,
+                "HIVE_km": hive["km_by_model"].get(name, 0.0),
+                "mobisim_km": mob["km_by_model"].get(name, 0.0),
+            }
+            for name in sorted(set(hive["km_by_model"]) | set(mob["km_by_model"]))
+        ],
+        "vehicle-km by vehicle model",
+    )
+    print(
+        f"\nBEV kWh moving / standing: HIVE {hive['bev_moving_kwh']:.0f} / "
+        f"{hive['kwh'] - hive['bev_moving_kwh']:.0f}, mobisim {mob['bev_moving_kwh']:.0f} / "
+        f"{mob['bev_standing_kwh']:.0f}; ICE gallons moving / standing: mobisim "
+        f"{mob['ice_moving_gallons']:.1f} / {mob['ice_standing_gallons']:.1f} (HIVE logs no fuel "
+        f"per move; its total is {hive['gallons']:.1f})"
     )
     print(
         f"\ncharging: HIVE {hive['charged_station_kwh']:.0f} kWh in {hive['station_sessions']} "
