@@ -69,7 +69,7 @@ class CommuterWorld:
     services: list[Service]
     policy: object
     log: EventLog
-    rng: np.random.Generator
+    rng: np.random.Generator  # or a UniformBlocks over it (mobisim.engine.draws)
     router: object
     fallback: str
     records: dict[int, TripRecord]
@@ -131,19 +131,21 @@ def usable_offers(
 def make_trip(world: CommuterWorld, trip: Trip):
     """One trip: choose, walk, wait, ride, walk; fall back down the ranking when a service fails.
 
-    The hot path of the engine (once per trip): log rows are appended as whole tuples
-    (:meth:`EventLog.append`, columns as :data:`mobisim.events.COLUMNS`), the same rows
+    The hot path of the engine (once per trip), so booking, the served ride's record and the
+    trip's end are written out here rather than in helpers, and log rows are appended as whole
+    tuples (:meth:`EventLog.append`, columns as :data:`mobisim.events.COLUMNS`): the same rows
     :meth:`EventLog.emit` would write.
     """
     env, append = world.env, world.log.append
-    record = world.records[trip.trip_id] = TripRecord()
+    trip_id = trip.trip_id
+    record = world.records[trip_id] = TripRecord()
     start_s = env.now
     append(
         (
             start_s,
             "trip_start",
             "",
-            trip.trip_id,
+            trip_id,
             -1,
             trip.origin_node,
             trip.dest_node,
@@ -159,15 +161,36 @@ def make_trip(world: CommuterWorld, trip: Trip):
     n_ranked = record.n_offers_available = len(ranked)
     here, failed = trip, []
     for position, planned in enumerate(ranked):
-        if position == 0:
+        if position == 0:  # the first choice: keep its offered times
             offer = planned
+            record.offered_walk_s, record.offered_wait_s = offer.access_walk_s, offer.wait_s
+            record.offered_in_vehicle_s = offer.in_vehicle_s
+            record.offered_egress_s = offer.egress_walk_s
         elif planned.service in failed:
             continue
         else:
             offer = _ask_again(world, here, planned.service)
             if offer is None:
                 continue
-        ride = _book(world, here, offer, record, n_ranked)
+        service = offer.service
+        append(
+            (
+                env.now,
+                "mode_choice",
+                service,
+                trip_id,
+                -1,
+                -1,
+                -1,
+                NAN,
+                NAN,
+                -1,
+                "",
+                n_ranked,
+                offer.mode,
+            )
+        )
+        ride = world.by_name[service].request(here, offer)  # booked now: the ride's event
         access_s = offer.access_walk_s
         if access_s > 0:  # walking to the stop, the car, the vehicle
             append(
@@ -175,7 +198,7 @@ def make_trip(world: CommuterWorld, trip: Trip):
                     env.now,
                     "walk",
                     "",
-                    here.trip_id,
+                    trip_id,
                     -1,
                     here.origin_node,
                     offer.access_node,
@@ -190,15 +213,43 @@ def make_trip(world: CommuterWorld, trip: Trip):
             yield env.timeout(access_s)
             record.access_walk_s += access_s
         outcome: RideOutcome = yield ride  # fires at drop-off / parking, or when refused
-        if outcome.served:
-            egress_s = _ridden(world, trip, offer, outcome, record)
-            if egress_s > 0:
-                yield env.timeout(egress_s)  # walking from where the ride ended
-            status = "completed" if position == 0 else "fallback"
-            _end(world, trip, record, start_s, offer.service, status)
-            return
-        failed.append(offer.service)
-        here = _failed(world, here, offer, outcome, record)
+        if not outcome.served:
+            failed.append(service)
+            here = _failed(world, here, offer, outcome, record)
+            continue
+        # served: record the ride, walk from where it ended, arrive
+        egress_s, egress_m = outcome.egress_walk_s, outcome.egress_walk_m
+        if egress_s != egress_s:  # NaN: the service kept the offer's egress
+            egress_s, egress_m = offer.egress_walk_s, offer.egress_walk_m
+        wait_s, in_vehicle_s, distance_m = outcome.wait_s, outcome.in_vehicle_s, outcome.distance_m
+        if wait_s == wait_s:  # not NaN
+            record.wait_s += wait_s
+        record.mode, record.service = offer.mode, service
+        record.in_vehicle_s = 0.0 if in_vehicle_s != in_vehicle_s else in_vehicle_s
+        record.egress_walk_s = egress_s
+        record.distance_m = 0.0 if distance_m != distance_m else distance_m
+        record.fare_krw = outcome.fare_krw
+        if egress_s > 0:
+            append(
+                (
+                    env.now,
+                    "walk",
+                    "",
+                    trip_id,
+                    -1,
+                    outcome.egress_node,
+                    trip.dest_node,
+                    egress_m,
+                    egress_s,
+                    -1,
+                    "",
+                    NAN,
+                    "egress",
+                )
+            )
+            yield env.timeout(egress_s)
+        _end(world, trip, record, start_s, service, "completed" if position == 0 else "fallback")
+        return
     record.fallback_reason = record.fallback_reason or reason or "no_offer"
     yield from _scenario_fallback(world, here, record, start_s)
 
@@ -206,7 +257,22 @@ def make_trip(world: CommuterWorld, trip: Trip):
 def _first_choice(world: CommuterWorld, trip: Trip, now_s: float) -> tuple[list[Offer], str]:
     """The ranked usable offers at departure; a service the tour is bound to goes first."""
     bound = trip.tour_state.pop(MUST_USE, None)
-    offers, reason = usable_offers(world.services, trip, now_s, world.refusals)
+    # usable_offers(world.services, trip, now_s, world.refusals) inlined (once per trip)
+    allowed, refusals = trip.allowed_modes, world.refusals
+    offers: list[Offer] = []
+    reason = ""
+    for service in world.services:
+        for offer in service.offers(trip, now_s):
+            if offer.available:
+                if allowed is None or offer.mode in allowed:
+                    offers.append(offer)
+                elif not reason:
+                    reason = "mode_not_allowed"
+            else:
+                if not reason:
+                    reason = offer.reason
+                key = (offer.service, offer.reason)
+                refusals[key] = refusals.get(key, 0) + 1
     if not offers:
         return [], reason
     ranked = world.policy.rank(trip, offers, world.rng)
@@ -223,67 +289,6 @@ def _ask_again(world: CommuterWorld, here: Trip, service_name: str) -> Offer | N
     if len(offers) > 1:
         offers = world.policy.rank(here, offers, world.rng)
     return offers[0] if offers else None
-
-
-def _book(world: CommuterWorld, here: Trip, offer: Offer, record: TripRecord, n_available: int):
-    """Log the choice, keep the first choice's offered times, book: the service's ride event."""
-    if record.offered_walk_s != record.offered_walk_s:  # NaN: the first booking of the trip
-        record.offered_walk_s, record.offered_wait_s = offer.access_walk_s, offer.wait_s
-        record.offered_in_vehicle_s = offer.in_vehicle_s
-        record.offered_egress_s = offer.egress_walk_s
-    service = offer.service
-    world.log.append(
-        (
-            world.env.now,
-            "mode_choice",
-            service,
-            here.trip_id,
-            -1,
-            -1,
-            -1,
-            NAN,
-            NAN,
-            -1,
-            "",
-            n_available,
-            offer.mode,
-        )
-    )
-    return world.by_name[service].request(here, offer)
-
-
-def _ridden(world, trip: Trip, offer: Offer, outcome: RideOutcome, record: TripRecord) -> float:
-    """Record a served ride and log the egress walk; returns the egress walk time, s."""
-    egress_s, egress_m = outcome.egress_walk_s, outcome.egress_walk_m
-    if egress_s != egress_s:  # NaN: the service kept the offer's egress
-        egress_s, egress_m = offer.egress_walk_s, offer.egress_walk_m
-    if egress_s > 0:
-        world.log.append(
-            (
-                world.env.now,
-                "walk",
-                "",
-                trip.trip_id,
-                -1,
-                outcome.egress_node,
-                trip.dest_node,
-                egress_m,
-                egress_s,
-                -1,
-                "",
-                NAN,
-                "egress",
-            )
-        )
-    wait_s, in_vehicle_s, distance_m = outcome.wait_s, outcome.in_vehicle_s, outcome.distance_m
-    if wait_s == wait_s:  # not NaN
-        record.wait_s += wait_s
-    record.mode, record.service = offer.mode, offer.service
-    record.in_vehicle_s = 0.0 if in_vehicle_s != in_vehicle_s else in_vehicle_s
-    record.egress_walk_s = egress_s
-    record.distance_m = 0.0 if distance_m != distance_m else distance_m
-    record.fare_krw = outcome.fare_krw
-    return egress_s
 
 
 def _failed(world, here: Trip, offer: Offer, outcome: RideOutcome, record: TripRecord) -> Trip:

@@ -98,6 +98,10 @@ def logit_probabilities(utilities) -> np.ndarray:
 class LogitChoice(GeneralisedCost):
     """Draw the chosen offer with multinomial-logit probabilities; fallbacks by descending utility."""
 
+    #: ``rank`` asks ``rng`` for nothing but ``rng.random()``, so the engine may hand it the
+    #: block-drawing :class:`mobisim.engine.draws.UniformBlocks` (the same floats, cheaper)
+    random_only = True
+
     def rank(self, trip: Trip, offers: list[Offer], rng: np.random.Generator) -> list[Offer]:
         """``offers`` reordered: the drawn choice first, then the others by descending utility.
 
@@ -108,16 +112,39 @@ class LogitChoice(GeneralisedCost):
         offers : list of Offer
             Available offers (at least one).
         rng : numpy.random.Generator
-            The ``mode_choice`` stream; one uniform draw per trip with two or more offers.
+            The ``mode_choice`` stream; one uniform draw (``rng.random()``) per trip with two
+            or more offers.
         """
         n = len(offers)
         if n <= 1:
             return list(offers)
-        utilities = self.utility_list(offers)
         if n == 2:  # the common case (walk or car): P(first) = 1 / (1 + exp(V2 - V1))
-            draw, difference = rng.random(), utilities[1] - utilities[0]
+            # utility_list inlined for the pair (once per trip): the same expression per offer
+            first, second = offers
+            vot, default_vot, asc = self._vot_per_s, self._default_vot_per_s, self._asc
+            walk_w, wait_w, scale = self._walk_weight, self._wait_weight, self._scale
+            u_first = asc.get(first.mode, 0.0) - scale * (
+                vot.get(first.mode, default_vot)
+                * (
+                    first.in_vehicle_s
+                    + wait_w * first.wait_s
+                    + walk_w * (first.access_walk_s + first.egress_walk_s)
+                )
+                + first.fare_krw
+            )
+            u_second = asc.get(second.mode, 0.0) - scale * (
+                vot.get(second.mode, default_vot)
+                * (
+                    second.in_vehicle_s
+                    + wait_w * second.wait_s
+                    + walk_w * (second.access_walk_s + second.egress_walk_s)
+                )
+                + second.fare_krw
+            )
+            draw, difference = rng.random(), u_second - u_first
             first_wins = difference < 700.0 and draw * (1.0 + math.exp(difference)) < 1.0
-            return list(offers) if first_wins else [offers[1], offers[0]]
+            return [first, second] if first_wins else [second, first]
+        utilities = self.utility_list(offers)
         best = max(utilities)
         weights = [math.exp(u - best) for u in utilities]
         threshold = rng.random() * sum(weights)
@@ -133,6 +160,8 @@ class LogitChoice(GeneralisedCost):
 
 class CheapestChoice(GeneralisedCost):
     """Deterministic: the offer with the highest utility (lowest generalised cost) first."""
+
+    random_only = True  # (draws nothing)
 
     def rank(self, trip: Trip, offers: list[Offer], rng: np.random.Generator) -> list[Offer]:
         """``offers`` by descending utility (ties keep service order); ``trip`` and ``rng`` unused."""
