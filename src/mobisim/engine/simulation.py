@@ -25,6 +25,7 @@ import simpy
 
 from mobisim.energy.context import EnergyContext
 from mobisim.engine.commuter import CommuterWorld, TripRecord, person_day
+from mobisim.engine.draws import UniformBlocks, uniform_blocks
 from mobisim.errors import SimulationError
 from mobisim.events import EventLog
 from mobisim.randomness import RandomStreams
@@ -36,7 +37,7 @@ GRACE_S = 12 * 3600.0
 #: simulated seconds between two progress callbacks
 PROGRESS_STEP_S = 15 * 60.0
 #: allocations between two young-generation garbage collections while the day runs (Python: 700)
-GC_GEN0_THRESHOLD = 50_000
+GC_GEN0_THRESHOLD = 200_000
 #: final statuses a trip may end in
 STATUSES = ("completed", "fallback", "unserved")
 
@@ -303,12 +304,15 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
     services = build_services(scenario, network, router, streams, env, log, energy=energy)
     policy = registry.policy("mode_choice", scenario.mode_choice.policy)(scenario.mode_choice)
     records: dict[int, TripRecord] = {}
+    choice_rng = streams.get("mode_choice")
+    if getattr(policy, "random_only", False):  # the same draws, taken in blocks
+        choice_rng = uniform_blocks(choice_rng)
     world = CommuterWorld(
         env=env,
         services=services,
         policy=policy,
         log=log,
-        rng=streams.get("mode_choice"),
+        rng=choice_rng,
         router=router,
         fallback=scenario.mode_choice.fallback,
         records=records,
@@ -324,6 +328,8 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
         under_way = [process for process in commuters if process.is_alive]
         if under_way:  # the grace period: trips under way finish, vehicles keep serving them
             env.run(until=simpy.AnyOf(env, [simpy.AllOf(env, under_way), env.timeout(GRACE_S)]))
+    if isinstance(choice_rng, UniformBlocks):
+        choice_rng.sync()  # the stream as call-by-call draws leave it
     if progress is not None:
         progress(env.now)  # the clock where the day ended (period end, or later after grace)
     for service in services:
