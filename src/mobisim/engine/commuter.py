@@ -85,8 +85,9 @@ def person_day(world: CommuterWorld, trips: list[Trip]):
     """A person's day: their trips in departure order (a return can depend on the way out)."""
     env = world.env
     for trip in trips:
-        if trip.depart_s > env.now:
-            yield env.timeout(trip.depart_s - env.now)
+        depart_s, now_s = trip.depart_s, env.now
+        if depart_s > now_s:
+            yield env.timeout(depart_s - now_s)
         yield from make_trip(world, trip)
 
 
@@ -248,7 +249,28 @@ def make_trip(world: CommuterWorld, trip: Trip):
                 )
             )
             yield env.timeout(egress_s)
-        _end(world, trip, record, start_s, service, "completed" if position == 0 else "fallback")
+        # arrived: close the record, log trip_end (as _end does)
+        now_s = env.now
+        status = "completed" if position == 0 else "fallback"
+        record.status, record.arrival_s = status, now_s
+        door_to_door_s = record.door_to_door_s = now_s - start_s
+        append(
+            (
+                now_s,
+                "trip_end",
+                service,
+                trip_id,
+                -1,
+                trip.dest_node,
+                -1,
+                NAN,
+                door_to_door_s,
+                -1,
+                status,
+                NAN,
+                record.fallback_reason,
+            )
+        )
         return
     record.fallback_reason = record.fallback_reason or reason or "no_offer"
     yield from _scenario_fallback(world, here, record, start_s)

@@ -98,7 +98,7 @@ class PrivateCarService(Service):
         fare in KRW.
         """
         if not trip.car_available:
-            return [unavailable(self.name, self.mode, "no_car_available")]
+            return [Offer(self.name, self.mode, False, "no_car_available")]  # unavailable(), inline
         if trip.leg_index > 0 and trip.tour_state.get(CAR_STATE) != "with_person":
             return [unavailable(self.name, self.mode, "car_left_at_home")]
         leg = self.ctx.router.try_leg(CAR_PROFILE, trip.origin_node, trip.dest_node)

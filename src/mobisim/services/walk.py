@@ -56,7 +56,7 @@ class WalkService(Service):
             return [unavailable(self.name, self.mode, "no_walk_path")]
         time_s, distance_m = leg
         if distance_m > self.config.max_walk_m:
-            return [unavailable(self.name, self.mode, "too_far_to_walk")]
+            return [Offer(self.name, self.mode, False, "too_far_to_walk")]  # unavailable(), inline
         dest = trip.dest_node
         # positional, in Offer's field order (once per trip: half the cost of keywords):
         # access walk m and s; wait, in-vehicle, egress walk m and s, distance, fare all 0;
