@@ -201,12 +201,27 @@ def _columns_frame(cols: list) -> pd.DataFrame:
         if name in _INT_COLS:
             data[name] = np.asarray(values, dtype=np.int64)
         elif name in _STR_COLS:
-            data[name] = (
-                pd.array(values, dtype="string") if len(values) else pd.array([], dtype="string")
-            )
+            data[name] = _string_array(values)
         else:
             data[name] = np.asarray(values, dtype=np.float64)
     return pd.DataFrame(data, columns=list(COLUMNS))
+
+
+def _string_array(values) -> pd.api.extensions.ExtensionArray:
+    """``pd.array(values, dtype="string")``; Arrow builds it straight from the str objects.
+
+    Arrow's conversion of a sequence of str is about twice as fast as pandas' (which first checks
+    and converts every value to str); any other value (None, NaN, a number) takes pandas' way.
+    """
+    if not len(values):
+        return pd.array([], dtype="string")
+    try:
+        arrow = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.array(values, dtype="string")
+    if arrow.null_count:  # None: let pandas decide (its missing-value rules)
+        return pd.array(values, dtype="string")
+    return pd.array(arrow, dtype="string")
 
 
 def write_events(frame: pd.DataFrame, path: str | Path) -> None:
