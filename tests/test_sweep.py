@@ -85,6 +85,30 @@ def test_dask_local_cluster_gives_the_same_kpis_and_event_tables(local_sweep, ti
         assert local_events.read_bytes() == dask_events.read_bytes()
 
 
+def _worker_settings() -> tuple[bool, str | None]:
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled"), os.environ.get(
+        "MALLOC_TRIM_THRESHOLD_"
+    )
+
+
+def test_the_sweeps_local_cluster_runs_without_profiler_and_malloc_trim():
+    """The settings a sweep gives its own LocalCluster reach the worker processes."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from mobisim.sweep import LOCAL_CLUSTER_CONFIG
+
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        cluster = LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    with cluster, Client(cluster) as client:
+        settings = list(client.run(_worker_settings).values())
+    assert settings == [(False, None)]
+
+
 def _spawned_children() -> list[int]:
     me, out = os.getpid(), []
     for entry in os.listdir("/proc"):
