@@ -264,6 +264,13 @@ class SharingService(Service):
     reservation_s: float
     min_soc_share: float
 
+    def __init__(self, config, ctx):
+        super().__init__(config, ctx)
+        #: (origin node, max_walk_m) -> (walk m, node) of the nodes within the walk, nearest first
+        self._walkable: dict[tuple[int, float], list[tuple[float, int]]] = {}
+        #: destination node -> the stations by walk from them to it (:meth:`dock_near`)
+        self._docks_by_walk: dict[int, list[Lot]] = {}
+
     # ------------------------------------------------------------------ hooks
     @abstractmethod
     def kinds(self) -> list[str]:
@@ -296,12 +303,40 @@ class SharingService(Service):
         return None, trip.dest_node, ""
 
     def dock_near(self, dest: int, exclude: Lot | None = None) -> Lot | None:
-        """The station nearest node ``dest`` (network walk) with a free space now; None if all full."""
-        lots = [lot for lot in self.fleet.lots if lot is not exclude and lot.has_space()]
-        if not lots:
-            return None
-        walk_m = self.ctx.router.distances_m(WALK_PROFILE, [lot.node for lot in lots], dest)
-        return lots[int(np.argmin(np.where(np.isnan(walk_m), np.inf, walk_m)))]
+        """The station nearest node ``dest`` (network walk) with a free space now; None if all full.
+
+        Of stations as near as each other, the first in file order; unreachable ones come last.
+        """
+        for lot in self._docks_by_walk_to(dest):
+            if lot is not exclude and lot.has_space():
+                return lot
+        return None
+
+    def _docks_by_walk_to(self, dest: int) -> list[Lot]:
+        """The stations sorted by network walk from them to node ``dest`` (stable: file order
+        among equals, the unreachable last); worked out once per destination."""
+        dest = int(dest)
+        docks = self._docks_by_walk.get(dest)
+        if docks is None:
+            lots = self.fleet.lots
+            walk_m = self.ctx.router.distances_m(WALK_PROFILE, [lot.node for lot in lots], dest)
+            order = np.argsort(np.where(np.isnan(walk_m), np.inf, walk_m), kind="stable")
+            docks = self._docks_by_walk[dest] = [lots[i] for i in order.tolist()]
+        return docks
+
+    def _walkable_from(self, origin: int) -> list[tuple[float, int]]:
+        """(walk m, node) of every node within ``max_walk_m`` of node ``origin``, nearest first
+        (stable: node order among equals); worked out once per origin."""
+        key = (int(origin), self.max_walk_m)
+        near = self._walkable.get(key)
+        if near is None:
+            router = self.ctx.router
+            walk_m = router.distances_m(WALK_PROFILE, key[0], np.arange(router.n_nodes))
+            nodes = np.flatnonzero(walk_m <= self.max_walk_m)  # NaN (unreachable) compares False
+            nodes = nodes[np.argsort(walk_m[nodes], kind="stable")]
+            near = list(zip(walk_m[nodes].tolist(), nodes.tolist(), strict=True))
+            self._walkable[key] = near
+        return near
 
     def offers(self, trip: Trip, now_s: float) -> list[Offer]:
         """One offer per vehicle kind: walk to the nearest usable vehicle, ride, park, walk.
@@ -342,13 +377,8 @@ class SharingService(Service):
             Rides of this length the battery must hold besides the reserve (2: a round trip).
         """
         mode, router = self.mode_of(kind), self.ctx.router
-        vehicles, nodes = self.fleet.standing_in_lots(kind)
-        if not vehicles:
-            return unavailable(self.name, mode, "no_vehicle_within_walk")
-        walk_s, walk_m = router.legs(WALK_PROFILE, trip.origin_node, nodes)
-        near = np.flatnonzero(walk_m <= self.max_walk_m)
-        for i in near[np.argsort(walk_m[near], kind="stable")]:
-            vehicle = vehicles[i]
+        near = self._walkable_from(trip.origin_node)
+        for _, vehicle in self.fleet.pooled_near(kind, near):
             leg = router.try_leg(kind, vehicle.node, end_node)
             if leg is None:
                 continue
@@ -360,13 +390,14 @@ class SharingService(Service):
                 return unavailable(self.name, mode, "no_path")
             if egress[1] > self.max_walk_m:  # the station nearest the destination is too far
                 return unavailable(self.name, mode, "no_station_within_walk_of_destination")
+            access = router.try_leg(WALK_PROFILE, trip.origin_node, vehicle.node)
             plan = RentalPlan(vehicle, vehicle.lot, vehicle.node, end_lot, end_node, kind)
             return Offer(
                 self.name,
                 mode,
                 True,
-                access_walk_m=float(walk_m[i]),
-                access_walk_s=float(walk_s[i]),
+                access_walk_m=access[1],
+                access_walk_s=access[0],
                 in_vehicle_s=leg[0],
                 egress_walk_m=egress[1],
                 egress_walk_s=egress[0],
@@ -439,9 +470,8 @@ class SharingService(Service):
 
     def _claim(self, trip: Trip, plan: RentalPlan) -> SharedVehicle | None:
         """On arrival: the planned vehicle if still there and usable, else another at that node."""
-        vehicles, _ = self.fleet.standing_in_lots(plan.profile)
         here = [plan.vehicle] if self._still_there(plan.vehicle, plan) else []
-        here += [v for v in vehicles if v.node == plan.node and v is not plan.vehicle]
+        here += [v for v in self.fleet.pooled_at(plan.profile, plan.node) if v is not plan.vehicle]
         for vehicle in here:
             leg = self.ctx.router.try_leg(plan.profile, vehicle.node, plan.end_node)
             if leg is None:

@@ -21,7 +21,9 @@ in kW, times in s after midnight.
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +172,10 @@ def apportion(total: int, weights) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- fleet state
+def _pool_rank(vehicle: SharedVehicle) -> tuple[int, int]:
+    return vehicle.pool_rank
+
+
 @dataclass(eq=False, slots=True)
 class Lot:
     """A station (``spaces`` set) or a free-floating zone (``spaces`` None: no limit).
@@ -219,6 +225,9 @@ class SharedVehicle:
     holder: int = -1
     billed_until_s: float = math.nan  # round trip: the rental is paid up to here, s
     rental_origin: int = -1
+    #: while pooled: (index of its lot, parking count when it was parked), the order in which
+    #: :meth:`Fleet.standing_in_lots` lists it (lots in file order, each in parking order)
+    pool_rank: tuple[int, int] = (-1, -1)
 
 
 class Fleet:
@@ -240,7 +249,11 @@ class Fleet:
         self.lots = lots
         self.vehicles: list[SharedVehicle] = []
         self.on_change: list[Any] = []  # callables(lot) told after every stock change
-        self._standing: dict[str, tuple[list[SharedVehicle], np.ndarray]] | None = None
+        #: the pool, kept as vehicles are parked and taken: kind -> node -> the vehicles of that
+        #: kind pooled at the node (in a rental lot, not reserved), by ``pool_rank``
+        self._pool: dict[str, dict[int, list[SharedVehicle]]] = {}
+        self._lot_index = {lot: index for index, lot in enumerate(lots)}
+        self._parkings = 0  # vehicles parked into rental lots so far (the second part of a rank)
         energy_config = getattr(ctx.energy, "config", None)
         self._taper = (
             getattr(energy_config, "taper_start_share", TAPER_START_SHARE),
@@ -311,7 +324,7 @@ class Fleet:
         Raises SimulationError if the station is full (callers check ``lot.has_space()`` first).
         """
         now = self.ctx.env.now
-        self._put(lot, vehicle)
+        self._put(lot, vehicle, node)
         vehicle.lot, vehicle.node, vehicle.holder = lot, node, -1
         vehicle.standing, vehicle.since_s = True, now
         battery = vehicle.battery
@@ -328,7 +341,7 @@ class Fleet:
 
     def release(self, vehicle: SharedVehicle) -> None:
         """A reservation lapses: the vehicle is back in its lot's pool (its stand goes on)."""
-        self._put(vehicle.lot, vehicle)
+        self._put(vehicle.lot, vehicle, vehicle.node)
         vehicle.holder = -1
         self._changed(vehicle.lot)
 
@@ -356,19 +369,32 @@ class Fleet:
         self._parked(vehicle, stand_s, now_s)
         vehicle.since_s = now_s
 
-    def _put(self, lot: Lot, vehicle: SharedVehicle) -> None:
+    def _put(self, lot: Lot, vehicle: SharedVehicle, node: int) -> None:
+        """Into the lot's store (appended: parking order) and, at a rental lot, the pool at ``node``."""
         put = lot.store.put(vehicle)
         if not put.triggered:  # a full station: the put would wait; never let it
             lot.store.put_queue.remove(put)
             raise SimulationError(f"{self.service}: station {lot.name} is full")
+        index = self._lot_index.get(lot)
+        if index is not None:
+            self._parkings += 1
+            vehicle.pool_rank = (index, self._parkings)
+            here = self._pool.setdefault(vehicle.kind, {}).setdefault(node, [])
+            if here and here[-1].pool_rank > vehicle.pool_rank:  # another lot at this node
+                bisect.insort(here, vehicle, key=_pool_rank)
+            else:
+                here.append(vehicle)
 
     def _get(self, lot: Lot, vehicle: SharedVehicle) -> None:
+        """Out of the lot's store and the pool."""
         get = lot.store.get(lambda item: item is vehicle)
         if not get.triggered:
             lot.store.get_queue.remove(get)
             raise SimulationError(
                 f"{self.service}: vehicle {vehicle.vehicle_id} is not at {lot.name}"
             )
+        if lot in self._lot_index:
+            self._pool[vehicle.kind][vehicle.node].remove(vehicle)
 
     def _curve(self, vehicle: SharedVehicle) -> ChargeCurve:
         power_kw = vehicle.lot.charge_kw
@@ -429,7 +455,6 @@ class Fleet:
     def _changed(self, lot: Lot) -> None:
         if lot.depot:  # not a rental lot: no station time series, no operator trigger
             return
-        self._standing = None
         self.log_stock(lot)
         for callback in self.on_change:
             callback(lot)
@@ -447,17 +472,41 @@ class Fleet:
         )
 
     def standing_in_lots(self, kind: str) -> tuple[list[SharedVehicle], np.ndarray]:
-        """The pooled vehicles of ``kind`` and their nodes (cached until the next stock change)."""
-        if self._standing is None:
-            groups: dict[str, list[SharedVehicle]] = {}
-            for lot in self.lots:
-                for vehicle in lot.store.items:
-                    groups.setdefault(vehicle.kind, []).append(vehicle)
-            self._standing = {
-                k: (vs, np.fromiter((v.node for v in vs), dtype=np.int64, count=len(vs)))
-                for k, vs in groups.items()
-            }
-        return self._standing.get(kind, ([], np.empty(0, dtype=np.int64)))
+        """The pooled vehicles of ``kind`` (lots in file order, each in parking order) and their nodes."""
+        pooled = sorted(
+            (v for here in self._pool.get(kind, {}).values() for v in here), key=_pool_rank
+        )
+        return pooled, np.fromiter((v.node for v in pooled), dtype=np.int64, count=len(pooled))
+
+    def pooled_at(self, kind: str, node: int) -> list[SharedVehicle]:
+        """The pooled vehicles of ``kind`` standing at ``node``, in :meth:`standing_in_lots` order."""
+        return self._pool.get(kind, {}).get(node, [])
+
+    def pooled_near(
+        self, kind: str, near: list[tuple[float, int]]
+    ) -> Iterator[tuple[float, SharedVehicle]]:
+        """(distance, vehicle) of the pooled vehicles of ``kind`` at the nodes of ``near``, nearest first.
+
+        ``near``: (distance, node) pairs sorted by distance (e.g. the walk in m from an origin).
+        Vehicles at the same distance come in :meth:`standing_in_lots` order, as a stable sort of
+        that list by distance gives them; only the nodes reached so far are looked at.
+        """
+        at = self._pool.get(kind)
+        if not at:
+            return
+        start, end = 0, len(near)
+        while start < end:
+            distance = near[start][0]
+            tied: list[SharedVehicle] = []
+            stop = start
+            while stop < end and near[stop][0] == distance:
+                tied += at.get(near[stop][1], ())
+                stop += 1
+            if stop - start > 1:  # nodes as far as each other: their vehicles in pool order
+                tied.sort(key=_pool_rank)
+            for vehicle in tied:
+                yield distance, vehicle
+            start = stop
 
     def finish(self, end_s: float) -> None:
         """Close every open stand at ``end_s`` (s): standing and held vehicles log their last dwell."""
