@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from mobisim.errors import ScenarioError
 from mobisim.events import EventLog
 from mobisim.network.load import build_network, config_for
-from mobisim.network.router import Router
+from mobisim.network.router import WALK_SPEED_MPS, Router
 from mobisim.services.base import RideOutcome, ServiceContext, Trip
 from mobisim.services.fixed_route import FixedRouteConfig, FixedRouteService
 
@@ -257,3 +257,86 @@ def test_invariants_capacity_connected_legs_one_outcome(
     assert set(events.loc[events["event"] == "give_up", "trip_id"]) == failed
     assert boards["trip_id"].is_unique
     assert_legs_connect(events, service.ctx.vehicles, "start_node")
+
+
+def brute_force_offer(service, trip: Trip, now_s: float) -> tuple:
+    """The documented offer rule over every (boarding, alighting) visit pair, one at a time:
+    (reason or "", board, alight, wait s, ride s, access walk s, egress walk s)."""
+    cfg, router = service.config, service.ctx.router
+    pattern, deps = service.pattern, list(service.departures_s)
+    walk_from = router.distances_m("walk", trip.origin_node, service.stop_nodes)
+    walk_to = router.distances_m("walk", service.stop_nodes, trip.dest_node)
+    boards = [p for p, v in enumerate(pattern) if v.boards and walk_from[v.stop] <= cfg.max_walk_m]
+    alights = [p for p, v in enumerate(pattern) if p > 0 and walk_to[v.stop] <= cfg.max_walk_m]
+    if not boards or not alights:
+        return ("no_stop_within_walk",)
+    pairs = [
+        (b, a) for b in boards for a in alights if a > b and pattern[a].node != pattern[b].node
+    ]
+    if not pairs:
+        return ("no_useful_stop_pair",)
+    waits = {}
+    for b in boards:
+        arrival_s, offset_s = (
+            now_s + walk_from[pattern[b].stop] / WALK_SPEED_MPS,
+            pattern[b].offset_s,
+        )
+        index = next((i for i, d in enumerate(deps) if d >= arrival_s - offset_s - 1e-9), None)
+        if index is not None:  # the next passage; without a timetable half the headway once running
+            running = index > 0 and not cfg.timetable
+            waits[b] = service.headway_s / 2 if running else deps[index] + offset_s - arrival_s
+    if not waits:
+        return ("outside_service_hours",)
+    waits = {b: w for b, w in waits.items() if w <= cfg.max_wait_min * 60}
+    if not waits:
+        return ("wait_exceeds_max_wait",)
+    costs = []
+    for b, a in pairs:
+        if b in waits:
+            access_s, egress_s = (
+                walk_from[pattern[b].stop] / WALK_SPEED_MPS,
+                walk_to[pattern[a].stop] / WALK_SPEED_MPS,
+            )
+            ride_s = pattern[a].offset_s - pattern[b].offset_s
+            costs.append((1.5 * (access_s + egress_s) + waits[b] + ride_s, b, a))
+    if not costs:
+        return ("no_useful_stop_pair",)
+    _, b, a = min(costs, key=lambda c: c[0])  # the first of equals
+    access_s, egress_s = (
+        walk_from[pattern[b].stop] / WALK_SPEED_MPS,
+        walk_to[pattern[a].stop] / WALK_SPEED_MPS,
+    )
+    return ("", b, a, waits[b], pattern[a].offset_s - pattern[b].offset_s, access_s, egress_s)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"headway_min": 10, "shape": "line", "max_walk_m": 600},
+        {"timetable": ["07:30", "08:00", "09:45"], "max_walk_m": 900, "max_wait_min": 40},
+    ],
+)
+def test_offers_pick_the_least_cost_pair_of_the_documented_rule(town, keys):
+    network, _ = town
+    service = make_service(town, **keys)
+    rng = np.random.default_rng(3)
+    near = np.unique(service.stop_nodes)
+    reasons = set()
+    for k in range(300):
+        # ends near the stops (or anywhere), departures over the morning
+        origin, dest = (
+            int(rng.choice(near)) if rng.random() < 0.7 else int(rng.integers(network.n_nodes))
+            for _ in range(2)
+        )
+        now_s = START_S + float(rng.uniform(0, 4 * 3600))
+        offer = service.offers(Trip(k, k, "g", "p", origin, dest, now_s), now_s)[0]
+        expected = brute_force_offer(service, Trip(k, k, "g", "p", origin, dest, now_s), now_s)
+        reasons.add(expected[0])
+        if expected[0]:
+            assert not offer.available and offer.reason == expected[0]
+            continue
+        _, board, alight, wait_s, ride_s, access_s, egress_s = expected
+        assert offer.handle == (board, alight)
+        assert (offer.wait_s, offer.in_vehicle_s) == (wait_s, ride_s)
+        assert (offer.access_walk_s, offer.egress_walk_s) == (access_s, egress_s)
+    assert "" in reasons and len(reasons) >= 3, reasons

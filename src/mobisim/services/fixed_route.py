@@ -39,6 +39,7 @@ waiting at the first stop after the service day are switched off (``parked``).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -268,6 +269,11 @@ class FixedRouteService(Service):
         self.departures_s, self.headway_s = self._departures()
         self.n_vehicles = config.vehicles or self._vehicles_needed()
         self.offsets_s = np.array([v.offset_s for v in self.pattern])
+        # the same as Python floats, for one offer at a time
+        self._offsets_list: list[float] = self.offsets_s.tolist()
+        self._departures_list: list[float] = self.departures_s.tolist()
+        #: (node, boarding, max_walk_m) -> the visits within the walk (:meth:`_near_visits`)
+        self._near: dict[tuple[int, bool, float], list[tuple[int, float, float]]] = {}
         self.queues: list[list[Rider]] = [[] for _ in self.pattern]
         self.depot: simpy.PriorityStore | None = None
         self._returns = itertools.count()  # arrival order at the depot (ties, no battery)
@@ -610,25 +616,45 @@ class FixedRouteService(Service):
         rider.done.succeed(RideOutcome(served=False, reason="gave_up_max_wait", wait_s=max_wait_s))
 
     # ------------------------------------------------------------------ protocol
-    def _expected_waits_s(self, arrival_s: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Expected wait (s) at each boarding position for riders arriving at ``arrival_s``.
+    def _expected_wait_s(self, arrival_s: float, position: int) -> float | None:
+        """Expected wait (s) at boarding position ``position`` for a rider arriving at ``arrival_s``.
 
-        NaN where no vehicle passes any more. With a timetable: time to the next passage; with a
+        None when no vehicle passes any more. With a timetable: time to the next passage; with a
         headway: half of it, or the time to the first passage before the service starts.
         """
-        deps = self.departures_s
-        if deps.size == 0:
-            return np.full(arrival_s.shape, np.nan)
-        offsets = self.offsets_s[positions]
-        index = np.searchsorted(deps, arrival_s - offsets - 1e-9, side="left")
-        waits = np.full(arrival_s.shape, np.nan)
-        ok = index < deps.size
-        passage = deps[np.minimum(index, deps.size - 1)] + offsets
-        waits[ok] = passage[ok] - arrival_s[ok]
-        if not self.config.timetable:
-            between = ok & (index > 0)
-            waits[between] = self.headway_s / 2.0
-        return waits
+        departures_s = self._departures_list
+        offset_s = self._offsets_list[position]
+        # the first departure passing here at or after the arrival (np.searchsorted, side left)
+        index = bisect.bisect_left(departures_s, arrival_s - offset_s - 1e-9)
+        if index == len(departures_s):
+            return None
+        if index > 0 and not self.config.timetable:
+            return self.headway_s / 2.0
+        return departures_s[index] + offset_s - arrival_s
+
+    def _near_visits(self, node: int, boarding: bool) -> list[tuple[int, float, float]]:
+        """(visit position, walk m, walk s) of the visits within ``max_walk_m`` of ``node``.
+
+        ``boarding``: the walk from ``node`` to the visits where riders board; otherwise the walk
+        on from the visits where riders alight (any but the first) to ``node``. Worked out once
+        per node.
+        """
+        max_walk_m = self.config.max_walk_m
+        key = (int(node), boarding, max_walk_m)
+        near = self._near.get(key)
+        if near is None:
+            router = self.ctx.router
+            if boarding:
+                walk_m = router.distances_m(WALK_PROFILE, key[0], self.stop_nodes).tolist()
+            else:
+                walk_m = router.distances_m(WALK_PROFILE, self.stop_nodes, key[0]).tolist()
+            near = self._near[key] = [
+                (position, walk_m[visit.stop], walk_m[visit.stop] / WALK_SPEED_MPS)
+                for position, visit in enumerate(self.pattern)
+                if (visit.boards if boarding else position > 0)
+                and walk_m[visit.stop] <= max_walk_m  # NaN (unreachable) compares False
+            ]
+        return near
 
     def offers(self, trip: Trip, now_s: float) -> list[Offer]:
         """The best boarding/alighting stop pair for ``trip`` leaving at ``now_s`` (s).
@@ -644,60 +670,63 @@ class FixedRouteService(Service):
         ``max_walk_m`` of the origin or of the destination), ``no_useful_stop_pair`` (the near
         stops coincide), ``outside_service_hours`` (no vehicle passes any more),
         ``wait_exceeds_max_wait``. Times in s, distances in m, fare in KRW.
+
+        The pair of least cost (walk s × 1.5 + wait s + ride s), the first in (boarding,
+        alighting) order among equals.
         """
         cfg = self.config
         if trip.party_size > cfg.capacity_pax:
             return [unavailable(self.name, self.mode, "party_too_large")]
-        router = self.ctx.router
-        walk_from = router.distances_m(WALK_PROFILE, trip.origin_node, self.stop_nodes)
-        walk_to = router.distances_m(WALK_PROFILE, self.stop_nodes, trip.dest_node)
-        near_from = np.nan_to_num(walk_from, nan=np.inf) <= cfg.max_walk_m
-        near_to = np.nan_to_num(walk_to, nan=np.inf) <= cfg.max_walk_m
-        stops = np.array([v.stop for v in self.pattern])
-        boards = np.flatnonzero(np.array([v.boards for v in self.pattern]) & near_from[stops])
-        alights = np.flatnonzero(near_to[stops])
-        alights = alights[alights > 0]
-        if boards.size == 0 or alights.size == 0:
+        boards = self._near_visits(trip.origin_node, boarding=True)
+        alights = self._near_visits(trip.dest_node, boarding=False)
+        if not boards or not alights:
             return [unavailable(self.name, self.mode, "no_stop_within_walk")]
-        nodes = np.array([v.node for v in self.pattern])
-        pair_ok = (alights[None, :] > boards[:, None]) & (
-            nodes[alights][None, :] != nodes[boards][:, None]
-        )
-        if not pair_ok.any():
+        pattern = self.pattern
+
+        def useful(board: int, alight: int) -> bool:
+            return alight > board and pattern[alight].node != pattern[board].node
+
+        if not any(useful(b[0], a[0]) for b in boards for a in alights):
             return [unavailable(self.name, self.mode, "no_useful_stop_pair")]
-        access_s = walk_from[stops[boards]] / WALK_SPEED_MPS
-        egress_s = walk_to[stops[alights]] / WALK_SPEED_MPS
-        waits_s = self._expected_waits_s(now_s + access_s, boards)
-        if np.isnan(waits_s).all():
+        waits_s = [self._expected_wait_s(now_s + walk_s, board) for board, _, walk_s in boards]
+        if all(wait_s is None for wait_s in waits_s):
             return [unavailable(self.name, self.mode, "outside_service_hours")]
-        too_long = waits_s > min_to_s(cfg.max_wait_min)
-        waits_s = np.where(too_long, np.nan, waits_s)
-        if np.isnan(waits_s).all():
+        max_wait_s = min_to_s(cfg.max_wait_min)
+        waits_s = [None if w is None or w > max_wait_s else w for w in waits_s]
+        if all(wait_s is None for wait_s in waits_s):
             return [unavailable(self.name, self.mode, "wait_exceeds_max_wait")]
-        ride_s = self.offsets_s[alights][None, :] - self.offsets_s[boards][:, None]
-        cost = (
-            WALK_TIME_WEIGHT * (access_s[:, None] + egress_s[None, :]) + waits_s[:, None] + ride_s
-        )
-        cost = np.where(pair_ok & ~np.isnan(cost), cost, np.inf)
-        if not np.isfinite(cost).any():
+        offsets_s = self._offsets_list
+        best = None  # (cost, boarding visit, alighting visit, wait s, ride s)
+        for (board, _, access_s), wait_s in zip(boards, waits_s, strict=True):
+            if wait_s is None:
+                continue
+            for alight, _, egress_s in alights:
+                if not useful(board, alight):
+                    continue
+                ride_s = offsets_s[alight] - offsets_s[board]
+                cost = WALK_TIME_WEIGHT * (access_s + egress_s) + wait_s + ride_s
+                if best is None or cost < best[0]:
+                    best = (cost, board, alight, wait_s, ride_s)
+        if best is None:
             return [unavailable(self.name, self.mode, "no_useful_stop_pair")]
-        i, j = np.unravel_index(int(np.argmin(cost)), cost.shape)
-        board, alight = int(boards[i]), int(alights[j])
+        _, board, alight, wait_s, ride_s = best
+        _, access_m, access_s = next(b for b in boards if b[0] == board)
+        _, egress_m, egress_s = next(a for a in alights if a[0] == alight)
         return [
             Offer(
                 self.name,
                 self.mode,
                 True,
-                access_walk_m=float(walk_from[stops[board]]),
-                access_walk_s=float(access_s[i]),
-                wait_s=float(waits_s[i]),
-                in_vehicle_s=float(ride_s[i, j]),
-                egress_walk_m=float(walk_to[stops[alight]]),
-                egress_walk_s=float(egress_s[j]),
-                distance_m=self.pattern[alight].distance_m - self.pattern[board].distance_m,
+                access_walk_m=access_m,
+                access_walk_s=access_s,
+                wait_s=wait_s,
+                in_vehicle_s=ride_s,
+                egress_walk_m=egress_m,
+                egress_walk_s=egress_s,
+                distance_m=pattern[alight].distance_m - pattern[board].distance_m,
                 fare_krw=cfg.fare_krw,
-                access_node=self.pattern[board].node,
-                egress_node=self.pattern[alight].node,
+                access_node=pattern[board].node,
+                egress_node=pattern[alight].node,
                 handle=(board, alight),
             )
         ]
