@@ -200,6 +200,8 @@ class DrtService(Service):
         if self.area_nodes.size == 0:
             raise ScenarioError(None, [(key, "the service area contains no network node")])
         self.stop_nodes = self._stop_nodes(key)
+        #: (node, outbound) -> (stop node, walk m) of the nearest stop (:meth:`_nearest_stop`)
+        self._nearest_stops: dict[tuple[int, bool], tuple[int, float]] = {}
         self.depot_nodes = (
             resolve_stops(ctx.network, config.depots, f"{key}.depots") if config.depots else None
         )
@@ -548,16 +550,26 @@ class DrtService(Service):
         """(stop node, walk m) nearest ``node`` by walking; None when none is within reach."""
         if self.stop_nodes is None:
             return (node, 0.0) if self._in_area[node] else None
-        router = self.router
-        if outbound:
-            walks = router.distances_m(WALK_PROFILE, node, self.stop_nodes)
-        else:
-            walks = router.distances_m(WALK_PROFILE, self.stop_nodes, node)
-        walks = np.nan_to_num(walks, nan=np.inf)
-        best = int(np.argmin(walks))
-        if walks[best] > self.config.max_walk_m:
+        stop, walk_m = self._nearest_stop(int(node), outbound)
+        if walk_m > self.config.max_walk_m:
             return None
-        return int(self.stop_nodes[best]), float(walks[best])
+        return stop, walk_m
+
+    def _nearest_stop(self, node: int, outbound: bool) -> tuple[int, float]:
+        """(stop node, walk m) of the stop nearest ``node`` (from it if ``outbound``, else to it),
+        the first of equals; walk inf when none is reachable. Worked out once per node."""
+        key = (node, outbound)
+        nearest = self._nearest_stops.get(key)
+        if nearest is None:
+            router = self.router
+            if outbound:
+                walks = router.distances_m(WALK_PROFILE, node, self.stop_nodes)
+            else:
+                walks = router.distances_m(WALK_PROFILE, self.stop_nodes, node)
+            walks = np.nan_to_num(walks, nan=np.inf)
+            best = int(np.argmin(walks))
+            nearest = self._nearest_stops[key] = (int(self.stop_nodes[best]), float(walks[best]))
+        return nearest
 
     def _plan_request(self, trip: Trip, now_s: float):
         """(DrtRequest, access walk m, egress walk m) for ``trip`` at ``now_s``, or a refusal reason."""
