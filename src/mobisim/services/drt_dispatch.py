@@ -29,6 +29,7 @@ import weakref
 from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -289,7 +290,8 @@ class InsertionDispatch:
             vehicle = vehicles[index]
             if vehicle.plan:
                 nodes = [vehicle.node, *[stop.node for stop in vehicle.plan], pickup, dropoff]
-                local = [[row[b] for b in nodes] for row in [times[a] for a in nodes]]
+                columns = itemgetter(*nodes)  # a row's entries at ``nodes``, as a tuple
+                local = [columns(times[a]) for a in nodes]
                 option = self.best_for_vehicle(vehicle, request, now_s, local)
                 if option is not None:
                     options.append((option.cost_s, option.pickup_s, vehicle.vehicle_id, option))
@@ -338,7 +340,7 @@ class InsertionDispatch:
         vehicle, request : the vehicle and the request to insert.
         now_s : float
             Clock, s after midnight.
-        times_s : list of lists, optional
+        times_s : list of lists (or of tuples), optional
             Drive times (s; inf = unreachable) between the nodes [anchor, plan stops..., pick-up,
             drop-off], in that order; queried from the router when not given.
         """
@@ -392,22 +394,27 @@ class InsertionDispatch:
                 prev_idx = k + 1
             return True
 
+        ready_s, latest_pickup_s = request.ready_s, request.latest_pickup_s
+        latest_dropoff_s = request.latest_dropoff_s
+        from_pickup, from_dropoff = T[P], T[D]
+        best_key = None  # (cost, pick-up time) of ``best``
         for i in range(n + 1):
             dep_before = old_dep[i - 1] if i else start_s
-            prev_i = i  # matrix index of plan[i-1] (0 = anchor)
+            from_prev = T[i]  # from plan[i-1] (the anchor when i = 0)
             load_before = load_after[i - 1] if i else vehicle.anchor_load
-            if dep_before > request.latest_pickup_s:
+            if dep_before > latest_pickup_s:
                 break  # later positions only pick up later
             if load_before + party > cap:
                 continue
-            t_p = dep_before + T[prev_i][P]
-            if t_p < request.ready_s:
-                t_p = request.ready_s
-            if t_p > request.latest_pickup_s:
+            to_pickup = from_prev[P]
+            t_p = dep_before + to_pickup
+            if t_p < ready_s:
+                t_p = ready_s
+            if t_p > latest_pickup_s:
                 continue
             next_i = i + 1 if i < n else None
-            pickup_added = T[prev_i][P] + (
-                T[P][next_i] - T[prev_i][next_i] if next_i is not None else 0.0
+            pickup_added = to_pickup + (
+                from_pickup[next_i] - from_prev[next_i] if next_i is not None else 0.0
             )
             run_dep, run_prev = t_p + stop_s, P
             for j in range(i, n + 1):
@@ -422,21 +429,22 @@ class InsertionDispatch:
                         break
                     run_dep, run_prev = t + stop_s, k + 1
                 t_d = run_dep + T[run_prev][D]
-                if t_d > request.latest_dropoff_s:
+                if t_d > latest_dropoff_s:
                     continue
                 next_j = j + 1 if j < n else None
                 if j == i:
-                    cost = T[prev_i][P] + T[P][D]
+                    cost = to_pickup + from_pickup[D]
                     if next_j is not None:
-                        cost += T[D][next_j] - T[prev_i][next_j]
+                        cost += from_dropoff[next_j] - from_prev[next_j]
                 else:
                     cost = pickup_added + T[run_prev][D]
                     if next_j is not None:
-                        cost += T[D][next_j] - T[run_prev][next_j]
-                if best is not None and (cost, t_p) >= (best.cost_s, best.pickup_s):
+                        cost += from_dropoff[next_j] - T[run_prev][next_j]
+                if best_key is not None and (cost, t_p) >= best_key:
                     continue
                 if not suffix_ok(t_d + stop_s, D, j):
                     continue
+                best_key = (cost, t_p)
                 best = Insertion(vehicle, i, j, t_p, t_d, cost, vehicle.version, now_s)
         return best
 
