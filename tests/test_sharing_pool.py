@@ -78,11 +78,16 @@ def test_the_pool_follows_the_lots_through_takes_reservations_and_parking(town):
             assert fleet.pooled_at("bike", node) == [v for v in expected if v.node == node]
         # both nodes as near: a stable sort by distance keeps the store order across them
         for distances in ({nodes[0]: 5.0, nodes[1]: 5.0}, {nodes[0]: 9.0, nodes[1]: 2.0}):
-            near = sorted((d, n) for n, d in distances.items())
+            near = {nodes[1]: distances[nodes[1]], nodes[0]: distances[nodes[0]], -5: 1.0}
             by_distance = sorted(expected, key=lambda v: distances[v.node])
             assert list(fleet.pooled_near("bike", near)) == [
                 (distances[v.node], v) for v in by_distance
             ]
+        # one node near (fewer than hold vehicles): only its vehicles
+        only = {nodes[0]: 3.0}
+        assert list(fleet.pooled_near("bike", only)) == [
+            (3.0, v) for v in expected if v.node == nodes[0]
+        ]
         assert list(fleet.pooled_near("escooter", near)) == []
 
 

@@ -266,8 +266,8 @@ class SharingService(Service):
 
     def __init__(self, config, ctx):
         super().__init__(config, ctx)
-        #: (origin node, max_walk_m) -> (walk m, node) of the nodes within the walk, nearest first
-        self._walkable: dict[tuple[int, float], list[tuple[float, int]]] = {}
+        #: (origin node, max_walk_m) -> node -> walk m of the nodes within the walk
+        self._walkable: dict[tuple[int, float], dict[int, float]] = {}
         #: destination node -> the stations by walk from them to it (:meth:`dock_near`)
         self._docks_by_walk: dict[int, list[Lot]] = {}
 
@@ -324,17 +324,16 @@ class SharingService(Service):
             docks = self._docks_by_walk[dest] = [lots[i] for i in order.tolist()]
         return docks
 
-    def _walkable_from(self, origin: int) -> list[tuple[float, int]]:
-        """(walk m, node) of every node within ``max_walk_m`` of node ``origin``, nearest first
-        (stable: node order among equals); worked out once per origin."""
+    def _walkable_from(self, origin: int) -> dict[int, float]:
+        """Node -> walk m of every node within ``max_walk_m`` of node ``origin`` (worked out once
+        per origin)."""
         key = (int(origin), self.max_walk_m)
         near = self._walkable.get(key)
         if near is None:
             router = self.ctx.router
             walk_m = router.distances_m(WALK_PROFILE, key[0], np.arange(router.n_nodes))
             nodes = np.flatnonzero(walk_m <= self.max_walk_m)  # NaN (unreachable) compares False
-            nodes = nodes[np.argsort(walk_m[nodes], kind="stable")]
-            near = list(zip(walk_m[nodes].tolist(), nodes.tolist(), strict=True))
+            near = dict(zip(nodes.tolist(), walk_m[nodes].tolist(), strict=True))
             self._walkable[key] = near
         return near
 

@@ -250,7 +250,8 @@ class Fleet:
         self.vehicles: list[SharedVehicle] = []
         self.on_change: list[Any] = []  # callables(lot) told after every stock change
         #: the pool, kept as vehicles are parked and taken: kind -> node -> the vehicles of that
-        #: kind pooled at the node (in a rental lot, not reserved), by ``pool_rank``
+        #: kind pooled at the node (in a rental lot, not reserved), by ``pool_rank``; nodes
+        #: without such vehicles have no entry
         self._pool: dict[str, dict[int, list[SharedVehicle]]] = {}
         self._lot_index = {lot: index for index, lot in enumerate(lots)}
         self._parkings = 0  # vehicles parked into rental lots so far (the second part of a rank)
@@ -394,7 +395,11 @@ class Fleet:
                 f"{self.service}: vehicle {vehicle.vehicle_id} is not at {lot.name}"
             )
         if lot in self._lot_index:
-            self._pool[vehicle.kind][vehicle.node].remove(vehicle)
+            at = self._pool[vehicle.kind]
+            here = at[vehicle.node]
+            here.remove(vehicle)
+            if not here:  # only nodes holding vehicles stay in the pool
+                del at[vehicle.node]
 
     def _curve(self, vehicle: SharedVehicle) -> ChargeCurve:
         power_kw = vehicle.lot.charge_kw
@@ -483,27 +488,32 @@ class Fleet:
         return self._pool.get(kind, {}).get(node, [])
 
     def pooled_near(
-        self, kind: str, near: list[tuple[float, int]]
+        self, kind: str, near: dict[int, float]
     ) -> Iterator[tuple[float, SharedVehicle]]:
         """(distance, vehicle) of the pooled vehicles of ``kind`` at the nodes of ``near``, nearest first.
 
-        ``near``: (distance, node) pairs sorted by distance (e.g. the walk in m from an origin).
-        Vehicles at the same distance come in :meth:`standing_in_lots` order, as a stable sort of
-        that list by distance gives them; only the nodes reached so far are looked at.
+        ``near``: node -> distance (e.g. the walk in m from an origin). Vehicles at the same
+        distance come in :meth:`standing_in_lots` order, as a stable sort of that list by
+        distance gives them. The pool must not change while the vehicles are taken from here.
         """
         at = self._pool.get(kind)
         if not at:
             return
-        start, end = 0, len(near)
+        if len(at) < len(near):  # fewer nodes hold vehicles (stations) than are near
+            reached = [(distance, node) for node in at if (distance := near.get(node)) is not None]
+        else:
+            reached = [(distance, node) for node, distance in near.items() if node in at]
+        reached.sort()
+        start, end = 0, len(reached)
         while start < end:
-            distance = near[start][0]
-            tied: list[SharedVehicle] = []
-            stop = start
-            while stop < end and near[stop][0] == distance:
-                tied += at.get(near[stop][1], ())
+            distance, node = reached[start]
+            stop = start + 1
+            while stop < end and reached[stop][0] == distance:
                 stop += 1
-            if stop - start > 1:  # nodes as far as each other: their vehicles in pool order
-                tied.sort(key=_pool_rank)
+            if stop - start == 1:
+                tied = at[node]
+            else:  # nodes as far as each other: their vehicles in pool order
+                tied = sorted((v for _, n in reached[start:stop] for v in at[n]), key=_pool_rank)
             for vehicle in tied:
                 yield distance, vehicle
             start = stop
