@@ -389,3 +389,43 @@ def test_dense_tables_and_router_queries_plan_the_same_day(town, monkeypatch, ca
     pd_testing = pytest.importorskip("pandas.testing")
     pd_testing.assert_frame_equal(fast_events, slow_events)
     assert (fast_events["event"] == "vehicle_leg").sum() > 20
+
+
+def test_plan_windows_follow_every_plan_change():
+    from mobisim.services.drt_dispatch import (
+        DrtRequest,
+        DrtVehicle,
+        Insertion,
+        insert_stops,
+        party_of,
+        plan_windows,
+    )
+
+    def request(k: int) -> DrtRequest:
+        ready_s = 100.0 * k
+        return DrtRequest(
+            k, 10 + k, 20 + k, 1 + k % 3, ready_s, ready_s, ready_s + 600, ready_s + 1800, 300, 3000
+        )
+
+    def stop_by_stop(vehicle) -> tuple:
+        plan = vehicle.plan
+        return (
+            [s.node for s in plan],
+            [s.earliest_s for s in plan],
+            [s.latest_s for s in plan],
+            [party_of(s) for s in plan],
+        )
+
+    def listed(windows) -> tuple:
+        return windows.nodes, windows.earliest_s, windows.latest_s, windows.deltas
+
+    vehicle = DrtVehicle(1, 8, node=0, free_s=0.0, depot_node=0)
+    for k, (i, j) in enumerate([(0, 0), (0, 1), (2, 3), (1, 4)]):
+        insertion = Insertion(vehicle, i, j, 0.0, 0.0, 0.0, vehicle.version, 0.0)
+        insert_stops(vehicle, request(k), insertion)
+        windows = plan_windows(vehicle)
+        assert listed(windows) == stop_by_stop(vehicle)
+        assert plan_windows(vehicle) is windows  # kept while the plan is unchanged
+    vehicle.plan.pop(0)  # served, as DrtService._serve_next does
+    vehicle.version += 1
+    assert listed(plan_windows(vehicle)) == stop_by_stop(vehicle)

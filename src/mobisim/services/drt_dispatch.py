@@ -144,6 +144,42 @@ class DrtVehicle:
     wake: Any = None  # SimPy event the idle vehicle waits for
     idle_since_s: float | None = None
     battery: Any = None
+    windows: PlanWindows | None = field(default=None, repr=False)  # see plan_windows()
+
+
+@dataclass(eq=False, slots=True)
+class PlanWindows:
+    """What an insertion reads of a vehicle's plan, stop by stop, as of plan ``version``: node,
+    earliest and latest service time (s; a drop-off's earliest is -inf), load change (persons)."""
+
+    version: int
+    nodes: list[int]
+    earliest_s: list[float]
+    latest_s: list[float]
+    deltas: list[int]
+
+
+def plan_windows(vehicle: DrtVehicle) -> PlanWindows:
+    """The :class:`PlanWindows` of ``vehicle``'s plan, worked out again only when its version
+    changed (every plan change bumps it)."""
+    windows = vehicle.windows
+    if windows is None or windows.version != vehicle.version:
+        nodes, earliest, latest, deltas = [], [], [], []
+        for stop in vehicle.plan:  # PlanStop.node, earliest_s, latest_s and party_of, spelt out
+            req = stop.request
+            if stop.pickup:
+                nodes.append(req.pickup_node)
+                earliest.append(req.ready_s)
+                latest.append(req.latest_pickup_s)
+                deltas.append(req.party)
+            else:
+                nodes.append(req.dropoff_node)
+                earliest.append(-math.inf)
+                latest.append(req.latest_dropoff_s)
+                deltas.append(-req.party)
+        windows = PlanWindows(vehicle.version, nodes, earliest, latest, deltas)
+        vehicle.windows = windows
+    return windows
 
 
 @dataclass(slots=True)
@@ -289,7 +325,7 @@ class InsertionDispatch:
         for bound, index, start_s, to_pickup in reachable:
             vehicle = vehicles[index]
             if vehicle.plan:
-                nodes = [vehicle.node, *[stop.node for stop in vehicle.plan], pickup, dropoff]
+                nodes = [vehicle.node, *plan_windows(vehicle).nodes, pickup, dropoff]
                 columns = itemgetter(*nodes)  # a row's entries at ``nodes``, as a tuple
                 local = [columns(times[a]) for a in nodes]
                 option = self.best_for_vehicle(vehicle, request, now_s, local)
@@ -345,29 +381,18 @@ class InsertionDispatch:
             drop-off], in that order; queried from the router when not given.
         """
         party, cap, stop_s = request.party, vehicle.capacity, self.stop_s
-        plan = vehicle.plan
-        n = len(plan)
+        windows = plan_windows(vehicle)
+        n = len(windows.nodes)
         if times_s is None:
             nodes = np.array(
-                [vehicle.node, *[s.node for s in plan], request.pickup_node, request.dropoff_node]
+                [vehicle.node, *windows.nodes, request.pickup_node, request.dropoff_node]
             )
             matrix = self.router.travel_times_s(self.profile, nodes[:, None], nodes[None, :])
             times_s = np.where(np.isnan(matrix), np.inf, matrix).tolist()
         T = times_s
         P, D = n + 1, n + 2
-        # PlanStop.earliest_s / latest_s and party_of, spelt out; max(a, b) as a conditional
-        # (no NaN here: unreachable is inf, a drop-off's earliest is -inf)
-        earliest, latest, deltas = [], [], []
-        for stop in plan:
-            req = stop.request
-            if stop.pickup:
-                earliest.append(req.ready_s)
-                latest.append(req.latest_pickup_s)
-                deltas.append(req.party)
-            else:
-                earliest.append(-math.inf)
-                latest.append(req.latest_dropoff_s)
-                deltas.append(-req.party)
+        # max(a, b) as a conditional (no NaN here: unreachable is inf, a drop-off's earliest is -inf)
+        earliest, latest, deltas = windows.earliest_s, windows.latest_s, windows.deltas
         free_s = vehicle.free_s
         start_s = free_s if free_s >= now_s else now_s
         old_dep, load_after = [], []
