@@ -134,9 +134,9 @@ def main() -> None:
     print(f"\n8 runs ({args.residents} residents each); KPIs identical in every config: {same}\n")
     print(
         f"| executor | workers | runs | wall_s (best of {args.repeat}) | all wall_s | runs_per_min | "
-        "mean run_s | load before |"
+        "mean run_s | others_cores | load before |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for config, row in best.items():
         label, _, workers = config
         walls = ", ".join(f"{r['wall_s']:.1f}" for r in results[config])
