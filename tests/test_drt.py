@@ -355,16 +355,21 @@ def test_dense_leg_tables_equal_the_router(town):
     assert service.leg(a, a) == (0.0, 0.0)
 
 
+@pytest.mark.parametrize("fleet_arrays", [False, True])
 @pytest.mark.parametrize("capacity", [1, 4])
-def test_dense_tables_and_router_queries_plan_the_same_day(town, monkeypatch, capacity):
+def test_dense_tables_and_router_queries_plan_the_same_day(
+    town, monkeypatch, capacity, fleet_arrays
+):
     """Insertion on the nested-float tables is an optimisation only: same events as the
     vectorised router queries, ties at the K-th candidate included (every vehicle starts at one
-    depot, K below the fleet), with batteries on."""
+    depot, K below the fleet), with batteries on; candidates picked in the plain loop or with
+    NumPy over the fleet's arrays alike."""
     from mobisim.services import drt_dispatch
 
     network = town[0]
     depot = [{"name": "d", "node": int(network.n_nodes // 2)}]
     trips = random_trips(network, 80, seed=21, span_s=2400, party_max=capacity)
+    monkeypatch.setattr(drt_dispatch, "FLEET_ARRAYS_MIN", 1 if fleet_arrays else 10_000)
 
     def day(dense: bool):
         monkeypatch.setattr(drt_dispatch, "DENSE_MAX_NODES", 10_000 if dense else 0)
@@ -389,6 +394,52 @@ def test_dense_tables_and_router_queries_plan_the_same_day(town, monkeypatch, ca
     pd_testing = pytest.importorskip("pandas.testing")
     pd_testing.assert_frame_equal(fast_events, slow_events)
     assert (fast_events["event"] == "vehicle_leg").sum() > 20
+
+
+def test_fleet_arrays_follow_the_vehicles(town):
+    """The DrtFleet's arrays equal the vehicles' nodes and free times all day (moves, stops,
+    charging at inf), one fleet kept; a fleet is made again when the list grows or one of its
+    vehicles joins another fleet."""
+    from mobisim.services.drt_dispatch import FLEET_ARRAYS_MIN, DrtVehicle, drt_fleet
+
+    service = make_service(
+        town, energy=True, vehicles=FLEET_ARRAYS_MIN + 10, capacity_pax=4, stop_s=30.0
+    )
+    env, seen, checks = service.ctx.env, set(), []
+
+    def check():
+        while True:
+            yield env.timeout(97.0)
+            fleet = service.vehicles[0]._fleet
+            if fleet is None:
+                continue
+            seen.add(id(fleet))
+            assert fleet.valid and fleet.vehicles is service.vehicles
+            assert fleet.nodes.tolist() == [v.node for v in service.vehicles]
+            assert fleet.free_s.tolist() == [v.free_s for v in service.vehicles]
+            checks.append((fleet.nodes.copy(), fleet.free_s.copy()))
+
+    env.process(check())
+    run(service, random_trips(town[0], 120, seed=8, span_s=3600))
+    assert len(seen) == 1 and len(checks) > 20
+    first_nodes, first_free = checks[0]
+    assert any((nodes != first_nodes).any() for nodes, _ in checks)  # vehicles moved
+    assert any((free != first_free).any() for _, free in checks)
+
+    vehicles = [DrtVehicle(i, 4, node=i, free_s=float(i), depot_node=0) for i in range(3)]
+    fleet = drt_fleet(vehicles)
+    assert drt_fleet(vehicles) is fleet
+    vehicles[1].node, vehicles[2].free_s = 7, math.inf
+    assert fleet.nodes.tolist() == [0, 7, 2] and fleet.free_s.tolist() == [0.0, 1.0, math.inf]
+    vehicles.append(DrtVehicle(3, 4, node=3, free_s=3.0, depot_node=0))
+    grown = drt_fleet(vehicles)
+    assert grown is not fleet and grown.nodes.tolist() == [0, 7, 2, 3]
+    other = drt_fleet([vehicles[2]])  # vehicle 2 now mirrors into ``other`` only
+    vehicles[2].node = 9
+    assert other.nodes.tolist() == [9] and grown.nodes.tolist() == [0, 7, 2, 3]
+    assert not grown.valid
+    again = drt_fleet(vehicles)  # made again: vehicle 2 back in it, ``other`` left behind
+    assert again is not grown and again.nodes.tolist() == [0, 7, 9, 3] and not other.valid
 
 
 def test_plan_windows_follow_every_plan_change():

@@ -29,7 +29,7 @@ import weakref
 from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,10 @@ from mobisim.scenario import registry
 #: networks with at most this many nodes get :class:`DenseLegs` (8 n² bytes per table: 32 MB
 #: for times and as much for distances at 2,000 nodes); larger ones query the router per request
 DENSE_MAX_NODES = 2000
+
+#: fleets of at least this many vehicles pick their insertion candidates with NumPy over a
+#: :class:`DrtFleet` (a few calls whatever the fleet); smaller ones in a plain loop (faster there)
+FLEET_ARRAYS_MIN = 48
 
 
 def _rows(matrix: np.ndarray) -> list[array]:
@@ -54,7 +58,7 @@ class DenseLegs:
     unreachable).
     """
 
-    __slots__ = ("dists", "times", "times_inf")
+    __slots__ = ("_times_to", "dists", "times", "times_inf")
 
     def __init__(self, router, profile: str):
         nodes = np.arange(router.n_nodes)
@@ -66,6 +70,18 @@ class DenseLegs:
         self.times_inf = (
             _rows(np.where(unreachable, np.inf, times)) if unreachable.any() else self.times
         )
+        self._times_to: np.ndarray | None = None
+
+    @property
+    def times_to(self) -> np.ndarray:
+        """``times_inf`` transposed as one float64 matrix: ``times_to[b][a]`` is
+        ``times_inf[a][b]`` (the same floats), so the drives from every node to ``b`` are one
+        contiguous row. Built on first use (large fleets only)."""
+        if self._times_to is None:
+            matrix = np.frombuffer(b"".join(row.tobytes() for row in self.times_inf))
+            n = len(self.times_inf)
+            self._times_to = np.ascontiguousarray(matrix.reshape(n, n).T)
+        return self._times_to
 
 
 #: router -> {(view, speed_kmh, speed_cap_kmh): DenseLegs}; profiles that move alike share one
@@ -145,6 +161,71 @@ class DrtVehicle:
     idle_since_s: float | None = None
     battery: Any = None
     windows: PlanWindows | None = field(default=None, repr=False)  # see plan_windows()
+
+    #: the :class:`DrtFleet` mirroring ``node`` and ``free_s`` (None until one is made) and the
+    #: vehicle's index in it; ``node`` and ``free_s`` are properties over ``_node``, ``_free_s``
+    _fleet = None
+    _slot = -1
+
+
+def _set_node(vehicle: DrtVehicle, node: int) -> None:
+    vehicle._node = node
+    fleet = vehicle._fleet
+    if fleet is not None:
+        fleet.nodes[vehicle._slot] = node
+
+
+def _set_free_s(vehicle: DrtVehicle, free_s: float) -> None:
+    vehicle._free_s = free_s
+    fleet = vehicle._fleet
+    if fleet is not None:
+        fleet.free_s[vehicle._slot] = free_s
+
+
+# properties set after the dataclass is made (in the class body they would be field defaults);
+# the getters are C attrgetters: reads cost about as much as plain attributes
+DrtVehicle.node = property(  # type: ignore[assignment]
+    attrgetter("_node"), _set_node, doc="Anchor node (index): where the committed action ends."
+)
+DrtVehicle.free_s = property(  # type: ignore[assignment]
+    attrgetter("_free_s"), _set_free_s, doc="Anchor time, s: when the committed action ends."
+)
+
+
+class DrtFleet:
+    """The anchor nodes and free times of a list of vehicles as NumPy arrays (slot = index in
+    the list), kept in step by the vehicles' ``node`` and ``free_s`` setters.
+
+    A vehicle mirrors into one fleet at a time: making a fleet of it invalidates its previous
+    one. The list may grow (then :func:`drt_fleet` makes a new fleet), not change in place.
+    """
+
+    __slots__ = ("free_s", "nodes", "valid", "vehicles")
+
+    def __init__(self, vehicles: list[DrtVehicle]):
+        self.vehicles = vehicles
+        self.valid = True
+        for slot, vehicle in enumerate(vehicles):
+            old = vehicle._fleet
+            if old is not None and old is not self:
+                old.valid = False
+            vehicle._fleet, vehicle._slot = self, slot
+        self.nodes = np.array([v._node for v in vehicles], dtype=np.int64)
+        self.free_s = np.array([v._free_s for v in vehicles], dtype=np.float64)
+
+
+def drt_fleet(vehicles: list[DrtVehicle]) -> DrtFleet:
+    """The :class:`DrtFleet` of ``vehicles`` (non-empty), made again only when the list is not
+    the one it mirrors, grew, or one of its vehicles joined another fleet since."""
+    fleet = vehicles[0]._fleet
+    if (
+        fleet is None
+        or not fleet.valid
+        or fleet.vehicles is not vehicles
+        or len(fleet.nodes) != len(vehicles)
+    ):
+        fleet = DrtFleet(vehicles)
+    return fleet
 
 
 @dataclass(eq=False, slots=True)
@@ -295,21 +376,27 @@ class InsertionDispatch:
         times,
     ) -> Insertion | None:
         """:meth:`insert` on nested-list drive times (inf = unreachable): same candidates, same
-        insertions, no NumPy call unless bounds tie at the K-th place."""
+        insertions, no NumPy call unless bounds tie at the K-th place (fleets of
+        ``FLEET_ARRAYS_MIN`` or more: the candidates by :meth:`_reachable_arrays`)."""
         pickup, latest = request.pickup_node, request.latest_pickup_s
-        # (bound, index, start, drive to the pick-up) of the vehicles that can make the pick-up;
-        # start = max(free, now) and bound = start + drive, as best_for_vehicle computes them
-        reachable = []
-        for index, vehicle in enumerate(vehicles):
-            free = vehicle.free_s
-            start = free if free >= now_s else now_s
-            reach = times[vehicle.node][pickup]
-            bound = start + reach
-            if bound <= latest:
-                reachable.append((bound, index, start, reach))
-        if not reachable:
-            return None
         k = self.k
+        if len(vehicles) >= FLEET_ARRAYS_MIN:
+            reachable = self._reachable_arrays(request, vehicles, now_s)
+            if not reachable:
+                return None
+        else:
+            # (bound, index, start, drive to the pick-up) of the vehicles that can make the
+            # pick-up; start = max(free, now) and bound = start + drive, as best_for_vehicle has
+            reachable = []
+            for index, vehicle in enumerate(vehicles):
+                free = vehicle._free_s
+                start = free if free >= now_s else now_s
+                reach = times[vehicle._node][pickup]
+                bound = start + reach
+                if bound <= latest:
+                    reachable.append((bound, index, start, reach))
+            if not reachable:
+                return None
         if len(reachable) > k:
             ranked = sorted(reachable)  # by bound, then index
             if ranked[k][0] > ranked[k - 1][0]:  # the K nearest are one set whatever the ties
@@ -353,6 +440,29 @@ class InsertionDispatch:
             ):
                 return insertion
         return None
+
+    def _reachable_arrays(
+        self, request: DrtRequest, vehicles: list[DrtVehicle], now_s: float
+    ) -> list[tuple]:
+        """:meth:`_insert_dense`'s candidates worked out with NumPy over the :class:`DrtFleet`:
+        (bound, index, start, drive to the pick-up) of at most ``k`` of the vehicles that can
+        make the pick-up, the ``k`` np.argpartition picks by bound when more can (the K nearest
+        by (bound, index) when no bounds tie across the K-th place). The same floats as the
+        loop: start = max(free, now) as a conditional (free is never NaN), bound = start +
+        drive (IEEE addition, inf when unreachable)."""
+        fleet = drt_fleet(vehicles)
+        free = fleet.free_s
+        start = np.where(free >= now_s, free, now_s)
+        reach = self.dense.times_to[request.pickup_node][fleet.nodes]
+        bound = start + reach
+        ok = np.flatnonzero(bound <= request.latest_pickup_s)
+        if ok.size > self.k:
+            ok = ok[np.argpartition(bound[ok], self.k - 1)[: self.k]]
+        return list(
+            zip(
+                bound[ok].tolist(), ok.tolist(), start[ok].tolist(), reach[ok].tolist(), strict=True
+            )
+        )
 
     @staticmethod
     def _new_nodes(option: Insertion, request: DrtRequest) -> list[int]:
