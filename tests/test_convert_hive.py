@@ -168,6 +168,7 @@ def test_converts_trips_fleet_and_energy(tmp_path):
     assert any("bs1" in note and "base charger" in note for note in result.notes)
     assert any("v1" in note and "schedule" in note for note in result.notes)
     assert not any("different SoC" in note for note in result.notes)
+    assert all("initial_soc_share" not in d for d in leaf["depots"] + corolla["depots"])
 
 
 def test_dispatcher_thresholds_and_mixed_initial_soc(tmp_path):
@@ -183,6 +184,13 @@ def test_dispatcher_thresholds_and_mixed_initial_soc(tmp_path):
     energy = scenario["energy"]
     assert energy["initial_soc_share"] == pytest.approx((0.2 + 0.5 + 0.9) / 3)
     assert any("different SoC" in note for note in result.notes)
+    # each vehicle's own charge rides on its depot (one depot per vehicle, where it starts)
+    depots = {d["name"]: d for service in scenario["services"] for d in service["depots"]}
+    assert {name: d["initial_soc_share"] for name, d in depots.items()} == {
+        "v1": 0.2,
+        "v2": 0.5,
+        "v3": 0.9,
+    }
     assert energy["charge_below_share"] == pytest.approx((30 + 0.15) * 225 / MILE_M / 50)
     assert scenario["services"][0]["battery_reserve_share"] == pytest.approx(10 * 225 / MILE_M / 50)
 
@@ -258,3 +266,15 @@ def test_missing_column_and_unknown_mechatronics_are_reported(tmp_path):
     vehicles.write_text("vehicle_id,lat,lon\nv1,39.75,-104.99\n")
     with pytest.raises(ScenarioError, match=r"missing column.*mechatronics_id"):
         convert_hive(path, tmp_path / "out")
+
+
+def test_converted_bevs_start_at_their_own_charge(tmp_path):
+    """HIVE's per-vehicle initial_soc reaches the run: v1 starts at 20 %, v2 at 60 % of 50 kWh."""
+    from mobisim import api
+
+    result = convert_hive(_write_hive(tmp_path / "hive", soc=(0.2, 0.6, 0.9)), tmp_path / "out")
+    scenario = api.load_scenario(result.scenario_file)
+    scenario.outputs.charts = False
+    run = api.run(scenario, out_dir=tmp_path / "results")
+    bevs = run.vehicles[run.vehicles["service"] == "hive_leaf_50"].sort_values("vehicle_id")
+    assert bevs["initial_soc_kwh"].tolist() == pytest.approx([10.0, 30.0])

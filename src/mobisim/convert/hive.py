@@ -21,8 +21,9 @@ they are. What maps to what (HIVE 1.3 input format):
   -> ``energy.charging_sites`` (plugs = ``charger_count``, power = the charger's rate); base
   chargers (``on_shift_access: false``) are left out: HIVE uses them only for vehicles parked at
   their base, and bases are not imported;
-- ``initial_soc`` -> ``energy.initial_soc_share`` (the common value; the fleet mean, noted, when
-  vehicles differ); BEVs carry a battery of the mechatronics' ``battery_capacity_kwh`` and go
+- ``initial_soc`` -> ``energy.initial_soc_share`` when every vehicle starts alike; when they
+  differ, each vehicle's depot carries its own ``initial_soc_share`` (and the energy default is
+  the fleet mean); BEVs carry a battery of the mechatronics' ``battery_capacity_kwh`` and go
   to charge when idle and low; combustion vehicles have no battery and never charge;
 - ``dispatcher.ideal_fastcharge_soc_limit`` -> ``charge_to_share``;
   ``dispatcher.charging_range_km_threshold`` (HIVE charges an idle vehicle whose range is below
@@ -406,12 +407,11 @@ def mean_station_distance_km(
     return float(np.mean(metres)) / METRES_PER_KM if metres else 0.0
 
 
-def fleet_initial_soc(values: pd.Series, notes: list[str]) -> float:
+def fleet_initial_soc(values: pd.Series) -> float:
     """``energy.initial_soc_share``: the vehicles' common ``initial_soc`` (0..1), or their mean
-    when they differ (noted: mobisim starts every vehicle at the same share)."""
+    when they differ (then each vehicle's depot also carries its own, see ``convert_hive``)."""
     soc = values.astype(float).clip(0.0, 1.0)
     if soc.nunique() > 1:
-        notes.append("vehicles start with different SoC; mobisim uses their mean for all")
         return float(soc.mean())
     return float(soc.iloc[0]) if len(soc) else 1.0
 
@@ -498,7 +498,7 @@ def convert_hive(
     energy: dict[str, Any] = {
         "vehicle_types": vehicle_types,
         "charging_sites": sites,
-        "initial_soc_share": fleet_initial_soc(veh["initial_soc"], notes),
+        "initial_soc_share": fleet_initial_soc(veh["initial_soc"]),
         "charge_to_share": charge_to,
     }
     reserve_share = None
@@ -515,6 +515,11 @@ def convert_hive(
             f"to the nearest station added to HIVE's threshold) and keep {match_km:g} km after "
             "the work they accept"
         )
+    # vehicles that start alike share energy.initial_soc_share; otherwise each depot (one per
+    # vehicle, where it starts) carries that vehicle's own state of charge
+    per_vehicle_soc = veh["initial_soc"].astype(float).clip(0.0, 1.0).nunique() > 1
+    if per_vehicle_soc:
+        notes.append("vehicles start with different SoC: each depot carries its vehicle's")
     services, counts = [], {}
     max_wait_s = float(hive.setting("sim", "request_cancel_time_seconds"))
     for mech_id, group in veh.groupby(veh["mechatronics_id"].astype(str), sort=False):
@@ -528,6 +533,11 @@ def convert_hive(
             "vehicle_type": type_name,
             "depots": [
                 {"name": str(v.vehicle_id), "lat": float(v.lat), "lon": float(v.lon)}
+                | (
+                    {"initial_soc_share": min(max(float(v.initial_soc), 0.0), 1.0)}
+                    if per_vehicle_soc
+                    else {}
+                )
                 for v in group.itertuples()
             ],
             "max_wait_s": max_wait_s,

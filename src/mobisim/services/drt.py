@@ -58,6 +58,17 @@ from mobisim.units import METRES_PER_KM, min_to_s
 WALK_PROFILE = "walk"
 
 
+class DepotConfig(StopConfig):
+    """A DRT depot: a stop where vehicles start (in turn), optionally with their charge."""
+
+    initial_soc_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="State of charge of the electric vehicles starting here, share of battery capacity (none: energy.initial_soc_share).",
+    )
+
+
 class DrtConfig(ServiceConfig):
     """``type: drt``: an on-demand pooled fleet (capacity 1: taxis / ride-hailing)."""
 
@@ -99,9 +110,9 @@ class DrtConfig(ServiceConfig):
     service_zones: list[str] | None = Field(
         default=None, description="Service area as named zones of the network (places)."
     )
-    depots: list[StopConfig] | None = Field(
+    depots: list[DepotConfig] | None = Field(
         default=None,
-        description="Depots (name and lat/lon, node or place); vehicles start there in turn (none: spread at random over the area).",
+        description="Depots (name and lat/lon, node or place, optional initial_soc_share); vehicles start there in turn (none: spread at random over the area).",
     )
     service_start: ClockTime | None = Field(
         default=None, description="Requests accepted from (default: the period start)."
@@ -262,16 +273,18 @@ class DrtService(Service):
             self.vehicle_type = vehicle_type if vehicle_type.is_electric else None
         if self.depot_nodes is not None:
             starts = np.resize(self.depot_nodes, cfg.vehicles)
+            socs = [cfg.depots[i % len(cfg.depots)].initial_soc_share for i in range(cfg.vehicles)]
         else:
             starts = ctx.rng.choice(self.area_nodes, size=cfg.vehicles)
-        for node in starts:
+            socs = [None] * cfg.vehicles
+        for node, soc_share in zip(starts, socs, strict=True):
             node = int(node)
             vehicle_id = ctx.new_vehicle(
                 self.name, cfg.vehicle_type, capacity_pax=cfg.capacity_pax, depot_node=node
             )
             vehicle = DrtVehicle(vehicle_id, cfg.capacity_pax, node, ctx.env.now, node)
             if self.vehicle_type is not None:
-                vehicle.battery = ctx.energy.new_battery(vehicle_id, self.vehicle_type)
+                vehicle.battery = ctx.energy.new_battery(vehicle_id, self.vehicle_type, soc_share)
             self.vehicles.append(vehicle)
             ctx.env.process(self._vehicle(vehicle))
 
