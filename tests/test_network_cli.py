@@ -8,7 +8,6 @@ import osmnx as ox
 from typer.testing import CliRunner
 
 from mobisim.cli_network import network_app
-from mobisim.network import load
 
 runner = CliRunner()
 
@@ -50,7 +49,7 @@ def test_errors_exit_1(tmp_path):
 
 def test_fetch_caches(tmp_path, shared_networks, monkeypatch):
     graph = ox.load_graphml(shared_networks / "nootdorp-maassim.graphml")
-    monkeypatch.setattr(load.ox, "graph_from_place", lambda query, **kw: graph.copy())
+    monkeypatch.setattr(ox, "graph_from_place", lambda query, **kw: graph.copy())
     args = ["fetch", "--place", "Nootdorp", "--cache-dir", str(tmp_path)]
     first = runner.invoke(network_app, args)
     second = runner.invoke(network_app, args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import osmnx as ox
@@ -213,8 +214,8 @@ def test_download_is_cached_as_graphml(shared_networks, tmp_path, monkeypatch, s
         calls.append((query, kwargs["network_type"]))
         return nootdorp.copy()
 
-    monkeypatch.setattr(load.ox, "graph_from_place", fake_download)
-    monkeypatch.setattr(load.ox, "graph_from_bbox", fake_download)
+    monkeypatch.setattr(ox, "graph_from_place", fake_download)
+    monkeypatch.setattr(ox, "graph_from_bbox", fake_download)
     keys = {
         "place": {"place": "Nootdorp, Netherlands"},
         "bbox": {"bbox": [4.37, 52.03, 4.43, 52.05]},
@@ -237,7 +238,7 @@ def test_download_failure_is_a_network_error(tmp_path, monkeypatch):
     def offline(query, **kwargs):
         raise ConnectionError("no internet")
 
-    monkeypatch.setattr(load.ox, "graph_from_place", offline)
+    monkeypatch.setattr(ox, "graph_from_place", offline)
     config = NetworkConfig(source="place", place="Jincheon-gun", cache_dir=str(tmp_path))
     with pytest.raises(NetworkError, match="could not download"):
         build_network(config, ".")
@@ -259,7 +260,7 @@ def test_ways_cut_at_the_file_edge_are_not_bridged(tmp_path):
     assert not net.graph.has_edge(2, 3)
 
 
-def _speed_graph(maxspeeds):
+def _speed_graph(maxspeeds, odd_highway="residential"):
     """A path graph whose edges carry these ``maxspeed`` values (None: untagged)."""
     import networkx as nx
 
@@ -267,7 +268,7 @@ def _speed_graph(maxspeeds):
     for i in range(len(maxspeeds) + 1):
         g.add_node(i, x=127.0 + i * 0.001, y=37.0)
     for i, maxspeed in enumerate(maxspeeds):
-        data = {"length": 100.0 + 7.3 * i, "highway": "residential" if i % 2 else "primary"}
+        data = {"length": 100.0 + 7.3 * i, "highway": odd_highway if i % 2 else "primary"}
         if maxspeed is not None:
             data["maxspeed"] = maxspeed
         g.add_edge(i, i + 1, 0, **data)
@@ -275,17 +276,19 @@ def _speed_graph(maxspeeds):
 
 
 @pytest.mark.parametrize(
-    "maxspeeds",
+    ("maxspeeds", "odd_highway"),
     [
-        ["36", "36.5", "036", "50", "7"],  # plain numbers: read directly
-        ["30", "50 mph", None, "signals", "30|50", "50,5", "60"],  # anything else: osmnx
+        (["36", "36.5", "036", "50", "7"], "residential"),  # plain numbers: read directly
+        (["60", None, "50", None, None], "residential"),  # untagged, class default: directly
+        (["60", None, "50", None, None], "pedestrian"),  # no default for the class: osmnx
+        (["30", "50 mph", None, "signals", "30|50", "50,5", "60"], "residential"),  # osmnx
     ],
 )
-def test_speeds_and_travel_times_are_osmnx_ones(maxspeeds):
-    ours = load.add_travel_times(load.add_speeds(_speed_graph(maxspeeds)))
+def test_speeds_and_travel_times_are_osmnx_ones(maxspeeds, odd_highway):
+    ours = load.add_travel_times(load.add_speeds(_speed_graph(maxspeeds, odd_highway)))
     ref = ox.add_edge_travel_times(
         ox.add_edge_speeds(
-            _speed_graph(maxspeeds),
+            _speed_graph(maxspeeds, odd_highway),
             hwy_speeds=DEFAULT_SPEEDS_KMH,
             fallback=load.FALLBACK_SPEED_KMH,
         )
@@ -294,3 +297,36 @@ def test_speeds_and_travel_times_are_osmnx_ones(maxspeeds):
         mine = [d[key] for *_, d in ours.edges(data=True)]
         theirs = [d[key] for *_, d in ref.edges(data=True)]
         assert mine == theirs and all(type(v) is float for v in mine)
+
+
+def test_synthetic_town_speeds_are_osmnx_ones():
+    from mobisim.network.synthetic import generate_new_town
+
+    graph, _ = generate_new_town(area_km2=2.0, target_nodes=300, seed=3)
+    ours = load.add_speeds(graph.copy())
+    ref = ox.add_edge_speeds(
+        graph.copy(), hwy_speeds=DEFAULT_SPEEDS_KMH, fallback=load.FALLBACK_SPEED_KMH
+    )
+    mine = [d["speed_kph"] for *_, d in ours.edges(data=True)]
+    assert mine == [d["speed_kph"] for *_, d in ref.edges(data=True)]
+    assert len(set(mine)) > 2  # tagged and untagged classes both present
+
+
+def test_a_run_on_the_synthetic_town_does_not_import_osmnx(tmp_path):
+    """osmnx takes ~0.45 s to import (it pulls in matplotlib); the synthetic path must not."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mobisim\n"
+        "s = mobisim.load_scenario('scenarios/demo.yaml', overrides={"
+        "'demand.synthetic.residents': 300, 'demand.synthetic.households': 110, "
+        "'outputs.charts': False})\n"
+        f"mobisim.run(s, out_dir={str(tmp_path)!r})\n"
+        "print(sorted(m for m in ('osmnx', 'matplotlib') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"

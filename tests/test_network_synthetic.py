@@ -63,6 +63,19 @@ def test_external_places_are_far_from_the_centre(town):
         assert low_km <= dist_km <= high_km, (name, dist_km)
 
 
+def test_great_circle_is_osmnx_one():
+    from osmnx.distance import great_circle
+
+    from mobisim.network.synthetic import great_circle_m
+
+    rng = np.random.default_rng(5)
+    lat1, lat2 = rng.uniform(-80, 80, (2, 500))
+    lon1, lon2 = rng.uniform(-180, 180, (2, 500))
+    mine = great_circle_m(lat1, lon1, lat2, lon2)
+    assert np.array_equal(mine, great_circle(lat1, lon1, lat2, lon2))
+    assert great_circle_m(36.91, 127.53, 36.91, 127.53) == 0.0
+
+
 def test_osmnx_attributes_and_street_types(town):
     graph = town.graph
     node = next(iter(graph.nodes(data=True)))[1]

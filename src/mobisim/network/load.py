@@ -16,11 +16,9 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
-import osmnx as ox
 
 from mobisim.errors import NetworkError
 from mobisim.network.graph import Network
-from mobisim.network.osm import extra_way_tags, graph_from_elements, read_osm_xml, read_pbf
 from mobisim.network.synthetic import generate_new_town
 from mobisim.scenario.network_config import NetworkConfig
 
@@ -51,6 +49,17 @@ FALLBACK_SPEED_KMH = 30.0
 XML_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2", ".xml.gz")
 
 
+def _osmnx():
+    """The osmnx module, imported on first use.
+
+    Importing osmnx takes about 0.45 s (it pulls in matplotlib.pyplot), more than a small run's
+    simulation; a synthetic town never needs it, so only the paths that do import it.
+    """
+    import osmnx
+
+    return osmnx
+
+
 def prepare_graph(graph: nx.MultiDiGraph, label: str) -> tuple[nx.MultiDiGraph, dict]:
     """Largest strongly connected component, edge speeds (km/h) and travel times (s).
 
@@ -69,7 +78,8 @@ def prepare_graph(graph: nx.MultiDiGraph, label: str) -> tuple[nx.MultiDiGraph, 
     if graph.number_of_edges() == 0:
         raise NetworkError(f"{label}: the network has no edges")
     report = {"nodes_read": graph.number_of_nodes(), "edges_read": graph.number_of_edges()}
-    graph = ox.truncate.largest_component(graph, strongly=True)
+    if not nx.is_strongly_connected(graph):  # osmnx makes the same check first
+        graph = _osmnx().truncate.largest_component(graph, strongly=True)
     if graph.number_of_edges() == 0:
         raise NetworkError(f"{label}: no two nodes are mutually reachable; the network is empty")
     report["scc_dropped_nodes"] = report["nodes_read"] - graph.number_of_nodes()
@@ -95,19 +105,24 @@ PLAIN_KMH = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 def add_speeds(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """Edge ``speed_kph`` as ``ox.add_edge_speeds`` with this module's defaults sets it.
 
-    When every edge carries a plain numeric ``maxspeed`` (km/h; e.g. a converted network),
-    osmnx takes that number as it is and imputes nothing, so it is read here directly (the
-    same floats without osmnx's GeoDataFrame of the edges); otherwise osmnx does the work.
+    When every edge either carries a plain numeric ``maxspeed`` (km/h) or has none and a
+    ``highway`` class listed in ``DEFAULT_SPEEDS_KMH`` (the synthetic town, a converted
+    network), osmnx takes the number as it is or the class default, and imputes nothing from
+    other edges; so that is read here directly (the same floats, without importing osmnx and
+    building its GeoDataFrame of the edges). Otherwise osmnx does the work.
     """
     edges = list(graph.edges(data=True))
     speeds = []
     for *_, data in edges:
         maxspeed = data.get("maxspeed")
-        if not (isinstance(maxspeed, str) and PLAIN_KMH.fullmatch(maxspeed)):
-            return ox.add_edge_speeds(
+        if isinstance(maxspeed, str) and PLAIN_KMH.fullmatch(maxspeed):
+            speeds.append(float(maxspeed))
+        elif maxspeed is None and str(data.get("highway")) in DEFAULT_SPEEDS_KMH:
+            speeds.append(DEFAULT_SPEEDS_KMH[data["highway"]])
+        else:
+            return _osmnx().add_edge_speeds(
                 graph, hwy_speeds=DEFAULT_SPEEDS_KMH, fallback=FALLBACK_SPEED_KMH
             )
-        speeds.append(float(maxspeed))
     for (*_, data), speed in zip(edges, speeds, strict=True):
         data["speed_kph"] = speed
     return graph
@@ -124,7 +139,7 @@ def add_travel_times(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     for *_, data in edges:
         length, speed = data.get("length"), data.get("speed_kph")
         if not (_is_number(length) and _is_number(speed)):
-            return ox.add_edge_travel_times(graph)
+            return _osmnx().add_edge_travel_times(graph)
     for *_, data in edges:
         data["travel_time"] = float((data["length"] / 1000) / (data["speed_kph"] / (60 * 60)))
     return graph
@@ -141,12 +156,16 @@ def _is_number(value) -> bool:
 
 def load_osm_xml(path: Path, network_type: str = "drive") -> tuple[nx.MultiDiGraph, dict]:
     """Graph of the ways of an OSM XML file (.osm, .osm.bz2, .osm.gz) allowed for ``network_type``."""
+    from mobisim.network.osm import graph_from_elements, read_osm_xml
+
     graph, report = graph_from_elements(read_osm_xml(path), network_type, str(path))
     return graph, report
 
 
 def load_pbf(path: Path, network_type: str = "drive") -> tuple[nx.MultiDiGraph, dict]:
     """Graph of the ways of an ``.osm.pbf`` file allowed for ``network_type`` (needs osmium)."""
+    from mobisim.network.osm import graph_from_elements, read_pbf
+
     return graph_from_elements(read_pbf(path), network_type, str(path))
 
 
@@ -155,7 +174,7 @@ def load_graphml(path: Path) -> nx.MultiDiGraph:
     if not path.is_file():
         raise NetworkError(f"{path}: network file not found")
     try:
-        return ox.load_graphml(path)
+        return _osmnx().load_graphml(path)
     except Exception as exc:  # networkx/lxml/osmnx raise many types for a bad file
         raise NetworkError(f"{path}: not a readable osmnx GraphML file ({exc})") from None
 
@@ -199,6 +218,9 @@ def fetch_graph(
     path = cache_path(cache_dir, kind, query, network_type)
     if path.is_file():
         return load_graphml(path), path, False
+    from mobisim.network.osm import extra_way_tags
+
+    ox = _osmnx()
     try:
         with extra_way_tags():
             if kind == "place":

@@ -22,7 +22,6 @@ import math
 import networkx as nx
 import numpy as np
 import shapely
-from osmnx.distance import great_circle
 
 from mobisim.errors import NetworkError
 
@@ -329,12 +328,32 @@ def _to_latlon(east_m, north_m, centre_lat: float, centre_lon: float):
     return lat, lon
 
 
+def great_circle_m(lat1, lon1, lat2, lon2, earth_radius_m: float = EARTH_RADIUS_M):
+    """Haversine distance (m) between points given in degrees, element-wise on arrays.
+
+    The same expression, operation for operation, as ``osmnx.distance.great_circle`` (so the
+    same floats; a test compares them). It is repeated here because importing osmnx takes about
+    0.45 s (it imports matplotlib.pyplot), and a run on the synthetic town needs nothing else
+    from it.
+    """
+    y1 = np.deg2rad(lat1)
+    y2 = np.deg2rad(lat2)
+    delta_y = y2 - y1
+    x1 = np.deg2rad(lon1)
+    x2 = np.deg2rad(lon2)
+    delta_x = x2 - x1
+    h = np.sin(delta_y / 2) ** 2 + np.cos(y1) * np.cos(y2) * np.sin(delta_x / 2) ** 2
+    h = np.minimum(1, h)  # protect against floating point errors
+    arc = 2 * np.arcsin(np.sqrt(h))
+    return arc * earth_radius_m
+
+
 def _to_graph(layout: _Layout, pieces, centre_lat: float, centre_lon: float, seed: int):
     lat, lon = _to_latlon(np.array(layout.east), np.array(layout.north), centre_lat, centre_lon)
     a = np.array([p[0] for p in pieces])
     b = np.array([p[1] for p in pieces])
     seg = np.array([p[2] for p in pieces])
-    length_m = great_circle(lat[a], lon[a], lat[b], lon[b])
+    length_m = great_circle_m(lat[a], lon[a], lat[b], lon[b])
     coords = np.stack(
         [np.column_stack([lon[a], lat[a]]), np.column_stack([lon[b], lat[b]])], axis=1
     )
