@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 import mobisim
-from mobisim.sweep import finished_runs, sweep
+from mobisim.sweep import finished_runs, sweep, worker_context, worker_preload
 from mobisim.sweep_analysis import plot_sweep, query, summarise
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
@@ -109,8 +110,9 @@ def test_the_sweeps_local_cluster_runs_without_profiler_and_malloc_trim():
     assert settings == [(False, None)]
 
 
-def _spawned_children() -> list[int]:
-    me, out = os.getpid(), []
+def _worker_processes() -> list[int]:
+    """Local sweep workers of this process: spawned children, or children of its fork server."""
+    me, procs = os.getpid(), {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -119,10 +121,13 @@ def _spawned_children() -> list[int]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == me and b"spawn_main" in cmdline:
-            out.append(int(entry))
-    return out
+        procs[int(entry)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline)
+    servers = {pid for pid, (ppid, cmd) in procs.items() if ppid == me and b"forkserver" in cmd}
+    return sorted(
+        pid
+        for pid, (ppid, cmd) in procs.items()
+        if (ppid == me and b"spawn_main" in cmd) or ppid in servers
+    )
 
 
 def test_a_killed_worker_does_not_lose_or_duplicate_runs(tiny_base, tmp_path):
@@ -131,7 +136,7 @@ def test_a_killed_worker_does_not_lose_or_duplicate_runs(tiny_base, tmp_path):
     def killer():
         deadline = time.time() + 60
         while time.time() < deadline and not killed:
-            children = _spawned_children()
+            children = _worker_processes()
             if children:
                 time.sleep(1.0)  # let it start working
                 os.kill(children[0], signal.SIGKILL)
@@ -156,6 +161,30 @@ def test_a_killed_worker_does_not_lose_or_duplicate_runs(tiny_base, tmp_path):
     assert (
         len(list((tmp_path / "k" / "runs" / "tiny").iterdir())) == 4
     )  # no temp or duplicate folders
+
+
+def test_every_preloaded_module_exists():
+    """The fork server skips a module it cannot import, silently: a renamed one must fail here."""
+    import importlib
+
+    modules = worker_preload(["distributed"])
+    assert modules[0] == "distributed" and "mobisim.services.drt" in modules
+    for name in modules:
+        importlib.import_module(name)
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="spawn on this platform"
+)
+def test_local_workers_start_with_a_run_s_modules_imported():
+    from concurrent.futures import ProcessPoolExecutor
+
+    # eval is a builtin, so unpickling the task imports nothing: this sees what the worker had
+    code = "sorted(m for m in __import__('sys').modules if m.startswith('mobisim'))"
+    with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
+        loaded = set(pool.submit(eval, code).result())
+    assert {"mobisim.engine.simulation", "mobisim.services.drt", "mobisim.results.store"} <= loaded
+    assert {m for m in worker_preload() if m.startswith("mobisim")} <= loaded
 
 
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tiny_base, tmp_path):

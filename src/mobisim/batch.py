@@ -106,13 +106,14 @@ def batch(
     """
     from mobisim.api import load_scenario
     from mobisim.scenario.loader import fingerprint
-    from mobisim.sweep import SweepTask, execute, outcomes_frame
+    from mobisim.sweep import SweepTask, execute, outcomes_frame, prepare_workers
 
     files = scenario_files(paths)
     if name is None:
         single = len(paths) == 1 and Path(paths[0]).is_dir()
         name = Path(paths[0]).resolve().name if single else "batch"
     params = _overrides_dict(overrides)
+    prepare_workers(workers, dask)  # imports while the files are validated
     batch_dir = Path(out_dir) / name
     runs_dir = batch_dir / "runs"
     chosen, problems = [], []

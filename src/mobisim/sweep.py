@@ -19,6 +19,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import multiprocessing
+import multiprocessing.forkserver
 import sys
 import traceback
 import types
@@ -40,6 +42,18 @@ from mobisim.scenario.base import StrictModel
 
 #: How often a run whose worker process died is tried again before it is recorded as failed.
 MAX_ATTEMPTS = 3
+
+#: Modules a run needs, imported once by the fork server local workers are forked from (with the
+#: service and policy modules of the registry, see worker_preload()).
+RUN_MODULES = (
+    "mobisim.sweep",
+    "mobisim.api",
+    "mobisim.demand.trips",
+    "mobisim.engine.simulation",
+    "mobisim.metrics.kpis",
+    "mobisim.results.store",
+    "pyarrow.parquet",
+)
 
 #: Dask settings for the LocalCluster a sweep starts itself (``dask="local"``); see _execute_dask.
 LOCAL_CLUSTER_CONFIG = {
@@ -232,6 +246,46 @@ def run_task(task: SweepTask) -> SweepOutcome:
         )
 
 
+def worker_preload(extra: Iterable[str] = ()) -> list[str]:
+    """Modules the local workers' fork server imports: ``extra``, RUN_MODULES and every
+    registered service and policy module."""
+    from mobisim.scenario import registry
+
+    paths = [*registry.SERVICE_TYPES.values()]
+    paths += [path for kind in registry.POLICIES.values() for path in kind.values()]
+    modules = [path.partition(":")[0] for path in paths]
+    return list(dict.fromkeys([*extra, *RUN_MODULES, *modules]))
+
+
+def worker_context(extra_preload: Iterable[str] = ()):
+    """The multiprocessing context of local sweep workers, the fork server started.
+
+    Where the platform has one (Linux, macOS), a fork server that has imported what a run needs
+    (``worker_preload()``) once: each worker is forked from it and starts warm, instead of a new
+    interpreter importing pandas, pyarrow, SciPy and mobisim again before its first run (about
+    1 s per worker, measured on the 8-run sweep of benchmarks/bench_sweep.py). The server is a
+    clean single-threaded process, so forking it is safe even when the calling process has
+    threads (a progress bar, a notebook), unlike forking the caller itself. It is started here
+    and keeps running for the life of the calling process, so calling this before planning a
+    sweep lets it import while the sweep is planned, and later sweeps find it ready. Elsewhere
+    (Windows): spawn. ``extra_preload``: more modules to import (``distributed`` for a Dask
+    LocalCluster's workers).
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return get_context("spawn")
+    context = get_context("forkserver")
+    context.set_forkserver_preload(worker_preload(extra_preload))  # used when the server (re)starts
+    multiprocessing.forkserver.ensure_running()  # returns at once; the server imports meanwhile
+    return context
+
+
+def prepare_workers(workers: int, dask: str | None) -> None:
+    """Start the fork server local workers (or a Dask LocalCluster's) will be forked from, if
+    any will be: call it before planning, so that it imports while the caller plans."""
+    if dask == "local" or (not dask and workers > 1):
+        worker_context(["distributed"] if dask else ())
+
+
 def _execute_local(
     tasks: list[SweepTask], workers: int, on_done: Callable[[SweepOutcome], None]
 ) -> None:
@@ -244,7 +298,7 @@ def _execute_local(
     while pending:
         # A killed worker breaks the whole pool: runs already finished are on disk, the rest are
         # submitted again to a fresh pool (and found by fingerprint if they completed meanwhile).
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
             futures = {pool.submit(run_task, task): fp for fp, task in pending.items()}
             try:
                 for future in as_completed(futures):
@@ -286,7 +340,14 @@ def _execute_dask(
         # the dashboard, which a sweep's LocalCluster does not start) and the nanny's
         # MALLOC_TRIM_THRESHOLD_=65536, which makes glibc hand memory back to the OS on almost
         # every free. A cluster given by address keeps its own configuration.
-        with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        # Its worker processes are forked from the fork server of worker_context(), which has
+        # imported distributed and what a run needs (spawn, Dask's default, starts each worker
+        # with a new interpreter importing both).
+        config = dict(LOCAL_CLUSTER_CONFIG)
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            config["distributed.worker.multiprocessing-method"] = "forkserver"
+            worker_context(extra_preload=["distributed"])
+        with dask.config.set(config):
             cluster = LocalCluster(
                 n_workers=max(workers, 1),
                 threads_per_worker=1,
@@ -451,6 +512,7 @@ def sweep(
     sweep_dir = Path(out_dir) / name
     runs_dir = sweep_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
+    prepare_workers(workers, dask)  # the workers' fork server imports while this plans
     tasks = plan(base, expand(grid, zip, runs), replications, runs_dir, base_seed)
     if len({t.fingerprint for t in tasks}) != len(tasks):
         raise ScenarioError(
