@@ -6,7 +6,7 @@ The sweep: ``scenarios/demo.yaml`` (every service on) with ``--residents`` resid
 default: runs of about 10 s, the order of a planner's sweep; households scaled alike, charts off), a 2 × 2 grid (``services.drt.vehicles`` 4 / 8 and
 ``services.shuttle.headway_min`` 10 / 15) × 2 replications = 8 runs, through ``mobisim.sweep.sweep``
 as a user would call it. Four configurations: ``workers=1`` and ``workers=2`` on local processes
-(``workers=1`` runs in this process; ``workers=2`` is a pool of 2 spawned processes), and
+(``workers=1`` runs in this process; ``workers=2`` is a pool of 2 processes forked from a fork server), and
 ``dask="local"`` with 1 and 2 workers (a LocalCluster with ``threads_per_worker=1``, started and
 closed inside the call). Every configuration and repetition writes into a fresh results folder,
 so the resume logic skips nothing: all 8 runs execute every time (checked: 8 ``ok`` rows, 8 run
