@@ -83,6 +83,26 @@ def test_a_bug_is_one_line_with_a_hint_and_exit_2(monkeypatch):
     assert isinstance(invoke("--debug", "validate", str(DEMO)).exception, ValueError)
 
 
+def test_a_usage_error_is_typer_s_message_not_an_internal_error():
+    result = invoke("run", str(DEMO), "--no-such-option")
+    assert result.exit_code == 2
+    assert "No such option" in result.output and "internal error" not in result.output
+
+
+def test_the_cli_does_not_need_click():
+    """typer >= 0.2x carries its own click; click itself is installed only by the dask extra."""
+    code = (
+        "import sys\n"
+        "sys.modules['click'] = None  # any 'import click' now fails\n"
+        "from mobisim.cli import main\n"
+        "sys.argv = ['mobisim', '--version']\n"
+        "main()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"mobisim {__version__}"
+
+
 def test_run_writes_a_result_folder_and_kpis_recompute(tmp_path):
     result = invoke(
         "run",

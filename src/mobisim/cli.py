@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -31,10 +30,17 @@ def _say(text: str, console: Console = err) -> None:
     console.print(text, highlight=False, soft_wrap=True)
 
 
+#: What click (or the copy of it that typer >= 0.2x carries; click itself then comes only with the
+#: dask extra) raises for a usage error: taken from typer, so the CLI works with either.
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+#: exceptions that end a command on purpose (typer.Exit, typer.Abort): passed through
+_FLOW = (typer.Exit, typer.Abort)
+
+
 class _FriendlyGroup(TyperGroup):
     """Every command's errors become one red line (exit 1), unless ``--debug`` was given."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except MobisimError as exc:
@@ -46,10 +52,10 @@ class _FriendlyGroup(TyperGroup):
         except KeyboardInterrupt:
             _say("interrupted (an unfinished run leaves no result folder)")
             raise typer.Exit(code=130) from None
-        except click.exceptions.ClickException:
+        except _USAGE_ERROR:
             raise
         except Exception as exc:  # a bug, not a user error: say how to see the traceback
-            if _state["debug"] or isinstance(exc, click.exceptions.Exit | click.exceptions.Abort):
+            if _state["debug"] or isinstance(exc, _FLOW):
                 raise
             name = type(exc).__name__
             _say(
