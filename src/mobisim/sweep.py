@@ -344,9 +344,8 @@ def _execute_dask(
         # imported distributed and what a run needs (spawn, Dask's default, starts each worker
         # with a new interpreter importing both).
         config = dict(LOCAL_CLUSTER_CONFIG)
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            config["distributed.worker.multiprocessing-method"] = "forkserver"
-            worker_context(extra_preload=["distributed"])
+        method = worker_context(["distributed"]).get_start_method()
+        config["distributed.worker.multiprocessing-method"] = method
         with dask.config.set(config):
             cluster = LocalCluster(
                 n_workers=max(workers, 1),

@@ -484,7 +484,8 @@ def convert_hive(
     trips.to_csv(trips_file, index=False)
 
     # fleet, energy and the scenario
-    veh = hive.vehicles
+    # starting charge, share of capacity; used per vehicle (at its depot) when vehicles differ
+    veh = hive.vehicles.assign(soc_share=hive.vehicles["initial_soc"].astype(float).clip(0.0, 1.0))
     max_snap = float(np.max(np.concatenate([o_snap[keep], d_snap[keep]]), initial=0.0))
     _, v_snap = snap_nodes(graph, veh["lat"].to_numpy(float), veh["lon"].to_numpy(float))
     max_snap = max(max_snap, float(v_snap.max(initial=0.0)))
@@ -498,7 +499,7 @@ def convert_hive(
     energy: dict[str, Any] = {
         "vehicle_types": vehicle_types,
         "charging_sites": sites,
-        "initial_soc_share": fleet_initial_soc(veh["initial_soc"]),
+        "initial_soc_share": fleet_initial_soc(veh["soc_share"]),
         "charge_to_share": charge_to,
     }
     reserve_share = None
@@ -517,7 +518,7 @@ def convert_hive(
         )
     # vehicles that start alike share energy.initial_soc_share; otherwise each depot (one per
     # vehicle, where it starts) carries that vehicle's own state of charge
-    per_vehicle_soc = veh["initial_soc"].astype(float).clip(0.0, 1.0).nunique() > 1
+    per_vehicle_soc = veh["soc_share"].nunique() > 1
     if per_vehicle_soc:
         notes.append("vehicles start with different SoC: each depot carries its vehicle's")
     services, counts = [], {}
@@ -533,11 +534,7 @@ def convert_hive(
             "vehicle_type": type_name,
             "depots": [
                 {"name": str(v.vehicle_id), "lat": float(v.lat), "lon": float(v.lon)}
-                | (
-                    {"initial_soc_share": min(max(float(v.initial_soc), 0.0), 1.0)}
-                    if per_vehicle_soc
-                    else {}
-                )
+                | ({"initial_soc_share": float(v.soc_share)} if per_vehicle_soc else {})
                 for v in group.itertuples()
             ],
             "max_wait_s": max_wait_s,
