@@ -216,3 +216,32 @@ def test_detour_factors_use_the_direct_drive_time_of_each_trip(demo_run):
         factors[drt["direct_s"] > 0].mean()
     )
     assert (factors >= 0.99).all()  # nobody rides faster than the direct drive
+
+
+def test_a_run_leaves_no_garbage_cycles_behind(tmp_path, monkeypatch):
+    """The network, router and services of a finished run are freed when run() returns, even
+    with the collector's automatic passes off (a sweep worker runs many in a row)."""
+    import gc
+    import weakref
+
+    from mobisim.network import router as router_module
+    from mobisim.network.router import Router
+
+    made = []
+
+    class TrackedRouter(Router):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(weakref.ref(self))
+
+    monkeypatch.setattr(router_module, "Router", TrackedRouter)
+    overrides = {**SMALL, "outputs.charts": False}
+    scenario = mobisim.load_scenario(DEMO, overrides=overrides)
+    gc.disable()
+    try:
+        result = mobisim.run(scenario, out_dir=tmp_path)
+        assert len(made) == 1
+        assert made[0]() is None  # collected, not waiting for a full pass of the collector
+    finally:
+        gc.enable()
+    assert len(result.trips) > 0  # what run() returns stays

@@ -13,6 +13,7 @@ is one call into its layer (docs/architecture.md); this module only wires them t
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -141,7 +142,27 @@ def run(
 
     Same scenario and seed give byte-identical ``events.parquet`` and ``trips.parquet``. If the
     run fails or is interrupted no result folder is left behind.
+
+    When the run is done its network, router, services and SimPy processes (reference cycles:
+    the networkx graph, generators and the environment they share) are collected at once. Left
+    to the collector, whose full passes are triggered by counts of objects, not by their size,
+    they stayed in memory for several runs, about 130 MB each on the demo town with 12,000
+    residents, and each later run in the process was slower (4.7, 5.9, 7.9 s for three runs in a
+    row; 4.5 s each when collected) — the sweeps' and batches' workers run many in a row.
     """
+    try:
+        return _run(scenario, out_dir, seed, progress)
+    finally:
+        gc.collect()
+
+
+def _run(
+    scenario: Scenario | str | Path,
+    out_dir: str | Path | None,
+    seed: int | None,
+    progress: Callable[[float], None] | None,
+) -> RunResult:
+    """The body of :func:`run` (same parameters)."""
     from mobisim.demand.trips import build_trips
     from mobisim.engine.simulation import simulate
     from mobisim.metrics.kpis import compute_kpis
