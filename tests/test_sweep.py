@@ -86,16 +86,20 @@ def test_dask_local_cluster_gives_the_same_kpis_and_event_tables(local_sweep, ti
         assert local_events.read_bytes() == dask_events.read_bytes()
 
 
-def _worker_settings() -> tuple[bool, str | None]:
+def _worker_settings(dask_worker) -> tuple:
     import dask
 
-    return dask.config.get("distributed.worker.profile.enabled"), os.environ.get(
-        "MALLOC_TRIM_THRESHOLD_"
+    return (
+        dask.config.get("distributed.worker.profile.enabled"),
+        os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        dask_worker._tick_interval,  # s, what the worker's event loop ticks at
+        dask.config.get("distributed.admin.system-monitor.interval"),
     )
 
 
 def test_the_sweeps_local_cluster_runs_without_profiler_and_malloc_trim():
-    """The settings a sweep gives its own LocalCluster reach the worker processes."""
+    """The settings a sweep gives its own LocalCluster reach the worker processes: no
+    profiler, no malloc trimming, the loop's tick every 1 s, the system monitor every 5 s."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -107,7 +111,7 @@ def test_the_sweeps_local_cluster_runs_without_profiler_and_malloc_trim():
         )
     with cluster, Client(cluster) as client:
         settings = list(client.run(_worker_settings).values())
-    assert settings == [(False, None)]
+    assert settings == [(False, None, 1.0, "5s")]
 
 
 def _worker_processes() -> list[int]:
