@@ -37,7 +37,7 @@ def test_run_id_is_time_fingerprint_and_seed():
 def test_a_complete_run_folder_is_renamed_into_place(tmp_path):
     events, tables = tiny_run()
     with store.run_folder(tmp_path, "demo", "run-1") as folder:
-        assert folder.name == ".tmp-run-1"
+        assert folder.name.startswith(".tmp-run-1.")  # .tmp-<run id>.<pid>@<host>
         store.write_run(folder, {"seed": 1}, events, tables, {"system": {"x": math.nan}})
         assert not (tmp_path / "demo" / "run-1").exists()  # invisible until complete
     run_dir = tmp_path / "demo" / "run-1"
@@ -98,3 +98,47 @@ def test_json_safe_and_versions():
     versions = store.dependency_versions()
     assert set(versions) == set(store.KEY_DEPENDENCIES)
     assert versions["numpy"] == np.__version__ and versions["pandas"] == pd.__version__
+
+
+def test_temporary_folders_of_dead_processes_are_removed_and_others_kept(tmp_path):
+    """A process killed outright leaves its temporary run folder; only those are removed."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from mobisim.results.store import TMP_PREFIX, remove_stale_temp_folders
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)
+    host = socket.gethostname()
+    scenario = tmp_path / "demo"
+    names = {
+        "dead": f"{TMP_PREFIX}20261123T000000Z-abc-s1.{dead_pid}@{host}",
+        "alive": f"{TMP_PREFIX}20261123T000001Z-abc-s2.{os.getpid()}@{host}",
+        "elsewhere": f"{TMP_PREFIX}20261123T000002Z-abc-s3.{dead_pid}@not-{host}",
+        "unnamed": f"{TMP_PREFIX}20261123T000003Z-abc-s4",
+        "run": "20261123T000004Z-abc-s5",
+    }
+    for name in names.values():
+        (scenario / name).mkdir(parents=True)
+    removed = remove_stale_temp_folders(tmp_path)
+    assert removed == [scenario / names["dead"]]
+    assert sorted(p.name for p in scenario.iterdir()) == sorted(
+        v for k, v in names.items() if k != "dead"
+    )
+
+
+def test_a_run_folder_is_written_under_a_name_that_says_who_writes_it(tmp_path):
+    import os
+    import socket
+
+    from mobisim.results.store import TMP_PREFIX, run_folder
+
+    with run_folder(tmp_path, "demo", "20261123T000000Z-abc-s1") as tmp:
+        assert (
+            tmp.name == f"{TMP_PREFIX}20261123T000000Z-abc-s1.{os.getpid()}@{socket.gethostname()}"
+        )
+    assert (tmp_path / "demo" / "20261123T000000Z-abc-s1").is_dir()

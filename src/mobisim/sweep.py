@@ -38,6 +38,7 @@ from pydantic import Field, ValidationError
 
 from mobisim.errors import MobisimError, ScenarioError
 from mobisim.randomness import derive_seed
+from mobisim.results.store import remove_stale_temp_folders
 from mobisim.scenario.base import StrictModel
 
 #: How often a run whose worker process died is tried again before it is recorded as failed.
@@ -467,6 +468,7 @@ def execute(
     """
     outcomes: list[SweepOutcome] = [] if into is None else into
     bar = _progress_bar(len(tasks), label) if progress else None
+    runs_dirs = sorted({task.runs_dir for task in tasks})
 
     def on_done(outcome: SweepOutcome) -> None:
         outcomes.append(outcome)
@@ -483,6 +485,8 @@ def execute(
     finally:
         if bar is not None:
             bar[0].stop()
+        for runs_dir in runs_dirs:  # what killed workers were writing (this run or an earlier)
+            remove_stale_temp_folders(runs_dir)
     return outcomes
 
 

@@ -2,8 +2,10 @@
 
 ``<out>/<scenario>/<run-id>/`` holds ``manifest.json``, ``events.parquet``, ``trips.parquet``,
 ``vehicles.parquet``, further tables (``<name>.parquet``), ``kpis.json`` and charts. Everything
-is written into a hidden sibling ``.tmp-<run-id>`` first and renamed when complete, so a failed
-or interrupted run leaves no half-written result folder.
+is written into a hidden sibling ``.tmp-<run-id>.<pid>@<host>`` first and renamed when complete, so
+a failed or interrupted run leaves no half-written result folder; a process killed outright
+(SIGKILL, a sweep worker lost) cannot clean up, and :func:`remove_stale_temp_folders` removes
+what such a process left.
 
 The run id is ``<UTC time>-<first 10 hex digits of the fingerprint>-s<seed>``, so run folders sort
 by time and the folder name alone tells which scenario variant and seed made it.
@@ -14,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
+import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -130,7 +134,7 @@ def run_folder(out_dir: str | Path, scenario_name: str, run_id: str) -> Iterator
     if final.exists():
         raise ResultsError(f"{final}: a run folder of that name exists already")
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f"{TMP_PREFIX}{run_id}"
+    tmp = parent / f"{TMP_PREFIX}{run_id}.{os.getpid()}@{socket.gethostname()}"
     tmp.mkdir()
     try:
         yield tmp
@@ -138,6 +142,36 @@ def run_folder(out_dir: str | Path, scenario_name: str, run_id: str) -> Iterator
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temp_folders(out_dir: str | Path) -> list[Path]:
+    """Remove the temporary run folders under ``out_dir/<scenario>/`` whose writing process has
+    died on this host (killed outright, so it could not clean up); return them.
+
+    A folder made on another host, or by a process still running, or whose name does not say
+    who made it, is left alone.
+    """
+    removed = []
+    host = socket.gethostname()
+    for folder in sorted(Path(out_dir).glob(f"*/{TMP_PREFIX}*")):
+        _, dot, owner = folder.name[len(TMP_PREFIX) :].partition(".")
+        pid, at, owner_host = owner.partition("@")
+        if not (dot and at and pid.isdigit()) or owner_host != host or not folder.is_dir():
+            continue
+        if not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def write_run(
