@@ -38,7 +38,7 @@ from pydantic import Field, ValidationError
 
 from mobisim.errors import MobisimError, ScenarioError
 from mobisim.randomness import derive_seed
-from mobisim.results.store import remove_stale_temp_folders
+from mobisim.results.store import TMP_PREFIX, remove_stale_temp_folders
 from mobisim.scenario.base import StrictModel
 
 #: How often a run whose worker process died is tried again before it is recorded as failed.
@@ -205,7 +205,7 @@ def finished_runs(runs_dir: Path) -> dict[str, Path]:
     """Fingerprint -> run folder for every complete run under ``runs_dir`` (temp folders ignored)."""
     found: dict[str, Path] = {}
     for manifest in sorted(Path(runs_dir).glob("*/*/manifest.json")):
-        if manifest.parent.name.startswith(".tmp"):
+        if manifest.parent.name.startswith(TMP_PREFIX):
             continue
         try:
             fp = json.loads(manifest.read_text())["fingerprint"]

@@ -146,11 +146,11 @@ def run_folder(out_dir: str | Path, scenario_name: str, run_id: str) -> Iterator
 
 def _process_alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only checks the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
-        return True
+    except PermissionError:  # it exists, under another user
+        pass
     return True
 
 
