@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import mobisim
+from mobisim.errors import ScenarioError
 from mobisim.sweep import finished_runs, sweep, worker_context, worker_preload
 from mobisim.sweep_analysis import plot_sweep, query, summarise
 
@@ -94,24 +95,52 @@ def _worker_settings(dask_worker) -> tuple:
         os.environ.get("MALLOC_TRIM_THRESHOLD_"),
         dask_worker._tick_interval,  # s, what the worker's event loop ticks at
         dask.config.get("distributed.admin.system-monitor.interval"),
+        dask_worker.memory_manager.memory_monitor_interval,  # s
     )
 
 
-def test_the_sweeps_local_cluster_runs_without_profiler_and_malloc_trim():
-    """The settings a sweep gives its own LocalCluster reach the worker processes: no
-    profiler, no malloc trimming, the loop's tick every 1 s, the system monitor every 5 s."""
-    import dask
-    from distributed import Client, LocalCluster
+def test_the_sweeps_local_cluster_starts_while_planning_with_its_settings():
+    """prepare_workers() starts the sweep's LocalCluster in the background; its settings reach
+    the worker processes (no profiler, no malloc trimming, the loop's tick every 1 s, the system
+    monitor every 5 s, memory checks every 1 s, the nanny's too); execute() uses that cluster
+    and closes it."""
+    from distributed import Client
 
-    from mobisim.sweep import LOCAL_CLUSTER_CONFIG
+    from mobisim.sweep import execute, prepare_workers
 
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        cluster = LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-    with cluster, Client(cluster) as client:
+    starting = prepare_workers(1, "local")
+    assert starting is not None
+    cluster = starting.result(timeout=120)
+    with Client(cluster) as client:
         settings = list(client.run(_worker_settings).values())
-    assert settings == [(False, None, 1.0, "5s")]
+    assert settings == [(False, None, 1.0, "5s", 1.0)]
+    [nanny] = cluster.workers.values()
+    assert nanny.memory_manager.memory_monitor_interval == 1.0
+    assert execute([], workers=1, dask="local", starting=starting) == []
+    assert cluster.status.name == "closed"
+
+
+def test_a_sweep_whose_planning_fails_closes_the_cluster_it_started(
+    tiny_base, tmp_path, monkeypatch
+):
+    import mobisim.sweep as sweep_module
+
+    started = []
+
+    class FakeCluster:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    def fake_start(workers):
+        started.append(FakeCluster())
+        return started[-1]
+
+    monkeypatch.setattr(sweep_module, "_start_local_cluster", fake_start)
+    with pytest.raises(ScenarioError, match="no_such_key"):
+        sweep(tiny_base, grid={"no_such_key": [1, 2]}, out_dir=tmp_path, dask="local")
+    assert len(started) == 1 and started[0].closed
 
 
 def _worker_processes() -> list[int]:

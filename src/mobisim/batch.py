@@ -106,47 +106,59 @@ def batch(
     """
     from mobisim.api import load_scenario
     from mobisim.scenario.loader import fingerprint
-    from mobisim.sweep import SweepTask, execute, outcomes_frame, prepare_workers
+    from mobisim.sweep import (
+        SweepTask,
+        discard_workers,
+        execute,
+        outcomes_frame,
+        prepare_workers,
+    )
 
     files = scenario_files(paths)
     if name is None:
         single = len(paths) == 1 and Path(paths[0]).is_dir()
         name = Path(paths[0]).resolve().name if single else "batch"
     params = _overrides_dict(overrides)
-    prepare_workers(workers, dask)  # imports while the files are validated
-    batch_dir = Path(out_dir) / name
-    runs_dir = batch_dir / "runs"
-    chosen, problems = [], []
-    for file in files:
-        try:
-            scenario = load_scenario(file, overrides=params)
-        except ScenarioError as exc:
-            problems.append(str(exc))
-            continue
-        if not scenario.template:
-            chosen.append((file, scenario))
-    if problems:
-        raise MobisimError("\n".join(problems))
-    if not chosen:
-        raise ScenarioError(
-            None, [("batch", f"no scenario to run in {[str(p) for p in paths]} (all templates?)")]
+    starting = prepare_workers(workers, dask)  # starts while the files are validated
+    try:
+        batch_dir = Path(out_dir) / name
+        runs_dir = batch_dir / "runs"
+        chosen, problems = [], []
+        for file in files:
+            try:
+                scenario = load_scenario(file, overrides=params)
+            except ScenarioError as exc:
+                problems.append(str(exc))
+                continue
+            if not scenario.template:
+                chosen.append((file, scenario))
+        if problems:
+            raise MobisimError("\n".join(problems))
+        if not chosen:
+            raise ScenarioError(
+                None,
+                [("batch", f"no scenario to run in {[str(p) for p in paths]} (all templates?)")],
+            )
+        names = [s.name for _, s in chosen]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ScenarioError(
+                None, [("name", f"expected unique scenario names (repeated: {repeated})")]
+            )
+        first = _choose_baseline(names, [f.stem for f, _ in chosen], baseline)
+        chosen.insert(0, chosen.pop(first))
+        tasks = [
+            SweepTask(
+                str(file.resolve()), params, 0, scenario.seed, fingerprint(scenario), str(runs_dir)
+            )
+            for file, scenario in chosen
+        ]
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        outcomes = execute(
+            tasks, workers=workers, dask=dask, progress=progress, label="batch", starting=starting
         )
-    names = [s.name for _, s in chosen]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ScenarioError(
-            None, [("name", f"expected unique scenario names (repeated: {repeated})")]
-        )
-    first = _choose_baseline(names, [f.stem for f, _ in chosen], baseline)
-    chosen.insert(0, chosen.pop(first))
-    tasks = [
-        SweepTask(
-            str(file.resolve()), params, 0, scenario.seed, fingerprint(scenario), str(runs_dir)
-        )
-        for file, scenario in chosen
-    ]
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    outcomes = execute(tasks, workers=workers, dask=dask, progress=progress, label="batch")
+    finally:
+        discard_workers(starting)  # if validation failed before execute() took the cluster
     by_fp = {o.fingerprint: o for o in outcomes}
     ordered = [by_fp[t.fingerprint] for t in tasks]
     frame = outcomes_frame(ordered, kpi_scopes=("system",), keep_order=True)
