@@ -245,3 +245,16 @@ def test_plot_and_query(local_sweep, tmp_path):
         "select count(*) as n, count(distinct seed) as seeds from sweeps where status = 'ok'", out
     )
     assert answer.loc[0, "n"] == 8 and answer.loc[0, "seeds"] == 2
+
+
+@pytest.mark.parametrize("dask", ["local", "tcp://127.0.0.1:8786"])
+def test_a_dask_sweep_without_dask_installed_says_how_to_install_it(
+    tiny_base, tmp_path, monkeypatch, dask
+):
+    import sys
+
+    from mobisim.errors import MobisimError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
+    with pytest.raises(MobisimError, match=r'pip install "mobisim\[dask\]"'):
+        sweep(tiny_base, grid=GRID, out_dir=tmp_path, dask=dask)

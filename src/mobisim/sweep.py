@@ -296,13 +296,13 @@ def prepare_workers(workers: int, dask: str | None) -> Future | None:
     execute(), which closes the cluster) or None; a caller that stops before execute() passes it
     to discard_workers().
     """
-    if dask == "local" or (not dask and workers > 1):
-        worker_context(["distributed"] if dask else ())
     if dask != "local":
+        if not dask and workers > 1:
+            worker_context()
         return None
     starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mobisim-dask-start")
     try:
-        return starter.submit(_start_local_cluster, workers)
+        return starter.submit(_start_local_cluster, workers)  # starts the fork server too
     finally:
         starter.shutdown(wait=False)  # the thread ends when the cluster is up
 
@@ -314,20 +314,26 @@ def discard_workers(starting: Future | None) -> None:
         starting.result().close()
 
 
+def _distributed() -> types.ModuleType:
+    """The ``distributed`` module, or a clear error if the dask extra is not installed."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise MobisimError('Dask is not installed: pip install "mobisim[dask]"') from exc
+    return distributed
+
+
 def _start_local_cluster(workers: int):
     """A LocalCluster for a sweep: ``workers`` single-threaded worker processes, forked from the
     fork server, with LOCAL_CLUSTER_CONFIG (see _execute_dask)."""
-    try:
-        from distributed import LocalCluster
-    except ImportError as exc:
-        raise MobisimError('Dask is not installed: pip install "mobisim[dask]"') from exc
+    distributed = _distributed()
     import dask
 
     config = dict(LOCAL_CLUSTER_CONFIG)
     method = worker_context(["distributed"]).get_start_method()
     config["distributed.worker.multiprocessing-method"] = method
     with dask.config.set(config):
-        return LocalCluster(
+        return distributed.LocalCluster(
             n_workers=max(workers, 1),
             threads_per_worker=1,
             processes=True,
@@ -378,12 +384,7 @@ def _execute_dask(
     on_done: Callable[[SweepOutcome], None],
     starting: Future | None = None,
 ) -> None:
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_as_completed
-    except ImportError as exc:
-        raise MobisimError('Dask is not installed: pip install "mobisim[dask]"') from exc
-
+    distributed = _distributed()
     cluster = None
     if address == "local":
         # Runs are long single-threaded Python tasks. Some of distributed's worker defaults cost
@@ -403,12 +404,12 @@ def _execute_dask(
         # plans.
         cluster = starting.result() if starting is not None else _start_local_cluster(workers)
         try:
-            client = Client(cluster)
+            client = distributed.Client(cluster)
         except BaseException:
             cluster.close()
             raise
     else:
-        client = Client(address)
+        client = distributed.Client(address)
     try:
         # pure=False: a run is identified by its fingerprint, not by Dask's argument hashing;
         # retries covers a worker killed mid-run (the scheduler also reschedules lost tasks).
@@ -419,7 +420,7 @@ def _execute_dask(
             for task in tasks
         ]
         by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
-        for future in dask_as_completed(futures):
+        for future in distributed.as_completed(futures):
             task = by_key[future.key]
             try:
                 on_done(future.result())
