@@ -1,7 +1,7 @@
 """Scaling benchmark: synthetic town days of 10 k, 50 k and 200 k trips with every service on.
 
 Run:  /work/venv/bin/python benchmarks/bench_scaling.py [--sizes 10000 50000 200000] [--repeat 3]
-      [--nodes 1500 --area-km2 6.9]
+      [--nodes 1500 --area-km2 6.9] [--services walk,car,drt]
 
 Each size starts from ``scenarios/demo.yaml`` (walk, private car, an autonomous shuttle loop, DRT,
 one-way car-sharing, dockless e-scooters, docked bikes; shuttles and DRT charge at a PV depot) and
@@ -12,6 +12,8 @@ vehicles, car-sharing cars and spaces per station, e-scooters, bikes and docks, 
 plugs, PV and storage; the shuttle keeps its loop and gets ``f`` times the capacity per hour
 (headway down to 3 min at most, then bigger vehicles). The network is the demo's town (1,500
 nodes, 6.9 km²) for every size unless ``--nodes`` / ``--area-km2`` say otherwise.
+``--services walk,car,drt`` keeps only the named services on (the others get ``enabled: false``):
+what each service adds to the walk-and-car day, one at a time.
 
 Each size runs in a fresh child process (so that ``maxrss_MB`` is that size's own peak). The
 network, the router tables of every profile the services use and the trips are built before the
@@ -57,8 +59,14 @@ TRIPS_PER_RESIDENT = 10_028 / 6_000  # measured on the demo (seed 42, every serv
 SHUTTLE_MIN_HEADWAY_MIN = 3.0
 
 
-def scaled_overrides(residents: int, nodes: int | None, area_km2: float | None) -> dict:
-    """Overrides of the demo for ``residents`` residents, shared fleets scaled alike."""
+def scaled_overrides(
+    residents: int, nodes: int | None, area_km2: float | None, keep: list[str] | None = None
+) -> dict:
+    """Overrides of the demo for ``residents`` residents, shared fleets scaled alike.
+
+    ``keep``: the services to keep on (names in the demo); the others get ``enabled: false``.
+    None keeps every service.
+    """
     raw = yaml.safe_load(DEMO.read_text())
     f = residents / DEMO_RESIDENTS
     services = {block["name"]: block for block in raw["services"]}
@@ -103,6 +111,15 @@ def scaled_overrides(residents: int, nodes: int | None, area_km2: float | None) 
             "storage_kw": depot["storage_kw"] * f,
         }
     ]
+    if keep is not None:
+        unknown = sorted(set(keep) - set(services))
+        if unknown:
+            raise SystemExit(
+                f"--services: no service {unknown} in {DEMO} (known: {list(services)})"
+            )
+        for name in services:
+            if name not in keep:
+                out[f"services.{name}.enabled"] = False
     if nodes is not None:
         out["network.synthetic.target_nodes"] = nodes
     if area_km2 is not None:
@@ -135,9 +152,11 @@ def one_size(
     area_km2: float | None,
     idle_cores: float = 0.2,
     idle_wait_s: float = 120.0,
+    keep: list[str] | None = None,
 ) -> dict:
     """Measure one population size (in this process); return the table row."""
-    scenario = mobisim.load_scenario(DEMO, overrides=scaled_overrides(residents, nodes, area_km2))
+    overrides = scaled_overrides(residents, nodes, area_km2, keep)
+    scenario = mobisim.load_scenario(DEMO, overrides=overrides)
     t0 = time.perf_counter()
     network = build_network(scenario.network, scenario.base_dir)
     router = Router(network, scenario.network.router)
@@ -178,6 +197,7 @@ def one_size(
     per_event_us = 1e6 * run_s / n_events
     modes = out.trips["mode"].value_counts(normalize=True)
     return {
+        "services": "+".join(s.name for s in scenario.services if s.enabled),
         "residents": residents,
         "nodes": network.n_nodes,
         "router": router.mode,
@@ -221,11 +241,23 @@ def main() -> None:
         help="before each timed run wait until other processes use at most this many cores",
     )
     parser.add_argument("--idle-wait-s", type=float, default=120.0, help="longest such wait")
+    parser.add_argument(
+        "--services",
+        default=None,
+        help="comma-separated demo services to keep on, e.g. walk,car,drt (default: all)",
+    )
     parser.add_argument("--_child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child is not None:
+        keep = args.services.split(",") if args.services else None
         row = one_size(
-            args._child, args.repeat, args.nodes, args.area_km2, args.idle_cores, args.idle_wait_s
+            args._child,
+            args.repeat,
+            args.nodes,
+            args.area_km2,
+            args.idle_cores,
+            args.idle_wait_s,
+            keep,
         )
         print("ROW " + json.dumps(row))
         return
@@ -249,6 +281,8 @@ def main() -> None:
             cmd += ["--nodes", str(args.nodes)]
         if args.area_km2 is not None:
             cmd += ["--area-km2", str(args.area_km2)]
+        if args.services:
+            cmd += ["--services", args.services]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         line = next(x for x in done.stdout.splitlines() if x.startswith("ROW "))
         rows.append(json.loads(line[4:]))
