@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import simpy
@@ -175,3 +176,27 @@ def test_fleet_that_would_run_flat_goes_to_charge():
     assert (events["event"] == "charge_end").sum() == len(site.sessions)
     assert min(lowest) >= 0.0
     check_energy_balance(events, vehicles, config)
+
+
+@pytest.mark.parametrize(
+    "curve",
+    [
+        ChargeCurve(capacity_kwh=33.0, power_kw=7.0),
+        ChargeCurve(capacity_kwh=0.5, power_kw=0.25),  # a scooter battery on a dock
+        ChargeCurve(capacity_kwh=60.0, power_kw=0.0),  # no power: the charge stays put
+        ChargeCurve(capacity_kwh=60.0, power_kw=50.0, taper_end_power_share=1.0),  # no taper
+    ],
+)
+def test_curve_scalar_path_gives_the_array_paths_floats(curve):
+    """Two Python numbers take soc_after_kwh's scalar path: the same floats as the array path."""
+    rng = np.random.default_rng(7)
+    cap = curve.capacity_kwh
+    starts = np.concatenate([rng.uniform(0, cap, 300), [0.0, cap * 0.8, cap, cap * 1.1, np.nan]])
+    durations = np.concatenate([rng.uniform(-60, 6 * 3600, 300), [0.0, -5.0, 1e9, 0.1, np.nan]])
+    expected = curve.soc_after_kwh(starts, durations)  # arrays: the vectorised path
+    got = np.array(
+        [curve.soc_after_kwh(float(a), float(d)) for a, d in zip(starts, durations, strict=True)]
+    )
+    assert all(type(curve.soc_after_kwh(float(a), 60)) is float for a in starts[:3])
+    np.testing.assert_array_equal(got, expected)  # bit for bit, NaN where the array path has NaN
+    assert curve.soc_after_kwh(3, 600) == curve.soc_after_kwh(np.float64(3.0), 600.0)

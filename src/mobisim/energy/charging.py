@@ -37,6 +37,8 @@ from mobisim.energy.vehicle_types import CHARGE_EFFICIENCY, VehicleType
 #: default taper: full power up to 80 % state of charge, 15 % of full power at 100 % (A)
 TAPER_START_SHARE = 0.8
 TAPER_END_POWER_SHARE = 0.15
+#: argument types of soc_after_kwh's scalar path (one plug-in, not arrays)
+_SCALAR = (float, int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,11 @@ class ChargeCurve:
         """State of charge (kWh) after charging ``duration_s`` (s) from ``from_kwh`` (kWh).
 
         Both arguments may be numpy arrays (broadcast); the answer never exceeds the capacity.
+        Two Python numbers take a scalar path (shared vehicles ask this on every offer): the
+        same operations in the same order, so the same floats as the array path.
         """
+        if type(from_kwh) in _SCALAR and type(duration_s) in _SCALAR:
+            return self._soc_after_scalar_kwh(float(from_kwh), float(duration_s))
         from_kwh = np.asarray(from_kwh, dtype=float)
         hours = np.maximum(np.asarray(duration_s, dtype=float), 0.0) / 3600.0
         e0, k, power = self._e0, self._k, self.power_kw
@@ -109,6 +115,31 @@ class ChargeCurve:
         soc = np.where(in_flat, flat_soc, tapered)
         soc = np.minimum(soc, self.capacity_kwh)
         return float(soc) if soc.ndim == 0 else soc
+
+    def _soc_after_scalar_kwh(self, from_kwh: float, duration_s: float) -> float:
+        """:meth:`soc_after_kwh` of one plug-in (kWh after ``duration_s`` s from ``from_kwh`` kWh).
+
+        Comparisons are written so that NaN propagates as ``np.maximum`` / ``np.minimum`` do;
+        the exponential is NumPy's (``math.exp`` may differ in the last bit).
+        """
+        hours = (duration_s if not duration_s < 0.0 else 0.0) / 3600.0
+        e0, k, power = self._e0, self._k, self.power_kw
+        if power > 0:
+            gap = e0 - from_kwh
+            flat_h = (gap if not gap < 0.0 else 0.0) / power
+        else:
+            flat_h = math.inf
+        if hours <= flat_h:
+            soc = from_kwh + power * hours
+        else:
+            start = from_kwh if not from_kwh < e0 else e0
+            rest_h = hours - (flat_h if not flat_h > hours else hours)
+            if k > 0:
+                soc = e0 + (1 - (1 - k * (start - e0)) * float(np.exp(-power * k * rest_h))) / k
+            else:
+                soc = start + power * rest_h
+        capacity = self.capacity_kwh
+        return soc if not soc > capacity else capacity
 
 
 class ChargingSite:
