@@ -14,6 +14,9 @@ plugs, PV and storage; the shuttle keeps its loop and gets ``f`` times the capac
 nodes, 6.9 km²) for every size unless ``--nodes`` / ``--area-km2`` say otherwise.
 ``--services walk,car,drt`` keeps only the named services on (the others get ``enabled: false``):
 what each service adds to the walk-and-car day, one at a time.
+``--constant-offers`` keeps every service built and running but makes each one other than walk
+and car answer every trip with the same refusal, without looking at the trip: what asking the
+services costs before any offer is worked out (a measurement, not a scenario a user can run).
 
 Each size runs in a fresh child process (so that ``maxrss_MB`` is that size's own peak). The
 network, the router tables of every profile the services use and the trips are built before the
@@ -127,6 +130,25 @@ def scaled_overrides(
     return out
 
 
+def constant_offers() -> None:
+    """Make :func:`simulate` build services whose offers, but walk's and car's, are one constant
+    refusal (``--constant-offers``): the cost of asking, without the work of offering."""
+    from mobisim.engine import simulation
+    from mobisim.services.base import unavailable
+
+    build = simulation.build_services
+
+    def build_refusing(*args, **kwargs):
+        services = build(*args, **kwargs)
+        for service in services:
+            if service.name not in ("walk", "car"):
+                refusal = [unavailable(service.name, service.name, "constant_refusal")]
+                service.offers = lambda trip, now_s, refusal=refusal: refusal
+        return services
+
+    simulation.build_services = build_refusing
+
+
 def warm_router(router: Router, network, scenario) -> None:
     """Build the router tables of every profile the services use, before the clock.
 
@@ -153,8 +175,11 @@ def one_size(
     idle_cores: float = 0.2,
     idle_wait_s: float = 120.0,
     keep: list[str] | None = None,
+    refuse: bool = False,
 ) -> dict:
     """Measure one population size (in this process); return the table row."""
+    if refuse:
+        constant_offers()
     overrides = scaled_overrides(residents, nodes, area_km2, keep)
     scenario = mobisim.load_scenario(DEMO, overrides=overrides)
     t0 = time.perf_counter()
@@ -197,7 +222,8 @@ def one_size(
     per_event_us = 1e6 * run_s / n_events
     modes = out.trips["mode"].value_counts(normalize=True)
     return {
-        "services": "+".join(s.name for s in scenario.services if s.enabled),
+        "services": "+".join(s.name for s in scenario.services if s.enabled)
+        + (" (constant offers)" if refuse else ""),
         "residents": residents,
         "nodes": network.n_nodes,
         "router": router.mode,
@@ -246,6 +272,11 @@ def main() -> None:
         default=None,
         help="comma-separated demo services to keep on, e.g. walk,car,drt (default: all)",
     )
+    parser.add_argument(
+        "--constant-offers",
+        action="store_true",
+        help="services other than walk and car refuse every trip without looking at it",
+    )
     parser.add_argument("--_child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child is not None:
@@ -258,6 +289,7 @@ def main() -> None:
             args.idle_cores,
             args.idle_wait_s,
             keep,
+            args.constant_offers,
         )
         print("ROW " + json.dumps(row))
         return
@@ -283,6 +315,8 @@ def main() -> None:
             cmd += ["--area-km2", str(args.area_km2)]
         if args.services:
             cmd += ["--services", args.services]
+        if args.constant_offers:
+            cmd += ["--constant-offers"]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         line = next(x for x in done.stdout.splitlines() if x.startswith("ROW "))
         rows.append(json.loads(line[4:]))
