@@ -1,7 +1,7 @@
 """Scaling benchmark: synthetic town days of 10 k, 50 k and 200 k trips with every service on.
 
 Run:  /work/venv/bin/python benchmarks/bench_scaling.py [--sizes 10000 50000 200000] [--repeat 3]
-      [--nodes 1500 --area-km2 6.9] [--services walk,car,drt]
+      [--nodes 1500 --area-km2 6.9] [--services walk,car,drt] [--constant-offers]
 
 Each size starts from ``scenarios/demo.yaml`` (walk, private car, an autonomous shuttle loop, DRT,
 one-way car-sharing, dockless e-scooters, docked bikes; shuttles and DRT charge at a PV depot) and
