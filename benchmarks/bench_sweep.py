@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from machine_load import ForeignLoad, wait_until_idle
-from mobisim.sweep import sweep
+from mobisim.experiments.sweep import sweep
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
 GRID = {"services.drt.vehicles": [4, 8], "services.shuttle.headway_min": [10, 15]}

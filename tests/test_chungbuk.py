@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 import mobisim
-from mobisim.batch import batch, scenario_files
 from mobisim.cli import app
 from mobisim.errors import MobisimError, ScenarioError
+from mobisim.experiments.batch import batch, scenario_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").rglob("*.yaml"))
@@ -201,7 +201,7 @@ def test_batch_command_line(tmp_path):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_sweep_file_plans(path, tmp_path):
-    from mobisim.sweep import expand, load_sweep_file, plan
+    from mobisim.experiments.planning import expand, load_sweep_file, plan
 
     config = load_sweep_file(path)
     sets = expand(config.grid, config.zip, config.runs)

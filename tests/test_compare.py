@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from mobisim.cli_analysis import register_analysis_commands
+from mobisim.cli.analysis import register_analysis_commands
 from mobisim.results.compare import (
     compare_runs,
     comparison_table,

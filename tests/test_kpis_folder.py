@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from mobisim.cli_analysis import register_analysis_commands
+from mobisim.cli.analysis import register_analysis_commands
 from mobisim.errors import ResultsError
 from mobisim.metrics.tables import kpi_meta, load_run, recompute_kpis
 from mobisim.results.store import json_safe

@@ -7,7 +7,7 @@ import json
 import osmnx as ox
 from typer.testing import CliRunner
 
-from mobisim.cli_network import network_app
+from mobisim.cli.network import network_app
 
 runner = CliRunner()
 

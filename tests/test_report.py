@@ -11,7 +11,7 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from mobisim.cli_analysis import register_analysis_commands
+from mobisim.cli.analysis import register_analysis_commands
 from mobisim.results.report import build_report
 from test_kpis_sample import META, sample_tables, write_run_folder
 

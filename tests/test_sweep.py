@@ -14,8 +14,10 @@ import pytest
 
 import mobisim
 from mobisim.errors import ScenarioError
-from mobisim.sweep import finished_runs, sweep, worker_context, worker_preload
-from mobisim.sweep_analysis import plot_sweep, query, summarise
+from mobisim.experiments.analysis import plot_sweep, query, summarise
+from mobisim.experiments.local_workers import worker_context, worker_preload
+from mobisim.experiments.planning import finished_runs
+from mobisim.experiments.sweep import sweep
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
 GRID = {"services.car.parking_search_min": [1, 8], "services.walk.max_walk_m": [2000, 4000]}
@@ -106,7 +108,7 @@ def test_the_sweeps_local_cluster_starts_while_planning_with_its_settings():
     and closes it."""
     from distributed import Client
 
-    from mobisim.sweep import execute, prepare_workers
+    from mobisim.experiments.sweep import execute, prepare_workers
 
     starting = prepare_workers(1, "local")
     assert starting is not None
@@ -123,7 +125,7 @@ def test_the_sweeps_local_cluster_starts_while_planning_with_its_settings():
 def test_a_sweep_whose_planning_fails_closes_the_cluster_it_started(
     tiny_base, tmp_path, monkeypatch
 ):
-    import mobisim.sweep as sweep_module
+    import mobisim.experiments.sweep as sweep_module
 
     started = []
 
@@ -137,7 +139,7 @@ def test_a_sweep_whose_planning_fails_closes_the_cluster_it_started(
         started.append(FakeCluster())
         return started[-1]
 
-    monkeypatch.setattr(sweep_module, "_start_local_cluster", fake_start)
+    monkeypatch.setattr(sweep_module, "start_local_cluster", fake_start)
     with pytest.raises(ScenarioError, match="no_such_key"):
         sweep(tiny_base, grid={"no_such_key": [1, 2]}, out_dir=tmp_path, dask="local")
     assert len(started) == 1 and started[0].closed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mobisim.errors import ScenarioError
-from mobisim.sweep import expand, load_sweep_file
+from mobisim.experiments.planning import expand, load_sweep_file
 
 
 def test_grid_is_the_cartesian_product_in_a_stable_order():

@@ -16,9 +16,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from mobisim.experiments.analysis import plot_sweep, read_sweep
 from mobisim.metrics.tables import load_run
 from mobisim.results import plots
-from mobisim.sweep_analysis import plot_sweep, read_sweep
 
 HERE = Path(__file__).resolve().parent
 PHASES = ["baseline", "phase-2019", "phase-2020", "drt-2030"]

@@ -34,14 +34,18 @@ def run(scenario, **kwargs):
     return _run(scenario, **kwargs)
 
 
-def __getattr__(name):
-    """``mobisim.sweep`` and ``mobisim.batch``: the modules, loaded on first use; both are also
-    callable: ``mobisim.sweep(base, grid=..., replications=...)`` is ``mobisim.sweep.sweep``."""
-    if name in ("sweep", "batch"):
-        import importlib
+def sweep(base, **kwargs):
+    """Run a parameter sweep; see :func:`mobisim.experiments.sweep.sweep`."""
+    from mobisim.experiments.sweep import sweep as _sweep
 
-        return importlib.import_module(f"mobisim.{name}")
-    raise AttributeError(f"module 'mobisim' has no attribute {name!r}")
+    return _sweep(base, **kwargs)
+
+
+def batch(paths, **kwargs):
+    """Run a set of scenario files and compare them; see :func:`mobisim.experiments.batch.batch`."""
+    from mobisim.experiments.batch import batch as _batch
+
+    return _batch(paths, **kwargs)
 
 
 __all__ = ["__version__", "batch", "load_scenario", "run", "sweep"]

@@ -3,9 +3,9 @@
 Errors a user can cause (:class:`mobisim.errors.MobisimError`) print one clear red message and
 exit with status 1; ``mobisim --debug COMMAND`` (or ``run``/``validate`` ``--debug``) shows the
 traceback instead. An unexpected exception (a bug) prints one line too and exits with status 2.
-The ``network`` commands (cli_network.py), the analysis commands ``kpis/compare/plot/report``
-(cli_analysis.py), the sweep commands (cli_sweep.py) and ``batch`` (cli_batch.py) are mounted
-here.
+The ``network`` commands (:mod:`mobisim.cli.network`), the analysis commands
+``kpis/compare/plot/report`` (:mod:`mobisim.cli.analysis`), the sweep commands
+(:mod:`mobisim.cli.sweep`) and ``batch`` (:mod:`mobisim.cli.batch`) are mounted here.
 """
 
 from __future__ import annotations
@@ -166,24 +166,16 @@ def run(
 
 
 def _mount_other_commands() -> None:
-    """Mount the command groups of other modules; a module not built yet is left out."""
-    from mobisim.cli_batch import register_batch_command
-    from mobisim.cli_sweep import register_sweep_commands
+    """Mount the command groups of the other CLI modules."""
+    from mobisim.cli.analysis import register_analysis_commands
+    from mobisim.cli.batch import register_batch_command
+    from mobisim.cli.network import network_app
+    from mobisim.cli.sweep import register_sweep_commands
 
     register_sweep_commands(app)
     register_batch_command(app)
-    try:
-        from mobisim.cli_network import network_app
-    except ImportError:
-        network_app = None
-    if network_app is not None:
-        app.add_typer(network_app, name="network", help="Inspect, plot and fetch road networks.")
-    try:
-        from mobisim.cli_analysis import register_analysis_commands
-    except ImportError:
-        register_analysis_commands = None
-    if register_analysis_commands is not None:
-        register_analysis_commands(app)
+    app.add_typer(network_app, name="network", help="Inspect, plot and fetch road networks.")
+    register_analysis_commands(app)
 
 
 _mount_other_commands()

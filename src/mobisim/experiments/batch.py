@@ -4,7 +4,7 @@ A batch is a list of scenario files (or folders, meaning every ``*.yaml`` in the
 each run once with its own seed; files marked ``template: true`` (a base that others extend)
 are skipped. The runs go to ``<out>/<name>/runs/<scenario>/<run-id>/`` and are found again by
 fingerprint, so a batch started again runs only what is missing or changed (the sweep
-machinery, :mod:`mobisim.sweep`, local processes or Dask). At the end the batch folder holds:
+machinery, :mod:`mobisim.experiments.sweep`, local processes or Dask). At the end the batch folder holds:
 
 * ``batch.parquet``: one row per scenario (file, name, fingerprint, status, error, run folder,
   wall time and the system KPIs flattened, e.g. ``system.served_share``);
@@ -20,8 +20,6 @@ file (e.g. ``{"demand.synthetic.residents": 4000}`` for a quick scaled-down look
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +92,7 @@ def batch(
     out_dir : results folder; the batch writes ``<out_dir>/<name>/``.
     name : batch name (default: the folder's name when ``paths`` is one folder, else "batch").
     overrides : applied to every scenario (``{"key.path": value}`` or ``["key.path=value"]``).
-    workers, dask : how runs execute (as for :func:`mobisim.sweep.sweep`).
+    workers, dask : how runs execute (as for :func:`mobisim.experiments.sweep.sweep`).
     baseline : scenario name or file stem of the baseline (see the module docstring).
     report : write ``report.html`` (charts of every run; the slowest part after the runs).
     title : title of the report page.
@@ -105,14 +103,14 @@ def batch(
     report then cover the runs that finished.
     """
     from mobisim.api import load_scenario
-    from mobisim.scenario.loader import fingerprint
-    from mobisim.sweep import (
-        SweepTask,
+    from mobisim.experiments.planning import SweepTask
+    from mobisim.experiments.sweep import (
         discard_workers,
         execute,
         outcomes_frame,
         prepare_workers,
     )
+    from mobisim.scenario.loader import fingerprint
 
     files = scenario_files(paths)
     if name is None:
@@ -223,13 +221,3 @@ def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable: ``mobisim.batch(...)`` is :func:`batch`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return batch(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

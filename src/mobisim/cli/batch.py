@@ -68,7 +68,7 @@ def register_batch_command(app: typer.Typer) -> None:
 
         Writes <out>/<name>/: runs/, batch.parquet, comparison.csv/.md and report.html.
         """
-        from mobisim.batch import batch
+        from mobisim.experiments.batch import batch
 
         console = Console()
         if not console.is_terminal:  # a log file: room for the summary table

@@ -23,7 +23,7 @@ def register_sweep_commands(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run a parameter sweep; finished runs (same fingerprint) are skipped."""
-        from mobisim.sweep import run_sweep_file
+        from mobisim.experiments.sweep import run_sweep_file
 
         frame = run_sweep_file(sweep_file, workers=workers, dask=dask, progress=True)
         failed = int((frame["status"] != "ok").sum()) if len(frame) else 0
@@ -42,7 +42,7 @@ def register_sweep_commands(app: typer.Typer) -> None:
         csv: Path = typer.Option(None, "--csv", help="Also write the answer as CSV."),
     ) -> None:
         """Query sweep and KPI tables with SQL (DuckDB)."""
-        from mobisim.sweep_analysis import query
+        from mobisim.experiments.analysis import query
 
         frame = query(sql, results)
         table = Table(*map(str, frame.columns))
@@ -65,7 +65,7 @@ def register_sweep_commands(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Chart a KPI against a parameter with the mean and a 95 % interval across replications."""
-        from mobisim.sweep_analysis import plot_sweep, read_sweep
+        from mobisim.experiments.analysis import plot_sweep, read_sweep
 
         out = out or sweep_dir / f"{kpi.replace('.', '_')}-vs-{param.replace('.', '_')}.png"
         Console().print(f"wrote {plot_sweep(read_sweep(sweep_dir), kpi, param, out, hue=hue)}")
