@@ -1,13 +1,20 @@
-"""Shared test fixtures: where the real OSM test networks live (never copied into the project)."""
+"""Shared test fixtures: where the real OSM test networks live (never copied into the project).
+
+Every run in the tests writes a checked event log: each row is checked against its kind as it is
+written (mobisim.events.check_row), also in CLI runs the tests start as subprocesses.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_NETWORKS = REPO_ROOT.parent / "shared" / "networks"
+
+os.environ["MOBISIM_CHECK_EVENTS"] = "1"
 
 
 @pytest.fixture(scope="session")

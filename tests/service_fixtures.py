@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from mobisim.events import Event
 from mobisim.scenario.base import ServiceConfig
 from mobisim.services.base import Offer, RideOutcome, Service
 
@@ -39,7 +40,9 @@ class RefusingService(Service):
 
         def refuse():
             yield env.timeout(self.config.wait_s)
-            self.ctx.log.emit(env.now, "reject", self.name, trip_id=trip.trip_id, detail="rejected")
+            self.ctx.log.add(
+                Event(env.now, "reject", self.name, trip_id=trip.trip_id, detail="rejected")
+            )
             event.succeed(RideOutcome(served=False, reason="rejected", wait_s=self.config.wait_s))
 
         env.process(refuse())

@@ -12,7 +12,7 @@ import pytest
 from mobisim.energy.accounting import check_energy_balance, energy_summary, energy_tables
 from mobisim.energy.charging import ChargeCurve
 from mobisim.errors import SimulationError
-from mobisim.events import EventLog
+from mobisim.events import Event, EventLog
 from mobisim.scenario.energy_config import EnergyConfig
 
 SHUTTLE_KWH = 4.2 * 0.30 + 1.0 * 1020 / 3600 + 1.0 * 300 / 3600  # lap + layover, battery side
@@ -21,21 +21,21 @@ SCOOTER_KWH = 2.5 * 0.0184 + 0.0009 * 10  # ride + 10 h parked standby
 
 def _events(charge_site: str = "terminal", charge_s: float = 1800.0, lap_m: float = 4200.0):
     log = EventLog()
-    log.emit(28800.0, "vehicle_leg", "shuttle", vehicle_id=0, node=0, to_node=0,
-             distance_m=lap_m, duration_s=1020.0, pax=6, state="occupied")  # fmt: skip
-    log.emit(29820.0, "vehicle_dwell", "shuttle", vehicle_id=0, node=0, duration_s=300.0,
-             pax=0, state="layover")  # fmt: skip
-    log.emit(30600.0, "charge_start", "shuttle", vehicle_id=0, node=0,
-             value=33.0 - SHUTTLE_KWH, detail=charge_site)  # fmt: skip
-    log.emit(30600.0 + charge_s, "charge_end", "shuttle", vehicle_id=0, node=0,
-             duration_s=charge_s, value=SHUTTLE_KWH, detail=charge_site)  # fmt: skip
-    log.emit(30000.0, "vehicle_leg", "car", vehicle_id=-1, node=1, to_node=2,
+    log.add(Event(28800.0, "vehicle_leg", "shuttle", vehicle_id=0, node=0, to_node=0,
+             distance_m=lap_m, duration_s=1020.0, pax=6, state="occupied"))  # fmt: skip
+    log.add(Event(29820.0, "vehicle_dwell", "shuttle", vehicle_id=0, node=0, duration_s=300.0,
+             pax=0, state="layover"))  # fmt: skip
+    log.add(Event(30600.0, "charge_start", "shuttle", vehicle_id=0, node=0,
+             value=33.0 - SHUTTLE_KWH, detail=charge_site))  # fmt: skip
+    log.add(Event(30600.0 + charge_s, "charge_end", "shuttle", vehicle_id=0, node=0,
+             duration_s=charge_s, value=SHUTTLE_KWH, detail=charge_site))  # fmt: skip
+    log.add(Event(30000.0, "vehicle_leg", "car", vehicle_id=-1, node=1, to_node=2,
              distance_m=10_000.0, duration_s=900.0, pax=2, state="occupied",
-             detail="petrol_car")  # fmt: skip
-    log.emit(31000.0, "vehicle_leg", "scooters", vehicle_id=1, node=3, to_node=4,
-             distance_m=2500.0, duration_s=660.0, pax=1, state="occupied")  # fmt: skip
-    log.emit(31660.0, "vehicle_dwell", "scooters", vehicle_id=1, node=4,
-             duration_s=36000.0, pax=0, state="parked")  # fmt: skip
+             detail="petrol_car"))  # fmt: skip
+    log.add(Event(31000.0, "vehicle_leg", "scooters", vehicle_id=1, node=3, to_node=4,
+             distance_m=2500.0, duration_s=660.0, pax=1, state="occupied"))  # fmt: skip
+    log.add(Event(31660.0, "vehicle_dwell", "scooters", vehicle_id=1, node=4,
+             duration_s=36000.0, pax=0, state="parked"))  # fmt: skip
     return log.to_frame()
 
 

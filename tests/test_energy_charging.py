@@ -18,7 +18,7 @@ from mobisim.energy.charging import ChargeCurve, ChargingSite, swap_battery
 from mobisim.energy.consumption import dwell_energy_kwh, leg_energy_kwh
 from mobisim.energy.context import EnergyContext
 from mobisim.energy.vehicle_types import get_vehicle_type
-from mobisim.events import EventLog
+from mobisim.events import Event, EventLog
 from mobisim.scenario.energy_config import EnergyConfig
 
 
@@ -73,10 +73,10 @@ def test_curve_inverse_and_vehicle_power_cap():
 
 def test_plugs_queue_and_interrupt_leaves_early():
     env, log = simpy.Environment(), EventLog()
-    site = ChargingSite(env, "stand", plugs=1, power_kw=6.0, log=log)
+    site = ChargingSite(env, "stand", plugs=1, power_kw=6.0, log=log, node=0)
     first, second = Battery(12.0, 0.0, "a"), Battery(12.0, 0.0, "b")
-    env.process(site.charge(first, 0.5, vehicle_id=1))  # 6 kWh at 6 kW: 1 h
-    waiting = env.process(site.charge(second, 0.5, vehicle_id=2))
+    env.process(site.charge(first, 0.5, vehicle_id=1, service="pods"))  # 6 kWh at 6 kW: 1 h
+    waiting = env.process(site.charge(second, 0.5, vehicle_id=2, service="pods"))
 
     def call_away():
         yield env.timeout(5400.0)  # 1.5 h: the second vehicle has charged 0.5 h
@@ -120,13 +120,13 @@ def _fleet_run(n_vehicles, plugs, legs, threshold):
             if needs_charge(battery, threshold) or not can_finish(battery, need, 0.1):
                 yield env.process(site.charge(battery, 0.9, vehicle_id, "shuttle", vt))
             battery.draw(leg_energy_kwh(vt, distance_m, duration_s, pax=3))  # raises if < 0
-            log.emit(env.now, "vehicle_leg", "shuttle", vehicle_id=vehicle_id, node=0,
+            log.add(Event(env.now, "vehicle_leg", "shuttle", vehicle_id=vehicle_id, node=0,
                      to_node=0, distance_m=distance_m, duration_s=duration_s, pax=3,
-                     state="occupied")  # fmt: skip
+                     state="occupied"))  # fmt: skip
             yield env.timeout(duration_s)
             battery.draw(dwell_energy_kwh(vt, layover_s, "layover"))
-            log.emit(env.now, "vehicle_dwell", "shuttle", vehicle_id=vehicle_id, node=0,
-                     duration_s=layover_s, pax=0, state="layover")  # fmt: skip
+            log.add(Event(env.now, "vehicle_dwell", "shuttle", vehicle_id=vehicle_id, node=0,
+                     duration_s=layover_s, pax=0, state="layover"))  # fmt: skip
             yield env.timeout(layover_s)
             lowest.append(battery.soc_kwh)
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from mobisim.energy.context import EnergyContext
 from mobisim.errors import ScenarioError
-from mobisim.events import EventLog
+from mobisim.events import Event, EventLog
 from mobisim.network.load import build_network
 from mobisim.network.router import Router
 from mobisim.scenario.energy_config import EnergyConfig
@@ -115,8 +115,8 @@ def test_finish_gives_vehicles_and_tables_with_car_distances(network):
     vt = energy.vehicle_type("ev_car")
     battery = energy.new_battery(0, vt, soc_share=0.5)
     battery.draw(1.0)
-    log.emit(0.0, "vehicle_leg", "cars", vehicle_id=0, node=0, to_node=9, distance_m=1000 / vt.kwh_per_km,
-             duration_s=600.0, pax=1, state="occupied")  # fmt: skip
+    log.add(Event(0.0, "vehicle_leg", "cars", vehicle_id=0, node=0, to_node=9, distance_m=1000 / vt.kwh_per_km,
+             duration_s=600.0, pax=1, state="occupied"))  # fmt: skip
     env.process(energy.sites["depot"].charge(battery, 0.6, 0, "cars", vt))
     env.run()
     vehicles = pd.DataFrame({"vehicle_id": [0], "service": ["cars"], "vehicle_type": ["ev_car"]})

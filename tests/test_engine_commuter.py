@@ -91,8 +91,8 @@ class Refuser(Service):
             value=RideOutcome(served=False, reason="no_vehicle", wait_s=self.config.wait_s),
         )
         refusal.callbacks.append(
-            lambda _: self.ctx.log.emit(
-                env.now, "reject", self.name, trip_id=trip.trip_id, detail="no_vehicle"
+            lambda _: self.ctx.log.reject(
+                env.now, service=self.name, trip_id=trip.trip_id, reason="no_vehicle"
             )
         )
         return refusal

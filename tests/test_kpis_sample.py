@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mobisim.events import EVENT_KINDS, EventLog
+from mobisim.events import EVENT_KINDS, Event, EventLog
 from mobisim.metrics.kpis import compute_kpis
 from mobisim.results import store
 
@@ -60,8 +60,11 @@ def sample_trips() -> pd.DataFrame:
 
 def sample_events() -> pd.DataFrame:
     """events.parquet of the sample."""
-    log = EventLog()
-    e = log.emit
+    log = EventLog(checked=True)
+
+    def e(time_s, event, service="", **columns):
+        log.add(Event(float(time_s), event, service, **columns))
+
     # trips 0 and 1 ride the shuttle together (pooled); the shuttle's legs and stands
     e(25200, "mode_choice", "shuttle", trip_id=0, detail="shuttle", value=3)
     e(25500, "mode_choice", "shuttle", trip_id=1, detail="shuttle", value=3)
@@ -79,10 +82,29 @@ def sample_events() -> pd.DataFrame:
     e(26000, "alight", "shuttle", trip_id=0, vehicle_id=0, node=4, pax=0)
     e(26000, "vehicle_leg", "shuttle", vehicle_id=0, node=4, to_node=0, distance_m=4000,
       duration_s=400, pax=0, state="repositioning")  # fmt: skip
-    e(26400, "vehicle_dwell", "shuttle", vehicle_id=0, node=0, duration_s=1800, state="layover")
+    e(
+        26400,
+        "vehicle_dwell",
+        "shuttle",
+        vehicle_id=0,
+        node=0,
+        duration_s=1800,
+        pax=0,
+        state="layover",
+    )
     e(28200, "charge_start", "shuttle", vehicle_id=0, node=0, detail="depot", value=10.0)
-    e(28200, "vehicle_dwell", "shuttle", vehicle_id=0, node=0, duration_s=1800, state="charging")
-    e(30000, "charge_end", "shuttle", vehicle_id=0, node=0, duration_s=1800, value=18.0)
+    e(
+        28200,
+        "vehicle_dwell",
+        "shuttle",
+        vehicle_id=0,
+        node=0,
+        duration_s=1800,
+        pax=0,
+        state="charging",
+    )
+    e(30000, "charge_end", "shuttle", vehicle_id=0, node=0, duration_s=1800, value=18.0,
+      detail="depot")  # fmt: skip
     # trip 2 walks, trip 3 drives its own car
     e(26000, "mode_choice", "walk", trip_id=2, detail="walk", value=2)
     e(29000, "mode_choice", "car", trip_id=3, detail="car", value=2)
@@ -92,15 +114,15 @@ def sample_events() -> pd.DataFrame:
     e(29500, "mode_choice", "drt", trip_id=4, detail="drt", value=2)
     e(29500, "reject", "drt", trip_id=4, detail="no_vehicle_in_time")
     e(29500, "fallback", "drt", trip_id=4, detail="no_vehicle_in_time")
-    e(25200, "vehicle_dwell", "drt", vehicle_id=3, node=7, duration_s=7200, state="idle")
+    e(25200, "vehicle_dwell", "drt", vehicle_id=3, node=7, duration_s=7200, pax=0, state="idle")
     e(29500, "mode_choice", "bikes", trip_id=4, detail="bike", value=1)
-    e(25200, "vehicle_dwell", "bikes", vehicle_id=1, node=5, duration_s=4400, state="parked")
-    e(25200, "vehicle_dwell", "bikes", vehicle_id=2, node=6, duration_s=7200, state="parked")
+    e(25200, "vehicle_dwell", "bikes", vehicle_id=1, node=5, duration_s=4400, pax=0, state="parked")
+    e(25200, "vehicle_dwell", "bikes", vehicle_id=2, node=6, duration_s=7200, pax=0, state="parked")
     e(29600, "board", "bikes", trip_id=4, vehicle_id=1, node=5, pax=1)
     e(29600, "vehicle_leg", "bikes", vehicle_id=1, node=5, to_node=6, distance_m=1500,
       duration_s=400, pax=1, state="occupied")  # fmt: skip
     e(30000, "alight", "bikes", trip_id=4, vehicle_id=1, node=6, pax=0)
-    e(30000, "vehicle_dwell", "bikes", vehicle_id=1, node=6, duration_s=2400, state="parked")
+    e(30000, "vehicle_dwell", "bikes", vehicle_id=1, node=6, duration_s=2400, pax=0, state="parked")
     # stations: A (node 5) empties when the bike leaves; B (node 6, 2 docks) fills when it arrives
     e(25200, "station_stock", "bikes", node=5, value=1, pax=1, detail="A")
     e(25200, "station_stock", "bikes", node=6, value=1, pax=1, detail="B")

@@ -23,7 +23,7 @@ from mobisim.network.router import Router
 from mobisim.scenario.energy_config import EnergyConfig
 from mobisim.services.base import RideOutcome, ServiceContext, Trip
 from mobisim.services.micromobility import MicromobilityConfig, MicromobilityService
-from mobisim.services.operations import plan_moves
+from mobisim.services.relocation import plan_moves
 from mobisim.services.sharing_fleet import apportion
 
 START_S = 7 * 3600.0

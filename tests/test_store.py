@@ -17,9 +17,19 @@ from mobisim.results import store
 
 def tiny_run() -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     log = EventLog()
-    log.emit(25200.0, "trip_start", trip_id=0, node=1, to_node=2)
-    log.emit(25260.0, "walk", trip_id=0, node=1, to_node=2, distance_m=80.0, duration_s=60.0)
-    log.emit(25260.0, "trip_end", service="walk", trip_id=0, state="completed")
+    log.trip_start(25200.0, trip_id=0, origin_node=1, dest_node=2)
+    log.walk(
+        25200.0,
+        trip_id=0,
+        from_node=1,
+        to_node=2,
+        distance_m=80.0,
+        duration_s=60.0,
+        purpose="direct",
+    )
+    log.trip_end(
+        25260.0, service="walk", trip_id=0, node=2, status="completed", door_to_door_s=60.0
+    )
     trips = pd.DataFrame({"trip_id": [0], "mode": ["walk"], "door_to_door_s": [60.0]})
     vehicles = pd.DataFrame({"vehicle_id": pd.Series([], dtype=np.int64)})
     return log.to_frame(), {"trips": trips, "vehicles": vehicles}

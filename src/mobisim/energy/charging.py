@@ -240,21 +240,31 @@ class ChargingSite:
         soc_start_kwh = battery.soc_kwh
         try:
             if target_kwh > soc_start_kwh + EPS_KWH:
-                self._emit(plug_in_s, "charge_start", vehicle_id, service, value=soc_start_kwh)
+                if self.log is not None:
+                    self.log.charge_start(
+                        plug_in_s,
+                        service=service,
+                        vehicle_id=vehicle_id,
+                        node=self.node,
+                        site=self.name,
+                        soc_kwh=soc_start_kwh,
+                    )
                 duration_s = min(curve.time_to_s(soc_start_kwh, target_kwh), max_duration_s)
                 with contextlib.suppress(simpy.Interrupt):  # called away: unplug with what it has
                     yield env.timeout(duration_s)
                 plugged_s = env.now - plug_in_s
                 reached = min(curve.soc_after_kwh(soc_start_kwh, plugged_s), target_kwh)
                 charged_kwh = battery.charge(max(reached - soc_start_kwh, 0.0))
-                self._emit(
-                    env.now,
-                    "charge_end",
-                    vehicle_id,
-                    service,
-                    value=charged_kwh,
-                    duration_s=plugged_s,
-                )
+                if self.log is not None:
+                    self.log.charge_end(
+                        env.now,
+                        service=service,
+                        vehicle_id=vehicle_id,
+                        node=self.node,
+                        site=self.name,
+                        charged_kwh=charged_kwh,
+                        duration_s=plugged_s,
+                    )
                 self.sessions.append(
                     (
                         vehicle_id,
@@ -271,25 +281,11 @@ class ChargingSite:
         self._log_dwell(arrival_s, vehicle_id, service)
         return charged_kwh
 
-    def _emit(self, time_s, event, vehicle_id, service, value=math.nan, duration_s=math.nan):
-        if self.log is not None:
-            self.log.emit(
-                time_s,
-                event,
-                service,
-                vehicle_id=vehicle_id,
-                node=self.node,
-                duration_s=duration_s,
-                value=value,
-                detail=self.name,
-            )
-
     def _log_dwell(self, arrival_s: float, vehicle_id: int, service: str) -> None:
         if self.log is not None and self.env.now > arrival_s:
-            self.log.emit(
+            self.log.vehicle_dwell(
                 arrival_s,
-                "vehicle_dwell",
-                service,
+                service=service,
                 vehicle_id=vehicle_id,
                 node=self.node,
                 duration_s=self.env.now - arrival_s,
@@ -318,7 +314,7 @@ def swap_battery(
     soc_start_kwh = battery.soc_kwh
     added_kwh = battery.charge(battery.free_kwh)
     if log is not None and added_kwh > 0:
-        where = {"vehicle_id": vehicle_id, "node": node, "detail": "swap"}
-        log.emit(time_s, "charge_start", service, value=soc_start_kwh, **where)
-        log.emit(time_s, "charge_end", service, duration_s=0.0, value=added_kwh, **where)
+        where = {"service": service, "vehicle_id": vehicle_id, "node": node, "site": "swap"}
+        log.charge_start(time_s, soc_kwh=soc_start_kwh, **where)
+        log.charge_end(time_s, duration_s=0.0, charged_kwh=added_kwh, **where)
     return added_kwh

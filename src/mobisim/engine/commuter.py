@@ -27,7 +27,6 @@ import numpy as np
 from mobisim.events import EventLog
 from mobisim.services.base import MUST_USE, Offer, RideOutcome, Service, Trip
 
-NAN = math.nan
 #: router profile of each scenario fallback (``mode_choice.fallback``); the mode is "<name>_fallback"
 FALLBACK_PROFILES = {"walk": "walk", "car": "car"}
 #: vehicle type logged for the scenario's car fallback leg (a lift or a taxi: a petrol car [F3])
@@ -55,6 +54,27 @@ class TripRecord:
     fare_krw: float = 0.0
     arrival_s: float = math.nan
     n_offers_available: int = 0
+
+    def keep_offered(self, offer: Offer) -> None:
+        """Keep the times the first choice offered (s): what the commuter expected."""
+        self.offered_walk_s, self.offered_wait_s = offer.access_walk_s, offer.wait_s
+        self.offered_in_vehicle_s = offer.in_vehicle_s
+        self.offered_egress_s = offer.egress_walk_s
+
+    def keep_ride(self, offer: Offer, outcome: RideOutcome) -> tuple[int, float, float]:
+        """Record the served ride of ``offer``; returns where and how far the commuter walks
+        from it: (egress node, walk m, walk s), the offer's unless the service changed them."""
+        egress_m, egress_s = outcome.egress_walk_m, outcome.egress_walk_s
+        if math.isnan(egress_s):  # the service kept the offer's egress
+            egress_m, egress_s = offer.egress_walk_m, offer.egress_walk_s
+        if not math.isnan(outcome.wait_s):
+            self.wait_s += outcome.wait_s
+        self.mode, self.service = offer.mode, offer.service
+        self.in_vehicle_s = 0.0 if math.isnan(outcome.in_vehicle_s) else outcome.in_vehicle_s
+        self.egress_walk_s = egress_s
+        self.distance_m = 0.0 if math.isnan(outcome.distance_m) else outcome.distance_m
+        self.fare_krw = outcome.fare_krw
+        return outcome.egress_node, egress_m, egress_s
 
 
 @dataclass(slots=True)
@@ -130,171 +150,89 @@ def usable_offers(
 
 
 def make_trip(world: CommuterWorld, trip: Trip):
-    """One trip: choose, walk, wait, ride, walk; fall back down the ranking when a service fails.
-
-    The hot path of the engine (once per trip), so booking, the served ride's record and the
-    trip's end are written out here rather than in helpers, and log rows are appended as whole
-    tuples (:meth:`EventLog.append`, columns as :data:`mobisim.events.COLUMNS`): the same rows
-    :meth:`EventLog.emit` would write.
-    """
-    env, append = world.env, world.log.append
-    trip_id = trip.trip_id
-    record = world.records[trip_id] = TripRecord()
+    """One trip: choose, walk, wait, ride, walk; fall back down the ranking when a service fails."""
+    env, log = world.env, world.log
+    record = world.records[trip.trip_id] = TripRecord()
     start_s = env.now
-    append(
-        (
-            start_s,
-            "trip_start",
-            "",
-            trip_id,
-            -1,
-            trip.origin_node,
-            trip.dest_node,
-            NAN,
-            NAN,
-            -1,
-            "",
-            NAN,
-            "",
-        )
+    log.trip_start(
+        start_s, trip_id=trip.trip_id, origin_node=trip.origin_node, dest_node=trip.dest_node
     )
     ranked, reason = _first_choice(world, trip, start_s)
-    n_ranked = record.n_offers_available = len(ranked)
-    here, failed = trip, []
+    record.n_offers_available = len(ranked)
+    here, failed = trip, set()
     for position, planned in enumerate(ranked):
-        if position == 0:  # the first choice: keep its offered times
-            offer = planned
-            record.offered_walk_s, record.offered_wait_s = offer.access_walk_s, offer.wait_s
-            record.offered_in_vehicle_s = offer.in_vehicle_s
-            record.offered_egress_s = offer.egress_walk_s
-        elif planned.service in failed:
+        offer = planned if position == 0 else _ask_again(world, here, planned.service, failed)
+        if offer is None:
             continue
-        else:
-            offer = _ask_again(world, here, planned.service)
-            if offer is None:
-                continue
-        service = offer.service
-        append(
-            (
-                env.now,
-                "mode_choice",
-                service,
-                trip_id,
-                -1,
-                -1,
-                -1,
-                NAN,
-                NAN,
-                -1,
-                "",
-                n_ranked,
-                offer.mode,
-            )
+        if position == 0:
+            record.keep_offered(offer)
+        log.mode_choice(
+            env.now,
+            service=offer.service,
+            trip_id=trip.trip_id,
+            mode=offer.mode,
+            n_offers=len(ranked),
         )
-        ride = world.by_name[service].request(here, offer)  # booked now: the ride's event
-        access_s = offer.access_walk_s
-        if access_s > 0:  # walking to the stop, the car, the vehicle
-            append(
-                (
-                    env.now,
-                    "walk",
-                    "",
-                    trip_id,
-                    -1,
-                    here.origin_node,
-                    offer.access_node,
-                    offer.access_walk_m,
-                    access_s,
-                    -1,
-                    "",
-                    NAN,
-                    "direct" if offer.mode == "walk" else "access",
-                )
-            )
-            yield env.timeout(access_s)
-            record.access_walk_s += access_s
+        ride = world.by_name[offer.service].request(here, offer)  # booked now: the ride's event
+        yield from _access_walk(world, here, offer, record)
         outcome: RideOutcome = yield ride  # fires at drop-off / parking, or when refused
         if not outcome.served:
-            failed.append(service)
+            failed.add(offer.service)
             here = _failed(world, here, offer, outcome, record)
             continue
-        # served: record the ride, walk from where it ended, arrive
-        egress_s, egress_m = outcome.egress_walk_s, outcome.egress_walk_m
-        if egress_s != egress_s:  # NaN: the service kept the offer's egress
-            egress_s, egress_m = offer.egress_walk_s, offer.egress_walk_m
-        wait_s, in_vehicle_s, distance_m = outcome.wait_s, outcome.in_vehicle_s, outcome.distance_m
-        if wait_s == wait_s:  # not NaN
-            record.wait_s += wait_s
-        record.mode, record.service = offer.mode, service
-        record.in_vehicle_s = 0.0 if in_vehicle_s != in_vehicle_s else in_vehicle_s
-        record.egress_walk_s = egress_s
-        record.distance_m = 0.0 if distance_m != distance_m else distance_m
-        record.fare_krw = outcome.fare_krw
-        if egress_s > 0:
-            append(
-                (
-                    env.now,
-                    "walk",
-                    "",
-                    trip_id,
-                    -1,
-                    outcome.egress_node,
-                    trip.dest_node,
-                    egress_m,
-                    egress_s,
-                    -1,
-                    "",
-                    NAN,
-                    "egress",
-                )
-            )
-            yield env.timeout(egress_s)
-        # arrived: close the record, log trip_end (as _end does)
-        now_s = env.now
+        egress_node, egress_m, egress_s = record.keep_ride(offer, outcome)
+        yield from _walk(world, trip, egress_node, trip.dest_node, egress_m, egress_s, "egress")
         status = "completed" if position == 0 else "fallback"
-        record.status, record.arrival_s = status, now_s
-        door_to_door_s = record.door_to_door_s = now_s - start_s
-        append(
-            (
-                now_s,
-                "trip_end",
-                service,
-                trip_id,
-                -1,
-                trip.dest_node,
-                -1,
-                NAN,
-                door_to_door_s,
-                -1,
-                status,
-                NAN,
-                record.fallback_reason,
-            )
-        )
+        _end(world, trip, record, start_s, offer.service, status)
         return
     record.fallback_reason = record.fallback_reason or reason or "no_offer"
     yield from _scenario_fallback(world, here, record, start_s)
 
 
+def _access_walk(world, here: Trip, offer: Offer, record: TripRecord):
+    """Walk from where the commuter stands to the offer's access point (the stop, the vehicle;
+    the destination when walking is the offer)."""
+    purpose = "direct" if offer.mode == "walk" else "access"
+    yield from _walk(
+        world,
+        here,
+        here.origin_node,
+        offer.access_node,
+        offer.access_walk_m,
+        offer.access_walk_s,
+        purpose,
+    )
+    record.access_walk_s += offer.access_walk_s
+
+
+def _walk(
+    world,
+    trip: Trip,
+    from_node: int,
+    to_node: int,
+    distance_m: float,
+    duration_s: float,
+    purpose: str,
+):
+    """Walk ``distance_m`` (m) in ``duration_s`` (s) from ``from_node`` to ``to_node``, logged
+    as a ``walk`` of ``purpose``; nothing when there is nothing to walk."""
+    if duration_s > 0:
+        world.log.walk(
+            world.env.now,
+            trip_id=trip.trip_id,
+            from_node=from_node,
+            to_node=to_node,
+            distance_m=distance_m,
+            duration_s=duration_s,
+            purpose=purpose,
+        )
+        yield world.env.timeout(duration_s)
+
+
 def _first_choice(world: CommuterWorld, trip: Trip, now_s: float) -> tuple[list[Offer], str]:
     """The ranked usable offers at departure; a service the tour is bound to goes first."""
     bound = trip.tour_state.pop(MUST_USE, None)
-    # usable_offers(world.services, trip, now_s, world.refusals) inlined (once per trip)
-    allowed, refusals = trip.allowed_modes, world.refusals
-    offers: list[Offer] = []
-    reason = ""
-    for service in world.services:
-        for offer in service.offers(trip, now_s):
-            if offer.available:
-                if allowed is None or offer.mode in allowed:
-                    offers.append(offer)
-                elif not reason:
-                    reason = "mode_not_allowed"
-            else:
-                if not reason:
-                    reason = offer.reason
-                key = (offer.service, offer.reason)
-                refusals[key] = refusals.get(key, 0) + 1
+    offers, reason = usable_offers(world.services, trip, now_s, world.refusals)
     if not offers:
         return [], reason
     ranked = world.policy.rank(trip, offers, world.rng)
@@ -305,8 +243,13 @@ def _first_choice(world: CommuterWorld, trip: Trip, now_s: float) -> tuple[list[
     return ranked, reason
 
 
-def _ask_again(world: CommuterWorld, here: Trip, service_name: str) -> Offer | None:
-    """The service's best usable offer now, from where the commuter stands; None if it has none."""
+def _ask_again(
+    world: CommuterWorld, here: Trip, service_name: str, failed: set[str]
+) -> Offer | None:
+    """The service's best usable offer now, from where the commuter stands; None if it has none
+    or has failed this trip already."""
+    if service_name in failed:
+        return None
     offers, _ = usable_offers([world.by_name[service_name]], here, world.env.now)
     if len(offers) > 1:
         offers = world.policy.rank(here, offers, world.rng)
@@ -318,8 +261,8 @@ def _failed(world, here: Trip, offer: Offer, outcome: RideOutcome, record: TripR
     if not math.isnan(outcome.wait_s):
         record.wait_s += outcome.wait_s
     record.fallback_reason = record.fallback_reason or outcome.reason or "not_served"
-    world.log.emit(
-        world.env.now, "fallback", offer.service, trip_id=here.trip_id, detail=outcome.reason
+    world.log.fallback(
+        world.env.now, service=offer.service, trip_id=here.trip_id, reason=outcome.reason
     )
     if 0 <= offer.access_node != here.origin_node:
         return dataclasses.replace(here, origin_node=offer.access_node)
@@ -330,23 +273,15 @@ def _end(world, trip: Trip, record: TripRecord, start_s: float, service: str, st
     """Close the record (arrival now) and log ``trip_end``."""
     now_s = world.env.now
     record.status, record.arrival_s = status, now_s
-    door_to_door_s = record.door_to_door_s = now_s - start_s
-    world.log.append(
-        (
-            now_s,
-            "trip_end",
-            service,
-            trip.trip_id,
-            -1,
-            trip.dest_node,
-            -1,
-            NAN,
-            door_to_door_s,
-            -1,
-            status,
-            NAN,
-            record.fallback_reason,
-        )
+    record.door_to_door_s = now_s - start_s
+    world.log.trip_end(
+        now_s,
+        trip_id=trip.trip_id,
+        node=trip.dest_node,
+        status=status,
+        service=service,
+        door_to_door_s=record.door_to_door_s,
+        reason=record.fallback_reason,
     )
 
 
@@ -360,34 +295,27 @@ def _scenario_fallback(world: CommuterWorld, here: Trip, record: TripRecord, sta
     leg = world.router.try_leg(profile, here.origin_node, here.dest_node) if profile else None
     if leg is None:
         record.status = "unserved"
-        log.emit(
+        log.trip_end(
             env.now,
-            "trip_end",
             trip_id=here.trip_id,
             node=here.origin_node,
-            state="unserved",
-            detail=record.fallback_reason,
+            status="unserved",
+            reason=record.fallback_reason,
         )
         return
     time_s, distance_m = leg
     if profile == "walk":
-        log.emit(
-            env.now,
-            "walk",
-            trip_id=here.trip_id,
-            node=here.origin_node,
-            to_node=here.dest_node,
-            distance_m=distance_m,
-            duration_s=time_s,
-            detail="fallback",
+        yield from _walk(
+            world, here, here.origin_node, here.dest_node, distance_m, time_s, "fallback"
         )
         record.access_walk_s += time_s
     else:
-        log.emit(
+        log.vehicle_leg(
             env.now,
-            "vehicle_leg",
+            service="",
+            vehicle_id=-1,
             trip_id=here.trip_id,
-            node=here.origin_node,
+            from_node=here.origin_node,
             to_node=here.dest_node,
             distance_m=distance_m,
             duration_s=time_s,
@@ -395,7 +323,7 @@ def _scenario_fallback(world: CommuterWorld, here: Trip, record: TripRecord, sta
             state="occupied",
             detail=FALLBACK_CAR_TYPE,
         )
+        yield env.timeout(time_s)
         record.in_vehicle_s = time_s
-    yield env.timeout(time_s)
     record.mode, record.distance_m = f"{world.fallback}_fallback", distance_m
     _end(world, here, record, start_s, "", "fallback")

@@ -45,7 +45,10 @@ class GeneralisedCost:
         self._wait_weight = config.wait_weight
 
     def cost_krw(self, offer: Offer) -> float:
-        """Generalised cost of ``offer`` in KRW: value of time x weighted time (s) + fare (KRW)."""
+        """Generalised cost of ``offer`` in KRW: value of time x weighted time (s) + fare (KRW).
+
+        Weighted time = in-vehicle + wait weight x wait + walk weight x (access + egress walk).
+        """
         weighted_s = (
             offer.in_vehicle_s
             + self._wait_weight * offer.wait_s
@@ -59,28 +62,9 @@ class GeneralisedCost:
         """Systematic utility of ``offer`` in utils: ASC(mode) - scale (utils/KRW) x cost (KRW)."""
         return self._asc.get(offer.mode, 0.0) - self._scale * self.cost_krw(offer)
 
-    def utilities(self, offers: list[Offer]) -> np.ndarray:
-        """Utilities (utils) of ``offers`` as a float array, in the given order."""
-        return np.array(self.utility_list(offers), dtype=float)
-
-    def utility_list(self, offers: list[Offer]) -> list[float]:
-        """Utilities (utils) of ``offers`` as a list: :meth:`utility` inlined for the hot path."""
-        vot, default_vot, asc = self._vot_per_s, self._default_vot_per_s, self._asc
-        walk_w, wait_w, scale = self._walk_weight, self._wait_weight, self._scale
-        return [
-            asc.get(o.mode, 0.0)
-            - scale
-            * (
-                vot.get(o.mode, default_vot)
-                * (
-                    o.in_vehicle_s
-                    + wait_w * o.wait_s
-                    + walk_w * (o.access_walk_s + o.egress_walk_s)
-                )
-                + o.fare_krw
-            )
-            for o in offers
-        ]
+    def utilities(self, offers: list[Offer]) -> list[float]:
+        """Utilities (utils) of ``offers``, in the given order."""
+        return [self.utility(offer) for offer in offers]
 
 
 def descending(utilities: list[float]) -> list[int]:
@@ -115,47 +99,37 @@ class LogitChoice(GeneralisedCost):
             The ``mode_choice`` stream; one uniform draw (``rng.random()``) per trip with two
             or more offers.
         """
-        n = len(offers)
-        if n <= 1:
+        if len(offers) <= 1:
             return list(offers)
-        if n == 2:  # the common case (walk or car): P(first) = 1 / (1 + exp(V2 - V1))
-            # utility_list inlined for the pair (once per trip): the same expression per offer
-            first, second = offers
-            vot, default_vot, asc = self._vot_per_s, self._default_vot_per_s, self._asc
-            walk_w, wait_w, scale = self._walk_weight, self._wait_weight, self._scale
-            u_first = asc.get(first.mode, 0.0) - scale * (
-                vot.get(first.mode, default_vot)
-                * (
-                    first.in_vehicle_s
-                    + wait_w * first.wait_s
-                    + walk_w * (first.access_walk_s + first.egress_walk_s)
-                )
-                + first.fare_krw
-            )
-            u_second = asc.get(second.mode, 0.0) - scale * (
-                vot.get(second.mode, default_vot)
-                * (
-                    second.in_vehicle_s
-                    + wait_w * second.wait_s
-                    + walk_w * (second.access_walk_s + second.egress_walk_s)
-                )
-                + second.fare_krw
-            )
-            draw, difference = rng.random(), u_second - u_first
-            first_wins = difference < 700.0 and draw * (1.0 + math.exp(difference)) < 1.0
-            return [first, second] if first_wins else [second, first]
-        utilities = self.utility_list(offers)
-        best = max(utilities)
-        weights = [math.exp(u - best) for u in utilities]
-        threshold = rng.random() * sum(weights)
-        chosen = n - 1  # guards against rounding in the running sum
-        running = 0.0
-        for i, weight in enumerate(weights):
-            running += weight
-            if threshold < running:
-                chosen = i
-                break
+        utilities = self.utilities(offers)
+        draw = rng.random()
+        if len(offers) == 2:
+            chosen = 0 if binary_logit_first(utilities[0], utilities[1], draw) else 1
+        else:
+            chosen = logit_pick(utilities, draw)
         return [offers[chosen]] + [offers[i] for i in descending(utilities) if i != chosen]
+
+
+def binary_logit_first(u_first: float, u_second: float, draw: float) -> bool:
+    """Does a uniform ``draw`` in [0, 1) choose the first of two offers with utilities
+    ``u_first`` and ``u_second`` (utils)? With probability ``1 / (1 + exp(u_second - u_first))``,
+    the binary logit; no overflow for a very unequal pair."""
+    difference = u_second - u_first
+    return difference < 700.0 and draw * (1.0 + math.exp(difference)) < 1.0
+
+
+def logit_pick(utilities: list[float], draw: float) -> int:
+    """The position chosen by a uniform ``draw`` in [0, 1) with multinomial-logit probabilities
+    of ``utilities`` (utils): the first whose cumulative weight exceeds ``draw`` x total."""
+    best = max(utilities)
+    weights = [math.exp(u - best) for u in utilities]
+    threshold = draw * sum(weights)
+    running = 0.0
+    for i, weight in enumerate(weights):
+        running += weight
+        if threshold < running:
+            return i
+    return len(weights) - 1  # rounding in the running sum
 
 
 class CheapestChoice(GeneralisedCost):
@@ -167,4 +141,4 @@ class CheapestChoice(GeneralisedCost):
         """``offers`` by descending utility (ties keep service order); ``trip`` and ``rng`` unused."""
         if len(offers) <= 1:
             return list(offers)
-        return [offers[i] for i in descending(self.utility_list(offers))]
+        return [offers[i] for i in descending(self.utilities(offers))]

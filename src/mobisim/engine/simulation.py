@@ -65,8 +65,7 @@ _TRIP_FIELDS = (
 class SimOutput:
     """The tables of a run (see docs/architecture.md "Engine").
 
-    ``n_events`` counts event-log rows; ``n_sim_events`` counts SimPy events scheduled (the unit
-    of the engine benchmark); ``timings_s`` holds the wall time in seconds of the phases
+    ``n_events`` counts event-log rows; ``timings_s`` holds the wall time in seconds of the phases
     ``setup`` (services, commuter processes), ``run`` (the event loop) and ``tables``.
     """
 
@@ -75,7 +74,6 @@ class SimOutput:
     vehicles: pd.DataFrame
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     n_events: int = 0
-    n_sim_events: int = 0
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -350,7 +348,6 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
         vehicles=vehicles,
         extra_tables=extra_tables,
         n_events=len(events),
-        n_sim_events=next(env._eid),  # SimPy's event counter: events scheduled so far
         timings_s={
             "setup": wall_run - wall_start,
             "run": wall_tables - wall_run,

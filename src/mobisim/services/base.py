@@ -88,7 +88,7 @@ class Offer:
 
 def unavailable(service: str, mode: str, reason: str) -> Offer:
     """An offer that says 'not available' and why (counted by availability KPIs)."""
-    return Offer(service, mode, False, reason)  # positional: half the cost of keywords
+    return Offer(service=service, mode=mode, available=False, reason=reason)
 
 
 @dataclass(slots=True)

@@ -16,7 +16,6 @@ parking search; its distance is the path's (the search distance is not known and
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import Literal
 
@@ -29,7 +28,6 @@ from mobisim.units import METRES_PER_KM, min_to_s
 
 #: router profile of private cars (edge speeds on the drive view)
 CAR_PROFILE = "car"
-NAN = math.nan
 #: ``trip.tour_state`` key: where the private car is ("with_person" once driven on this tour)
 CAR_STATE = "private_car"
 
@@ -98,7 +96,7 @@ class PrivateCarService(Service):
         fare in KRW.
         """
         if not trip.car_available:
-            return [Offer(self.name, self.mode, False, "no_car_available")]  # unavailable(), inline
+            return [unavailable(self.name, self.mode, "no_car_available")]
         if trip.leg_index > 0 and trip.tour_state.get(CAR_STATE) != "with_person":
             return [unavailable(self.name, self.mode, "car_left_at_home")]
         leg = self.ctx.router.try_leg(CAR_PROFILE, trip.origin_node, trip.dest_node)
@@ -106,18 +104,22 @@ class PrivateCarService(Service):
             return [unavailable(self.name, self.mode, "no_drive_path")]
         drive_s, distance_m = leg
         cfg = self.config
-        # positional, in Offer's field order (once per trip: half the cost of keywords): access
-        # walk m and s, no wait, drive + search s, egress walk m and s, distance m, fare KRW,
-        # access node (the origin), egress node (the destination)
         return [
             Offer(
-                self.name, self.mode, True, "",
-                cfg.access_walk_m, self._access_walk_s, 0.0, drive_s + self._search_s,
-                cfg.parking_walk_m, self._egress_walk_s, distance_m,
-                self._fuel_krw_per_m * distance_m + cfg.parking_fee_krw,
-                trip.origin_node, trip.dest_node,
+                service=self.name,
+                mode=self.mode,
+                available=True,
+                access_walk_m=cfg.access_walk_m,
+                access_walk_s=self._access_walk_s,
+                in_vehicle_s=drive_s + self._search_s,
+                egress_walk_m=cfg.parking_walk_m,
+                egress_walk_s=self._egress_walk_s,
+                distance_m=distance_m,
+                fare_krw=self._fuel_krw_per_m * distance_m + cfg.parking_fee_krw,
+                access_node=trip.origin_node,
+                egress_node=trip.dest_node,
             )
-        ]  # fmt: skip
+        ]
 
     def request(self, trip: Trip, offer: Offer):
         """The driver walks to the car, drives and parks; the event fires on parking.
@@ -133,9 +135,13 @@ class PrivateCarService(Service):
         :class:`RideOutcome`; on firing, the drive is logged and the car stays with the driver.
         """
         env = self.ctx.env
-        # positional: served, reason, wait s, in-vehicle s, distance m, fare KRW, vehicle, egress
         outcome = RideOutcome(
-            True, "", 0.0, offer.in_vehicle_s, offer.distance_m, offer.fare_krw, -1, trip.dest_node
+            served=True,
+            wait_s=0.0,
+            in_vehicle_s=offer.in_vehicle_s,
+            distance_m=offer.distance_m,
+            fare_krw=offer.fare_krw,
+            egress_node=trip.dest_node,
         )
         parked = env.timeout(offer.access_walk_s + offer.in_vehicle_s, outcome)
         parked.callbacks.append(partial(self._parked, trip, offer, env.now + offer.access_walk_s))
@@ -143,22 +149,18 @@ class PrivateCarService(Service):
 
     def _parked(self, trip: Trip, offer: Offer, drive_start_s: float, event) -> None:
         """Log the drive that started at ``drive_start_s`` (s); the car now stands with its driver."""
-        self.ctx.log.append(  # the row emit() writes, without the keyword parsing (hot path)
-            (
-                drive_start_s,
-                "vehicle_leg",
-                self.name,
-                trip.trip_id,
-                -1,
-                trip.origin_node,
-                trip.dest_node,
-                offer.distance_m,
-                offer.in_vehicle_s,
-                trip.party_size,
-                "occupied",
-                NAN,
-                self.config.vehicle_type,
-            )
+        self.ctx.log.vehicle_leg(  # a private car is no registered vehicle: id -1, its type
+            drive_start_s,
+            service=self.name,
+            vehicle_id=-1,
+            trip_id=trip.trip_id,
+            from_node=trip.origin_node,
+            to_node=trip.dest_node,
+            distance_m=offer.distance_m,
+            duration_s=offer.in_vehicle_s,
+            pax=trip.party_size,
+            state="occupied",
+            detail=self.config.vehicle_type,
         )
         # the car is at the destination: it is there for the way back, and must be driven back
         trip.tour_state[CAR_STATE] = "with_person"

@@ -38,14 +38,9 @@ from pydantic import Field, model_validator
 
 from mobisim.errors import ScenarioError, SimulationError
 from mobisim.scenario.base import ServiceConfig
-from mobisim.services.base import Offer, RideOutcome, Trip, unavailable
-from mobisim.services.operations import (
-    OperationsConfig,
-    Operator,
-    RentalPlan,
-    SharingService,
-    fare_krw,
-)
+from mobisim.services.base import MUST_USE, Offer, RideOutcome, Trip, unavailable
+from mobisim.services.relocation import OperationsConfig, Operator
+from mobisim.services.rental import RentalPlan, SharingService, fare_krw
 from mobisim.services.sharing_fleet import (
     Fleet,
     Lot,
@@ -58,8 +53,6 @@ from mobisim.services.sharing_fleet import (
 from mobisim.units import min_to_s
 
 CAR_PROFILE = "car"
-#: ``trip.tour_state`` key naming the service the next leg must use (read by the commuter)
-MUST_USE = "must_use"
 
 
 class CarsharingConfig(ServiceConfig):
@@ -246,9 +239,9 @@ class CarsharingService(SharingService):
             return unavailable(self.name, self.mode, "no_path")
         rental_s = now_s + access[0] - car.billed_until_s + leg[0]
         return Offer(
-            self.name,
-            self.mode,
-            True,
+            service=self.name,
+            mode=self.mode,
+            available=True,
             access_walk_m=access[1],
             access_walk_s=access[0],
             in_vehicle_s=leg[0],

@@ -52,7 +52,8 @@ from mobisim.services.drt_dispatch import (
     party_of,
     resolve_policy,
 )
-from mobisim.services.fixed_route import StopConfig, resolve_stops
+from mobisim.services.stops import StopConfig, resolve_stops
+from mobisim.services.vehicle import Motion
 from mobisim.units import METRES_PER_KM, min_to_s
 
 WALK_PROFILE = "walk"
@@ -225,6 +226,7 @@ class DrtService(Service):
         self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch")
         self._dense: DenseLegs | bool | None = False  # False: not looked up yet
         self.idle = self._policy("drt_idle", config.idle_policy, f"{key}.idle_policy")
+        self.motion = Motion(ctx, self.name, leg_detail=config.vehicle_type)
 
     # ------------------------------------------------------------------ set-up
     def _policy(self, kind: str, name: str, key: str):
@@ -285,6 +287,7 @@ class DrtService(Service):
             vehicle = DrtVehicle(vehicle_id, cfg.capacity_pax, node, ctx.env.now, node)
             if self.vehicle_type is not None:
                 vehicle.battery = ctx.energy.new_battery(vehicle_id, self.vehicle_type, soc_share)
+                vehicle.vt = self.vehicle_type
             self.vehicles.append(vehicle)
             ctx.env.process(self._vehicle(vehicle))
 
@@ -357,45 +360,6 @@ class DrtService(Service):
             else:
                 yield from self._idle(vehicle)
 
-    def _drive(self, vehicle: DrtVehicle, to_node: int, state: str, duration_s, distance_m):
-        """Log and drive one leg from the vehicle's node to ``to_node`` (s, m)."""
-        env = self.ctx.env
-        if vehicle.battery is not None:
-            vehicle.battery.draw(self.leg_kwh(distance_m, duration_s, vehicle.load))
-        self.ctx.log.emit(
-            env.now,
-            "vehicle_leg",
-            self.name,
-            vehicle_id=vehicle.vehicle_id,
-            node=vehicle.node,
-            to_node=to_node,
-            distance_m=distance_m,
-            duration_s=duration_s,
-            pax=vehicle.load,
-            state=state,
-            detail=self.config.vehicle_type,
-        )
-        vehicle.node = to_node
-        yield env.timeout(duration_s)
-
-    def _stand(self, vehicle: DrtVehicle, duration_s: float, state: str):
-        """Stand ``duration_s`` (s) at the vehicle's node, logged as ``state``."""
-        if duration_s <= 0:
-            return
-        if vehicle.battery is not None:
-            vehicle.battery.draw(self.stand_kwh(duration_s, state))
-        self.ctx.log.emit(
-            self.ctx.env.now,
-            "vehicle_dwell",
-            self.name,
-            vehicle_id=vehicle.vehicle_id,
-            node=vehicle.node,
-            duration_s=duration_s,
-            pax=vehicle.load,
-            state=state,
-        )
-        yield self.ctx.env.timeout(duration_s)
-
     def _serve_next(self, vehicle: DrtVehicle):
         """Commit to the first stop of the plan: drive, wait for the rider if early, serve, dwell."""
         env, cfg = self.ctx.env, self.config
@@ -405,41 +369,36 @@ class DrtService(Service):
         served_s = max(env.now + time_s, stop.earliest_s)
         vehicle.free_s = served_s + cfg.stop_s
         vehicle.anchor_load = vehicle.load + party_of(stop)
+        motion = self.motion
         if stop.node != vehicle.node:
             state = "occupied" if vehicle.load else "to_pickup"
-            yield from self._drive(vehicle, stop.node, state, time_s, distance_m)
-        yield from self._stand(vehicle, served_s - env.now, "dwell")
+            yield from motion.drive(
+                vehicle, stop.node, time_s, distance_m, state=state, pax=vehicle.load
+            )
+        yield from motion.stand(vehicle, served_s - env.now, state="dwell", pax=vehicle.load)
         if stop.pickup:
             self._pick_up(vehicle, stop.request)
         else:
             self._drop_off(vehicle, stop.request)
-        yield from self._stand(vehicle, cfg.stop_s, "dwell")
+        yield from motion.stand(vehicle, cfg.stop_s, state="dwell", pax=vehicle.load)
 
     def _pick_up(self, vehicle: DrtVehicle, request: DrtRequest) -> None:
         env, log = self.ctx.env, self.ctx.log
         request.pickup_s = env.now
         vehicle.onboard.append(request)
         vehicle.load += request.party
-        common = {
-            "trip_id": request.trip_id,
-            "vehicle_id": vehicle.vehicle_id,
-            "node": vehicle.node,
-        }
-        log.emit(env.now, "board", self.name, pax=vehicle.load, **common)
-        log.emit(env.now, "pickup", self.name, value=env.now - request.arrival_s, **common)
+        at = {"service": self.name, "trip_id": request.trip_id, "vehicle_id": vehicle.vehicle_id}
+        log.board(env.now, node=vehicle.node, pax=vehicle.load, **at)
+        log.pickup(env.now, node=vehicle.node, wait_s=env.now - request.arrival_s, **at)
 
     def _drop_off(self, vehicle: DrtVehicle, request: DrtRequest) -> None:
         env, log = self.ctx.env, self.ctx.log
         vehicle.onboard.remove(request)
         vehicle.load -= request.party
         in_vehicle_s = env.now - request.pickup_s
-        common = {
-            "trip_id": request.trip_id,
-            "vehicle_id": vehicle.vehicle_id,
-            "node": vehicle.node,
-        }
-        log.emit(env.now, "alight", self.name, pax=vehicle.load, **common)
-        log.emit(env.now, "dropoff", self.name, value=in_vehicle_s, **common)
+        at = {"service": self.name, "trip_id": request.trip_id, "vehicle_id": vehicle.vehicle_id}
+        log.alight(env.now, node=vehicle.node, pax=vehicle.load, **at)
+        log.dropoff(env.now, node=vehicle.node, in_vehicle_s=in_vehicle_s, **at)
         request.done.succeed(
             RideOutcome(
                 served=True,
@@ -467,7 +426,9 @@ class DrtService(Service):
                 time_s, distance_m = leg
                 vehicle.free_s = env.now + time_s
                 vehicle.version += 1
-                yield from self._drive(vehicle, target, "repositioning", time_s, distance_m)
+                yield from self.motion.drive(
+                    vehicle, target, time_s, distance_m, state="repositioning", pax=0
+                )
                 return
         vehicle.idle_since_s = since_s = env.now
         vehicle.free_s = env.now
@@ -486,18 +447,7 @@ class DrtService(Service):
 
     def _log_idle(self, vehicle: DrtVehicle, since_s: float, until_s: float, state: str) -> None:
         """Draw and log an idle stand from ``since_s`` to ``until_s`` (s) in ``state``."""
-        if vehicle.battery is not None:
-            vehicle.battery.draw(self.stand_kwh(until_s - since_s, state))
-        self.ctx.log.emit(
-            since_s,
-            "vehicle_dwell",
-            self.name,
-            vehicle_id=vehicle.vehicle_id,
-            node=vehicle.node,
-            duration_s=until_s - since_s,
-            pax=0,
-            state=state,
-        )
+        self.motion.log_stand(vehicle, since_s, until_s - since_s, state=state)
 
     def _low(self, vehicle: DrtVehicle) -> bool:
         """Is the pack at or below ``energy.charge_below_share`` (within EPS_KWH)?"""
@@ -541,7 +491,9 @@ class DrtService(Service):
         vehicle.free_s = math.inf  # the dispatcher skips it (its pick-up bound is infinite)
         vehicle.version += 1
         if site.node != vehicle.node:
-            yield from self._drive(vehicle, site.node, "to_charger", time_s, distance_m)
+            yield from self.motion.drive(
+                vehicle, site.node, time_s, distance_m, state="to_charger", pax=0
+            )
         yield env.process(
             site.charge(
                 vehicle.battery,
@@ -643,9 +595,9 @@ class DrtService(Service):
             return [unavailable(self.name, self.mode, "no_vehicle_feasible")]
         return [
             Offer(
-                self.name,
-                self.mode,
-                True,
+                service=self.name,
+                mode=self.mode,
+                available=True,
                 access_walk_m=access_m,
                 access_walk_s=access_m / WALK_SPEED_MPS,
                 wait_s=insertion.pickup_s - request.arrival_s,
@@ -688,19 +640,14 @@ class DrtService(Service):
             if request is not None:
                 insertion = self.dispatcher.insert(request, self.vehicles, env.now)
         node = offer.access_node if request is None else request.pickup_node
-        log.emit(
-            env.now,
-            "request",
-            self.name,
-            trip_id=trip.trip_id,
-            node=node,
-            to_node=offer.egress_node,
+        log.request(
+            env.now, service=self.name, trip_id=trip.trip_id, node=node, to_node=offer.egress_node
         )
         self.idle.note_request(node, env.now)
         done = env.event()
         if insertion is None:
-            log.emit(
-                env.now, "reject", self.name, trip_id=trip.trip_id, node=node, detail="rejected"
+            log.reject(
+                env.now, service=self.name, trip_id=trip.trip_id, node=node, reason="rejected"
             )
             return done.succeed(RideOutcome(served=False, reason="rejected"))
         request.done = done

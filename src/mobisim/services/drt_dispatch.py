@@ -160,6 +160,7 @@ class DrtVehicle:
     wake: Any = None  # SimPy event the idle vehicle waits for
     idle_since_s: float | None = None
     battery: Any = None
+    vt: Any = None  # its VehicleType when it has a battery
     windows: PlanWindows | None = field(default=None, repr=False)  # see plan_windows()
 
     #: the :class:`DrtFleet` mirroring ``node`` and ``free_s`` (None until one is made) and the

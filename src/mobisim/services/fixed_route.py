@@ -51,70 +51,17 @@ from pydantic import Field, model_validator
 
 from mobisim.energy.battery import can_finish, needs_charge
 from mobisim.energy.consumption import dwell_energy_kwh, leg_energy_kwh
-from mobisim.errors import NetworkError, ScenarioError
+from mobisim.errors import ScenarioError
 from mobisim.network.router import WALK_SPEED_MPS
-from mobisim.scenario.base import ClockTime, ServiceConfig, StrictModel
+from mobisim.scenario.base import ClockTime, ServiceConfig
 from mobisim.services.base import Offer, RideOutcome, Service, Trip, unavailable
+from mobisim.services.stops import StopConfig, resolve_stops
+from mobisim.services.vehicle import Motion
 from mobisim.units import min_to_s
 
 #: weight of walking time against in-vehicle time when choosing the stop pair [T11]
 WALK_TIME_WEIGHT = 1.5
 WALK_PROFILE = "walk"
-
-
-class StopConfig(StrictModel):
-    """A stop (or depot): a name and where it is, as lat/lon, a node index or a named place."""
-
-    name: str = Field(description="Stop name (shown in events and reports).")
-    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude, degrees.")
-    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude, degrees.")
-    node: int | None = Field(default=None, ge=0, description="Network node index.")
-    place: str | None = Field(
-        default=None, description="Named place of the network (e.g. town_centre)."
-    )
-
-    @model_validator(mode="after")
-    def _one_location(self) -> StopConfig:
-        if (self.lat is None) != (self.lon is None):
-            raise ValueError(f"stop {self.name!r}: expected both lat and lon")
-        given = [self.lat is not None, self.node is not None, self.place is not None]
-        if sum(given) != 1:
-            raise ValueError(
-                f"stop {self.name!r}: expected exactly one of lat+lon, node or place (got {sum(given)})"
-            )
-        return self
-
-
-def resolve_stops(network, stops: list[StopConfig], key_path: str) -> np.ndarray:
-    """Node indices of ``stops``; ScenarioError listing every stop that cannot be placed.
-
-    Parameters
-    ----------
-    network : Network
-        The prepared network (snapping, named places).
-    stops : list of StopConfig
-        The stops of a service block.
-    key_path : str
-        Key path of the list for messages, e.g. ``services.shuttle.stops``.
-    """
-    nodes, problems = [], []
-    for i, stop in enumerate(stops):
-        try:
-            if stop.node is not None:
-                if stop.node >= network.n_nodes:
-                    raise NetworkError(
-                        f"node {stop.node} is outside 0..{network.n_nodes - 1} of the network"
-                    )
-                nodes.append(stop.node)
-            elif stop.place is not None:
-                nodes.append(network.place_node(stop.place))
-            else:
-                nodes.append(network.snap(stop.lat, stop.lon)[0])
-        except NetworkError as exc:
-            problems.append((f"{key_path}[{i}] ({stop.name})", str(exc)))
-    if problems:
-        raise ScenarioError(None, problems)
-    return np.asarray(nodes, dtype=np.int64)
 
 
 class FixedRouteConfig(ServiceConfig):
@@ -244,6 +191,7 @@ class RouteVehicle:
     free_since_s: float
     riders: list[Rider] = field(default_factory=list)
     battery: Any = None  # mobisim.energy.battery.Battery when energy is on and the type electric
+    vt: Any = None  # its VehicleType when it has a battery
 
 
 class FixedRouteService(Service):
@@ -281,6 +229,7 @@ class FixedRouteService(Service):
         self.withdrawn: list[RouteVehicle] = []  # out of charge with no charger in reach
         self.vehicle_type = None  # the electric VehicleType when batteries are simulated
         self.run_kwh = 0.0  # battery energy of one full run at capacity, kWh
+        self.motion = Motion(ctx, self.name, leg_detail=config.vehicle_type)
 
     # ------------------------------------------------------------------ set-up
     def _build_pattern(self) -> tuple[list[Visit], list[float], list[float]]:
@@ -364,6 +313,7 @@ class FixedRouteService(Service):
             )
             if self.vehicle_type is not None:
                 vehicle.battery = self.ctx.energy.new_battery(vehicle_id, self.vehicle_type)
+                vehicle.vt = self.vehicle_type
             self.vehicles.append(vehicle)
             self._to_depot(vehicle)
         env.process(self._departures_process())
@@ -380,33 +330,23 @@ class FixedRouteService(Service):
 
     def _run(self, vehicle: RouteVehicle):
         """One run: drive stop to stop, alight and board at each, lay over at terminals."""
-        env, log, cfg = self.ctx.env, self.ctx.log, self.config
+        env, cfg, motion = self.ctx.env, self.config, self.motion
         if env.now > vehicle.free_since_s:
             self._log_wait(vehicle, env.now, "idle")
         for pos, visit in enumerate(self.pattern):
             if pos > 0 and visit.node != vehicle.node:
                 pax = vehicle.seats.level
-                self._draw(vehicle, self._leg_kwh(self.leg_m[pos - 1], self.leg_s[pos - 1], pax))
-                log.emit(
-                    env.now,
-                    "vehicle_leg",
-                    self.name,
-                    vehicle_id=vehicle.vehicle_id,
-                    node=vehicle.node,
-                    to_node=visit.node,
-                    distance_m=self.leg_m[pos - 1],
-                    duration_s=self.leg_s[pos - 1],
-                    pax=pax,
-                    state="occupied" if pax else "in_service_empty",
-                    detail=cfg.vehicle_type,
-                )
-                yield env.timeout(self.leg_s[pos - 1])
-                vehicle.node = visit.node
+                state = "occupied" if pax else "in_service_empty"
+                leg_s, leg_m = self.leg_s[pos - 1], self.leg_m[pos - 1]
+                yield from motion.drive(vehicle, visit.node, leg_s, leg_m, state=state, pax=pax)
             moved = self._alight(vehicle, pos) + self._board(vehicle, pos)
             dwell_s = cfg.dwell_fixed_s + cfg.dwell_per_pax_s * moved
-            yield from self._stand(vehicle, dwell_s, "dwell")
+            yield from motion.stand(vehicle, dwell_s, state="dwell", pax=vehicle.seats.level)
             if visit.layover_after:
-                yield from self._stand(vehicle, min_to_s(cfg.layover_min), "layover")
+                layover_s = min_to_s(cfg.layover_min)
+                yield from motion.stand(
+                    vehicle, layover_s, state="layover", pax=vehicle.seats.level
+                )
         if vehicle.battery is not None and self._needs_charge(vehicle):
             site = self.ctx.energy.nearest_site(
                 self.ctx.router, self.profile, vehicle.node, self.name
@@ -431,16 +371,6 @@ class FixedRouteService(Service):
             return 0.0
         return leg_energy_kwh(self.vehicle_type, distance_m, duration_s, pax=pax)
 
-    def _stand_kwh(self, duration_s: float, state: str) -> float:
-        """Battery energy of standing ``duration_s`` (s) in ``state``, kWh (0: none)."""
-        if self.vehicle_type is None:
-            return 0.0
-        return dwell_energy_kwh(self.vehicle_type, duration_s, state)
-
-    def _draw(self, vehicle: RouteVehicle, kwh: float) -> None:
-        if vehicle.battery is not None:
-            vehicle.battery.draw(kwh)
-
     def _run_kwh(self) -> float:
         """Battery energy of one full run with every place taken, dwells and layovers, kWh."""
         cfg = self.config
@@ -449,7 +379,7 @@ class FixedRouteService(Service):
             for m, s in zip(self.leg_m, self.leg_s, strict=True)
         )
         dwell_s = self.cycle_s - sum(self.leg_s)
-        return drive + self._stand_kwh(max(dwell_s, 0.0), "dwell")
+        return drive + dwell_energy_kwh(self.vehicle_type, max(dwell_s, 0.0), "dwell")
 
     def _needs_charge(self, vehicle: RouteVehicle) -> bool:
         """Below the charge threshold, or not enough for one more run and the reserve."""
@@ -467,7 +397,8 @@ class FixedRouteService(Service):
             return False
         if not vehicle.battery.can_supply(self._leg_kwh(there[1], there[0], 0)):
             return False
-        yield from self._move(vehicle, site.node, there, "to_charger")
+        if site.node != vehicle.node:
+            yield from self.motion.drive(vehicle, site.node, *there, state="to_charger", pax=0)
         config = self.ctx.energy.config
         yield env.process(
             site.charge(
@@ -480,63 +411,15 @@ class FixedRouteService(Service):
         )
         if not vehicle.battery.can_supply(self._leg_kwh(back[1], back[0], 0)):
             return False
-        yield from self._move(vehicle, first, back, "repositioning")
+        if first != vehicle.node:
+            yield from self.motion.drive(vehicle, first, *back, state="repositioning", pax=0)
         return True
-
-    def _move(self, vehicle: RouteVehicle, to_node: int, leg: tuple[float, float], state: str):
-        """An empty out-of-service drive of ``leg`` = (s, m) to ``to_node``, logged as ``state``."""
-        time_s, distance_m = leg
-        if to_node == vehicle.node:
-            return
-        self._draw(vehicle, self._leg_kwh(distance_m, time_s, 0))
-        self.ctx.log.emit(
-            self.ctx.env.now,
-            "vehicle_leg",
-            self.name,
-            vehicle_id=vehicle.vehicle_id,
-            node=vehicle.node,
-            to_node=to_node,
-            distance_m=distance_m,
-            duration_s=time_s,
-            pax=0,
-            state=state,
-            detail=self.config.vehicle_type,
-        )
-        yield self.ctx.env.timeout(time_s)
-        vehicle.node = to_node
 
     def _log_wait(self, vehicle: RouteVehicle, until_s: float, state: str) -> None:
         """Draw and log the stand of a vehicle out of service since ``free_since_s``."""
         duration_s = until_s - vehicle.free_since_s
-        self._draw(vehicle, self._stand_kwh(duration_s, state))
-        self.ctx.log.emit(
-            vehicle.free_since_s,
-            "vehicle_dwell",
-            self.name,
-            vehicle_id=vehicle.vehicle_id,
-            node=vehicle.node,
-            duration_s=duration_s,
-            pax=0,
-            state=state,
-        )
+        self.motion.log_stand(vehicle, vehicle.free_since_s, duration_s, state=state)
         vehicle.free_since_s = until_s
-
-    def _stand(self, vehicle: RouteVehicle, duration_s: float, state: str):
-        """The vehicle stands at its node for ``duration_s`` (s), logged as ``state``."""
-        if duration_s <= 0:
-            return
-        self._draw(vehicle, self._stand_kwh(duration_s, state))
-        self.ctx.log.emit(
-            self.ctx.env.now,
-            "vehicle_dwell",
-            self.name,
-            vehicle_id=vehicle.vehicle_id,
-            node=vehicle.node,
-            duration_s=duration_s,
-            pax=vehicle.seats.level,
-            state=state,
-        )
-        yield self.ctx.env.timeout(duration_s)
 
     def _alight(self, vehicle: RouteVehicle, pos: int) -> int:
         """Riders whose stop this is get off; returns the number of persons alighting."""
@@ -549,9 +432,9 @@ class FixedRouteService(Service):
             persons += rider.trip.party_size
             trip_id = rider.trip.trip_id
             in_vehicle_s = env.now - rider.board_s
-            common = {"trip_id": trip_id, "vehicle_id": vehicle.vehicle_id, "node": vehicle.node}
-            log.emit(env.now, "alight", self.name, pax=vehicle.seats.level, **common)
-            log.emit(env.now, "dropoff", self.name, value=in_vehicle_s, **common)
+            at = {"service": self.name, "trip_id": trip_id, "vehicle_id": vehicle.vehicle_id}
+            log.alight(env.now, node=vehicle.node, pax=vehicle.seats.level, **at)
+            log.dropoff(env.now, node=vehicle.node, in_vehicle_s=in_vehicle_s, **at)
             board_visit, alight_visit = self.pattern[rider.board_pos], self.pattern[pos]
             rider.done.succeed(
                 RideOutcome(
@@ -573,21 +456,19 @@ class FixedRouteService(Service):
         persons = 0
         for rider in list(queue):
             party = rider.trip.party_size
-            common = {
-                "trip_id": rider.trip.trip_id,
-                "vehicle_id": vehicle.vehicle_id,
-                "node": vehicle.node,
-            }
+            at = {"service": self.name, "trip_id": rider.trip.trip_id, "node": vehicle.node}
             if vehicle.seats.level + party > vehicle.seats.capacity:
-                log.emit(env.now, "denied_boarding", self.name, pax=vehicle.seats.level, **common)
+                log.denied_boarding(
+                    env.now, vehicle_id=vehicle.vehicle_id, pax=vehicle.seats.level, **at
+                )
                 continue
             queue.remove(rider)
             vehicle.seats.put(party)  # level rises at once (room checked above)
             vehicle.riders.append(rider)
             persons += party
             rider.board_s = env.now
-            log.emit(env.now, "board", self.name, pax=vehicle.seats.level, **common)
-            log.emit(env.now, "pickup", self.name, value=env.now - rider.ready_s, **common)
+            log.board(env.now, vehicle_id=vehicle.vehicle_id, pax=vehicle.seats.level, **at)
+            log.pickup(env.now, vehicle_id=vehicle.vehicle_id, wait_s=env.now - rider.ready_s, **at)
             rider.boarded.succeed()
         return persons
 
@@ -604,14 +485,13 @@ class FixedRouteService(Service):
         if rider.boarded.triggered:
             return
         self.queues[rider.board_pos].remove(rider)
-        self.ctx.log.emit(
+        self.ctx.log.give_up(
             env.now,
-            "give_up",
-            self.name,
+            service=self.name,
             trip_id=rider.trip.trip_id,
             node=self.pattern[rider.board_pos].node,
-            duration_s=max_wait_s,
-            detail="gave_up_max_wait",
+            waited_s=max_wait_s,
+            reason="gave_up_max_wait",
         )
         rider.done.succeed(RideOutcome(served=False, reason="gave_up_max_wait", wait_s=max_wait_s))
 
@@ -714,9 +594,9 @@ class FixedRouteService(Service):
         _, egress_m, egress_s = next(a for a in alights if a[0] == alight)
         return [
             Offer(
-                self.name,
-                self.mode,
-                True,
+                service=self.name,
+                mode=self.mode,
+                available=True,
                 access_walk_m=access_m,
                 access_walk_s=access_s,
                 wait_s=wait_s,
@@ -746,10 +626,9 @@ class FixedRouteService(Service):
         """
         env = self.ctx.env
         board, alight = offer.handle
-        self.ctx.log.emit(
+        self.ctx.log.request(
             env.now,
-            "request",
-            self.name,
+            service=self.name,
             trip_id=trip.trip_id,
             node=offer.access_node,
             to_node=offer.egress_node,

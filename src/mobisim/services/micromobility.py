@@ -39,14 +39,8 @@ from mobisim.energy.charging import swap_battery
 from mobisim.energy.consumption import leg_energy_kwh
 from mobisim.scenario.base import ServiceConfig, StrictModel
 from mobisim.services.base import Trip
-from mobisim.services.fixed_route import StopConfig, resolve_stops
-from mobisim.services.operations import (
-    OperationsConfig,
-    Operator,
-    RentalPlan,
-    SharingService,
-    fare_krw,
-)
+from mobisim.services.relocation import OperationsConfig, Operator
+from mobisim.services.rental import RentalPlan, SharingService, fare_krw
 from mobisim.services.sharing_fleet import (
     Fleet,
     Lot,
@@ -56,6 +50,7 @@ from mobisim.services.sharing_fleet import (
     station_nodes,
     zone_partition,
 )
+from mobisim.services.stops import StopConfig, resolve_stops
 from mobisim.units import min_to_s
 
 DeviceType = Literal["bike", "ebike", "escooter", "segway"]
@@ -482,33 +477,23 @@ class MicromobilityService(SharingService):
         if not self._low(device):
             return
         self.fleet.end_stand(device, env.now)
-        self.ctx.log.emit(
+        self.ctx.log.battery_swap(
             env.now,
-            "battery_swap",
-            self.name,
-            vehicle_id=van.vehicle_id,
+            service=self.name,
+            crew_vehicle_id=van.vehicle_id,
             node=van.node,
-            value=float(device.vehicle_id),
+            device_id=device.vehicle_id,
         )
         swap_battery(device.battery, self.ctx.log, env.now, device.vehicle_id, self.name, van.node)
         yield env.timeout(handling_s)
 
     def _unload(self, device: SharedVehicle, lot: Lot, loaded_s: float, from_node: int) -> None:
         """Put ``device`` down at ``lot``: its ride on the van is a zero-distance leg (the van's km count)."""
-        now = self.ctx.env.now
-        node = lot.node
-        self.ctx.log.emit(
-            loaded_s,
-            "vehicle_leg",
-            self.name,
-            vehicle_id=device.vehicle_id,
-            node=from_node,
-            to_node=node,
-            distance_m=0.0,
-            duration_s=now - loaded_s,
-            pax=0,
-            state="repositioning",
+        now, node = self.ctx.env.now, lot.node
+        device.node = from_node
+        self.motion.log_leg(
+            device, loaded_s, node, now - loaded_s, 0.0, state="repositioning", pax=0,
             detail="on_van",
-        )
+        )  # fmt: skip
         device.node = node
         self.fleet.place(device, lot, node)

@@ -2,7 +2,7 @@
 
 The core of car-sharing (:mod:`mobisim.services.carsharing`) and shared bikes, e-bikes,
 e-scooters and segways (:mod:`mobisim.services.micromobility`); the rental and the operator's
-crews are in :mod:`mobisim.services.operations`.
+crews are in :mod:`mobisim.services.rental`.
 
 Where vehicles stand. A :class:`Lot` is a station (a fixed node with ``spaces`` parking spaces or
 docks) or a free-floating zone (vehicles parked at any node of the zone, no space limit). Each lot
@@ -37,6 +37,7 @@ from mobisim.energy.consumption import dwell_energy_kwh
 from mobisim.energy.vehicle_types import VehicleType, get_vehicle_type
 from mobisim.errors import NetworkError, ScenarioError, SimulationError
 from mobisim.scenario.base import StrictModel
+from mobisim.services.vehicle import Motion
 
 #: ``vehicle_dwell`` states of a standing shared vehicle
 PARKED, CHARGING = "parked", "charging"
@@ -256,6 +257,7 @@ class Fleet:
         self._lot_index = {lot: index for index, lot in enumerate(lots)}
         self._parkings = 0  # vehicles parked into rental lots so far (the second part of a rank)
         energy_config = getattr(ctx.energy, "config", None)
+        self.motion = Motion(ctx, service)
         self._taper = (
             getattr(energy_config, "taper_start_share", TAPER_START_SHARE),
             getattr(energy_config, "taper_end_power_share", TAPER_END_POWER_SHARE),
@@ -331,7 +333,14 @@ class Fleet:
         battery = vehicle.battery
         if lot.charge_kw > 0 and battery is not None and battery.free_kwh > EPS_KWH:
             vehicle.plug_s, vehicle.plug_soc_kwh = now, battery.soc_kwh
-            self._emit(now, "charge_start", vehicle, value=battery.soc_kwh, detail=lot.name)
+            self.ctx.log.charge_start(
+                now,
+                service=self.service,
+                vehicle_id=vehicle.vehicle_id,
+                node=vehicle.node,
+                site=lot.name,
+                soc_kwh=battery.soc_kwh,
+            )
         self._changed(lot)
 
     def reserve(self, vehicle: SharedVehicle, holder: int) -> None:
@@ -415,47 +424,34 @@ class Fleet:
         end_s = min(now_s, full_s)
         reached = float(curve.soc_after_kwh(vehicle.plug_soc_kwh, end_s - plug_s))
         added = battery.charge(max(reached - battery.soc_kwh, 0.0))
-        self._emit(
-            end_s, "charge_end", vehicle, value=added, duration_s=end_s - plug_s, detail=lot.name
+        self.ctx.log.charge_end(
+            end_s,
+            service=self.service,
+            vehicle_id=vehicle.vehicle_id,
+            node=vehicle.node,
+            site=lot.name,
+            charged_kwh=added,
+            duration_s=end_s - plug_s,
         )
-        if end_s > plug_s:
-            self._emit(
-                plug_s,
-                "vehicle_dwell",
-                vehicle,
-                duration_s=end_s - plug_s,
-                pax=0,
-                state=CHARGING,
-                detail=lot.name,
-            )
+        if end_s > plug_s:  # charging draws nothing from the battery (what charged it is above)
+            self.motion.log_stand(vehicle, plug_s, end_s - plug_s, state=CHARGING, detail=lot.name)
         vehicle.plug_s = vehicle.plug_soc_kwh = math.nan
         return end_s
 
     def _parked(self, vehicle: SharedVehicle, start_s: float, end_s: float) -> None:
-        """Log and draw the parked dwell from ``start_s`` to ``end_s`` (s) at the vehicle's node."""
+        """Draw and log the parked dwell from ``start_s`` to ``end_s`` (s) at the vehicle's node."""
         duration_s = end_s - start_s
         if duration_s <= 0:
             return
-        battery = vehicle.battery
-        drain = dwell_energy_kwh(vehicle.vt, duration_s, PARKED)
+        battery, motion = vehicle.battery, self.motion
+        drain = motion.stand_kwh(vehicle, duration_s, PARKED)
         if battery is not None and drain > battery.soc_kwh:
             # flat before the end: parked (drawing standby) until empty, then nothing left to draw
             flat_s = duration_s * battery.soc_kwh / drain
-            self._dwell(vehicle, start_s, flat_s, PARKED)
-            battery.draw(dwell_energy_kwh(vehicle.vt, flat_s, PARKED))
-            self._dwell(vehicle, start_s + flat_s, duration_s - flat_s, FLAT)
+            motion.log_stand(vehicle, start_s, flat_s, state=PARKED)
+            motion.log_stand(vehicle, start_s + flat_s, duration_s - flat_s, state=FLAT, draw=False)
             return
-        self._dwell(vehicle, start_s, duration_s, PARKED)
-        if battery is not None and drain > 0:
-            battery.draw(drain)
-
-    def _dwell(self, vehicle: SharedVehicle, start_s: float, duration_s: float, state: str) -> None:
-        self._emit(start_s, "vehicle_dwell", vehicle, duration_s=duration_s, pax=0, state=state)
-
-    def _emit(self, time_s: float, event: str, vehicle: SharedVehicle, **columns: Any) -> None:
-        self.ctx.log.emit(
-            time_s, event, self.service, vehicle_id=vehicle.vehicle_id, node=vehicle.node, **columns
-        )
+        motion.log_stand(vehicle, start_s, duration_s, state=PARKED)
 
     def _changed(self, lot: Lot) -> None:
         if lot.depot:  # not a rental lot: no station time series, no operator trigger
@@ -466,14 +462,13 @@ class Fleet:
 
     def log_stock(self, lot: Lot) -> None:
         """Log the lot's stock now: value = vehicles standing, pax = free spaces (-1: no limit)."""
-        self.ctx.log.emit(
+        self.ctx.log.station_stock(
             self.ctx.env.now,
-            "station_stock",
-            self.service,
+            service=self.service,
             node=lot.node,
-            pax=lot.free_spaces,
-            value=float(lot.stock),
-            detail=lot.name,
+            station=lot.name,
+            stock=lot.stock,
+            free_spaces=lot.free_spaces,
         )
 
     def standing_in_lots(self, kind: str) -> tuple[list[SharedVehicle], np.ndarray]:

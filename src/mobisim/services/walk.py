@@ -56,24 +56,29 @@ class WalkService(Service):
             return [unavailable(self.name, self.mode, "no_walk_path")]
         time_s, distance_m = leg
         if distance_m > self.config.max_walk_m:
-            return [Offer(self.name, self.mode, False, "too_far_to_walk")]  # unavailable(), inline
-        dest = trip.dest_node
-        # positional, in Offer's field order (once per trip: half the cost of keywords):
-        # access walk m and s; wait, in-vehicle, egress walk m and s, distance, fare all 0;
-        # access and egress at the destination
+            return [unavailable(self.name, self.mode, "too_far_to_walk")]
         return [
             Offer(
-                self.name, self.mode, True, "", distance_m, time_s, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-                dest, dest,
+                service=self.name,
+                mode=self.mode,
+                available=True,
+                access_walk_m=distance_m,
+                access_walk_s=time_s,
+                access_node=trip.dest_node,
+                egress_node=trip.dest_node,
             )
-        ]  # fmt: skip
+        ]
 
     def request(self, trip: Trip, offer: Offer):
         """Nothing to wait for: the event has already fired; the walk is the commuter's access walk.
 
         The outcome's ``distance_m`` is the walked distance, m (the trip's distance in trips.parquet).
         """
-        # positional: served, reason, wait_s, in_vehicle_s, distance_m, fare, vehicle, egress node
-        return self.ctx.env.event().succeed(
-            RideOutcome(True, "", 0.0, 0.0, offer.access_walk_m, 0.0, -1, trip.dest_node)
+        outcome = RideOutcome(
+            served=True,
+            wait_s=0.0,
+            in_vehicle_s=0.0,
+            distance_m=offer.access_walk_m,
+            egress_node=trip.dest_node,
         )
+        return self.ctx.env.event().succeed(outcome)
