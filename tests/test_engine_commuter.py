@@ -262,6 +262,41 @@ def test_when_every_offer_fails_the_scenario_fallback_decides(fallback, status, 
         assert pd.isna(trip["arrival_s"])
 
 
+@pytest.mark.parametrize(
+    ("dest", "acceptable_walk_m", "status", "reason"),
+    [
+        (3, None, "fallback", "mode_not_allowed"),  # 1,500 m: within max_walk_m (2,000 m)
+        (5, None, "unserved", "too_far_to_walk"),  # 2,500 m: beyond it
+        (5, 3000.0, "fallback", "too_far_to_walk"),  # the scenario accepts longer forced walks
+        (3, 1000.0, "unserved", "mode_not_allowed"),  # ... or only shorter ones
+    ],
+)
+def test_a_forced_walk_beyond_the_acceptable_walk_is_walked_but_unserved(
+    dest, acceptable_walk_m, status, reason
+):
+    trips = trips_frame((0, dest, 7 * H, {"car_available": False, "allowed_modes": "drt"}))
+    extra = {} if acceptable_walk_m is None else {"acceptable_walk_m": acceptable_walk_m}
+    out = run([WALK, CAR], trips, **extra)
+    trip = out.trips.iloc[0]
+    assert (trip["status"], trip["mode"]) == (status, "walk_fallback")
+    assert trip["fallback_reason"] == reason  # why no service carried it
+    walk_s = dest * SPACING_M / WALK_MPS
+    assert trip["door_to_door_s"] == pytest.approx(walk_s)  # the person did walk there
+    end = by_trip(out, "trip_end").loc[0]
+    assert (end["state"], end["duration_s"]) == (status, pytest.approx(walk_s))
+
+
+def test_without_a_walk_service_the_acceptable_forced_walk_is_5_km():
+    trips = trips_frame(
+        (0, 9, 7 * H, {"car_available": False}), (0, 8, 7 * H, {"car_available": False})
+    )
+    out = run([CAR], trips, router=LineRouter())
+    statuses = out.trips.set_index("dest_node")["status"]
+    assert statuses.to_dict() == {9: "fallback", 8: "fallback"}  # 4.5 and 4 km
+    far = run([CAR], trips_frame((0, 9, 7 * H, {"car_available": False})), acceptable_walk_m=4000)
+    assert far.trips["status"].tolist() == ["unserved"]
+
+
 def test_no_offer_at_all_records_the_first_refusal_reason():
     trips = trips_frame((0, 9, 7 * H, {"car_available": False}))
     out = run([WALK, CAR], trips, fallback="unserved")

@@ -49,7 +49,9 @@ from mobisim.energy.vehicle_types import VehicleType, get_vehicle_type
 from mobisim.errors import SimulationError
 from mobisim.scenario.energy_config import EnergyConfig
 
-#: trip statuses counted as trips made (the counterfactual drives them)
+#: trip statuses counted as trips made (the counterfactual drives them) when a trips table has no
+#: arrival times; with them, every trip that arrived is made (served ones and forced walks, which
+#: are unserved but still travelled)
 MADE = ("completed", "fallback")
 #: relative tolerance of the energy balance of every electric vehicle (0.1 %)
 BALANCE_TOLERANCE = 1e-3
@@ -272,8 +274,11 @@ def car_distances_m(router: Any, trips: pd.DataFrame, profile: str = "car") -> p
 def _counterfactual_table(trips, groups, config, car_distance_m) -> pd.DataFrame:
     vt = get_vehicle_type(config.counterfactual_vehicle_type, config.vehicle_types)
     kwh_per_km, co2_per_km = intensity_per_km(vt, config)
-    status = _str(trips["status"]) if "status" in trips else pd.Series("completed", trips.index)
-    made = status.isin(MADE).to_numpy()
+    if "arrival_s" in trips:
+        made = np.isfinite(trips["arrival_s"].to_numpy(float))
+    else:
+        status = _str(trips["status"]) if "status" in trips else pd.Series("completed", trips.index)
+        made = status.isin(MADE).to_numpy()
     frame = pd.DataFrame(
         {
             "service": _str(trips["service"]).to_numpy()[made] if "service" in trips else "",

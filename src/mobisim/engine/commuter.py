@@ -8,7 +8,8 @@
 
 Every trip ends in exactly one status: ``completed`` (the first choice served it), ``fallback``
 (served after the first choice failed, or by the scenario's fallback mode; ``fallback_reason`` says
-why) or ``unserved``. A person's trips run one after the other: a return leg starts at its
+why) or ``unserved`` (no path, ``mode_choice.fallback: unserved``, or a forced walk longer than
+``mode_choice.acceptable_walk_m``: the person walks, but no service carried the trip). A person's trips run one after the other: a return leg starts at its
 departure time, or on arrival if the way out ended later.
 
 A service can bind the next leg of a tour to itself (the car driven out must come back): it sets
@@ -81,8 +82,9 @@ class TripRecord:
 class CommuterWorld:
     """What commuters share: clock, services, policy, log, random stream, router, records.
 
-    ``fallback`` is the scenario's ``mode_choice.fallback`` (walk | car | unserved); ``records``
-    maps trip_id to its :class:`TripRecord`, filled as trips start.
+    ``fallback`` is the scenario's ``mode_choice.fallback`` (walk | car | unserved);
+    ``acceptable_walk_m`` the longest forced walk still counted as served, m; ``records`` maps
+    trip_id to its :class:`TripRecord`, filled as trips start.
     """
 
     env: object
@@ -93,6 +95,7 @@ class CommuterWorld:
     router: object
     fallback: str
     records: dict[int, TripRecord]
+    acceptable_walk_m: float = 5000.0
     by_name: dict[str, Service] = dataclasses.field(default_factory=dict)
     #: (service, reason) -> number of trips the service refused at departure (``refusals.parquet``)
     refusals: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
@@ -288,7 +291,8 @@ def _end(world, trip: Trip, record: TripRecord, start_s: float, service: str, st
 def _scenario_fallback(world: CommuterWorld, here: Trip, record: TripRecord, start_s: float):
     """No offer left: walk or be driven (``mode_choice.fallback``) from where the commuter is.
 
-    Unserved when the fallback is ``unserved`` or the network has no such path.
+    Unserved when the fallback is ``unserved``, the network has no such path, or the forced walk
+    is longer than ``world.acceptable_walk_m`` (walked all the same: the person gets there).
     """
     env, log = world.env, world.log
     profile = FALLBACK_PROFILES.get(world.fallback)
@@ -304,11 +308,14 @@ def _scenario_fallback(world: CommuterWorld, here: Trip, record: TripRecord, sta
         )
         return
     time_s, distance_m = leg
+    status = "fallback"
     if profile == "walk":
         yield from _walk(
             world, here, here.origin_node, here.dest_node, distance_m, time_s, "fallback"
         )
         record.access_walk_s += time_s
+        if distance_m > world.acceptable_walk_m:
+            status = "unserved"
     else:
         log.vehicle_leg(
             env.now,
@@ -326,4 +333,4 @@ def _scenario_fallback(world: CommuterWorld, here: Trip, record: TripRecord, sta
         yield env.timeout(time_s)
         record.in_vehicle_s = time_s
     record.mode, record.distance_m = f"{world.fallback}_fallback", distance_m
-    _end(world, here, record, start_s, "", "fallback")
+    _end(world, here, record, start_s, "", status)

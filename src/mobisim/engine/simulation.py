@@ -38,6 +38,9 @@ GRACE_S = 12 * 3600.0
 PROGRESS_STEP_S = 15 * 60.0
 #: allocations between two young-generation garbage collections while the day runs (Python: 700)
 GC_GEN0_THRESHOLD = 200_000
+#: the longest forced walk counted as served without a walk service, m (assumption A: about 70
+#: min at 1.2 m/s, the walk service's default max_walk_m)
+DEFAULT_ACCEPTABLE_WALK_M = 5000.0
 #: final statuses a trip may end in
 STATUSES = ("completed", "fallback", "unserved")
 
@@ -290,6 +293,17 @@ def simulate(
         return _simulate(scenario, network, router, trips, streams, progress)
 
 
+def acceptable_walk_m(scenario) -> float:
+    """The longest forced walk counted as served, m: ``mode_choice.acceptable_walk_m``, else the
+    ``max_walk_m`` of the scenario's (first enabled) walk service, else :data:`DEFAULT_ACCEPTABLE_WALK_M`."""
+    if scenario.mode_choice.acceptable_walk_m is not None:
+        return scenario.mode_choice.acceptable_walk_m
+    for block in scenario.enabled_services():
+        if block.type == "walk":
+            return block.max_walk_m
+    return DEFAULT_ACCEPTABLE_WALK_M
+
+
 def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
     """The body of :func:`simulate` (same parameters)."""
     wall_start = time.perf_counter()
@@ -314,6 +328,7 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
         router=router,
         fallback=scenario.mode_choice.fallback,
         records=records,
+        acceptable_walk_m=acceptable_walk_m(scenario),
     )
     for service in services:
         service.start()

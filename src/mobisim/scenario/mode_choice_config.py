@@ -11,7 +11,9 @@ cost_scale_per_krw × cost. Defaults and sources:
   assumptions (A), to be calibrated against observed mode shares of the city.
 
 When the chosen service fails, the commuter tries the next offers of the ranking (re-asked at that
-moment); when none is left it does what ``fallback`` says.
+moment); when none is left it does what ``fallback`` says. A forced walk (``fallback: walk``)
+longer than ``acceptable_walk_m`` is walked (the person still gets there) but the trip counts as
+``unserved``: no service of the scenario could carry it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class ModeChoiceConfig(StrictModel):
     fallback: Literal["walk", "car", "unserved"] = Field(
         default="walk",
         description="When every offer failed or none was available: walk the network path, drive it (a lift or taxi, logged as a car leg), or stay unserved.",
+    )
+    acceptable_walk_m: float | None = Field(
+        default=None,
+        gt=0,
+        description="Longest forced walk (fallback: walk) still counted as served, m (none: the walk service's max_walk_m; 5,000 m without one, assumption A). Longer forced walks are walked but the trip is unserved.",
     )
 
     @field_validator("vot_krw_per_h")
