@@ -164,3 +164,38 @@ def test_drt_idle_never_drains_below_the_charge_threshold_without_a_charger(tmp_
     vehicles = result.vehicles[result.vehicles["service"] == "drt"]
     assert (vehicles["final_soc_kwh"] >= 0).all()
     assert isinstance(result.tables["energy_balance"], pd.DataFrame)
+
+
+def _soc_at_charge_start(result) -> pd.Series:
+    events = events_of(result, "shuttle")
+    return events.loc[events["event"] == "charge_start", "value"]
+
+
+def test_the_charging_policy_is_chosen_in_the_scenario_and_opportunity_charging_tops_up(
+    tmp_path,
+):
+    """threshold: a shuttle charges only when it must (below 30 %, or one more run would eat
+    into the reserve); opportunity: it also tops up after a run whenever a site is within 5
+    minutes and it is more than 10 % below charge_to_share: more, earlier, shallower sessions."""
+    site = {"name": "terminal", "place": "town_centre", "services": ["shuttle"], "plugs": 4}
+    pack = {"av_shuttle": {"battery_kwh": 20.0}}
+    results = {}
+    for policy in ("threshold", "opportunity"):
+        energy = {"vehicle_types": pack, "charging_sites": [site], "charging_policy": policy}
+        folder = tmp_path / policy
+        folder.mkdir()
+        results[policy] = run(scenario_file(folder, [{**SHUTTLE, "vehicles": 4}], energy))
+    threshold, opportunity = (_soc_at_charge_start(results[p]) for p in results)
+    assert len(opportunity) > len(threshold)
+    capacity_kwh = 20.0
+    # a top-up starts well above the 30 % threshold; a threshold charge below 30 % + one run
+    assert opportunity.max() > 0.6 * capacity_kwh
+    assert threshold.max() < 0.6 * capacity_kwh
+    for result in results.values():
+        assert result.tables["energy_balance"]["residual_kwh"].abs().max() < 1e-6
+
+
+def test_an_unknown_charging_policy_is_a_scenario_error_naming_the_key(tmp_path):
+    path = scenario_file(tmp_path, [SHUTTLE], {"charging_policy": "sometimes"})
+    with pytest.raises(mobisim.errors.ScenarioError, match="energy.charging_policy"):
+        mobisim.load_scenario(path)

@@ -33,6 +33,7 @@ from mobisim.energy.battery import Battery
 from mobisim.energy.charging import ChargingSite
 from mobisim.energy.vehicle_types import VehicleType, catalogue, get_vehicle_type
 from mobisim.errors import NetworkError, ScenarioError
+from mobisim.scenario import registry
 from mobisim.scenario.energy_config import ChargingSiteConfig, EnergyConfig
 
 #: columns :meth:`EnergyContext.annotate` adds to vehicles.parquet (the balance check reads them)
@@ -96,6 +97,8 @@ class EnergyContext:
                 taper_end_power_share=config.taper_end_power_share,
             )
         self.batteries: dict[int, tuple[Battery, VehicleType]] = {}
+        #: when shuttles, buses and DRT vehicles go to charge (``energy.charging_policy``)
+        self.charging_policy = registry.policy("charging", config.charging_policy)(config)
 
     def vehicle_type(self, name: str) -> VehicleType:
         """The vehicle type ``name`` with the scenario's overrides (ScenarioError if unknown)."""

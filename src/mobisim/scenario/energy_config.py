@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from mobisim.scenario import registry
 from mobisim.scenario.base import StrictModel
 
 #: monthly mean PV full-load hours per day, Jan→Dec (DEFAULTS §5 default vector, A between [V1]-[V4])
@@ -129,6 +130,21 @@ class EnergyConfig(StrictModel):
         le=1,
         description="Share of capacity a vehicle keeps after any work it accepts (A).",
     )
+    charging_policy: str = Field(
+        default="threshold",
+        description="When shuttles, buses and DRT vehicles between jobs go to charge (a registered policy): threshold (below charge_below_share, or not enough for the next job and the reserve) or opportunity (also top up at a site within opportunity_max_drive_min when below charge_to_share). See docs/energy.md.",
+    )
+    opportunity_max_drive_min: float = Field(
+        default=5.0,
+        ge=0,
+        description="opportunity: top up only at a site at most this far, min of driving (A).",
+    )
+    opportunity_min_gain_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="opportunity: top up only when below charge_to_share by more than this share of capacity (A).",
+    )
     initial_soc_share: float = Field(
         default=1.0, ge=0, le=1, description="State of charge of every vehicle at the start."
     )
@@ -210,6 +226,14 @@ class EnergyConfig(StrictModel):
     load_bin_min: float = Field(
         default=5.0, gt=0, le=60, description="Width of the charging load profile bins, min."
     )
+
+    @field_validator("charging_policy")
+    @classmethod
+    def _known_charging_policy(cls, name: str) -> str:
+        known = sorted(registry.POLICIES["charging"])
+        if name not in known:
+            raise ValueError(f"expected one of: {', '.join(known)} (got {name!r})")
+        return name
 
     @field_validator("pv_full_load_h")
     @classmethod

@@ -26,6 +26,10 @@ POLICIES: dict[str, dict[str, str]] = {
         "logit": "mobisim.engine.modechoice:LogitChoice",
         "cheapest": "mobisim.engine.modechoice:CheapestChoice",
     },
+    "charging": {
+        "threshold": "mobisim.energy.charging_policy:ThresholdCharging",
+        "opportunity": "mobisim.energy.charging_policy:OpportunityCharging",
+    },
     "drt_dispatch": {"insertion": "mobisim.services.drt_dispatch:InsertionDispatch"},
     "drt_idle": {
         "stay": "mobisim.services.drt_dispatch:StayPolicy",

@@ -49,7 +49,6 @@ import numpy as np
 import simpy
 from pydantic import Field, model_validator
 
-from mobisim.energy.battery import can_finish, needs_charge
 from mobisim.energy.consumption import dwell_energy_kwh, leg_energy_kwh
 from mobisim.errors import ScenarioError
 from mobisim.network.router import WALK_SPEED_MPS
@@ -347,15 +346,10 @@ class FixedRouteService(Service):
                 yield from motion.stand(
                     vehicle, layover_s, state="layover", pax=vehicle.seats.level
                 )
-        if vehicle.battery is not None and self._needs_charge(vehicle):
-            site = self.ctx.energy.nearest_site(
-                self.ctx.router, self.profile, vehicle.node, self.name
-            )
-            charged = site is not None and (yield from self._charge(vehicle, site[0]))
-            if not charged or self._needs_charge(vehicle):  # would run flat on the next run
-                vehicle.free_since_s = env.now
-                self.withdrawn.append(vehicle)
-                return
+        if vehicle.battery is not None and not (yield from self._charge_if_due(vehicle)):
+            vehicle.free_since_s = env.now  # would run flat on the next run: withdrawn
+            self.withdrawn.append(vehicle)
+            return
         vehicle.free_since_s = env.now
         self._to_depot(vehicle)
 
@@ -381,12 +375,19 @@ class FixedRouteService(Service):
         dwell_s = self.cycle_s - sum(self.leg_s)
         return drive + dwell_energy_kwh(self.vehicle_type, max(dwell_s, 0.0), "dwell")
 
-    def _needs_charge(self, vehicle: RouteVehicle) -> bool:
-        """Below the charge threshold, or not enough for one more run and the reserve."""
-        config = self.ctx.energy.config
-        return needs_charge(vehicle.battery, config.charge_below_share) or not can_finish(
-            vehicle.battery, self.run_kwh, config.reserve_share
-        )
+    def _charge_if_due(self, vehicle: RouteVehicle):
+        """At the end of a run, charge if the charging policy says so (``energy.charging_policy``);
+        False when the vehicle cannot do one more run and keep the reserve (withdraw it)."""
+        energy = self.ctx.energy
+        policy = energy.charging_policy
+
+        def nearest():
+            return energy.nearest_site(self.ctx.router, self.profile, vehicle.node, self.name)
+
+        site = policy.charge_site(vehicle.battery, self.run_kwh, nearest)
+        if site is not None and not (yield from self._charge(vehicle, site)):
+            return False  # could not reach the site, or not get back from it
+        return not policy.needs_charge(vehicle.battery, self.run_kwh)
 
     def _charge(self, vehicle: RouteVehicle, site):
         """Drive to ``site``, charge, drive back to the first stop; False if it cannot get there."""
@@ -399,11 +400,10 @@ class FixedRouteService(Service):
             return False
         if site.node != vehicle.node:
             yield from self.motion.drive(vehicle, site.node, *there, state="to_charger", pax=0)
-        config = self.ctx.energy.config
         yield env.process(
             site.charge(
                 vehicle.battery,
-                config.charge_to_share,
+                self.ctx.energy.charging_policy.target_share,
                 vehicle.vehicle_id,
                 self.name,
                 self.vehicle_type,
