@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import mobisim
+from mobisim.errors import ScenarioError
 
 SMALL_PACK = {"av_shuttle": {"battery_kwh": 6.0}}
 
@@ -197,5 +198,5 @@ def test_the_charging_policy_is_chosen_in_the_scenario_and_opportunity_charging_
 
 def test_an_unknown_charging_policy_is_a_scenario_error_naming_the_key(tmp_path):
     path = scenario_file(tmp_path, [SHUTTLE], {"charging_policy": "sometimes"})
-    with pytest.raises(mobisim.errors.ScenarioError, match=r"energy\.charging_policy"):
+    with pytest.raises(ScenarioError, match=r"energy\.charging_policy"):
         mobisim.load_scenario(path)
