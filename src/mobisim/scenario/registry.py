@@ -30,6 +30,15 @@ POLICIES: dict[str, dict[str, str]] = {
         "threshold": "mobisim.energy.charging_policy:ThresholdCharging",
         "opportunity": "mobisim.energy.charging_policy:OpportunityCharging",
     },
+    "relocation": {
+        "none": "mobisim.services.relocation:NoTours",
+        "schedule": "mobisim.services.relocation:ScheduledTours",
+        "threshold": "mobisim.services.relocation:ThresholdTours",
+    },
+    "crew_low_battery": {
+        "swap": "mobisim.services.micromobility:SwapInField",
+        "collect_to_depot": "mobisim.services.micromobility:CollectToDepot",
+    },
     "drt_dispatch": {"insertion": "mobisim.services.drt_dispatch:InsertionDispatch"},
     "drt_idle": {
         "stay": "mobisim.services.drt_dispatch:StayPolicy",

@@ -32,11 +32,12 @@ from typing import Literal
 
 import numpy as np
 import simpy
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mobisim.energy.battery import EPS_KWH
 from mobisim.energy.charging import swap_battery
 from mobisim.energy.consumption import leg_energy_kwh
+from mobisim.scenario import registry
 from mobisim.scenario.base import ServiceConfig, StrictModel
 from mobisim.services.base import Trip
 from mobisim.services.relocation import OperationsConfig, Operator
@@ -94,9 +95,9 @@ class CrewConfig(OperationsConfig):
 
     vehicle_type: str = Field(default="e_van", description="Energy vehicle type of the vans (A).")
     van_capacity: int = Field(default=20, ge=1, description="Devices a van carries at once (A).")
-    low_battery: Literal["swap", "collect_to_depot"] = Field(
+    low_battery: str = Field(
         default="swap",
-        description="What a tour does with low devices: swap: a fresh battery on the street "
+        description="What a tour does with low devices (a registered crew_low_battery policy): swap: a fresh battery on the street "
         "(below swap_below_share); collect_to_depot: take them (below collect_below_share, "
         "stranded flat ones too) to the depot, charge them there at depot_charge_kw and put "
         "them back out at stations/zones below target once at redeploy_above_share (A).",
@@ -143,6 +144,14 @@ class CrewConfig(OperationsConfig):
         description="Where vans start and end, and where collected devices charge (default: "
         "the first station/zone, named depot).",
     )
+
+    @field_validator("low_battery")
+    @classmethod
+    def _known_low_battery_policy(cls, name: str) -> str:
+        known = sorted(registry.POLICIES["crew_low_battery"])
+        if name not in known:
+            raise ValueError(f"expected one of: {', '.join(known)} (got {name!r})")
+        return name
 
     @model_validator(mode="after")
     def _redeploy_above_collect(self) -> CrewConfig:
@@ -280,9 +289,10 @@ class MicromobilityService(SharingService):
             self.depot_node = int(
                 resolve_stops(ctx.network, [crews.depot], f"{key}.crews.depot")[0]
             )
-        self.collecting = crews.low_battery == "collect_to_depot"
+        #: what the vans do with low devices (``crews.low_battery``)
+        self.low_battery = registry.policy("crew_low_battery", crews.low_battery)(self)
         self.depot: Lot | None = None  # where collected devices charge (collect_to_depot)
-        if self.collecting:
+        if self.low_battery.uses_depot:
             name = "depot" if crews.depot is None else crews.depot.name
             store = simpy.FilterStore(env, crews.depot_spaces or float("inf"))
             self.depot = Lot(
@@ -334,7 +344,7 @@ class MicromobilityService(SharingService):
                 self.fleet.place(device, lot, node)
             if lot.target == 0:
                 self.fleet.log_stock(lot)
-        if cfg.crews.policy != "none":
+        if self.operator.policy.runs:
             van_type = self.fleet.vehicle_type(cfg.crews.vehicle_type)
             for _ in range(cfg.crews.crews):
                 van = self.fleet.add_vehicle("van", van_type, 1.0, capacity=cfg.crews.van_capacity)
@@ -352,8 +362,7 @@ class MicromobilityService(SharingService):
 
     def _low(self, device: SharedVehicle) -> bool:
         """Below the swap (or collect) share of its battery: a crew's job, not a move."""
-        battery, crews = device.battery, self.config.crews
-        share = crews.collect_below_share if self.collecting else crews.swap_below_share
+        battery, share = device.battery, self.low_battery.below_share
         return battery is not None and battery.soc_kwh < share * battery.capacity_kwh
 
     def _movable(self, device: SharedVehicle) -> bool:
@@ -374,10 +383,9 @@ class MicromobilityService(SharingService):
         env, cfg = self.ctx.env, self.config.crews
         van, handling_s = self.vans[crew], min_to_s(cfg.handling_min)
         moves = moves[: cfg.van_capacity]
-        room = cfg.van_capacity - len(moves) if self.collecting else cfg.max_swaps_per_tour
+        room = self.low_battery.room(len(moves))
         lows = self._low_for(crew, {id(m[0]) for m in moves}, room)
-        low_action = "pick" if self.collecting else "swap"
-        stops = [(d.node, low_action, d) for d in lows] + [
+        stops = [(d.node, "low", d) for d in lows] + [
             (d.node, "collect", (d, s, t)) for d, s, t in moves
         ]
         if not stops or not self._van_can_go(van, [n for n, _, _ in stops]):
@@ -387,13 +395,10 @@ class MicromobilityService(SharingService):
         to_depot: list[tuple[SharedVehicle, float, int]] = []  # (device, loaded at s, from node)
         for node, action, item in self._nearest_first(van.node, stops):
             yield from self.drive(van, node, CREW_PROFILE, "crew", 0)
-            if action == "swap":
-                yield from self._swap(van, item, handling_s)
-            elif action == "pick":
-                if self._still_low_here(item, node):
-                    self.fleet.take(item, -2 - crew)
-                    to_depot.append((item, env.now, node))
-                    yield env.timeout(handling_s)
+            if action == "low":
+                carried = yield from self.low_battery.visit(van, item, crew, handling_s)
+                if carried is not None:
+                    to_depot.append(carried)
             else:
                 device, source, target = item
                 if device.lot is source and device.holder == -1 and device.node == node:
@@ -439,9 +444,7 @@ class MicromobilityService(SharingService):
             and np.isnan(d.plug_s)
         ]
         low.sort(key=lambda d: d.battery.soc_kwh)
-        cap = cfg.max_swaps_per_tour
-        if self.collecting and self.depot.spaces is not None:
-            cap = min(cap, self.depot.free_spaces)
+        cap = self.low_battery.cap(cfg.max_swaps_per_tour)
         return low[:cap][crew :: cfg.crews][: max(room, 0)]
 
     def _still_low_here(self, device: SharedVehicle, node: int) -> bool:
@@ -497,3 +500,69 @@ class MicromobilityService(SharingService):
         )  # fmt: skip
         device.node = node
         self.fleet.place(device, lot, node)
+
+
+# ---------------------------------------------------------------------- what crews do with low devices
+class SwapInField:
+    """``swap``: a van gives devices below ``swap_below_share`` a fresh battery where they stand.
+
+    A crew_low_battery policy (registered by name, ``crews.low_battery``) says which devices are
+    low (``below_share``), how many a van takes on per tour (``room``, ``cap``), what the crew does
+    at one (``visit``: a SimPy sub-story returning a device the van carries to the depot, or
+    None) and whether the service keeps a depot where collected devices charge (``uses_depot``).
+    """
+
+    uses_depot = False
+
+    def __init__(self, service: MicromobilityService):
+        self.service = service
+        self.crews = service.config.crews
+
+    @property
+    def below_share(self) -> float:
+        """Devices below this share of their battery are low."""
+        return self.crews.swap_below_share
+
+    def room(self, n_moves: int) -> int:
+        """Low devices one van may visit on a tour that also makes ``n_moves`` moves."""
+        return self.crews.max_swaps_per_tour
+
+    def cap(self, max_per_tour: int) -> int:
+        """Low devices all vans together may visit this tour."""
+        return max_per_tour
+
+    def visit(self, van: SharedVehicle, device: SharedVehicle, crew: int, handling_s: float):
+        """Swap the battery of ``device`` if still standing here and still low; carry nothing."""
+        yield from self.service._swap(van, device, handling_s)
+        return None
+
+
+class CollectToDepot(SwapInField):
+    """``collect_to_depot``: vans take devices below ``collect_below_share`` (flat ones too) to the
+    depot, where they charge; charged ones go back out to lots below target."""
+
+    uses_depot = True
+
+    @property
+    def below_share(self) -> float:
+        """Devices below this share of their battery are collected."""
+        return self.crews.collect_below_share
+
+    def room(self, n_moves: int) -> int:
+        """The van's places left after its moves."""
+        return self.crews.van_capacity - n_moves
+
+    def cap(self, max_per_tour: int) -> int:
+        """At most ``max_per_tour``, and the depot's free spaces."""
+        depot = self.service.depot
+        return max_per_tour if depot.spaces is None else min(max_per_tour, depot.free_spaces)
+
+    def visit(self, van: SharedVehicle, device: SharedVehicle, crew: int, handling_s: float):
+        """Load ``device`` if still standing here and low; returns (device, loaded at s, node)."""
+        service, env = self.service, self.service.ctx.env
+        if not service._still_low_here(device, van.node):
+            return None
+        service.fleet.take(device, -2 - crew)
+        carried = (device, env.now, van.node)
+        yield env.timeout(handling_s)
+        return carried

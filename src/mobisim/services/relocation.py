@@ -1,19 +1,34 @@
 """The relocation operator of a shared fleet: when a tour starts, which vehicles it moves.
 
-Shared by car-sharing (staff drivers) and micromobility (vans). On a schedule or when a lot's
-stock falls to ``trigger_share`` of its target (its initial stock), the operator plans moves from
-lots above target to lots below, nearest first by drive time (:func:`plan_moves`), and hands them
-to its crews; the services say how a move is done (a staff driver for cars, vans for devices).
+Shared by car-sharing (staff drivers) and micromobility (vans). The operator's day: wait until
+its relocation policy says a tour may start, plan moves from lots above target (their initial
+stock) to lots below, nearest first by drive time (:func:`plan_moves`), and hand them to its
+crews; the services say how a move is done (a staff driver for cars, vans for devices).
+
+When a tour starts is a policy registered by name (``mobisim.scenario.registry.POLICIES
+["relocation"]``), chosen with ``relocation.policy`` / ``crews.policy`` in the scenario file:
+
+``none``
+    No tours.
+``schedule`` (:class:`ScheduledTours`)
+    A tour at the start of the operator's hours, then one every ``interval_min``.
+``threshold`` (:class:`ThresholdTours`)
+    A tour when a lot falls to ``trigger_share`` of its target (or a device ends a ride low, see
+    :meth:`Operator.alert`), at least ``interval_min`` after the last one.
+
+A policy is a class built with the :class:`Operator` whose ``until_next_tour()`` is a SimPy
+sub-story returning when the next tour may start; ``runs = False`` means no tours at all.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Protocol
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from mobisim.scenario import registry
 from mobisim.scenario.base import ClockTime, StrictModel
 from mobisim.services.sharing_fleet import Fleet, Lot, SharedVehicle
 from mobisim.units import min_to_s
@@ -22,10 +37,11 @@ from mobisim.units import min_to_s
 class OperationsConfig(StrictModel):
     """When and how the operator moves vehicles between stations/zones (relocation, crews)."""
 
-    policy: Literal["none", "schedule", "threshold"] = Field(
+    policy: str = Field(
         default="none",
-        description="none: no relocation; schedule: a tour every interval_min; threshold: a tour "
-        "when a station/zone falls to trigger_share of its target stock.",
+        description="When tours start (a registered relocation policy): none: no relocation; "
+        "schedule: a tour every interval_min; threshold: a tour when a station/zone falls to "
+        "trigger_share of its target stock.",
     )
     interval_min: float = Field(
         default=60.0,
@@ -55,6 +71,14 @@ class OperationsConfig(StrictModel):
         ge=0,
         description="Time per vehicle taken, parked or battery swapped, min (A).",
     )
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, name: str) -> str:
+        known = sorted(registry.POLICIES["relocation"])
+        if name not in known:
+            raise ValueError(f"expected one of: {', '.join(known)} (got {name!r})")
+        return name
 
 
 def plan_moves(
@@ -100,8 +124,81 @@ def plan_moves(
     return moves
 
 
+class RelocationPolicy(Protocol):
+    """When the operator's next tour may start (built with its :class:`Operator`)."""
+
+    runs: bool  # False: no tours at all
+
+    def until_next_tour(self):
+        """SimPy sub-story (``yield from``): returns when the next tour may start."""
+
+    def alert(self) -> None:
+        """Something needs the crews now (a device ended a ride with a low battery)."""
+
+
+class NoTours:
+    """``none``: the operator never tours."""
+
+    runs = False
+
+    def __init__(self, operator: Operator):
+        self.operator = operator
+
+    def until_next_tour(self):
+        """Never returns a tour (not called: ``runs`` is False)."""
+        yield self.operator.env.event()
+
+    def alert(self) -> None:
+        """Nothing to wake."""
+
+
+class ScheduledTours(NoTours):
+    """``schedule``: a tour at the start of the operator's hours, then every ``interval_min``."""
+
+    runs = True
+
+    def until_next_tour(self):
+        """Wait ``interval_min`` after the last tour (the first starts at once)."""
+        operator = self.operator
+        if operator.last_tour_s > -math.inf:
+            yield operator.env.timeout(min_to_s(operator.config.interval_min))
+
+
+class ThresholdTours(NoTours):
+    """``threshold``: a tour when a lot falls to ``trigger_share`` of its target or a crew is
+    alerted, at least ``interval_min`` after the last tour."""
+
+    runs = True
+
+    def __init__(self, operator: Operator):
+        super().__init__(operator)
+        self.wake = operator.env.event()
+        operator.fleet.on_change.append(self._check)
+
+    def _check(self, lot: Lot) -> None:
+        """Wake the operator when ``lot`` falls to its trigger share."""
+        share = self.operator.config.trigger_share
+        if lot.target > 0 and lot.stock <= share * lot.target:
+            self.alert()
+
+    def alert(self) -> None:
+        """Wake the operator (once per tour)."""
+        if not self.wake.triggered:
+            self.wake.succeed()
+
+    def until_next_tour(self):
+        """Wait to be woken, then until ``interval_min`` after the last tour."""
+        operator, env = self.operator, self.operator.env
+        yield self.wake
+        self.wake = env.event()
+        earliest_s = operator.last_tour_s + min_to_s(operator.config.interval_min)
+        if env.now < earliest_s:
+            yield env.timeout(earliest_s - env.now)
+
+
 class Operator:
-    """The relocation policy of one service: decides when a tour starts and which moves it makes.
+    """The relocation operator of one service: its policy says when a tour starts; it plans the
+    moves and hands them to the service's crews.
 
     Parameters
     ----------
@@ -143,48 +240,32 @@ class Operator:
         ctx = fleet.ctx
         self.start_s = ctx.period_start_s if config.start is None else config.start
         self.end_s = ctx.period_end_s if config.end is None else config.end
-        self.wake = ctx.env.event()
+        self.env = ctx.env
         self.tours = 0
+        self.last_tour_s = -math.inf  # when the last tour started, s
         lot_nodes = np.array([lot.node for lot in self.lots])
         self.drive_s = ctx.router.travel_times_s(profile, lot_nodes[:, None], lot_nodes[None, :])
-        if config.policy == "threshold":
-            fleet.on_change.append(self._check)
+        self.policy: RelocationPolicy = registry.policy("relocation", config.policy)(self)
 
     def start(self) -> None:
-        """Start the policy process (nothing with policy ``none``)."""
-        if self.config.policy != "none":
-            self.fleet.ctx.env.process(self._policy())
-
-    def _check(self, lot: Lot) -> None:
-        """Threshold policy: wake the operator when ``lot`` falls to its trigger share."""
-        low = lot.target > 0 and lot.stock <= self.config.trigger_share * lot.target
-        if low and not self.wake.triggered:
-            self.wake.succeed()
+        """Start the operator's day (nothing when its policy makes no tours)."""
+        if self.policy.runs:
+            self.env.process(self._day())
 
     def alert(self) -> None:
-        """Wake a threshold operator now (e.g. a device's battery ran low)."""
-        if self.config.policy == "threshold" and not self.wake.triggered:
-            self.wake.succeed()
+        """Tell the policy something needs the crews now (e.g. a device's battery ran low)."""
+        self.policy.alert()
 
-    def _policy(self):
-        """The operator's day: wait for the next tour (schedule or trigger), plan it, let crews work."""
-        env, cfg = self.fleet.ctx.env, self.config
-        interval_s = min_to_s(cfg.interval_min)
+    def _day(self):
+        """The operator's day: wait for the next tour, plan it, let the crews work."""
+        env = self.env
         if env.now < self.start_s:
             yield env.timeout(self.start_s - env.now)
-        last_s = -math.inf
         while env.now <= self.end_s:
-            if cfg.policy == "schedule":
-                if last_s > -math.inf:
-                    yield env.timeout(interval_s)
-            else:
-                yield self.wake
-                self.wake = env.event()
-                if env.now < last_s + interval_s:
-                    yield env.timeout(last_s + interval_s - env.now)
+            yield from self.policy.until_next_tour()
             if env.now > self.end_s:
                 return
-            last_s = env.now
+            self.last_tour_s = env.now
             chunks = self.plan()
             if any(chunks) or (self.pending is not None and self.pending()):
                 self.tours += 1
