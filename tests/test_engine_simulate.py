@@ -24,7 +24,6 @@ OUTCOME_COLUMNS = [
     "offered_walk_s",
     "offered_wait_s",
     "offered_in_vehicle_s",
-    "offered_egress_s",
     "access_walk_s",
     "wait_s",
     "in_vehicle_s",

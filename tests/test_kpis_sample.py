@@ -128,7 +128,8 @@ def sample_events() -> pd.DataFrame:
     e(25200, "station_stock", "bikes", node=6, value=1, pax=1, detail="B")
     e(29600, "station_stock", "bikes", node=5, value=0, pax=2, detail="A")
     e(30000, "station_stock", "bikes", node=6, value=2, pax=0, detail="B")
-    e(30000, "trip_end", "", trip_id=5, node=5, state="unserved", detail="no_offer")
+    e(30000, "trip_end", "", trip_id=5, node=5, state="unserved", detail="no_offer",
+      distance_m=0.0, value=0.0)  # fmt: skip
     return log.to_frame()
 
 

@@ -28,7 +28,14 @@ def tiny_run() -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
         purpose="direct",
     )
     log.trip_end(
-        25260.0, service="walk", trip_id=0, node=2, status="completed", door_to_door_s=60.0
+        25260.0,
+        service="walk",
+        trip_id=0,
+        node=2,
+        status="completed",
+        door_to_door_s=60.0,
+        distance_m=80.0,
+        fare_krw=0.0,
     )
     trips = pd.DataFrame({"trip_id": [0], "mode": ["walk"], "door_to_door_s": [60.0]})
     vehicles = pd.DataFrame({"vehicle_id": pd.Series([], dtype=np.int64)})

@@ -58,14 +58,15 @@ EVENT_KINDS: dict[str, str] = {
     # commuter side
     "trip_start": "trip_id leaves (desired departure); node=origin, to_node=destination",
     "mode_choice": "trip_id chose service; detail=mode; value=number of available offers",
+    "quote": "service's promise to trip_id for its first choice: value=wait s, duration_s=in-vehicle s; node=access, to_node=egress",
     "walk": "trip_id walks node->to_node; distance_m, duration_s; detail=access|egress|direct|transfer|fallback",
     "request": "trip_id asks service for a ride/vehicle at node",
     "reject": "service refused trip_id; detail=reason",
     "give_up": "trip_id stopped waiting for service after duration_s; detail=reason",
     "pickup": "trip_id picked up (or took a vehicle) at node; vehicle_id; value=wait_s",
     "dropoff": "trip_id dropped off (or parked vehicle) at node; vehicle_id; value=in_vehicle_s",
-    "fallback": "trip_id falls back from service; detail=reason",
-    "trip_end": "trip_id finished; state=completed|fallback|unserved; service=final mode's service; duration_s=door to door; detail=reason",
+    "fallback": "trip_id falls back from service; detail=reason; duration_s=time waited for it (NaN: none)",
+    "trip_end": "trip_id finished; state=completed|fallback|unserved; service=final mode's service; duration_s=door to door; distance_m=trip distance; value=fare KRW; detail=reason",
     # vehicle side
     "vehicle_leg": "vehicle_id drives node->to_node starting at time_s; distance_m, duration_s, pax on board, state; detail=vehicle type (private cars) or a note",
     "vehicle_dwell": "vehicle_id stands at node for duration_s; state=dwell|layover|idle|charging|parked",
@@ -165,6 +166,14 @@ NULLS: dict[str, object] = dict(Event._field_defaults)
 KIND_COLUMNS: dict[str, dict[str, str]] = {
     "trip_start": {"trip_id": "req", "node": "req", "to_node": "req"},
     "mode_choice": {"service": "req", "trip_id": "req", "value": "req", "detail": "req"},
+    "quote": {
+        "service": "req",
+        "trip_id": "req",
+        "node": "opt",
+        "to_node": "opt",
+        "duration_s": "req",
+        "value": "req",
+    },
     "walk": {
         "trip_id": "req",
         "node": "req",
@@ -196,13 +205,15 @@ KIND_COLUMNS: dict[str, dict[str, str]] = {
         "node": "req",
         "value": "req",
     },
-    "fallback": {"service": "req", "trip_id": "req", "detail": "opt"},
+    "fallback": {"service": "req", "trip_id": "req", "duration_s": "opt", "detail": "opt"},
     "trip_end": {
         "service": "opt",
         "trip_id": "req",
         "node": "req",
+        "distance_m": "req",
         "duration_s": "opt",
         "state": "req",
+        "value": "req",
         "detail": "opt",
     },
     "vehicle_leg": {
@@ -388,6 +399,21 @@ class EventLog:
         """``trip_id`` chose ``service`` (``mode``) out of ``n_offers`` available offers."""
         self._write((time_s, "mode_choice", service, trip_id, -1, -1, -1, NAN, NAN, -1, "", float(n_offers), mode))  # fmt: skip
 
+    def quote(
+        self,
+        time_s: float,
+        *,
+        service: str,
+        trip_id: int,
+        wait_s: float,
+        in_vehicle_s: float,
+        access_node: int = -1,
+        egress_node: int = -1,
+    ) -> None:
+        """What ``service`` promised ``trip_id`` for its first choice: ``wait_s`` and
+        ``in_vehicle_s`` (s), boarding at ``access_node`` and leaving at ``egress_node``."""
+        self._write((time_s, "quote", service, trip_id, -1, access_node, egress_node, NAN, in_vehicle_s, -1, "", wait_s, ""))  # fmt: skip
+
     def walk(
         self,
         time_s: float,
@@ -454,9 +480,12 @@ class EventLog:
         """``trip_id`` leaves (or parks) ``vehicle_id`` at ``node`` after ``in_vehicle_s`` (s)."""
         self._write((time_s, "dropoff", service, trip_id, vehicle_id, node, -1, NAN, NAN, -1, "", in_vehicle_s, ""))  # fmt: skip
 
-    def fallback(self, time_s: float, *, service: str, trip_id: int, reason: str) -> None:
-        """``service`` failed ``trip_id`` (``reason``); the commuter tries the next option."""
-        self._write((time_s, "fallback", service, trip_id, -1, -1, -1, NAN, NAN, -1, "", NAN, reason))  # fmt: skip
+    def fallback(
+        self, time_s: float, *, service: str, trip_id: int, reason: str, waited_s: float = NAN
+    ) -> None:
+        """``service`` failed ``trip_id`` (``reason``) after ``waited_s`` (s) of waiting for it
+        (NaN: none); the commuter tries the next option."""
+        self._write((time_s, "fallback", service, trip_id, -1, -1, -1, NAN, waited_s, -1, "", NAN, reason))  # fmt: skip
 
     def trip_end(
         self,
@@ -465,14 +494,16 @@ class EventLog:
         trip_id: int,
         node: int,
         status: str,
+        distance_m: float,
+        fare_krw: float,
         service: str = "",
         door_to_door_s: float = NAN,
         reason: str = "",
     ) -> None:
         """``trip_id`` ends at ``node`` with ``status`` (one of :data:`TRIP_STATUSES`), carried last
-        by ``service``, after ``door_to_door_s`` (s; NaN when unserved); ``reason``: why it fell
-        back or was not served."""
-        self._write((time_s, "trip_end", service, trip_id, -1, node, -1, NAN, door_to_door_s, -1, status, NAN, reason))  # fmt: skip
+        by ``service`` over ``distance_m`` (m) for ``fare_krw`` (KRW), after ``door_to_door_s``
+        (s; NaN when it never arrived); ``reason``: why it fell back or was not served."""
+        self._write((time_s, "trip_end", service, trip_id, -1, node, -1, distance_m, door_to_door_s, -1, status, fare_krw, reason))  # fmt: skip
 
     # ------------------------------------------------------------------ vehicle side
     def vehicle_leg(

@@ -45,7 +45,6 @@ class TripRecord:
     offered_walk_s: float = math.nan
     offered_wait_s: float = math.nan
     offered_in_vehicle_s: float = math.nan
-    offered_egress_s: float = math.nan
     access_walk_s: float = 0.0
     wait_s: float = 0.0
     in_vehicle_s: float = 0.0
@@ -57,10 +56,9 @@ class TripRecord:
     n_offers_available: int = 0
 
     def keep_offered(self, offer: Offer) -> None:
-        """Keep the times the first choice offered (s): what the commuter expected."""
+        """Keep what the first choice offered (s): the walk to it, and the service's promise."""
         self.offered_walk_s, self.offered_wait_s = offer.access_walk_s, offer.wait_s
         self.offered_in_vehicle_s = offer.in_vehicle_s
-        self.offered_egress_s = offer.egress_walk_s
 
     def keep_ride(self, offer: Offer, outcome: RideOutcome) -> tuple[int, float, float]:
         """Record the served ride of ``offer``; returns where and how far the commuter walks
@@ -169,6 +167,15 @@ def make_trip(world: CommuterWorld, trip: Trip):
             continue
         if position == 0:
             record.keep_offered(offer)
+            log.quote(
+                env.now,
+                service=offer.service,
+                trip_id=trip.trip_id,
+                wait_s=offer.wait_s,
+                in_vehicle_s=offer.in_vehicle_s,
+                access_node=offer.access_node,
+                egress_node=offer.egress_node,
+            )
         log.mode_choice(
             env.now,
             service=offer.service,
@@ -265,7 +272,11 @@ def _failed(world, here: Trip, offer: Offer, outcome: RideOutcome, record: TripR
         record.wait_s += outcome.wait_s
     record.fallback_reason = record.fallback_reason or outcome.reason or "not_served"
     world.log.fallback(
-        world.env.now, service=offer.service, trip_id=here.trip_id, reason=outcome.reason
+        world.env.now,
+        service=offer.service,
+        trip_id=here.trip_id,
+        reason=outcome.reason,
+        waited_s=outcome.wait_s,
     )
     if 0 <= offer.access_node != here.origin_node:
         return dataclasses.replace(here, origin_node=offer.access_node)
@@ -284,6 +295,8 @@ def _end(world, trip: Trip, record: TripRecord, start_s: float, service: str, st
         status=status,
         service=service,
         door_to_door_s=record.door_to_door_s,
+        distance_m=record.distance_m,
+        fare_krw=record.fare_krw,
         reason=record.fallback_reason,
     )
 
@@ -304,6 +317,8 @@ def _scenario_fallback(world: CommuterWorld, here: Trip, record: TripRecord, sta
             trip_id=here.trip_id,
             node=here.origin_node,
             status="unserved",
+            distance_m=record.distance_m,
+            fare_krw=record.fare_krw,
             reason=record.fallback_reason,
         )
         return
