@@ -22,14 +22,16 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from mobisim.scenario import registry
 from mobisim.scenario.base import StrictModel
 
 
 class ModeChoiceConfig(StrictModel):
     """How commuters choose among the offers of the services."""
 
-    policy: Literal["logit", "cheapest"] = Field(
-        default="logit", description="Multinomial logit draw, or the deterministic cheapest offer."
+    policy: str = Field(
+        default="logit",
+        description="A registered mode-choice policy: logit (multinomial logit draw) or cheapest (the deterministic cheapest offer).",
     )
     cost_scale_per_krw: float = Field(
         default=0.001,
@@ -66,6 +68,14 @@ class ModeChoiceConfig(StrictModel):
         gt=0,
         description="Longest forced walk (fallback: walk) still counted as served, m (none: the walk service's max_walk_m; 5,000 m without one, assumption A). Longer forced walks are walked but the trip is unserved.",
     )
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, name: str) -> str:
+        known = sorted(registry.POLICIES["mode_choice"])
+        if name not in known:
+            raise ValueError(f"expected one of: {', '.join(known)} (got {name!r})")
+        return name
 
     @field_validator("vot_krw_per_h")
     @classmethod
