@@ -89,7 +89,9 @@ class OnCallVanService(Service):
 
     def request(self, trip: Trip, offer: Offer) -> simpy.Event:
         env = self.ctx.env
-        self.ctx.log.request(env.now, service=self.name, trip_id=trip.trip_id, node=trip.origin_node)
+        self.ctx.log.request(
+            env.now, service=self.name, trip_id=trip.trip_id, node=trip.origin_node
+        )
         self.free_s = max(self.free_s, env.now) + offer.wait_s + offer.in_vehicle_s
         self.free_node = trip.dest_node
         done = env.event()  # must always fire: here the van always comes
@@ -103,7 +105,9 @@ class OnCallVanService(Service):
         with self.turns.request() as turn:
             yield turn
             if env.now > van.idle_since_s:  # every stand is logged (the fleet-state KPIs)
-                self.motion.log_stand(van, van.idle_since_s, env.now - van.idle_since_s, state="idle")
+                self.motion.log_stand(
+                    van, van.idle_since_s, env.now - van.idle_since_s, state="idle"
+                )
             if van.node != trip.origin_node:
                 time_s, distance_m = router.leg(PROFILE, van.node, trip.origin_node)
                 yield from self.motion.drive(
