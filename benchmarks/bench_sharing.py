@@ -112,8 +112,8 @@ def main() -> None:
         f"{trips['person_id'].nunique():,} | devices {args.devices} | cars {args.cars}"
     )
     print(
-        f"wall_s {wall_s:.2f} | run_s {out.timings_s['run']:.2f} | simpy events "
-        f"{out.n_sim_events:,} ({out.n_sim_events / wall_s:,.0f}/s) | logged events "
+        f"wall_s {wall_s:.2f} | run_s {out.timings_s['run']:.2f} | "
+        f"{1e6 * wall_s / len(trips):,.0f} us per trip | logged events "
         f"{out.n_events:,} ({out.n_events / wall_s:,.0f}/s)"
     )
     print(out.trips.groupby("mode").size().rename("trips").to_string())
