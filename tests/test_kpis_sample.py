@@ -66,8 +66,8 @@ def sample_events() -> pd.DataFrame:
         log.add(Event(float(time_s), event, service, **columns))
 
     # trips 0 and 1 ride the shuttle together (pooled); the shuttle's legs and stands
-    e(25200, "mode_choice", "shuttle", trip_id=0, detail="shuttle", value=3)
-    e(25500, "mode_choice", "shuttle", trip_id=1, detail="shuttle", value=3)
+    e(25200, "mode_choice", "shuttle", trip_id=0, detail="shuttle", value=0.0, duration_s=0.0)
+    e(25500, "mode_choice", "shuttle", trip_id=1, detail="shuttle", value=0.0, duration_s=0.0)
     e(25200, "vehicle_leg", "shuttle", vehicle_id=0, node=0, to_node=1, distance_m=2000,
       duration_s=200, pax=0, state="in_service_empty")  # fmt: skip
     e(25400, "board", "shuttle", trip_id=0, vehicle_id=0, node=1, pax=1)
@@ -106,16 +106,16 @@ def sample_events() -> pd.DataFrame:
     e(30000, "charge_end", "shuttle", vehicle_id=0, node=0, duration_s=1800, value=18.0,
       detail="depot")  # fmt: skip
     # trip 2 walks, trip 3 drives its own car
-    e(26000, "mode_choice", "walk", trip_id=2, detail="walk", value=2)
-    e(29000, "mode_choice", "car", trip_id=3, detail="car", value=2)
+    e(26000, "mode_choice", "walk", trip_id=2, detail="walk", value=0.0, duration_s=0.0)
+    e(29000, "mode_choice", "car", trip_id=3, detail="car", value=0.0, duration_s=0.0)
     e(29000, "vehicle_leg", "car", trip_id=3, node=3, to_node=9, distance_m=6000,
       duration_s=500, pax=1, state="occupied", detail="petrol_car")  # fmt: skip
     # trip 4: DRT refuses (no vehicle in time), the trip falls back to a shared bike
-    e(29500, "mode_choice", "drt", trip_id=4, detail="drt", value=2)
+    e(29500, "mode_choice", "drt", trip_id=4, detail="drt", value=0.0, duration_s=0.0)
     e(29500, "reject", "drt", trip_id=4, detail="no_vehicle_in_time")
     e(29500, "fallback", "drt", trip_id=4, detail="no_vehicle_in_time")
     e(25200, "vehicle_dwell", "drt", vehicle_id=3, node=7, duration_s=7200, pax=0, state="idle")
-    e(29500, "mode_choice", "bikes", trip_id=4, detail="bike", value=1)
+    e(29500, "mode_choice", "bikes", trip_id=4, detail="bike", value=0.0, duration_s=0.0)
     e(25200, "vehicle_dwell", "bikes", vehicle_id=1, node=5, duration_s=4400, pax=0, state="parked")
     e(25200, "vehicle_dwell", "bikes", vehicle_id=2, node=6, duration_s=7200, pax=0, state="parked")
     e(29600, "board", "bikes", trip_id=4, vehicle_id=1, node=5, pax=1)

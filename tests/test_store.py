@@ -17,7 +17,7 @@ from mobisim.results import store
 
 def tiny_run() -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     log = EventLog()
-    log.trip_start(25200.0, trip_id=0, origin_node=1, dest_node=2)
+    log.trip_start(25200.0, trip_id=0, origin_node=1, dest_node=2, n_offers=1)
     log.walk(
         25200.0,
         trip_id=0,

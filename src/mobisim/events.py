@@ -56,9 +56,8 @@ NAN = math.nan
 #: Event kinds and what their columns mean. KPI code relies on these definitions.
 EVENT_KINDS: dict[str, str] = {
     # commuter side
-    "trip_start": "trip_id leaves (desired departure); node=origin, to_node=destination",
-    "mode_choice": "trip_id chose service; detail=mode; value=number of available offers",
-    "quote": "service's promise to trip_id for its first choice: value=wait s, duration_s=in-vehicle s; node=access, to_node=egress",
+    "trip_start": "trip_id leaves (desired departure); node=origin, to_node=destination; value=number of available offers",
+    "mode_choice": "trip_id chose service; detail=mode; the offer's promise: value=wait s, duration_s=in-vehicle s, node=access, to_node=egress",
     "walk": "trip_id walks node->to_node; distance_m, duration_s; detail=access|egress|direct|transfer|fallback",
     "request": "trip_id asks service for a ride/vehicle at node",
     "reject": "service refused trip_id; detail=reason",
@@ -164,15 +163,15 @@ NULLS: dict[str, object] = dict(Event._field_defaults)
 #: The columns each kind fills (besides time_s and event): "req" must hold a value, "opt" may
 #: hold one or its null. Every other column holds its null value. The checked log enforces it.
 KIND_COLUMNS: dict[str, dict[str, str]] = {
-    "trip_start": {"trip_id": "req", "node": "req", "to_node": "req"},
-    "mode_choice": {"service": "req", "trip_id": "req", "value": "req", "detail": "req"},
-    "quote": {
+    "trip_start": {"trip_id": "req", "node": "req", "to_node": "req", "value": "req"},
+    "mode_choice": {
         "service": "req",
         "trip_id": "req",
         "node": "opt",
         "to_node": "opt",
         "duration_s": "req",
         "value": "req",
+        "detail": "req",
     },
     "walk": {
         "trip_id": "req",
@@ -389,30 +388,28 @@ class EventLog:
         self._write(tuple(event))
 
     # ------------------------------------------------------------------ commuter side
-    def trip_start(self, time_s: float, *, trip_id: int, origin_node: int, dest_node: int) -> None:
-        """``trip_id`` leaves ``origin_node`` for ``dest_node`` (node indices) at ``time_s`` (s)."""
-        self._write((time_s, "trip_start", "", trip_id, -1, origin_node, dest_node, NAN, NAN, -1, "", NAN, ""))  # fmt: skip
+    def trip_start(
+        self, time_s: float, *, trip_id: int, origin_node: int, dest_node: int, n_offers: int
+    ) -> None:
+        """``trip_id`` leaves ``origin_node`` for ``dest_node`` (node indices) at ``time_s`` (s),
+        with ``n_offers`` offers available to it."""
+        self._write((time_s, "trip_start", "", trip_id, -1, origin_node, dest_node, NAN, NAN, -1, "", n_offers, ""))  # fmt: skip
 
     def mode_choice(
-        self, time_s: float, *, service: str, trip_id: int, mode: str, n_offers: int
-    ) -> None:
-        """``trip_id`` chose ``service`` (``mode``) out of ``n_offers`` available offers."""
-        self._write((time_s, "mode_choice", service, trip_id, -1, -1, -1, NAN, NAN, -1, "", float(n_offers), mode))  # fmt: skip
-
-    def quote(
         self,
         time_s: float,
         *,
         service: str,
         trip_id: int,
+        mode: str,
         wait_s: float,
         in_vehicle_s: float,
         access_node: int = -1,
         egress_node: int = -1,
     ) -> None:
-        """What ``service`` promised ``trip_id`` for its first choice: ``wait_s`` and
+        """``trip_id`` chose ``service`` (``mode``), whose offer promised ``wait_s`` and
         ``in_vehicle_s`` (s), boarding at ``access_node`` and leaving at ``egress_node``."""
-        self._write((time_s, "quote", service, trip_id, -1, access_node, egress_node, NAN, in_vehicle_s, -1, "", wait_s, ""))  # fmt: skip
+        self._write((time_s, "mode_choice", service, trip_id, -1, access_node, egress_node, NAN, in_vehicle_s, -1, "", wait_s, mode))  # fmt: skip
 
     def walk(
         self,

@@ -155,11 +155,15 @@ def make_trip(world: CommuterWorld, trip: Trip):
     env, log = world.env, world.log
     record = world.records[trip.trip_id] = TripRecord()
     start_s = env.now
-    log.trip_start(
-        start_s, trip_id=trip.trip_id, origin_node=trip.origin_node, dest_node=trip.dest_node
-    )
     ranked, reason = _first_choice(world, trip, start_s)
     record.n_offers_available = len(ranked)
+    log.trip_start(
+        start_s,
+        trip_id=trip.trip_id,
+        origin_node=trip.origin_node,
+        dest_node=trip.dest_node,
+        n_offers=len(ranked),
+    )
     here, failed = trip, set()
     for position, planned in enumerate(ranked):
         offer = planned if position == 0 else _ask_again(world, here, planned.service, failed)
@@ -167,31 +171,28 @@ def make_trip(world: CommuterWorld, trip: Trip):
             continue
         if position == 0:
             record.keep_offered(offer)
-            log.quote(
-                env.now,
-                service=offer.service,
-                trip_id=trip.trip_id,
-                wait_s=offer.wait_s,
-                in_vehicle_s=offer.in_vehicle_s,
-                access_node=offer.access_node,
-                egress_node=offer.egress_node,
-            )
         log.mode_choice(
             env.now,
             service=offer.service,
             trip_id=trip.trip_id,
             mode=offer.mode,
-            n_offers=len(ranked),
+            wait_s=offer.wait_s,
+            in_vehicle_s=offer.in_vehicle_s,
+            access_node=offer.access_node,
+            egress_node=offer.egress_node,
         )
         ride = world.by_name[offer.service].request(here, offer)  # booked now: the ride's event
-        yield from _access_walk(world, here, offer, record)
+        if offer.access_walk_s > 0:  # to the stop, the vehicle, or (walking) the destination
+            yield _access_walk(world, here, offer)
+            record.access_walk_s += offer.access_walk_s
         outcome: RideOutcome = yield ride  # fires at drop-off / parking, or when refused
         if not outcome.served:
             failed.add(offer.service)
             here = _failed(world, here, offer, outcome, record)
             continue
         egress_node, egress_m, egress_s = record.keep_ride(offer, outcome)
-        yield from _walk(world, trip, egress_node, trip.dest_node, egress_m, egress_s, "egress")
+        if egress_s > 0:
+            yield _walk(world, trip, egress_node, trip.dest_node, egress_m, egress_s, "egress")
         status = "completed" if position == 0 else "fallback"
         _end(world, trip, record, start_s, offer.service, status)
         return
@@ -199,11 +200,10 @@ def make_trip(world: CommuterWorld, trip: Trip):
     yield from _scenario_fallback(world, here, record, start_s)
 
 
-def _access_walk(world, here: Trip, offer: Offer, record: TripRecord):
-    """Walk from where the commuter stands to the offer's access point (the stop, the vehicle;
-    the destination when walking is the offer)."""
+def _access_walk(world, here: Trip, offer: Offer):
+    """The walk from where the commuter stands to the offer's access point (see :func:`_walk`)."""
     purpose = "direct" if offer.mode == "walk" else "access"
-    yield from _walk(
+    return _walk(
         world,
         here,
         here.origin_node,
@@ -212,7 +212,6 @@ def _access_walk(world, here: Trip, offer: Offer, record: TripRecord):
         offer.access_walk_s,
         purpose,
     )
-    record.access_walk_s += offer.access_walk_s
 
 
 def _walk(
@@ -224,19 +223,18 @@ def _walk(
     duration_s: float,
     purpose: str,
 ):
-    """Walk ``distance_m`` (m) in ``duration_s`` (s) from ``from_node`` to ``to_node``, logged
-    as a ``walk`` of ``purpose``; nothing when there is nothing to walk."""
-    if duration_s > 0:
-        world.log.walk(
-            world.env.now,
-            trip_id=trip.trip_id,
-            from_node=from_node,
-            to_node=to_node,
-            distance_m=distance_m,
-            duration_s=duration_s,
-            purpose=purpose,
-        )
-        yield world.env.timeout(duration_s)
+    """Log a walk of ``distance_m`` (m) in ``duration_s`` (s, > 0) from ``from_node`` to
+    ``to_node`` as a ``walk`` of ``purpose``; returns the timeout to wait while walking."""
+    world.log.walk(
+        world.env.now,
+        trip_id=trip.trip_id,
+        from_node=from_node,
+        to_node=to_node,
+        distance_m=distance_m,
+        duration_s=duration_s,
+        purpose=purpose,
+    )
+    return world.env.timeout(duration_s)
 
 
 def _first_choice(world: CommuterWorld, trip: Trip, now_s: float) -> tuple[list[Offer], str]:
@@ -325,9 +323,10 @@ def _scenario_fallback(world: CommuterWorld, here: Trip, record: TripRecord, sta
     time_s, distance_m = leg
     status = "fallback"
     if profile == "walk":
-        yield from _walk(
-            world, here, here.origin_node, here.dest_node, distance_m, time_s, "fallback"
-        )
+        if time_s > 0:
+            yield _walk(
+                world, here, here.origin_node, here.dest_node, distance_m, time_s, "fallback"
+            )
         record.access_walk_s += time_s
         if distance_m > world.acceptable_walk_m:
             status = "unserved"

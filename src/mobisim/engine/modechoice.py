@@ -103,10 +103,10 @@ class LogitChoice(GeneralisedCost):
             return list(offers)
         utilities = self.utilities(offers)
         draw = rng.random()
-        if len(offers) == 2:
-            chosen = 0 if binary_logit_first(utilities[0], utilities[1], draw) else 1
-        else:
-            chosen = logit_pick(utilities, draw)
+        if len(offers) == 2:  # the binary logit; the other offer is the fallback
+            first, second = offers
+            return [first, second] if binary_logit_first(*utilities, draw) else [second, first]
+        chosen = logit_pick(utilities, draw)
         return [offers[chosen]] + [offers[i] for i in descending(utilities) if i != chosen]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import itertools
+import operator
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -229,9 +230,11 @@ def _trips_frame(trips: pd.DataFrame, records: dict[int, TripRecord], router) ->
     ``direct_s`` is the unshared car drive time origin → destination (s; NaN where no drive
     path), the denominator of the detour factor.
     """
-    ordered = [records[tid] for tid in trips["trip_id"].tolist()]
+    values = operator.attrgetter(*RECORD_COLUMNS)  # one record's columns, as a tuple
+    ordered = [values(records[tid]) for tid in trips["trip_id"].tolist()]
+    columns = zip(*ordered, strict=True) if ordered else [()] * len(RECORD_COLUMNS)
     outcome = pd.DataFrame(
-        {name: [getattr(r, name) for r in ordered] for name in RECORD_COLUMNS},
+        {name: list(column) for name, column in zip(RECORD_COLUMNS, columns, strict=True)},
         columns=RECORD_COLUMNS,
     )
     outcome["n_offers_available"] = outcome["n_offers_available"].astype(np.int64)

@@ -7,11 +7,12 @@ demo). One pass over the trip events, in the order they were written:
 
 - ``trip_end``: status, fallback reason, final service, door-to-door time, distance, fare (and
   the arrival time, when the trip arrived);
-- ``mode_choice``: the number of offers (the first row), the mode of each attempt (the served
-  attempt's is the trip's mode); a scenario fallback's mode is ``walk_fallback`` (a ``walk`` row
-  of purpose ``fallback``) or ``car_fallback`` (a private ``vehicle_leg`` with no service);
-- ``quote``: the first choice's promised wait and in-vehicle time; its access walk is the first
-  attempt's ``walk`` rows of purpose access/direct;
+- ``trip_start``: the number of offers available;
+- ``mode_choice``: the mode of each attempt (the served attempt's is the trip's mode), and the
+  first choice's promised wait and in-vehicle time; its access walk is the first attempt's
+  ``walk`` rows of purpose access/direct; a scenario fallback's mode is ``walk_fallback`` (a
+  ``walk`` row of purpose ``fallback``) or ``car_fallback`` (a private ``vehicle_leg`` with no
+  service);
 - ``walk`` rows: access (access, direct, fallback) and egress walking times;
 - ``pickup`` values and ``fallback`` durations: the time waited (served and failed attempts);
 - ``dropoff`` value (a ride) or a private ``vehicle_leg`` duration (a car): the in-vehicle time.
@@ -47,8 +48,8 @@ OUTCOME_COLUMNS = (
     "n_offers_available",
 )
 _KINDS = (
+    "trip_start",
     "mode_choice",
-    "quote",
     "walk",
     "pickup",
     "dropoff",
@@ -93,14 +94,14 @@ def trip_outcomes(events: pd.DataFrame) -> pd.DataFrame:
         *(rows[c].tolist() for c in columns), strict=True
     ):
         trip = trips.setdefault(tid, _Trip())
-        if kind == "mode_choice":
+        if kind == "trip_start":
+            trip.n_offers_available = int(value)
+        elif kind == "mode_choice":
             trip.attempts += 1
             trip.mode = detail
             if trip.attempts == 1:
-                trip.n_offers_available = int(value)
+                trip.offered_wait_s, trip.offered_in_vehicle_s = value, duration_s
                 trip.offered_walk_s = 0.0
-        elif kind == "quote":
-            trip.offered_wait_s, trip.offered_in_vehicle_s = value, duration_s
         elif kind == "walk":
             if detail == "egress":
                 trip.egress_walk_s = duration_s

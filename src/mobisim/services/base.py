@@ -17,6 +17,7 @@ The service knows the commuter reaches the access point at ``request time + offe
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from abc import ABC, abstractmethod
@@ -86,8 +87,13 @@ class Offer:
         return self.access_walk_s + self.wait_s + self.in_vehicle_s + self.egress_walk_s
 
 
+@functools.lru_cache(maxsize=4096)
 def unavailable(service: str, mode: str, reason: str) -> Offer:
-    """An offer that says 'not available' and why (counted by availability KPIs)."""
+    """An offer that says 'not available' and why (counted by availability KPIs).
+
+    The same refusal is the same object (built once: a day makes hundreds of thousands of them);
+    nothing may change an unavailable offer.
+    """
     return Offer(service=service, mode=mode, available=False, reason=reason)
 
 
