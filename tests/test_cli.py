@@ -71,7 +71,7 @@ def test_debug_shows_the_exception(tmp_path):
 
 
 def test_a_bug_is_one_line_with_a_hint_and_exit_2(monkeypatch):
-    def broken(path, overrides=None):
+    def broken(path, overrides=None, **options):
         raise ValueError("something [odd] happened")
 
     monkeypatch.setattr("mobisim.api.load_scenario", broken)

@@ -20,11 +20,11 @@ except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
 
-def load_scenario(path, overrides=None):
+def load_scenario(path, overrides=None, allow_extends=()):
     """Load, merge (``extends:``) and validate a scenario file; see mobisim.api.load_scenario."""
     from mobisim.api import load_scenario as _load
 
-    return _load(path, overrides=overrides)
+    return _load(path, overrides=overrides, allow_extends=allow_extends)
 
 
 def run(scenario, **kwargs):

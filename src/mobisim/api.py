@@ -51,7 +51,9 @@ class RunResult:
 
 
 def load_scenario(
-    path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None
+    path: str | Path,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    allow_extends: Iterable[str | Path] = (),
 ) -> Scenario:
     """Load a scenario file (with ``extends``), apply overrides and validate it.
 
@@ -60,10 +62,12 @@ def load_scenario(
     path : the scenario file (YAML); relative paths inside it resolve against its folder.
     overrides : ``{"key.path": value}`` or ``["key.path=value", ...]``, in the file's units
         (``{"services.shuttle.headway_min": 10}``).
+    allow_extends : folders ``extends`` may read from besides the scenario's folder and the
+        working directory (a base elsewhere is refused).
 
     Raises ScenarioError listing every problem at once.
     """
-    return _load_scenario(path, overrides=overrides)
+    return _load_scenario(path, overrides=overrides, allow_extends=allow_extends)
 
 
 def throttled(
@@ -128,6 +132,7 @@ def run(
     out_dir: str | Path | None = None,
     seed: int | None = None,
     progress: Callable[[float], None] | None = None,
+    check: bool | None = None,
 ) -> RunResult:
     """Run a scenario and write its result folder ``<out_dir>/<name>/<run-id>/`` atomically.
 
@@ -139,6 +144,9 @@ def run(
     seed : replaces the scenario's seed (the fingerprint changes with it).
     progress : called with the simulated clock (s after midnight) as the day goes on; wrap it
         in :func:`throttled` for a display.
+    check : check the run invariants before the folder is complete (``mobisim check``,
+        :mod:`mobisim.metrics.invariants`); a broken one is a SimulationError and leaves no
+        folder. None: when the environment variable ``MOBISIM_CHECK_RUNS`` is set (the tests).
 
     Same scenario and seed give byte-identical ``events.parquet`` and ``trips.parquet``. If the
     run fails or is interrupted no result folder is left behind.
@@ -151,7 +159,7 @@ def run(
     row; 4.5 s each when collected) — the sweeps' and batches' workers run many in a row.
     """
     try:
-        return _run(scenario, out_dir, seed, progress)
+        return _run(scenario, out_dir, seed, progress, check)
     finally:
         gc.collect()
 
@@ -161,15 +169,23 @@ def _run(
     out_dir: str | Path | None,
     seed: int | None,
     progress: Callable[[float], None] | None,
+    check: bool | None = None,
 ) -> RunResult:
     """The body of :func:`run` (same parameters)."""
     from mobisim.demand.trips import build_trips
     from mobisim.engine.simulation import simulate
+    from mobisim.metrics import invariants
     from mobisim.metrics.kpis import compute_kpis
     from mobisim.network.load import build_network
     from mobisim.network.router import Router
     from mobisim.randomness import RandomStreams
-    from mobisim.results.store import dependency_versions, new_run_id, run_folder, write_run
+    from mobisim.results.store import (
+        dependency_versions,
+        new_run_id,
+        run_folder,
+        scenario_dir,
+        write_run,
+    )
 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -226,9 +242,12 @@ def _run(
     events = sim.events if scenario.outputs.write_events else None
     with run_folder(out, scenario.name, run_id) as folder:
         write_run(folder, manifest, events, tables, kpis)
+        if invariants.checks_enabled() if check is None else check:
+            saved = {"events": events, **tables, "manifest": manifest}
+            invariants.require_ok(invariants.check_tables(saved), scenario.name)
         if scenario.outputs.charts and events is not None:
             _charts(folder)
-    run_dir = out / scenario.name / run_id
+    run_dir = scenario_dir(out, scenario.name) / run_id
     return RunResult(scenario, run_dir, sim.events, sim.trips, sim.vehicles, kpis, manifest, tables)
 
 

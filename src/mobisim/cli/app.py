@@ -10,6 +10,7 @@ The ``network`` commands (:mod:`mobisim.cli.network`), the analysis commands
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import typer
@@ -91,6 +92,10 @@ def main_options(
 
 
 SET_HELP = "Override key.path=value, e.g. services.car.parking_search_min=5 (repeatable)."
+ALLOW_HELP = (
+    "A folder `extends` may read from besides the scenario's folder and the working directory "
+    "(repeatable)."
+)
 DEBUG_HELP = "Show the traceback on errors."
 
 
@@ -98,6 +103,7 @@ DEBUG_HELP = "Show the traceback on errors."
 def validate(
     scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+    allow_extends: list[Path] = typer.Option([], "--allow-extends", help=ALLOW_HELP),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
     """Check a scenario file (with its extends chain and overrides) without running it."""
@@ -105,7 +111,7 @@ def validate(
     from mobisim.scenario.loader import fingerprint
 
     _state["debug"] = _state["debug"] or debug
-    loaded = load_scenario(scenario, overrides=set_)
+    loaded = load_scenario(scenario, overrides=set_, allow_extends=allow_extends)
     services = ", ".join(f"{s.name} ({s.type})" for s in loaded.enabled_services()) or "none"
     _say(
         f"[green]ok[/green] {escape(str(scenario))}: scenario '{loaded.name}', "
@@ -123,6 +129,7 @@ def run(
     out_dir: Path = typer.Option(
         None, "--out", help="Results folder (default: the scenario's outputs.dir)."
     ),
+    allow_extends: list[Path] = typer.Option([], "--allow-extends", help=ALLOW_HELP),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
     """Run a scenario and write its result folder <out>/<scenario>/<run-id>/."""
@@ -133,7 +140,7 @@ def run(
     from mobisim.units import format_clock
 
     _state["debug"] = _state["debug"] or debug
-    loaded = load_scenario(scenario, overrides=set_)
+    loaded = load_scenario(scenario, overrides=set_, allow_extends=allow_extends)
     start_s, end_s = loaded.period.start_s, loaded.period.end_s
     with Progress(
         TextColumn("[bold]{task.fields[name]}"),
@@ -169,6 +176,7 @@ def _mount_other_commands() -> None:
     """Mount the command groups of the other CLI modules."""
     from mobisim.cli.analysis import register_analysis_commands
     from mobisim.cli.batch import register_batch_command
+    from mobisim.cli.check import register_check_command
     from mobisim.cli.network import network_app
     from mobisim.cli.sweep import register_sweep_commands
 
@@ -176,11 +184,19 @@ def _mount_other_commands() -> None:
     register_batch_command(app)
     app.add_typer(network_app, name="network", help="Inspect, plot and fetch road networks.")
     register_analysis_commands(app)
+    register_check_command(app)
 
 
 _mount_other_commands()
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends a command like Ctrl-C: an unfinished run removes its folder, a sweep records
+    the runs that finished (the default action would stop the process before any clean-up)."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
     """Entry point of the ``mobisim`` script and of ``python -m mobisim``."""
+    signal.signal(signal.SIGTERM, _terminate)
     app(prog_name="mobisim")

@@ -21,11 +21,16 @@ def register_sweep_commands(app: typer.Typer) -> None:
             "--dask",
             help="'local' for a Dask LocalCluster, or a scheduler address tcp://host:8786.",
         ),
+        check: bool = typer.Option(
+            False, "--check", help="Check each run's invariants (mobisim check) in its worker."
+        ),
     ) -> None:
         """Run a parameter sweep; finished runs (same fingerprint) are skipped."""
         from mobisim.experiments.sweep import run_sweep_file
 
-        frame = run_sweep_file(sweep_file, workers=workers, dask=dask, progress=True)
+        frame = run_sweep_file(
+            sweep_file, workers=workers, dask=dask, progress=True, check=check or None
+        )
         failed = int((frame["status"] != "ok").sum()) if len(frame) else 0
         Console().print(f"{len(frame)} runs, {failed} failed")
         if failed:

@@ -11,6 +11,9 @@ import json
 import math
 import multiprocessing
 import multiprocessing.forkserver
+import os
+import signal
+import threading
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -70,8 +73,13 @@ def outcome_from_folder(task: SweepTask, run_dir: Path) -> SweepOutcome:
     )
 
 
-def run_task(task: SweepTask) -> SweepOutcome:
-    """Run one sweep task (in a worker process). Never raises: errors become a failed outcome."""
+def run_task(task: SweepTask, check: bool | None = None) -> SweepOutcome:
+    """Run one sweep task (in a worker process). Never raises: errors become a failed outcome.
+
+    ``check``: check the run's invariants (:mod:`mobisim.metrics.invariants`) before its folder
+    is complete; a broken one is a failed outcome and leaves no folder (None: as
+    ``MOBISIM_CHECK_RUNS`` says)."""
+    in_worker = _interruptible_worker()
     done = finished_runs(Path(task.runs_dir)).get(task.fingerprint)
     if done is not None:
         return outcome_from_folder(task, done)
@@ -79,8 +87,12 @@ def run_task(task: SweepTask) -> SweepOutcome:
         from mobisim.api import run
 
         scenario = load_task_scenario(task.base, task.params, task.seed)
-        result = run(scenario, out_dir=task.runs_dir)
+        result = run(scenario, out_dir=task.runs_dir, check=check)
         return outcome_from_folder(task, Path(result.run_dir))
+    except KeyboardInterrupt:
+        if in_worker:  # stopped by the sweep (its temporary folder is removed by now): exit
+            os._exit(128 + signal.SIGTERM)
+        raise
     except Exception as exc:  # recorded, the sweep goes on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         if not isinstance(exc, MobisimError):
@@ -88,6 +100,21 @@ def run_task(task: SweepTask) -> SweepOutcome:
         return SweepOutcome(
             task.fingerprint, task.replication, task.seed, task.params, "failed", error=detail
         )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _interruptible_worker() -> bool:
+    """In a local worker process: make SIGTERM interrupt the run like Ctrl-C (the run's temporary
+    folder is removed on the way out) and return True; elsewhere change nothing, return False."""
+    if multiprocessing.parent_process() is None:
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False  # a Dask worker's thread: signals are its process's business
+    signal.signal(signal.SIGTERM, _interrupt)
+    return True
 
 
 def worker_preload(extra: Iterable[str] = ()) -> list[str]:
@@ -124,11 +151,19 @@ def worker_context(extra_preload: Iterable[str] = ()):
 
 
 def execute_local(
-    tasks: list[SweepTask], workers: int, on_done: Callable[[SweepOutcome], None]
+    tasks: list[SweepTask],
+    workers: int,
+    on_done: Callable[[SweepOutcome], None],
+    check: bool | None = None,
 ) -> None:
+    """Run ``tasks`` here (``workers`` 1) or on local worker processes; ``on_done`` gets each
+    outcome as it finishes. A worker that dies has its runs submitted again (up to
+    :data:`MAX_ATTEMPTS`). Interrupted (Ctrl-C, or SIGTERM through the CLI), the runs not
+    started are cancelled and the ones under way finish, so no worker is left writing.
+    ``check``: as :func:`run_task`."""
     if workers <= 1:
         for task in tasks:
-            on_done(run_task(task))
+            on_done(run_task(task, check))
         return
     pending = {task.fingerprint: task for task in tasks}
     attempts = dict.fromkeys(pending, 0)
@@ -136,24 +171,49 @@ def execute_local(
         # A killed worker breaks the whole pool: runs already finished are on disk, the rest are
         # submitted again to a fresh pool (and found by fingerprint if they completed meanwhile).
         with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
-            futures = {pool.submit(run_task, task): fp for fp, task in pending.items()}
+            futures = {pool.submit(run_task, task, check): fp for fp, task in pending.items()}
             try:
                 for future in as_completed(futures):
                     fp = futures[future]
                     on_done(future.result())
                     pending.pop(fp, None)
-            except BrokenProcessPool:
-                for fp in list(pending):
-                    attempts[fp] += 1
-                    if attempts[fp] >= MAX_ATTEMPTS:
-                        task = pending.pop(fp)
-                        on_done(
-                            SweepOutcome(
-                                fp,
-                                task.replication,
-                                task.seed,
-                                task.params,
-                                "failed",
-                                error=f"worker process died {MAX_ATTEMPTS} times",
-                            )
-                        )
+            except BaseException as exc:
+                if isinstance(exc, BrokenProcessPool):
+                    _resubmit_or_fail(pending, attempts, on_done)
+                    continue
+                _stop_workers(pool)  # interrupted: nobody left writing when the caller cleans up
+                raise
+
+
+def _resubmit_or_fail(
+    pending: dict[str, SweepTask],
+    attempts: dict[str, int],
+    on_done: Callable[[SweepOutcome], None],
+) -> None:
+    """After a worker died: count an attempt for every pending run; fail those out of attempts."""
+    for fp in list(pending):
+        attempts[fp] += 1
+        if attempts[fp] >= MAX_ATTEMPTS:
+            task = pending.pop(fp)
+            on_done(
+                SweepOutcome(
+                    fp,
+                    task.replication,
+                    task.seed,
+                    task.params,
+                    "failed",
+                    error=f"worker process died {MAX_ATTEMPTS} times",
+                )
+            )
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the runs not started and end the workers (SIGTERM: a run under way removes its
+    temporary folder, see :func:`run_task`), waiting until they are gone."""
+    workers = dict(getattr(pool, "_processes", None) or {})  # pid -> process; no public accessor
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers.values():
+        if process.is_alive():
+            process.terminate()
+    for process in workers.values():
+        process.join(timeout=30)

@@ -22,7 +22,7 @@ from mobisim.errors import ScenarioError
 from mobisim.experiments.dask_workers import execute_dask, start_local_cluster
 from mobisim.experiments.local_workers import SweepOutcome, execute_local, worker_context
 from mobisim.experiments.planning import SweepTask, expand, load_sweep_file, plan
-from mobisim.results.store import remove_stale_temp_folders
+from mobisim.results.store import folder_name, remove_stale_temp_folders
 
 
 def prepare_workers(workers: int, dask: str | None) -> Future | None:
@@ -111,6 +111,7 @@ def execute(
     label: str = "sweep",
     into: list[SweepOutcome] | None = None,
     starting: Future | None = None,
+    check: bool | None = None,
 ) -> list[SweepOutcome]:
     """Run ``tasks`` (finished ones are found by fingerprint) on local processes or Dask.
 
@@ -123,6 +124,8 @@ def execute(
     into : a list the outcomes are appended to as runs finish (kept if the call is interrupted).
     starting : with ``dask="local"``, the LocalCluster prepare_workers() is starting (else one
         is started here); it is closed when the call ends.
+    check : local workers check each run's invariants (``mobisim check``) before its folder is
+        complete; a run that breaks one is a failed run. None: as ``MOBISIM_CHECK_RUNS`` says.
 
     Returns the outcomes in completion order (a failed run is an outcome with its error).
     """
@@ -141,7 +144,7 @@ def execute(
         if dask:
             execute_dask(tasks, dask, workers, on_done, starting)
         else:
-            execute_local(tasks, workers, on_done)
+            execute_local(tasks, workers, on_done, check)
     finally:
         if bar is not None:
             bar[0].stop()
@@ -162,6 +165,7 @@ def sweep(
     dask: str | None = None,
     base_seed: int | None = None,
     progress: bool = False,
+    check: bool | None = None,
 ) -> pd.DataFrame:
     """Run a parameter sweep and return one row per run (also written to ``<out>/<name>/sweep.parquet``).
 
@@ -177,9 +181,13 @@ def sweep(
         or a scheduler address such as ``"tcp://host:8786"``.
     base_seed : base of the derived seeds (default: the scenario's own seed).
     progress : show a progress bar over runs.
+    check : check every run's invariants in its worker (:func:`execute`).
+
+    Interrupted (Ctrl-C, SIGTERM through the CLI), the runs under way stop and leave no folder,
+    ``sweep.parquet`` records those that finished, and the same call again runs the rest.
     """
     name = name or f"{Path(base).stem}-sweep"
-    sweep_dir = Path(out_dir) / name
+    sweep_dir = Path(out_dir) / folder_name(name)
     runs_dir = sweep_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     starting = prepare_workers(workers, dask)  # the workers start while this plans
@@ -206,7 +214,7 @@ def sweep(
         )
         outcomes: list[SweepOutcome] = []
         try:
-            execute(tasks, workers, dask, progress, into=outcomes, starting=starting)
+            execute(tasks, workers, dask, progress, into=outcomes, starting=starting, check=check)
         finally:  # an interrupted sweep still records the runs that finished
             frame = outcomes_frame(outcomes)
             _write_atomic(frame, sweep_dir / "sweep.parquet")
@@ -229,9 +237,14 @@ def _progress_bar(total: int, label: str = "sweep"):
 
 
 def run_sweep_file(
-    path: str | Path, workers: int = 1, dask: str | None = None, progress: bool = False
+    path: str | Path,
+    workers: int = 1,
+    dask: str | None = None,
+    progress: bool = False,
+    check: bool | None = None,
 ) -> pd.DataFrame:
-    """Run the sweep described by a sweep file (see :class:`SweepConfig`)."""
+    """Run the sweep described by a sweep file (see :class:`SweepConfig`); ``check``: as
+    :func:`sweep`."""
     path = Path(path)
     cfg = load_sweep_file(path)
     here = path.resolve().parent
@@ -247,4 +260,5 @@ def run_sweep_file(
         dask=dask,
         base_seed=cfg.seed,
         progress=progress,
+        check=check,
     )

@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import socket
 from collections.abc import Iterator
@@ -46,6 +47,10 @@ KEY_DEPENDENCIES = (
 
 #: prefix of a run folder still being written
 TMP_PREFIX = ".tmp-"
+#: characters a run folder's name may not hold (:func:`folder_name` replaces them)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+#: longest folder name made from a scenario name, characters
+MAX_FOLDER_NAME = 100
 #: threads writing the Parquet files of a run (each file is written whole by one thread)
 WRITE_THREADS = 4
 
@@ -115,6 +120,34 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     frame.to_parquet(path, index=False, compression="zstd")
 
 
+def folder_name(name: str) -> str:
+    """A scenario name as one safe folder name: the characters but letters, digits, ``.``, ``_``
+    and ``-`` replaced by ``_``, no leading dot (so never ``..`` or hidden), at most 100 long.
+
+    Parameters
+    ----------
+    name : the scenario's ``name`` (free text in the scenario file).
+
+    ``demo`` stays ``demo``; ``../../etc`` becomes ``_._.._etc`` and ``/tmp/x`` ``_tmp_x``: a run's
+    folder is always a child of the results folder.
+    """
+    safe = _UNSAFE.sub("_", str(name))[:MAX_FOLDER_NAME]
+    if safe.startswith("."):
+        safe = "_" + safe[1:]
+    return safe or "_"
+
+
+def scenario_dir(out_dir: str | Path, scenario_name: str) -> Path:
+    """The folder of a scenario's runs: ``out_dir/<folder_name(scenario_name)>``.
+
+    Parameters
+    ----------
+    out_dir : the results folder.
+    scenario_name : the scenario's name.
+    """
+    return Path(out_dir) / folder_name(scenario_name)
+
+
 @contextlib.contextmanager
 def run_folder(out_dir: str | Path, scenario_name: str, run_id: str) -> Iterator[Path]:
     """Yield a temporary folder to write a run into; rename it to its final name on success.
@@ -122,26 +155,40 @@ def run_folder(out_dir: str | Path, scenario_name: str, run_id: str) -> Iterator
     Parameters
     ----------
     out_dir : the results folder (``outputs.dir`` or ``--out``).
-    scenario_name : the scenario's name; runs go to ``out_dir/scenario_name/``.
+    scenario_name : the scenario's name; runs go to ``out_dir/<folder_name(scenario_name)>/``.
     run_id : the run's folder name (:func:`new_run_id`).
 
     On any exception (including KeyboardInterrupt) the temporary folder is removed and the
-    exception propagates: no half-written result folder is left behind. Raises ResultsError if
-    the final folder exists already.
+    exception propagates: no half-written result folder is left behind. An error writing a file
+    (a full disk, no permission) becomes a ResultsError naming the folder and the reason.
+    Temporary folders left by processes killed outright (SIGKILL) are removed first
+    (:func:`remove_stale_temp_folders`). Raises ResultsError if the final folder exists already.
     """
-    parent = Path(out_dir) / scenario_name
-    final = parent / run_id
+    parent = scenario_dir(out_dir, scenario_name)
+    final = parent / folder_name(run_id)
     if final.exists():
         raise ResultsError(f"{final}: a run folder of that name exists already")
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f"{TMP_PREFIX}{run_id}.{os.getpid()}@{socket.gethostname()}"
-    tmp.mkdir()
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(parent)
+        tmp = parent / f"{TMP_PREFIX}{final.name}.{os.getpid()}@{socket.gethostname()}"
+        tmp.mkdir()
+    except OSError as exc:
+        raise ResultsError(f"{parent}: cannot create the run folder ({_reason(exc)})") from exc
     try:
         yield tmp
         tmp.rename(final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ResultsError(f"{final}: cannot write the run folder ({_reason(exc)})") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _reason(exc: OSError) -> str:
+    """What went wrong, in the words of the operating system ("No space left on device")."""
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def _process_alive(pid: int) -> bool:
@@ -161,9 +208,15 @@ def remove_stale_temp_folders(out_dir: str | Path) -> list[Path]:
     A folder made on another host, or by a process still running, or whose name does not say
     who made it, is left alone.
     """
+    return _remove_stale(Path(out_dir), f"*/{TMP_PREFIX}*")
+
+
+def _remove_stale(root: Path, pattern: str = f"{TMP_PREFIX}*") -> list[Path]:
+    """Remove the temporary run folders matching ``pattern`` under ``root`` whose writing
+    process died on this host (see :func:`remove_stale_temp_folders`)."""
     removed = []
     host = socket.gethostname()
-    for folder in sorted(Path(out_dir).glob(f"*/{TMP_PREFIX}*")):
+    for folder in sorted(root.glob(pattern)):
         _, dot, owner = folder.name[len(TMP_PREFIX) :].partition(".")
         pid, at, owner_host = owner.partition("@")
         if not (dot and at and pid.isdigit()) or owner_host != host or not folder.is_dir():
@@ -215,7 +268,7 @@ def list_runs(out_dir: str | Path, scenario_name: str) -> list[Path]:
     out_dir : the results folder.
     scenario_name : the scenario's name.
     """
-    parent = Path(out_dir) / scenario_name
+    parent = scenario_dir(out_dir, scenario_name)
     if not parent.is_dir():
         return []
     return sorted(

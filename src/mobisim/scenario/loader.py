@@ -1,7 +1,9 @@
 """Load scenario files: YAML, ``extends:`` merging, overrides, validation with clear messages.
 
 Merge rule for ``extends: base.yaml`` (the path is relative to the extending file; chains are
-allowed, cycles are an error). The extending file is merged *onto* its base:
+allowed up to :data:`MAX_EXTENDS_FILES` files, cycles are an error, and a base must lie inside
+the scenario's own folder, the working directory or a folder allowed with ``--allow-extends``).
+The extending file is merged *onto* its base:
 
 * maps merge key by key, recursively; on a scalar the extending file wins;
 * lists of **named blocks** (every item a map with a ``name``, like ``services``) merge by name:
@@ -38,6 +40,9 @@ from pydantic_core import PydanticUndefined
 from mobisim.errors import ScenarioError
 from mobisim.scenario import registry
 from mobisim.scenario.models import Scenario
+
+#: longest ``extends`` chain, files (the scenario and its bases); a longer one is an error
+MAX_EXTENDS_FILES = 64
 
 # ---------------------------------------------------------------------------- files and extends
 
@@ -109,31 +114,101 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _resolved(path: Path, file: Path | None, key: str) -> Path:
+    """``path`` made absolute with symlinks followed; ScenarioError (in ``file`` at ``key``)
+    when it cannot be, such as a loop of symlinks."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        reason = "a loop of symbolic links" if isinstance(exc, RuntimeError) else str(exc)
+        where = file if file is not None else path
+        got = f"{str(path)!r}: {reason}"
+        problem = (key, f"expected a file name that resolves (got {got})")
+        raise ScenarioError(where, [problem]) from None
+
+
+def extends_roots(path: str | Path, extra: Iterable[str | Path] = ()) -> list[Path]:
+    """The folders an ``extends`` chain starting at ``path`` may read files from.
+
+    They are the folder of ``path`` (the scenario tree), the working directory (the project)
+    and the folders in ``extra`` (given on the command line with ``--allow-extends``).
+
+    Parameters
+    ----------
+    path : the scenario file the chain starts at.
+    extra : more folders allowed explicitly.
+    """
+    roots = [_resolved(Path(path), None, "").parent, Path.cwd().resolve()]
+    roots += [_resolved(Path(folder), None, "--allow-extends") for folder in extra]
+    return list(dict.fromkeys(roots))
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def resolve_extends(path: Path, allowed: Iterable[str | Path] | None = None) -> dict[str, Any]:
     """The raw map of ``path`` with its ``extends`` chain merged in (the key itself removed).
 
     Parameters
     ----------
     path : the scenario file; its ``extends`` is relative to its own folder.
+    allowed : folders besides the scenario's own folder and the working directory that
+        ``extends`` may read from (:func:`extends_roots`); a base outside them is refused.
+
+    A chain longer than :data:`MAX_EXTENDS_FILES` files, a cycle, a name that does not resolve
+    (a loop of symbolic links) or a base outside the allowed folders is a ScenarioError naming
+    the extending file and its ``extends`` key.
     """
-    path = Path(path).resolve()
-    if path in _chain:
-        cycle = " -> ".join(p.name for p in (*_chain, path))
-        raise ScenarioError(_chain[-1], [("extends", f"expected no cycle (got {cycle})")])
-    data = read_yaml(path)
-    parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str) or not parent.strip():
-        raise ScenarioError(path, [("extends", f"expected a file name (got {parent!r})")])
-    parent_path = path.parent / parent
-    if not parent_path.is_file():
-        raise ScenarioError(
-            path, [("extends", f"expected an existing file (got {parent!r}: not found)")]
-        )
-    base = resolve_extends(parent_path, (*_chain, path))
-    base.pop("template", None)  # a template's children are scenarios unless they say otherwise
-    return deep_merge(base, data)
+    current = _resolved(Path(path), None, "")
+    roots = extends_roots(current, allowed or ())
+    chain = [current]
+    layers = [read_yaml(current)]
+    while (parent := layers[-1].pop("extends", None)) is not None:
+        if not isinstance(parent, str) or not parent.strip():
+            raise ScenarioError(current, [("extends", f"expected a file name (got {parent!r})")])
+        if len(chain) >= MAX_EXTENDS_FILES:
+            shown = " -> ".join(p.name for p in chain[:3])
+            raise ScenarioError(
+                current,
+                [
+                    (
+                        "extends",
+                        f"expected a chain of at most {MAX_EXTENDS_FILES} files (got more: "
+                        f"{shown} -> ... -> {current.name} -> {parent})",
+                    )
+                ],
+            )
+        parent_path = _resolved(current.parent / parent, current, "extends")
+        if parent_path in chain:
+            cycle = " -> ".join(p.name for p in (*chain, parent_path))
+            raise ScenarioError(current, [("extends", f"expected no cycle (got {cycle})")])
+        if not parent_path.is_file():
+            raise ScenarioError(
+                current, [("extends", f"expected an existing file (got {parent!r}: not found)")]
+            )
+        if not _inside(parent_path, roots):
+            where = ", ".join(str(r) for r in roots)
+            raise ScenarioError(
+                current,
+                [
+                    (
+                        "extends",
+                        f"expected a file inside {where} (got {parent!r}, which is "
+                        f"{parent_path}); allow its folder with --allow-extends DIR",
+                    )
+                ],
+            )
+        chain.append(parent_path)
+        current = parent_path
+        layers.append(read_yaml(current))
+    merged = layers.pop()
+    while layers:
+        merged.pop(
+            "template", None
+        )  # a template's children are scenarios unless they say otherwise
+        merged = deep_merge(merged, layers.pop())
+    return merged
 
 
 # ---------------------------------------------------------------------------- models by key path
@@ -177,9 +252,15 @@ def _block(blocks: Any, part: str) -> dict[str, Any] | None:
 
 
 def _service_model(block: Any) -> type[BaseModel] | None:
-    if isinstance(block, dict) and block.get("type") in registry.SERVICE_TYPES:
+    if isinstance(block, dict) and _type_name(block) in registry.SERVICE_TYPES:
         return registry.service_config_model(block["type"])
     return None
+
+
+def _type_name(block: dict[str, Any]) -> str | None:
+    """A block's ``type`` if it is a text (a map or a list there is no type name)."""
+    name = block.get("type")
+    return name if isinstance(name, str) else None
 
 
 def model_at(path: list[str], data: dict[str, Any]) -> type[BaseModel] | None:
@@ -416,13 +497,12 @@ def _service_problems(blocks: Any) -> list[tuple[str, str]]:
         model = _service_model(block)
         if model is None:
             known = ", ".join(sorted(registry.SERVICE_TYPES))
-            hint = _suggest(str(block["type"]), registry.SERVICE_TYPES)
-            problems.append(
-                (
-                    f"services.{label}.type",
-                    f"unknown service type {block['type']!r}{hint} (known types: {known})",
-                )
-            )
+            given = block["type"]
+            if isinstance(given, str):
+                text = f"unknown service type {given!r}{_suggest(given, registry.SERVICE_TYPES)}"
+            else:
+                text = f"expected a service type name (got {given!r})"
+            problems.append((f"services.{label}.type", f"{text} (known types: {known})"))
             continue
         try:
             model.model_validate(block)
@@ -455,7 +535,9 @@ def validate(
 
 
 def load_scenario(
-    path: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None
+    path: str | Path,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    allow_extends: Iterable[str | Path] = (),
 ) -> Scenario:
     """Load a scenario file with its ``extends`` chain, apply overrides, validate.
 
@@ -464,11 +546,13 @@ def load_scenario(
     path : the scenario file (YAML).
     overrides : ``{"key.path": value}`` or an iterable of ``"key.path=value"`` strings (``--set``);
         values in the file's units.
+    allow_extends : folders ``extends`` may read from besides the scenario's own folder and the
+        working directory (``--allow-extends``; :func:`resolve_extends`).
 
     Raises ScenarioError with every problem found (overrides first, then the merged scenario).
     """
     path = Path(path)
-    data = resolve_extends(path)
+    data = resolve_extends(path, allow_extends)
     problems: list[tuple[str, str]] = []
     for item in _override_items(overrides):
         try:

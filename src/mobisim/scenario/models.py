@@ -107,7 +107,7 @@ class Scenario(StrictModel):
             if not isinstance(block, dict) or "type" not in block:
                 raise ValueError(f"expected a map with 'name' and 'type' (got {block!r})")
             type_name = block["type"]
-            if type_name not in registry.SERVICE_TYPES:
+            if not isinstance(type_name, str) or type_name not in registry.SERVICE_TYPES:
                 known = ", ".join(sorted(registry.SERVICE_TYPES))
                 raise ValueError(f"unknown service type {type_name!r}; expected one of: {known}")
             out.append(registry.service_config_model(type_name).model_validate(block))

@@ -117,7 +117,9 @@ class CarsharingConfig(ServiceConfig):
     def _fleet_given(self) -> CarsharingConfig:
         if self.scheme == "free_floating":
             if self.vehicles < 1:
-                raise ValueError("scheme free_floating expects vehicles >= 1")
+                raise ValueError(
+                    f"scheme free_floating expects vehicles >= 1 (got {self.vehicles})"
+                )
         else:
             if not self.stations:
                 raise ValueError(f"scheme {self.scheme} expects a non-empty 'stations' list")

@@ -187,7 +187,9 @@ class DrtConfig(ServiceConfig):
         if self.stop_mode == "stops" and not self.stops:
             raise ValueError("stop_mode 'stops' expects a non-empty 'stops' list")
         if self.service_area is not None and len(self.service_area) < 3:
-            raise ValueError("service_area expects at least 3 [lat, lon] corners")
+            raise ValueError(
+                f"service_area expects at least 3 [lat, lon] corners (got {len(self.service_area)})"
+            )
         return self
 
 

@@ -222,9 +222,16 @@ class MicromobilityConfig(ServiceConfig):
             fleet = sum(d.count for d in self.devices)
             given = [s.vehicles for s in self.stations if s.vehicles is not None]
             if len(given) == len(self.stations) and sum(given) != fleet:
-                raise ValueError(f"stations hold {sum(given)} devices, the fleet is {fleet}")
-            if fleet > sum(s.spaces for s in self.stations):
-                raise ValueError(f"the fleet ({fleet}) does not fit the docks")
+                raise ValueError(
+                    f"expected the stations' vehicles to add up to the fleet (got stations "
+                    f"{sum(given)} != fleet {fleet}: the devices' count)"
+                )
+            docks = sum(s.spaces for s in self.stations)
+            if fleet > docks:
+                raise ValueError(
+                    f"expected a fleet that fits the docks (got docks {docks} < fleet {fleet}: "
+                    "the stations' spaces against the devices' count)"
+                )
         return self
 
 
