@@ -108,12 +108,15 @@ def with_seed(scenario: Scenario, seed: int) -> Scenario:
 
 
 def kpi_meta(scenario: Scenario) -> dict[str, Any]:
-    """The run metadata KPIs need: name, period (s after midnight), declared services and groups.
+    """The run metadata KPIs need: name, period (s after midnight), declared services and groups,
+    the resolved economic parameters (prices, tariff, stations of each service).
 
     Parameters
     ----------
     scenario : the scenario being run.
     """
+    from mobisim.metrics.economics import economics_params
+
     groups: list[str] = []
     if scenario.demand.synthetic is not None:
         synthetic = scenario.demand.synthetic
@@ -124,6 +127,7 @@ def kpi_meta(scenario: Scenario) -> dict[str, Any]:
         "period_end_s": scenario.period.end_s,
         "services": [s.name for s in scenario.enabled_services()],
         "groups": groups,
+        "economics": economics_params(scenario),
     }
 
 

@@ -22,6 +22,7 @@ from mobisim.metrics.common import (
     ratio,
     reuse_event_rows,
 )
+from mobisim.metrics.economics import service_economics, system_economics
 from mobisim.metrics.energy import energy_kpis
 from mobisim.metrics.fleet import fleet_kpis
 from mobisim.metrics.stations import station_kpis, station_summary
@@ -89,9 +90,13 @@ def request_kpis(
 
 
 def service_kpis(
-    tables: dict[str, pd.DataFrame], service: str, period: tuple[float, float]
+    tables: dict[str, pd.DataFrame],
+    service: str,
+    period: tuple[float, float],
+    economics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every KPI of one service: its requests, the trips it served, its vehicles, its energy."""
+    """Every KPI of one service: its requests, the trips it served, its vehicles, its energy and,
+    with ``economics`` (``meta["economics"]``, :mod:`mobisim.metrics.economics`), its costs."""
     events, trips = tables["events"], tables["trips"]
     vehicles = tables.get("vehicles", pd.DataFrame())
     mine = trips[as_str(trips["service"]) == service]
@@ -114,6 +119,7 @@ def service_kpis(
     out.update(fleet_kpis(events, vehicles, out["served"], period, service=service))
     out.update(charging_kpis(events, service))
     out.update(energy_kpis(tables, service, out["vehicle_km"], out["passenger_km"]))
+    out.update(service_economics(tables, economics or {}, service, out))
     return out
 
 
@@ -145,7 +151,9 @@ def compute_kpis(
         saved in a run folder.
     meta : run metadata, copied into ``meta`` unchanged. Used keys: ``period_start_s`` and
         ``period_end_s`` (s after midnight; default: the span of the events), ``groups`` and
-        ``services`` (declared names: they are reported even with no trips).
+        ``services`` (declared names: they are reported even with no trips), ``economics`` (the
+        resolved prices of :func:`mobisim.metrics.economics.economics_params`; without it no
+        cost KPIs).
 
     Returns a nested, JSON-serialisable dict of floats, ints and dicts (NaN = not defined).
     """
@@ -165,10 +173,15 @@ def _compute_kpis(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> dict
     stations = station_kpis(tables["events"], period)
     system = system_kpis(tables, period)
     system.update(station_summary(stations))
+    economics = meta.get("economics") or {}
+    by_service = {
+        s: service_kpis(tables, s, period, economics) for s in service_names(tables, meta)
+    }
+    system.update(system_economics(by_service, economics))
     return {
         "meta": meta,
         "system": system,
-        "by_service": {s: service_kpis(tables, s, period) for s in service_names(tables, meta)},
+        "by_service": by_service,
         "by_mode": {str(m): trip_kpis(trips[modes == m]) for m in sorted(set(modes.unique())) if m},
         "by_group": by_group,
         "by_hour": hourly_kpis(trips),
@@ -196,6 +209,9 @@ UNIT_SUFFIXES = {
     "_g_per_pkm": "g/pkm",
     "_per_vehicle_hour": "rides/h",
     "_per_revenue_hour": "rides/h",
+    "_vehicle_h": "h",
+    "_by_item_annual_krw": "KRW/year",
+    "_annual_krw": "KRW/year",
     "_factor_mean": "ratio",
     "_factor_p95": "ratio",
     "_km_by_state": "km",

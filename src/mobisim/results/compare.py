@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from mobisim.metrics.economics import cost_per_tco2_avoided_krw
+
 #: (system KPI, label, display unit, factor from the KPI's SI unit) of the comparison table rows
 MAIN_KPIS: tuple[tuple[str, str, str, float], ...] = (
     ("trips", "Trips", "trips", 1.0),
@@ -41,6 +43,18 @@ MAIN_KPIS: tuple[tuple[str, str, str, float], ...] = (
     ("charging_peak_kw", "Charging peak (15 min)", "kW", 1.0),
     ("solar_share", "Charging energy from PV", "%", 100.0),
     ("station_empty_share_mean", "Station time empty, mean", "%", 100.0),
+    ("cost_krw", "Cost of the shared services, per day", "KRW", 1.0),
+    ("cost_annual_krw", "Cost of the shared services, per year", "KRW", 1.0),
+    ("subsidy_annual_krw", "Subsidy (cost - fares), per year", "KRW", 1.0),
+    ("cost_per_trip_krw", "Cost per shared trip", "KRW", 1.0),
+    ("subsidy_per_trip_krw", "Subsidy per shared trip", "KRW", 1.0),
+    ("farebox_recovery_share", "Fares / cost", "%", 100.0),
+)
+
+#: (service KPI, label) rows added for every costed service
+SERVICE_ECONOMICS_KPIS: tuple[tuple[str, str], ...] = (
+    ("cost_per_trip_krw", "Cost per trip"),
+    ("subsidy_per_trip_krw", "Subsidy per trip"),
 )
 
 
@@ -77,6 +91,23 @@ def comparison_table(runs: Sequence[tuple[str, dict[str, Any]]], baseline: int =
     rows: list[tuple[str, str, list[float]]] = []
     for kpi, label, unit, factor in MAIN_KPIS:
         rows.append((label, unit, [_value(s, kpi) * factor for s in systems]))
+    base_kpis = runs[baseline][1]
+    rows.append(
+        (
+            "Cost per t CO2 avoided (vs baseline)",
+            "KRW/t",
+            [
+                math.nan if i == baseline else cost_per_tco2_avoided_krw(kpis, base_kpis)
+                for i, (_, kpis) in enumerate(runs)
+            ],
+        )
+    )
+    services = [kpis.get("by_service", {}) for _, kpis in runs]
+    costed = sorted({name for b in services for name, k in b.items() if "cost_krw" in k})
+    for kpi, label in SERVICE_ECONOMICS_KPIS:
+        for name in costed:
+            values = [_value(b.get(name, {}), kpi) for b in services]
+            rows.append((f"{label}: {name}", "KRW", values))
     modes = sorted({m for s in systems for m in (s.get("mode_share") or {})})
     for mode in modes:
         values = [_value(s.get("mode_share") or {}, mode) * 100 for s in systems]

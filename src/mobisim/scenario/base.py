@@ -36,6 +36,37 @@ Positive = Annotated[float, Field(gt=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
 
 
+class ServiceEconomics(StrictModel):
+    """What one service costs besides its vehicles (None: the default of its service type)."""
+
+    station_cost_krw: float | None = Field(
+        default=None, ge=0, description="Capital per station, stop or zone, KRW."
+    )
+    station_lifetime_years: float | None = Field(
+        default=None, gt=0, description="Lifetime of stations and stops, years."
+    )
+    dock_cost_krw: float | None = Field(
+        default=None, ge=0, description="Capital per dock or parking space of a station, KRW."
+    )
+    dock_lifetime_years: float | None = Field(
+        default=None, gt=0, description="Lifetime of docks and spaces, years."
+    )
+    vehicle_hour_krw: float | None = Field(
+        default=None, ge=0, description="Operating cost per operated vehicle-hour (staff), KRW/h."
+    )
+    vehicle_km_krw: float | None = Field(
+        default=None,
+        ge=0,
+        description="Operating cost per vehicle-km (maintenance, tyres), KRW/km.",
+    )
+    rebalancing_move_krw: float | None = Field(
+        default=None, ge=0, description="Cost per rebalancing/relocation move, KRW."
+    )
+    fixed_annual_krw: float | None = Field(
+        default=None, ge=0, description="Fixed yearly cost (platform, insurance, overhead), KRW."
+    )
+
+
 class ServiceConfig(StrictModel):
     """Keys every service block has. Each service type subclasses this with its own keys.
 
@@ -54,4 +85,9 @@ class ServiceConfig(StrictModel):
     )
     enabled: bool = Field(
         default=True, description="A disabled service is kept in the file but not simulated."
+    )
+    economics: ServiceEconomics = Field(
+        default_factory=ServiceEconomics,
+        description="Costs of the service besides its vehicles (docs/economics.md; walking and "
+        "private cars are not costed).",
     )

@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr, SerializeAsAny, field_validator, model_
 from mobisim.scenario import registry
 from mobisim.scenario.base import ClockTime, ServiceConfig, StrictModel
 from mobisim.scenario.demand_config import DemandConfig
+from mobisim.scenario.economics_config import EconomicsConfig
 from mobisim.scenario.energy_config import EnergyConfig
 from mobisim.scenario.mode_choice_config import ModeChoiceConfig
 from mobisim.scenario.network_config import NetworkConfig
@@ -87,6 +88,10 @@ class Scenario(StrictModel):
     )
     energy: EnergyConfig = Field(
         default_factory=EnergyConfig, description="Energy, chargers, solar, emissions."
+    )
+    economics: EconomicsConfig = Field(
+        default_factory=EconomicsConfig,
+        description="Discount rate, tariff, prices: what services cost (docs/economics.md).",
     )
     outputs: OutputsConfig = Field(default_factory=OutputsConfig, description="What a run writes.")
 
