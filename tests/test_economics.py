@@ -154,6 +154,7 @@ def test_shuttle_costs_worked_out_by_hand(kpis):
         }
     )
     assert shuttle["capital_annual_krw"] == approx(30.85e6)
+    assert shuttle["capital_krw"] == approx(300e6 + 4e6 + 2e6 + 5e6)  # what is bought
     assert shuttle["capital_day_krw"] == approx(30.85e6 / DAYS)
     # operated: 1,200 s driving + 1,800 s layover (charging is not operated) = 5/6 h
     assert shuttle["operated_vehicle_h"] == approx(3000 / 3600)
@@ -184,6 +185,7 @@ def test_bike_and_idle_drt_costs_worked_out_by_hand(kpis):
     bikes = kpis["by_service"]["bikes"]
     # 2 stations x 1.2e6/6 + 4 docks x 0.3e6/3 + 2 bikes x 0.6e6/3
     assert bikes["capital_annual_krw"] == approx(1.2e6)
+    assert bikes["capital_krw"] == approx(2.4e6 + 1.2e6 + 1.2e6)
     # 400 s ridden (parked hours are not operated) x 1,000 KRW/h + 1.5 km x 100 KRW/km
     assert bikes["operated_vehicle_h"] == approx(400 / 3600)
     cost = 1.2e6 / DAYS + 400 / 3600 * 1000 + 150

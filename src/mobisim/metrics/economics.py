@@ -283,24 +283,28 @@ def economics_params(scenario: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------- KPIs from the tables
 
 
-def _capital(params: dict[str, Any], service: str, vehicles: pd.DataFrame) -> dict[str, float]:
-    """Annualised capital of one service by item, KRW/year."""
+def _capital(
+    params: dict[str, Any], service: str, vehicles: pd.DataFrame
+) -> tuple[dict[str, float], float]:
+    """Annualised capital of one service by item (KRW/year) and its purchase value (KRW)."""
     rate = params["discount_rate"]
     own = params["services"][service]
+    purchase = [0.0]
 
-    def annual(cost: float | None, life: float | None) -> float:
+    def annual(quantity: float, cost: float | None, life: float | None) -> float:
+        if not quantity:
+            return 0.0
         if cost is None or life is None:
+            purchase[0] = math.nan
             return math.nan
-        return cost * capital_recovery_factor(rate, life) if cost else 0.0
+        purchase[0] += quantity * cost
+        return quantity * cost * capital_recovery_factor(rate, life)
 
     fleet = vehicles[as_str(vehicles["service"]) == service] if "service" in vehicles else vehicles
-    prices = params["vehicles"]
+    types = as_str(fleet["vehicle_type"]) if "vehicle_type" in fleet else pd.Series(dtype=object)
     vehicle_krw = 0.0
-    for vehicle_type, n in (
-        as_str(fleet.get("vehicle_type", pd.Series(dtype=object))).value_counts().items()
-    ):
-        cost, life = prices.get(vehicle_type, (None, None))
-        vehicle_krw += n * annual(cost, life)
+    for vehicle_type, n in types.value_counts().items():
+        vehicle_krw += annual(float(n), *params["vehicles"].get(vehicle_type, (None, None)))
     charger_kw = own["station_charger_kw"]
     pv_kwp = storage_kwh = 0.0
     for site in params["sites"]:
@@ -309,17 +313,16 @@ def _capital(params: dict[str, Any], service: str, vehicles: pd.DataFrame) -> di
             charger_kw += share * site["charger_kw"]
             pv_kwp += share * site["pv_kwp"]
             storage_kwh += share * site["storage_kwh"]
-    return {
+    p = params
+    by_item = {
         "vehicles": vehicle_krw,
-        "stations": own["stations"]
-        * annual(own["station_cost_krw"], own["station_lifetime_years"]),
-        "docks": own["docks"] * annual(own["dock_cost_krw"], own["dock_lifetime_years"]),
-        "chargers": charger_kw
-        * annual(params["charger_cost_krw_per_kw"], params["charger_lifetime_years"]),
-        "pv": pv_kwp * annual(params["pv_cost_krw_per_kwp"], params["pv_lifetime_years"]),
-        "storage": storage_kwh
-        * annual(params["storage_cost_krw_per_kwh"], params["storage_lifetime_years"]),
+        "stations": annual(own["stations"], own["station_cost_krw"], own["station_lifetime_years"]),
+        "docks": annual(own["docks"], own["dock_cost_krw"], own["dock_lifetime_years"]),
+        "chargers": annual(charger_kw, p["charger_cost_krw_per_kw"], p["charger_lifetime_years"]),
+        "pv": annual(pv_kwp, p["pv_cost_krw_per_kwp"], p["pv_lifetime_years"]),
+        "storage": annual(storage_kwh, p["storage_cost_krw_per_kwh"], p["storage_lifetime_years"]),
     }
+    return by_item, purchase[0]
 
 
 def energy_cost_krw(
@@ -368,7 +371,7 @@ def service_economics(
     days = params["operating_days_per_year"]
     events = tables["events"]
     vehicles = tables.get("vehicles", pd.DataFrame())
-    capital = _capital(params, service, vehicles)
+    capital, purchase_krw = _capital(params, service, vehicles)
     capital_annual = sum(capital.values())
     rows = event_rows(events, ("vehicle_leg", "vehicle_dwell"))
     rows = rows[(as_str(rows["service"]) == service) & (rows["vehicle_id"] >= 0)]
@@ -385,6 +388,7 @@ def service_economics(
         "fixed": own["fixed_annual_krw"] / days,
     }
     out: dict[str, Any] = {
+        "capital_krw": purchase_krw,
         "capital_annual_krw": capital_annual,
         "capital_by_item_annual_krw": capital,
         "capital_day_krw": capital_annual / days,
@@ -428,7 +432,7 @@ def system_economics(
     days = params["operating_days_per_year"]
     out: dict[str, Any] = {
         key: sum(k[key] for k in costed)
-        for key in ("capital_annual_krw", "capital_day_krw", "operating_cost_krw")
+        for key in ("capital_krw", "capital_annual_krw", "capital_day_krw", "operating_cost_krw")
     }
     if all("energy_cost_krw" in k for k in costed):
         out["energy_cost_krw"] = sum(k["energy_cost_krw"] for k in costed)

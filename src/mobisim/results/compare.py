@@ -43,6 +43,7 @@ MAIN_KPIS: tuple[tuple[str, str, str, float], ...] = (
     ("charging_peak_kw", "Charging peak (15 min)", "kW", 1.0),
     ("solar_share", "Charging energy from PV", "%", 100.0),
     ("station_empty_share_mean", "Station time empty, mean", "%", 100.0),
+    ("capital_krw", "Capital of the shared services (purchase)", "KRW", 1.0),
     ("cost_krw", "Cost of the shared services, per day", "KRW", 1.0),
     ("cost_annual_krw", "Cost of the shared services, per year", "KRW", 1.0),
     ("subsidy_annual_krw", "Subsidy (cost - fares), per year", "KRW", 1.0),
