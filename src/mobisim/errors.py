@@ -56,3 +56,7 @@ class SimulationError(MobisimError):
 
 class ResultsError(MobisimError):
     """A result folder is missing, incomplete or of an unknown format."""
+
+
+class CalibrationError(MobisimError):
+    """A calibration did not converge: the message gives the last gaps per mode and what to try."""

@@ -176,6 +176,7 @@ def _mount_other_commands() -> None:
     """Mount the command groups of the other CLI modules."""
     from mobisim.cli.analysis import register_analysis_commands
     from mobisim.cli.batch import register_batch_command
+    from mobisim.cli.calibrate import register_calibrate_command
     from mobisim.cli.check import register_check_command
     from mobisim.cli.network import network_app
     from mobisim.cli.sweep import register_sweep_commands
@@ -185,6 +186,7 @@ def _mount_other_commands() -> None:
     app.add_typer(network_app, name="network", help="Inspect, plot and fetch road networks.")
     register_analysis_commands(app)
     register_check_command(app)
+    register_calibrate_command(app)
 
 
 _mount_other_commands()
