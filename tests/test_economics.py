@@ -315,3 +315,34 @@ def test_a_negative_service_lifetime_names_the_service_key():
         validate(data)
     text = str(error.value)
     assert "station_lifetime_years" in text and "shuttle" in text and "greater than 0" in text
+
+
+# ------------------------------------------------------------------------ E-mileage fare credit
+
+
+def test_membership_is_a_reproducible_share_of_the_persons():
+    from mobisim.randomness import member
+
+    drawn = [member(7, "e_mileage", p, 0.3) for p in range(4000)]
+    assert sum(drawn) / 4000 == approx(0.3, abs=0.03)
+    assert drawn == [member(7, "e_mileage", p, 0.3) for p in range(4000)]
+    assert not any(member(7, "e_mileage", p, 0.0) for p in range(100))
+    assert all(member(7, "e_mileage", p, 1.0) for p in range(100))
+
+
+def test_e_mileage_credit_is_found_again_from_the_trips(kpis):
+    params = economics_params(validate(sample_scenario()))
+    params["e_mileage"] = {
+        "seed": 0,
+        "services": ["shuttle"],
+        "participation_share": 1.0,  # everyone: both shuttle riders paid 1,000 = half the fare
+        "discount_share": 0.5,
+    }
+    out = compute_kpis(economics_tables(), {**META, "economics": params})
+    assert out["by_service"]["shuttle"]["e_mileage_rides"] == 2
+    assert out["by_service"]["shuttle"]["e_mileage_credit_krw"] == approx(2000.0)
+    assert "e_mileage_rides" not in out["by_service"]["bikes"]
+    assert out["system"]["e_mileage_credit_krw"] == approx(2000.0)
+    assert out["system"]["e_mileage_credit_annual_krw"] == approx(2000.0 * DAYS)
+    assert out["system"]["e_mileage_members"] == 6  # every person with a trip
+    assert "e_mileage_rides" not in kpis["system"]  # off: no E-mileage KPIs

@@ -51,3 +51,14 @@ def derive_seed(base_seed: int, *labels: object) -> int:
     """A reproducible child seed (0 <= seed < 2**31) from a base seed and labels, e.g. replications."""
     text = ":".join([str(base_seed), *map(str, labels)])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def member(seed: int, label: str, key: int, share: float) -> bool:
+    """Whether ``key`` (a person id) belongs to the ``share`` drawn for ``label`` under ``seed``.
+
+    A hash of (seed, label, key) as a uniform number in [0, 1) below ``share``: the same answer
+    in the engine and, from the saved tables, in the KPIs; independent of every random stream.
+    """
+    text = f"{seed}:{label}:{key}"
+    draw = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") / 2.0**64
+    return draw < share

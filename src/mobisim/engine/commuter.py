@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -94,6 +95,8 @@ class CommuterWorld:
     fallback: str
     records: dict[int, TripRecord]
     acceptable_walk_m: float = 5000.0
+    #: a fare policy between the offers and the choice (mobisim.engine.fares), None = fares as quoted
+    fares: Any = None
     by_name: dict[str, Service] = dataclasses.field(default_factory=dict)
     #: (service, reason) -> number of trips the service refused at departure (``refusals.parquet``)
     refusals: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
@@ -191,6 +194,8 @@ def make_trip(world: CommuterWorld, trip: Trip):
             here = _failed(world, here, offer, outcome, record)
             continue
         egress_node, egress_m, egress_s = record.keep_ride(offer, outcome)
+        if world.fares is not None:  # what the commuter paid (an E-mileage member: less)
+            record.fare_krw = world.fares.paid(trip.person_id, offer.service, record.fare_krw)
         if egress_s > 0:
             yield _walk(world, trip, egress_node, trip.dest_node, egress_m, egress_s, "egress")
         status = "completed" if position == 0 else "fallback"
@@ -243,7 +248,7 @@ def _first_choice(world: CommuterWorld, trip: Trip, now_s: float) -> tuple[list[
     offers, reason = usable_offers(world.services, trip, now_s, world.refusals)
     if not offers:
         return [], reason
-    ranked = world.policy.rank(trip, offers, world.rng)
+    ranked = _rank(world, trip, offers)
     if bound is not None:
         ranked = [o for o in ranked if o.service == bound] + [
             o for o in ranked if o.service != bound
@@ -260,8 +265,18 @@ def _ask_again(
         return None
     offers, _ = usable_offers([world.by_name[service_name]], here, world.env.now)
     if len(offers) > 1:
-        offers = world.policy.rank(here, offers, world.rng)
+        offers = _rank(world, here, offers)
     return offers[0] if offers else None
+
+
+def _rank(world: CommuterWorld, trip: Trip, offers: list[Offer]) -> list[Offer]:
+    """The policy's ranking of ``offers``, weighed at the fares the commuter would pay; returns
+    the services' own offers (a service gets back the offer it made)."""
+    if world.fares is None:
+        return world.policy.rank(trip, offers, world.rng)
+    seen = world.fares.seen(trip.person_id, offers)
+    own = {id(s): o for s, o in zip(seen, offers, strict=True)}
+    return [own[id(s)] for s in world.policy.rank(trip, seen, world.rng)]
 
 
 def _failed(world, here: Trip, offer: Offer, outcome: RideOutcome, record: TripRecord) -> Trip:

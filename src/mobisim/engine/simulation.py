@@ -27,6 +27,7 @@ import simpy
 from mobisim.energy.context import EnergyContext
 from mobisim.engine.commuter import CommuterWorld, TripRecord, person_day
 from mobisim.engine.draws import UniformBlocks, uniform_blocks
+from mobisim.engine.fares import EMileageCredit
 from mobisim.errors import SimulationError
 from mobisim.events import EventLog
 from mobisim.randomness import RandomStreams
@@ -332,6 +333,7 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
         fallback=scenario.mode_choice.fallback,
         records=records,
         acceptable_walk_m=acceptable_walk_m(scenario),
+        fares=EMileageCredit.from_scenario(scenario),
     )
     for service in services:
         service.start()

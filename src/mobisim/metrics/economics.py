@@ -263,7 +263,19 @@ def economics_params(scenario: Any) -> dict[str, Any]:
                 "storage_kwh": site.storage_kwh,
             }
         )
+    credit = eco.e_mileage
+    e_mileage = None
+    if credit.enabled:
+        from mobisim.engine.fares import e_mileage_services
+
+        e_mileage = {
+            "seed": scenario.seed,
+            "services": e_mileage_services(scenario),
+            "participation_share": credit.participation_share,
+            "discount_share": credit.discount_share,
+        }
     return {
+        "e_mileage": e_mileage,
         "discount_rate": eco.discount_rate,
         "operating_days_per_year": eco.operating_days_per_year,
         "tariff": tariff,
@@ -399,7 +411,38 @@ def service_economics(
     }
     if energy is not None:
         out["energy_cost_krw"] = energy
+    out.update(e_mileage_kpis(tables["trips"], params, service))
     return _totals(out, kpis["served"], kpis["fare_revenue_krw"], days)
+
+
+def e_mileage_kpis(
+    trips: pd.DataFrame, params: dict[str, Any], service: str | None = None
+) -> dict[str, Any]:
+    """What the E-mileage credit paid (KRW) and for how many rides; {} when it was off.
+
+    The members are found again from the seed and person ids (:func:`mobisim.randomness.member`);
+    a member's served ride on a credited service paid ``(1 - d)`` of its fare, so the credit is
+    ``fare paid × d / (1 - d)``. ``system`` adds the members among the persons with trips.
+    """
+    from mobisim.engine.fares import E_MILEAGE_LABEL
+    from mobisim.randomness import member
+
+    credit = (params or {}).get("e_mileage")
+    if not credit or (service is not None and service not in credit["services"]):
+        return {}
+    seed, share, d = credit["seed"], credit["participation_share"], credit["discount_share"]
+    persons = pd.unique(trips["person_id"]) if "person_id" in trips else []
+    members = {int(p) for p in persons if member(seed, E_MILEAGE_LABEL, int(p), share)}
+    services = as_str(trips["service"])
+    credited = services.isin(credit["services"] if service is None else [service])
+    mine = trips[credited & trips["status"].isin(("completed", "fallback"))]
+    mine = mine[mine["person_id"].astype(int).isin(members) & (mine["fare_krw"] > 0)]
+    paid_credit = float(mine["fare_krw"].sum()) * d / (1.0 - d)
+    out: dict[str, Any] = {"e_mileage_rides": len(mine), "e_mileage_credit_krw": paid_credit}
+    if service is None:
+        out["e_mileage_members"] = len(members)
+        out["e_mileage_credit_annual_krw"] = paid_credit * params["operating_days_per_year"]
+    return out
 
 
 def _totals(out: dict[str, Any], served: int, revenue: float, days: float) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from mobisim.metrics.common import (
     ratio,
     reuse_event_rows,
 )
-from mobisim.metrics.economics import service_economics, system_economics
+from mobisim.metrics.economics import e_mileage_kpis, service_economics, system_economics
 from mobisim.metrics.energy import energy_kpis
 from mobisim.metrics.fleet import fleet_kpis
 from mobisim.metrics.stations import station_kpis, station_summary
@@ -178,6 +178,7 @@ def _compute_kpis(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> dict
         s: service_kpis(tables, s, period, economics) for s in service_names(tables, meta)
     }
     system.update(system_economics(by_service, economics))
+    system.update(e_mileage_kpis(trips, economics))
     return {
         "meta": meta,
         "system": system,

@@ -50,12 +50,15 @@ MAIN_KPIS: tuple[tuple[str, str, str, float], ...] = (
     ("cost_per_trip_krw", "Cost per shared trip", "KRW", 1.0),
     ("subsidy_per_trip_krw", "Subsidy per shared trip", "KRW", 1.0),
     ("farebox_recovery_share", "Fares / cost", "%", 100.0),
+    ("e_mileage_rides", "E-mileage rides (fare credited)", "rides", 1.0),
+    ("e_mileage_credit_krw", "E-mileage credit paid, per day", "KRW", 1.0),
 )
 
-#: (service KPI, label) rows added for every costed service
-SERVICE_ECONOMICS_KPIS: tuple[tuple[str, str], ...] = (
-    ("cost_per_trip_krw", "Cost per trip"),
-    ("subsidy_per_trip_krw", "Subsidy per trip"),
+#: (service KPI, label, unit) rows added for every costed service
+SERVICE_ECONOMICS_KPIS: tuple[tuple[str, str, str], ...] = (
+    ("served", "Rides", "rides"),
+    ("cost_per_trip_krw", "Cost per trip", "KRW"),
+    ("subsidy_per_trip_krw", "Subsidy per trip", "KRW"),
 )
 
 
@@ -105,10 +108,10 @@ def comparison_table(runs: Sequence[tuple[str, dict[str, Any]]], baseline: int =
     )
     services = [kpis.get("by_service", {}) for _, kpis in runs]
     costed = sorted({name for b in services for name, k in b.items() if "cost_krw" in k})
-    for kpi, label in SERVICE_ECONOMICS_KPIS:
+    for kpi, label, unit in SERVICE_ECONOMICS_KPIS:
         for name in costed:
             values = [_value(b.get(name, {}), kpi) for b in services]
-            rows.append((f"{label}: {name}", "KRW", values))
+            rows.append((f"{label}: {name}", unit, values))
     modes = sorted({m for s in systems for m in (s.get("mode_share") or {})})
     for mode in modes:
         values = [_value(s.get("mode_share") or {}, mode) * 100 for s in systems]

@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 
 from mobisim.scenario.base import ClockTime, ServiceEconomics, StrictModel
 
-__all__ = ["EconomicsConfig", "ServiceEconomics", "TariffBand", "VehiclePrice"]
+__all__ = ["EMileageConfig", "EconomicsConfig", "ServiceEconomics", "TariffBand", "VehiclePrice"]
 
 
 class VehiclePrice(StrictModel):
@@ -46,6 +46,30 @@ class TariffBand(StrictModel):
     start: ClockTime = Field(description='Band start, "HH:MM".')
     end: ClockTime = Field(description='Band end, "HH:MM" (before start: wraps past midnight).')
     krw_per_kwh: float = Field(ge=0, description="Energy price in the band, KRW/kWh.")
+
+
+class EMileageConfig(StrictModel):
+    """The plan's E-mileage: households that save energy get part of their transit fares paid.
+
+    A member (a share of the persons, drawn once per person from the seed) pays
+    ``(1 - discount_share)`` of the fare of the listed services; the city pays the rest to the
+    operator. Commuters see the lower fare when they choose (docs/economics.md).
+    """
+
+    enabled: bool = Field(default=False, description="Apply the E-mileage fare credit.")
+    services: list[str] = Field(
+        default_factory=list,
+        description="Services whose fares the credit pays (empty: every fixed_route and drt service).",
+    )
+    participation_share: float = Field(
+        default=0.3, ge=0, le=1, description="Share of persons who are members (A)."
+    )
+    discount_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=0.9,
+        description="Share of a member's fare the credit pays (A; at most 0.9).",
+    )
 
 
 class EconomicsConfig(StrictModel):
@@ -95,6 +119,10 @@ class EconomicsConfig(StrictModel):
         default=600_000.0, ge=0, description="Stationary battery capital, KRW/kWh (A)."
     )
     storage_lifetime_years: float = Field(default=10.0, gt=0, description="Storage lifetime (A).")
+    e_mileage: EMileageConfig = Field(
+        default_factory=EMileageConfig,
+        description="E-mileage: saved household energy credited to transit fares (a fare discount).",
+    )
 
     @model_validator(mode="after")
     def _tariff_covers_day(self) -> EconomicsConfig:
