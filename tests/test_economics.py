@@ -298,7 +298,19 @@ def test_economics_off_gives_no_cost_kpis():
         (
             {"economics": {"tariff": [{"start": "00:00", "end": "08:00", "krw_per_kwh": 100}]}},
             "economics",
-            "covering the 24 hours",
+            "covering the 24 hours once (got 16 h uncovered",
+        ),
+        (
+            {
+                "economics": {
+                    "tariff": [
+                        {"start": "00:00", "end": "14:00", "krw_per_kwh": 100},
+                        {"start": "12:00", "end": "00:00", "krw_per_kwh": 200},
+                    ]
+                }
+            },
+            "economics",
+            "2 h in more than one band",
         ),
     ],
 )

@@ -197,6 +197,7 @@ def _vehicle_prices(scenario: Any) -> dict[str, list[float | None]]:
 def _fuel_prices(scenario: Any) -> dict[str, float]:
     """KRW per fuel unit (litre; Nm³ for CNG) of every combustion vehicle type."""
     from mobisim.energy.vehicle_types import catalogue
+    from mobisim.errors import ScenarioError
 
     eco = scenario.economics
     by_powertrain = {
@@ -206,7 +207,7 @@ def _fuel_prices(scenario: Any) -> dict[str, float]:
     }
     try:
         types = catalogue(scenario.energy.vehicle_types)
-    except Exception:  # a broken vehicle type is reported when the run starts
+    except ScenarioError:  # a broken vehicle type is reported when the run starts
         types = catalogue()
     return {
         n: by_powertrain[t.powertrain] for n, t in types.items() if t.powertrain in by_powertrain
@@ -355,9 +356,11 @@ def energy_cost_krw(
     charged_kwh = 0.0
     if charging is not None and len(charging) and "service" in charging:
         mine = charging[as_str(charging["service"]) == service]
-        for row in mine.itertuples(index=False):
-            grid = getattr(row, "grid_kwh", row.energy_kwh)
-            cost += tou_cost_krw(float(grid or 0.0), float(row.start_s), float(row.end_s), bands)
+        grid = mine["grid_kwh"] if "grid_kwh" in mine else mine["energy_kwh"]
+        for kwh, start_s, end_s in zip(
+            grid.fillna(0.0), mine["start_s"], mine["end_s"], strict=True
+        ):
+            cost += tou_cost_krw(float(kwh), float(start_s), float(end_s), bands)
         charged_kwh = float(mine["energy_kwh"].fillna(0.0).sum())
     drawn_kwh = float(legs["plug_kwh"].fillna(0.0).sum()) if "plug_kwh" in legs else 0.0
     cost += max(0.0, drawn_kwh - charged_kwh) * min(band[2] for band in bands)

@@ -127,12 +127,18 @@ class EconomicsConfig(StrictModel):
     @model_validator(mode="after")
     def _tariff_covers_day(self) -> EconomicsConfig:
         if self.tariff is not None:
-            covered = 0.0
+            # every half minute of the day must lie in exactly one band
+            counts = [0] * 1440
             for band in self.tariff:
-                span = (band.end - band.start) % 86400.0
-                covered += span
-            if abs(covered - 86400.0) > 1.0:
+                span_s = (band.end - band.start) % 86400.0 or 86400.0
+                for minute in range(1440):
+                    if (minute * 60.0 + 30.0 - band.start) % 86400.0 < span_s:
+                        counts[minute] += 1
+            if any(c != 1 for c in counts):
+                gaps = sum(c == 0 for c in counts) / 60
+                overlaps = sum(c > 1 for c in counts) / 60
                 raise ValueError(
-                    f"tariff: expected bands covering the 24 hours once (got {covered / 3600:g} h)"
+                    "tariff: expected bands covering the 24 hours once "
+                    f"(got {gaps:g} h uncovered, {overlaps:g} h in more than one band)"
                 )
         return self
