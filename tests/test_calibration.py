@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -132,6 +133,9 @@ def test_cli_calibrate_writes_the_overlay_and_the_fit_report(tmp_path, known_sha
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert overlay.is_file() and (tmp_path / "fitted-fit.csv").is_file()
+    iterations = pd.read_csv(tmp_path / "fitted-iterations.csv")
+    assert iterations["max_gap"].iloc[-1] <= TOLERANCE
+    assert {"share.car", "asc.car"} <= set(iterations.columns)
     assert "simulated %" in result.output
     fitted = mobisim.load_scenario(overlay, allow_extends=[SCENARIOS])
     assert set(fitted.mode_choice.asc) == {"walk", "car", "shuttle"}

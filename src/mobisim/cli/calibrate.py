@@ -82,6 +82,8 @@ def register_calibrate_command(app: typer.Typer) -> None:
         overlay.write_text(text, encoding="utf-8")
         fit_csv = overlay.with_name(f"{overlay.stem}-fit.csv")
         result.report.to_csv(fit_csv, index=False)
+        iterations_csv = overlay.with_name(f"{overlay.stem}-iterations.csv")
+        result.history.to_csv(iterations_csv, index=False)
         table = Table(title=f"mobisim calibrate: {result.iterations} iterations")
         for column in ("mode", "target %", "initial %", "simulated %", "gap pp", "asc"):
             table.add_column(column, justify="left" if column == "mode" else "right")
@@ -95,4 +97,6 @@ def register_calibrate_command(app: typer.Typer) -> None:
                 f"{row.asc:+.4f}",
             )
         out.print(table)
-        out.print(f"wrote {escape(str(overlay))} and {escape(str(fit_csv))}")
+        out.print(
+            f"wrote {escape(str(overlay))}, {escape(str(fit_csv))} and {escape(str(iterations_csv))}"
+        )
