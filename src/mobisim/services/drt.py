@@ -2,11 +2,11 @@
 
 A request asks to be picked up at an access point (the door, the nearest virtual stop, or the
 nearest given stop within ``max_walk_m``) and dropped at the egress point, inside the service area
-and the service hours. The dispatch policy (default: cheapest insertion over the K nearest
-vehicles, :mod:`mobisim.services.drt_dispatch`) puts the pick-up and drop-off into one vehicle's
-stop list so that every rider on board or assigned keeps its limits: pick-up within ``max_wait_s``
+and the service hours. The dispatch policy (default: the cheapest feasible insertion over the
+whole fleet, :mod:`mobisim.services.drt_dispatch`; the timing model is
+:mod:`mobisim.services.drt_timing`) puts the pick-up and drop-off into one vehicle's stop list so that every rider on board or assigned keeps its limits: pick-up within ``max_wait_s``
 of being ready, arrival within ``max_travel_alpha`` × direct + ``max_travel_beta_s`` of being ready
-[T3][T14], load within the capacity. Nothing feasible: the request is rejected at once. A
+[T3][T14], load within the capacity. No vehicle can: the request is rejected at once. A
 pre-booked service (``booking_lead_min`` > 0) plans the pick-up no earlier than that many minutes
 after the booking.
 
@@ -46,12 +46,13 @@ from mobisim.services.drt_dispatch import (
     DenseLegs,
     DrtRequest,
     DrtVehicle,
-    InsertionDispatch,
+    dense_legs,
     insert_stops,
     known_policies,
     party_of,
     resolve_policy,
 )
+from mobisim.services.drt_timing import latest_dropoff_s, latest_pickup_s
 from mobisim.services.stops import StopConfig, resolve_stops
 from mobisim.services.vehicle import Motion
 from mobisim.units import METRES_PER_KM, min_to_s
@@ -143,10 +144,10 @@ class DrtConfig(ServiceConfig):
     dispatch: str = Field(
         default="insertion", description="Dispatch policy (registered name): insertion."
     )
-    candidates_k: int = Field(
-        default=8,
+    approx_candidates_k: int | None = Field(
+        default=None,
         ge=1,
-        description="Vehicles tried per request: the K reaching the pick-up soonest (A).",
+        description="Approximation, off by default: examine only the K vehicles reaching the pick-up soonest (faster on large busy fleets; may reject a request another vehicle could serve). None: exact search over the fleet.",
     )
     idle_policy: str = Field(
         default="stay",
@@ -225,8 +226,8 @@ class DrtService(Service):
         self.service_end_s = ctx.period_end_s if config.service_end is None else config.service_end
         self.vehicles: list[DrtVehicle] = []
         self.vehicle_type = None
-        self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch")
         self._dense: DenseLegs | bool | None = False  # False: not looked up yet
+        self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch")
         self.idle = self._policy("drt_idle", config.idle_policy, f"{key}.idle_policy")
         self.motion = Motion(ctx, self.name, leg_detail=config.vehicle_type)
 
@@ -299,8 +300,7 @@ class DrtService(Service):
         """Node-pair drive times and distances of the service's profile as float rows (small
         networks with all-pairs tables), or None: then the router is asked."""
         if self._dense is False:
-            dispatcher = self.dispatcher
-            self._dense = dispatcher.dense if isinstance(dispatcher, InsertionDispatch) else None
+            self._dense = dense_legs(self.router, self.profile)
         return self._dense
 
     def try_leg(self, origin: int, dest: int) -> tuple[float, float] | None:
@@ -566,8 +566,10 @@ class DrtService(Service):
             party=trip.party_size,
             arrival_s=arrival_s,
             ready_s=ready_s,
-            latest_pickup_s=ready_s + cfg.max_wait_s,
-            latest_dropoff_s=ready_s + cfg.max_travel_alpha * leg[0] + cfg.max_travel_beta_s,
+            latest_pickup_s=latest_pickup_s(ready_s, cfg.max_wait_s),
+            latest_dropoff_s=latest_dropoff_s(
+                ready_s, leg[0], cfg.max_travel_alpha, cfg.max_travel_beta_s
+            ),
             direct_s=leg[0],
             direct_m=leg[1],
         )
