@@ -480,3 +480,41 @@ def test_plan_windows_follow_every_plan_change():
     vehicle.plan.pop(0)  # served, as DrtService._serve_next does
     vehicle.version += 1
     assert listed(plan_windows(vehicle)) == stop_by_stop(vehicle)
+
+
+def test_unknown_dispatch_policy_is_a_scenario_error_naming_the_key(town, monkeypatch):
+    demo = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(demo, overrides={"services.drt.dispatch": "nearest_first"})
+    message = str(caught.value)
+    assert "demo.yaml: services.drt.dispatch: expected one of: insertion" in message
+    assert "'nearest_first'" in message
+    with pytest.raises(ValidationError, match="dispatch"):
+        make_service(town, name="bad_dispatch", dispatch="nearest_first")
+    # the old K key is gone: a clear pointer to the approximation key that replaced it
+    with pytest.raises(ScenarioError, match=r"services\.drt\.candidates_k.*approx_candidates_k"):
+        load_scenario(demo, overrides={"services.drt.candidates_k": 8})
+    with pytest.raises(ScenarioError, match=r"services\.drt\.approx_candidates_k"):
+        load_scenario(demo, overrides={"services.drt.approx_candidates_k": 0})
+
+
+def test_one_registry_holds_the_drt_policies(town, monkeypatch):
+    """Names come from mobisim.scenario.registry.POLICIES only: a policy registered there is
+    valid and used; one missing from it is refused with the key path."""
+    from mobisim.scenario import registry
+    from mobisim.services.drt_dispatch import InsertionDispatch, known_policies
+
+    assert known_policies("drt_dispatch") == sorted(registry.POLICIES["drt_dispatch"])
+    assert known_policies("drt_idle") == sorted(registry.POLICIES["drt_idle"])
+    monkeypatch.setitem(
+        registry.POLICIES["drt_dispatch"], "mine", "mobisim.services.drt_dispatch:InsertionDispatch"
+    )
+    service = make_service(town, name="drt_mine", dispatch="mine")
+    assert isinstance(service.dispatcher, InsertionDispatch)
+    config = DrtConfig(name="drt_gone", dispatch="mine")
+    monkeypatch.delitem(registry.POLICIES["drt_dispatch"], "mine")
+    network, router = town
+    env = simpy.Environment(initial_time=START_S)
+    ctx = ServiceContext(env, network, router, EventLog(), np.random.default_rng(0), START_S, END_S)
+    with pytest.raises(ScenarioError, match=r"services\.drt_gone\.dispatch: unknown drt_dispatch"):
+        DrtService(config, ctx)
