@@ -23,6 +23,7 @@ from mobisim.network.load import build_network, config_for
 from mobisim.network.router import Router
 from mobisim.services.base import ServiceContext, Trip
 from mobisim.services.drt import DrtConfig, DrtService
+from mobisim.services.drt_insertion_fast import dense_legs
 
 START_S, END_S = 6 * 3600.0, 22 * 3600.0
 
@@ -87,6 +88,7 @@ def main() -> None:
     router = Router(network)
     router.add_profile("drt", view="drive")
     router.travel_time_s("drt", 0, 1)  # build the all-pairs table outside the timings
+    dense_legs(router, "drt")  # and the dispatcher's drive-time rows (built once per router)
     print(f"network: {network.n_nodes} nodes, router mode {router.mode}")
     header = f"{'requests':>9} {'vehicles':>8} {'K':>3} {'booked':>7} {'refused':>8} {'dispatch/s':>11} {'run/s':>8} {'run wall s':>10}"
     print(header)
