@@ -114,7 +114,7 @@ def loads_by_vehicle(events) -> dict[int, list[int]]:
     max_wait_s=st.floats(120, 900),
     stop_s=st.sampled_from([0.0, 30.0, 60.0]),
     lead_min=st.sampled_from([0.0, 5.0]),
-    k=st.integers(1, 6),
+    k=st.one_of(st.none(), st.integers(1, 6)),
 )
 def test_invariants_limits_capacity_connected_legs_one_outcome(
     town, seed, vehicles, capacity, n_trips, max_wait_s, stop_s, lead_min, k
@@ -128,7 +128,7 @@ def test_invariants_limits_capacity_connected_legs_one_outcome(
         max_wait_s=max_wait_s,
         stop_s=stop_s,
         booking_lead_min=lead_min,
-        candidates_k=k,
+        approx_candidates_k=k,
         max_travel_alpha=alpha,
         max_travel_beta_s=beta,
     )
@@ -343,7 +343,7 @@ def test_batteries_draw_what_the_events_say_and_low_packs_get_no_work(town):
 def test_dense_leg_tables_equal_the_router(town):
     network, router = town
     service = make_service(town, name="drt_dense")
-    dense = service.dispatcher.dense
+    dense = service.dense
     assert dense is not None  # 500 nodes with all-pairs tables: the nested-float tables are used
     rng = np.random.default_rng(5)
     origins, dests = rng.integers(0, network.n_nodes, 300), rng.integers(0, network.n_nodes, 300)
@@ -364,26 +364,26 @@ def test_dense_tables_and_router_queries_plan_the_same_day(
     vectorised router queries, ties at the K-th candidate included (every vehicle starts at one
     depot, K below the fleet), with batteries on; candidates picked in the plain loop or with
     NumPy over the fleet's arrays alike."""
-    from mobisim.services import drt_dispatch
+    from mobisim.services import drt_insertion_fast
 
     network = town[0]
     depot = [{"name": "d", "node": int(network.n_nodes // 2)}]
     trips = random_trips(network, 80, seed=21, span_s=2400, party_max=capacity)
-    monkeypatch.setattr(drt_dispatch, "FLEET_ARRAYS_MIN", 1 if fleet_arrays else 10_000)
+    monkeypatch.setattr(drt_insertion_fast, "FLEET_ARRAYS_MIN", 1 if fleet_arrays else 10_000)
 
     def day(dense: bool):
-        monkeypatch.setattr(drt_dispatch, "DENSE_MAX_NODES", 10_000 if dense else 0)
+        monkeypatch.setattr(drt_insertion_fast, "DENSE_MAX_NODES", 10_000 if dense else 0)
         service = make_service(
             town,
             energy=True,
             vehicles=5,
             capacity_pax=capacity,
-            candidates_k=2,
+            approx_candidates_k=2,
             stop_s=30.0,
             depots=depot,
             name=f"drt_{dense}",
         )
-        assert (service.dispatcher.dense is not None) == dense
+        assert (service.dense is not None) == dense
         outcomes, _ = run(service, trips)
         events = service.ctx.log.to_frame().drop(columns="service")
         return outcomes, events
@@ -480,3 +480,41 @@ def test_plan_windows_follow_every_plan_change():
     vehicle.plan.pop(0)  # served, as DrtService._serve_next does
     vehicle.version += 1
     assert listed(plan_windows(vehicle)) == stop_by_stop(vehicle)
+
+
+def test_unknown_dispatch_policy_is_a_scenario_error_naming_the_key(town, monkeypatch):
+    demo = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(demo, overrides={"services.drt.dispatch": "nearest_first"})
+    message = str(caught.value)
+    assert "demo.yaml: services.drt.dispatch: expected one of: insertion" in message
+    assert "'nearest_first'" in message
+    with pytest.raises(ValidationError, match="dispatch"):
+        make_service(town, name="bad_dispatch", dispatch="nearest_first")
+    # the old K key is gone: a clear pointer to the approximation key that replaced it
+    with pytest.raises(ScenarioError, match=r"services\.drt\.candidates_k.*approx_candidates_k"):
+        load_scenario(demo, overrides={"services.drt.candidates_k": 8})
+    with pytest.raises(ScenarioError, match=r"services\.drt\.approx_candidates_k"):
+        load_scenario(demo, overrides={"services.drt.approx_candidates_k": 0})
+
+
+def test_one_registry_holds_the_drt_policies(town, monkeypatch):
+    """Names come from mobisim.scenario.registry.POLICIES only: a policy registered there is
+    valid and used; one missing from it is refused with the key path."""
+    from mobisim.scenario import registry
+    from mobisim.services.drt_dispatch import InsertionDispatch, known_policies
+
+    assert known_policies("drt_dispatch") == sorted(registry.POLICIES["drt_dispatch"])
+    assert known_policies("drt_idle") == sorted(registry.POLICIES["drt_idle"])
+    monkeypatch.setitem(
+        registry.POLICIES["drt_dispatch"], "mine", "mobisim.services.drt_dispatch:InsertionDispatch"
+    )
+    service = make_service(town, name="drt_mine", dispatch="mine")
+    assert isinstance(service.dispatcher, InsertionDispatch)
+    config = DrtConfig(name="drt_gone", dispatch="mine")
+    monkeypatch.delitem(registry.POLICIES["drt_dispatch"], "mine")
+    network, router = town
+    env = simpy.Environment(initial_time=START_S)
+    ctx = ServiceContext(env, network, router, EventLog(), np.random.default_rng(0), START_S, END_S)
+    with pytest.raises(ScenarioError, match=r"services\.drt_gone\.dispatch: unknown drt_dispatch"):
+        DrtService(config, ctx)

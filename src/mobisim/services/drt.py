@@ -2,11 +2,14 @@
 
 A request asks to be picked up at an access point (the door, the nearest virtual stop, or the
 nearest given stop within ``max_walk_m``) and dropped at the egress point, inside the service area
-and the service hours. The dispatch policy (default: cheapest insertion over the K nearest
-vehicles, :mod:`mobisim.services.drt_dispatch`) puts the pick-up and drop-off into one vehicle's
-stop list so that every rider on board or assigned keeps its limits: pick-up within ``max_wait_s``
+and the service hours. The dispatch policy (default: the cheapest feasible insertion over the
+whole fleet, :mod:`mobisim.services.drt_dispatch`; the timing model is
+:mod:`mobisim.services.drt_timing`) puts the pick-up and drop-off into one vehicle's stop list so that every rider on board or assigned keeps its limits: pick-up within ``max_wait_s``
 of being ready, arrival within ``max_travel_alpha`` × direct + ``max_travel_beta_s`` of being ready
-[T3][T14], load within the capacity. Nothing feasible: the request is rejected at once. A
+[T3][T14], load within the capacity. No vehicle can: the request is rejected at once, or, with
+``queue_requests``, waits until its latest pick-up and is dispatched again whenever a vehicle frees
+a seat, comes back from charging or goes idle, and every ``rematch_interval_s``; it gives up at its
+latest pick-up (event ``give_up``, reason ``gave_up_max_wait``). A
 pre-booked service (``booking_lead_min`` > 0) plans the pick-up no earlier than that many minutes
 after the booking.
 
@@ -46,12 +49,13 @@ from mobisim.services.drt_dispatch import (
     DenseLegs,
     DrtRequest,
     DrtVehicle,
-    InsertionDispatch,
+    dense_legs,
     insert_stops,
     known_policies,
     party_of,
     resolve_policy,
 )
+from mobisim.services.drt_timing import latest_dropoff_s, latest_pickup_s
 from mobisim.services.stops import StopConfig, resolve_stops
 from mobisim.services.vehicle import Motion
 from mobisim.units import METRES_PER_KM, min_to_s
@@ -143,10 +147,19 @@ class DrtConfig(ServiceConfig):
     dispatch: str = Field(
         default="insertion", description="Dispatch policy (registered name): insertion."
     )
-    candidates_k: int = Field(
-        default=8,
+    approx_candidates_k: int | None = Field(
+        default=None,
         ge=1,
-        description="Vehicles tried per request: the K reaching the pick-up soonest (A).",
+        description="Approximation, off by default: examine only the K vehicles reaching the pick-up soonest (faster on large busy fleets; may reject a request another vehicle could serve). None: exact search over the fleet.",
+    )
+    queue_requests: bool = Field(
+        default=False,
+        description="Requests no vehicle can serve at once wait (until max_wait_s after ready) and are matched when a vehicle frees up or at the periodic re-match; false: rejected at once.",
+    )
+    rematch_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="With queue_requests: waiting requests are tried again this often, s (A); at most max_wait_s.",
     )
     idle_policy: str = Field(
         default="stay",
@@ -181,6 +194,16 @@ class DrtConfig(ServiceConfig):
         if name not in known:
             raise ValueError(f"expected one of: {', '.join(known)} (got {name!r})")
         return name
+
+    @model_validator(mode="after")
+    def _rematch_within_wait(self) -> DrtConfig:
+        if self.queue_requests and self.rematch_interval_s > self.max_wait_s:
+            raise ValueError(
+                f"rematch_interval_s ({self.rematch_interval_s:g} s) expects at most max_wait_s "
+                f"({self.max_wait_s:g} s) with queue_requests on: a waiting request would give "
+                "up before its first re-match"
+            )
+        return self
 
     @model_validator(mode="after")
     def _stops_given(self) -> DrtConfig:
@@ -225,10 +248,13 @@ class DrtService(Service):
         self.service_end_s = ctx.period_end_s if config.service_end is None else config.service_end
         self.vehicles: list[DrtVehicle] = []
         self.vehicle_type = None
-        self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch")
         self._dense: DenseLegs | bool | None = False  # False: not looked up yet
+        self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch")
         self.idle = self._policy("drt_idle", config.idle_policy, f"{key}.idle_policy")
         self.motion = Motion(ctx, self.name, leg_detail=config.vehicle_type)
+        #: requests waiting for a vehicle (queue_requests), first come first matched
+        self.waiting: list[DrtRequest] = []
+        self._rematching = False  # is the periodic re-match process running?
 
     # ------------------------------------------------------------------ set-up
     def _policy(self, kind: str, name: str, key: str):
@@ -299,8 +325,7 @@ class DrtService(Service):
         """Node-pair drive times and distances of the service's profile as float rows (small
         networks with all-pairs tables), or None: then the router is asked."""
         if self._dense is False:
-            dispatcher = self.dispatcher
-            self._dense = dispatcher.dense if isinstance(dispatcher, InsertionDispatch) else None
+            self._dense = dense_legs(self.router, self.profile)
         return self._dense
 
     def try_leg(self, origin: int, dest: int) -> tuple[float, float] | None:
@@ -412,6 +437,7 @@ class DrtService(Service):
                 egress_node=request.dropoff_node,
             )
         )
+        self._vehicle_freed()  # a seat is free: a waiting request may fit now
 
     def _idle(self, vehicle: DrtVehicle):
         """Charge if the pack is low; else move where the idle policy says (``repositioning``),
@@ -420,6 +446,9 @@ class DrtService(Service):
         env = self.ctx.env
         if self._charger_for(vehicle) is not None:
             yield from self._charge(vehicle)
+            return
+        self._vehicle_freed()
+        if vehicle.plan:  # a waiting request was given to this vehicle
             return
         target = self.idle.target_node(vehicle, env.now)
         if target is not None and target != vehicle.node:
@@ -507,6 +536,68 @@ class DrtService(Service):
         )
         vehicle.free_s = env.now
         vehicle.version += 1
+        self._vehicle_freed()
+
+    # ------------------------------------------------------------------ queued requests
+    def _vehicle_freed(self) -> None:
+        """A vehicle freed a seat or came back into service: try the waiting requests."""
+        if self.waiting:
+            self._rematch()
+
+    def _rematch(self) -> None:
+        """Dispatch every waiting request again, first come first; matched ones leave the queue."""
+        now_s, still = self.ctx.env.now, []
+        for request in self.waiting:
+            insertion = self.dispatcher.insert(request, self.vehicles, now_s)
+            if insertion is None:
+                still.append(request)
+            else:
+                self._assign(request, insertion)
+        self.waiting = still
+
+    def _enqueue(self, request: DrtRequest) -> None:
+        """Let ``request`` wait for a vehicle until its latest pick-up (``queue_requests``)."""
+        env = self.ctx.env
+        self.waiting.append(request)
+        env.process(self._give_up_at_latest_pickup(request))
+        if not self._rematching:
+            self._rematching = True
+            env.process(self._periodic_rematch())
+
+    def _periodic_rematch(self):
+        """Every ``rematch_interval_s`` while requests wait, dispatch them again."""
+        env = self.ctx.env
+        while self.waiting:
+            yield env.timeout(self.config.rematch_interval_s)
+            self._rematch()
+        self._rematching = False
+
+    def _give_up_at_latest_pickup(self, request: DrtRequest):
+        """The rider stops waiting at the latest pick-up if no vehicle took the request
+        (event ``give_up``, reason ``gave_up_max_wait``; the outcome says how long it waited)."""
+        env = self.ctx.env
+        yield env.timeout(max(request.latest_pickup_s - env.now, 0.0))
+        if not any(waiting is request for waiting in self.waiting):
+            return
+        self.waiting = [waiting for waiting in self.waiting if waiting is not request]
+        waited_s = env.now - request.arrival_s
+        reason = "gave_up_max_wait"
+        self.ctx.log.give_up(
+            env.now,
+            service=self.name,
+            trip_id=request.trip_id,
+            node=request.pickup_node,
+            waited_s=waited_s,
+            reason=reason,
+        )
+        request.done.succeed(RideOutcome(served=False, reason=reason, wait_s=waited_s))
+
+    def _assign(self, request: DrtRequest, insertion) -> None:
+        """Put the request into the insertion's vehicle plan and wake the vehicle if idle."""
+        vehicle = insertion.vehicle
+        insert_stops(vehicle, request, insertion)
+        if vehicle.wake is not None and not vehicle.wake.triggered:
+            vehicle.wake.succeed()
 
     # ------------------------------------------------------------------ protocol
     def _fare(self, direct_m: float) -> float:
@@ -566,8 +657,10 @@ class DrtService(Service):
             party=trip.party_size,
             arrival_s=arrival_s,
             ready_s=ready_s,
-            latest_pickup_s=ready_s + cfg.max_wait_s,
-            latest_dropoff_s=ready_s + cfg.max_travel_alpha * leg[0] + cfg.max_travel_beta_s,
+            latest_pickup_s=latest_pickup_s(ready_s, cfg.max_wait_s),
+            latest_dropoff_s=latest_dropoff_s(
+                ready_s, leg[0], cfg.max_travel_alpha, cfg.max_travel_beta_s
+            ),
             direct_s=leg[0],
             direct_m=leg[1],
         )
@@ -585,16 +678,22 @@ class DrtService(Service):
 
         Unavailable reasons: ``outside_service_hours``, ``party_too_large``,
         ``outside_service_area``, ``no_stop_within_walk``, ``no_useful_stop_pair``,
-        ``no_drive_path``, ``no_vehicle_feasible``. The offer's ``handle`` holds the planned
-        insertion (used by :meth:`request` while the vehicle's plan is unchanged).
+        ``no_drive_path``, ``no_vehicle_feasible`` (not with ``queue_requests``: then the offer
+        quotes the worst case its limits allow, pick-up at the latest pick-up and drop-off at
+        the latest drop-off). The offer's ``handle`` holds the planned insertion (used by
+        :meth:`request` while the vehicle's plan is unchanged).
         """
         planned = self._plan_request(trip, now_s)
         if isinstance(planned, str):
             return [unavailable(self.name, self.mode, planned)]
         request, access_m, egress_m = planned
         insertion = self.dispatcher.insert(request, self.vehicles, now_s)
-        if insertion is None:
+        if insertion is None and not self.config.queue_requests:
             return [unavailable(self.name, self.mode, "no_vehicle_feasible")]
+        if insertion is None:  # it would wait: quote the worst case its limits allow
+            pickup_s, dropoff_s = request.latest_pickup_s, request.latest_dropoff_s
+        else:
+            pickup_s, dropoff_s = insertion.pickup_s, insertion.dropoff_s
         return [
             Offer(
                 service=self.name,
@@ -602,8 +701,8 @@ class DrtService(Service):
                 available=True,
                 access_walk_m=access_m,
                 access_walk_s=access_m / WALK_SPEED_MPS,
-                wait_s=insertion.pickup_s - request.arrival_s,
-                in_vehicle_s=insertion.dropoff_s - insertion.pickup_s,
+                wait_s=pickup_s - request.arrival_s,
+                in_vehicle_s=dropoff_s - pickup_s,
                 egress_walk_m=egress_m,
                 egress_walk_s=egress_m / WALK_SPEED_MPS,
                 distance_m=request.direct_m,
@@ -625,7 +724,8 @@ class DrtService(Service):
             An offer of this service; its planned insertion is used if still valid (same time,
             vehicle plan unchanged), otherwise dispatch runs again.
 
-        Returns an event firing at drop-off (served) or immediately with reason ``rejected``.
+        Returns an event firing at drop-off (served) or immediately with reason ``rejected``
+        (with ``queue_requests``: at the latest pick-up with reason ``gave_up_max_wait``).
         """
         env, log = self.ctx.env, self.ctx.log
         request, insertion = offer.handle if offer.handle else (None, None)
@@ -647,16 +747,17 @@ class DrtService(Service):
         )
         self.idle.note_request(node, env.now)
         done = env.event()
+        if insertion is None and request is not None and self.config.queue_requests:
+            request.done = done
+            self._enqueue(request)
+            return done
         if insertion is None:
             log.reject(
                 env.now, service=self.name, trip_id=trip.trip_id, node=node, reason="rejected"
             )
             return done.succeed(RideOutcome(served=False, reason="rejected"))
         request.done = done
-        vehicle = insertion.vehicle
-        insert_stops(vehicle, request, insertion)
-        if vehicle.wake is not None and not vehicle.wake.triggered:
-            vehicle.wake.succeed()
+        self._assign(request, insertion)
         return done
 
     def finish(self, end_s: float) -> None:

@@ -1,0 +1,374 @@
+"""Fast twin of :mod:`mobisim.services.drt_timing`: the same decisions and costs, sooner.
+
+Read :mod:`mobisim.services.drt_timing` first: it defines what an insertion is, what it costs and
+which one wins. This module finds the same one faster, by three means that change no decision
+(``tests/test_drt_twins.py`` holds the two equal on random instances):
+
+* **exact pruning of vehicles** (:func:`fast_insert`): a vehicle cannot pick the rider up before
+  ``max(free, now) + drive(anchor → pick-up)`` (every route to the pick-up starts at the anchor and
+  shortest drive times obey the triangle inequality), so a vehicle whose bound is past the latest
+  pick-up is skipped (the bound is taken ``BOUND_SLACK_S`` lower, so float rounding in path sums
+  never skips a feasible vehicle). Vehicles with an empty plan have an exact cost
+  (drive to the pick-up + direct ride): they are examined in cost order and the search stops at
+  the first that beats nothing found so far. Vehicles with a plan have no useful cost bound (the
+  added drive can be ~0 when the trip lies on their route), so each that passes the time bound is
+  examined;
+* **incremental timing** (:func:`fast_best_insertion`): the old plan's departures are worked out
+  once; a position pair is dropped as soon as one stop breaks a limit, later pick-up positions
+  once the vehicle leaves too late, and the rest of the plan is not re-timed once the delay is
+  absorbed (its times are then those of the old, feasible plan);
+* **plain floats**: on networks with the router's all-pairs tables and at most
+  ``DENSE_MAX_NODES`` nodes, drive times are read from one float row per node
+  (:class:`DenseLegs`); larger networks ask the router once per request for every pair needed.
+
+Approximation (off by default): ``approx_k`` examines only the K vehicles with the lowest
+pick-up bound, as mobisim did before exact search; it can reject a request that another vehicle
+could serve (the scenario key ``approx_candidates_k``).
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from array import array
+from operator import itemgetter
+
+import numpy as np
+
+from mobisim.services.drt_plan import (
+    DrtRequest,
+    DrtVehicle,
+    Insertion,
+    drt_fleet,
+    new_route,
+    plan_windows,
+)
+from mobisim.services.drt_timing import EnergyCheck, decision_key
+
+#: networks with at most this many nodes get :class:`DenseLegs` (8 n² bytes per table: 32 MB
+#: for times and as much for distances at 2,000 nodes); larger ones query the router per request
+DENSE_MAX_NODES = 2000
+
+#: fleets of at least this many vehicles get their pick-up bounds with NumPy over a
+#: :class:`~mobisim.services.drt_plan.DrtFleet` (a few calls whatever the fleet); smaller ones
+#: in a plain loop (faster there)
+FLEET_ARRAYS_MIN = 48
+
+#: the pick-up bound is lowered by this much (s) before it prunes, so that rounding in sums of
+#: path times (1e-12 s at a day's clock) can never prune a vehicle that could make it
+BOUND_SLACK_S = 1e-6
+
+
+def _rows(matrix: np.ndarray) -> list[array]:
+    """One ``array('d')`` per row of a float64 matrix (indexing gives Python floats)."""
+    return [array("d", row.tobytes()) for row in matrix]
+
+
+class DenseLegs:
+    """Drive time (s) and distance (m) of one routing profile between every pair of nodes.
+
+    ``times[a][b]`` and ``dists[a][b]`` are exactly the router's ``legs(profile, a, b)`` (NaN when
+    unreachable); ``times_inf`` is ``times`` with inf for NaN (the same rows when nothing is
+    unreachable).
+    """
+
+    __slots__ = ("_times_to", "dists", "times", "times_inf")
+
+    def __init__(self, router, profile: str):
+        nodes = np.arange(router.n_nodes)
+        times, dists = router.legs(profile, nodes[:, None], nodes[None, :])
+        times = np.ascontiguousarray(times, dtype=np.float64)
+        self.times = _rows(times)
+        self.dists = _rows(np.ascontiguousarray(dists, dtype=np.float64))
+        unreachable = np.isnan(times)
+        self.times_inf = (
+            _rows(np.where(unreachable, np.inf, times)) if unreachable.any() else self.times
+        )
+        self._times_to: np.ndarray | None = None
+
+    @property
+    def times_to(self) -> np.ndarray:
+        """``times_inf`` transposed as one float64 matrix: ``times_to[b][a]`` is
+        ``times_inf[a][b]`` (the same floats), so the drives from every node to ``b`` are one
+        contiguous row. Built on first use (large fleets only)."""
+        if self._times_to is None:
+            matrix = np.frombuffer(b"".join(row.tobytes() for row in self.times_inf))
+            n = len(self.times_inf)
+            self._times_to = np.ascontiguousarray(matrix.reshape(n, n).T)
+        return self._times_to
+
+
+#: router -> {(view, speed_kmh, speed_cap_kmh): DenseLegs}; profiles that move alike share one
+_DENSE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def dense_legs(router, profile: str) -> DenseLegs | None:
+    """The :class:`DenseLegs` of ``profile`` on ``router`` (built once), or None when the network
+    is beyond ``DENSE_MAX_NODES`` or the router does not keep all-pairs tables."""
+    if router.n_nodes > DENSE_MAX_NODES or getattr(router, "mode", None) != "all_pairs":
+        return None
+    prof = router.profiles[profile]
+    key = (prof.view, prof.speed_kmh, prof.speed_cap_kmh)
+    tables = _DENSE.setdefault(router, {})
+    legs = tables.get(key)
+    if legs is None:
+        legs = tables[key] = DenseLegs(router, profile)
+    return legs
+
+
+# ------------------------------------------------------------------ drive-time sources
+class DenseDrive:
+    """Drive times (s, inf = unreachable) from :class:`DenseLegs` rows."""
+
+    def __init__(self, dense: DenseLegs):
+        self.dense = dense
+        self.times = dense.times_inf
+
+    def drive_s(self, origin: int, dest: int) -> float:
+        """Drive time from node ``origin`` to ``dest``, s."""
+        return self.times[origin][dest]
+
+    def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
+        """(bound, index, start, drive to pick-up) of the vehicles whose pick-up bound (s) is
+        within ``latest_s`` (less ``BOUND_SLACK_S``)."""
+        limit = latest_s + BOUND_SLACK_S
+        if len(vehicles) >= FLEET_ARRAYS_MIN:
+            fleet = drt_fleet(vehicles)
+            free = fleet.free_s
+            start = np.where(free >= now_s, free, now_s)
+            reach = self.dense.times_to[pickup][fleet.nodes]
+            bound = start + reach
+            ok = np.flatnonzero(bound <= limit)
+            return list(
+                zip(
+                    bound[ok].tolist(),
+                    ok.tolist(),
+                    start[ok].tolist(),
+                    reach[ok].tolist(),
+                    strict=True,
+                )
+            )
+        times, found = self.times, []
+        for index, vehicle in enumerate(vehicles):
+            free = vehicle._free_s
+            start = free if free >= now_s else now_s
+            reach = times[vehicle._node][pickup]
+            bound = start + reach
+            if bound <= limit:
+                found.append((bound, index, start, reach))
+        return found
+
+    def local_tables(self, node_lists: list[list[int]]) -> list[list[tuple]]:
+        """For each list of nodes, the drive times between them (row a, column b)."""
+        times, tables = self.times, []
+        for nodes in node_lists:
+            columns = itemgetter(*nodes)  # a row's entries at ``nodes``, as a tuple
+            tables.append([columns(times[a]) for a in nodes])
+        return tables
+
+
+class RouterDrive:
+    """Drive times (s, inf = unreachable) asked of the router (networks without dense tables)."""
+
+    def __init__(self, router, profile: str):
+        self.router, self.profile = router, profile
+
+    def drive_s(self, origin: int, dest: int) -> float:
+        """Drive time from node ``origin`` to ``dest``, s."""
+        time_s = float(self.router.travel_times_s(self.profile, origin, dest))
+        return math.inf if math.isnan(time_s) else time_s
+
+    def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
+        """As :meth:`DenseDrive.pickup_bounds`, with one router query."""
+        anchors = np.fromiter((v.node for v in vehicles), dtype=np.int64, count=len(vehicles))
+        free = np.fromiter((v.free_s for v in vehicles), dtype=float, count=len(vehicles))
+        reach = self.router.travel_times_s(self.profile, anchors, pickup)
+        reach = np.where(np.isnan(reach), np.inf, reach)
+        start = np.where(free >= now_s, free, now_s)
+        bound = start + reach
+        ok = np.flatnonzero(bound <= latest_s + BOUND_SLACK_S)
+        return list(
+            zip(
+                bound[ok].tolist(), ok.tolist(), start[ok].tolist(), reach[ok].tolist(), strict=True
+            )
+        )
+
+    def local_tables(self, node_lists: list[list[int]]) -> list[list[list[float]]]:
+        """As :meth:`DenseDrive.local_tables`, with one router query for all the lists."""
+        if not node_lists:
+            return []
+        every = np.asarray([n for nodes in node_lists for n in nodes], dtype=np.int64)
+        unique, position = np.unique(every, return_inverse=True)
+        matrix = self.router.travel_times_s(self.profile, unique[:, None], unique[None, :])
+        matrix = np.where(np.isnan(matrix), np.inf, matrix).tolist()
+        position, tables, at = position.ravel().tolist(), [], 0
+        for nodes in node_lists:
+            local = position[at : at + len(nodes)]
+            at += len(nodes)
+            tables.append([[matrix[a][b] for b in local] for a in local])
+        return tables
+
+
+# ------------------------------------------------------------------ one vehicle
+def fast_best_insertion(
+    vehicle: DrtVehicle,
+    request: DrtRequest,
+    now_s: float,
+    times_s,
+    stop_s: float,
+    energy_ok: EnergyCheck | None = None,
+) -> Insertion | None:
+    """Twin of :func:`~mobisim.services.drt_timing.reference_best_insertion`.
+
+    ``times_s[a][b]``: drive times (s, inf = unreachable) between the nodes [anchor, plan
+    stops..., pick-up, drop-off], in that order.
+    """
+    party, cap = request.party, vehicle.capacity
+    windows = plan_windows(vehicle)
+    n = len(windows.nodes)
+    T = times_s
+    P, D = n + 1, n + 2
+    # max(a, b) as a conditional (no NaN here: unreachable is inf, a drop-off's earliest is -inf)
+    earliest, latest, deltas = windows.earliest_s, windows.latest_s, windows.deltas
+    free_s = vehicle.free_s
+    start_s = free_s if free_s >= now_s else now_s
+    old_dep, load_after = [], []
+    dep, prev, load = start_s, 0, vehicle.anchor_load
+    for k in range(n):
+        arrive = dep + T[prev][k + 1]
+        dep = (arrive if arrive >= earliest[k] else earliest[k]) + stop_s
+        load += deltas[k]
+        old_dep.append(dep)
+        load_after.append(load)
+        prev = k + 1
+
+    def suffix_ok(dep_s: float, prev_idx: int, first: int) -> bool:
+        for k in range(first, n):
+            t = dep_s + T[prev_idx][k + 1]
+            if t < earliest[k]:
+                t = earliest[k]
+            if t > latest[k]:
+                return False
+            dep_s = t + stop_s
+            if dep_s <= old_dep[k]:
+                return True  # delay absorbed: the rest of the plan is as before
+            prev_idx = k + 1
+        return True
+
+    check_energy = vehicle.battery is not None and energy_ok is not None
+    ready_s, latest_pickup_s = request.ready_s, request.latest_pickup_s
+    latest_dropoff_s = request.latest_dropoff_s
+    from_pickup, from_dropoff = T[P], T[D]
+    best: Insertion | None = None
+    best_key = None  # (cost, pick-up time) of ``best``
+    for i in range(n + 1):
+        dep_before = old_dep[i - 1] if i else start_s
+        from_prev = T[i]  # from plan[i-1] (the anchor when i = 0)
+        load_before = load_after[i - 1] if i else vehicle.anchor_load
+        if dep_before > latest_pickup_s:
+            break  # later positions only pick up later
+        if load_before + party > cap:
+            continue
+        to_pickup = from_prev[P]
+        t_p = dep_before + to_pickup
+        if t_p < ready_s:
+            t_p = ready_s
+        if t_p > latest_pickup_s:
+            continue
+        next_i = i + 1 if i < n else None
+        pickup_added = to_pickup + (
+            from_pickup[next_i] - from_prev[next_i] if next_i is not None else 0.0
+        )
+        run_dep, run_prev = t_p + stop_s, P
+        for j in range(i, n + 1):
+            if j > i:  # extend the prefix with plan[j-1], now after the pick-up
+                k = j - 1
+                if load_after[k] + party > cap:
+                    break
+                t = run_dep + T[run_prev][k + 1]
+                if t < earliest[k]:
+                    t = earliest[k]
+                if t > latest[k]:
+                    break
+                run_dep, run_prev = t + stop_s, k + 1
+            t_d = run_dep + T[run_prev][D]
+            if t_d > latest_dropoff_s:
+                continue
+            next_j = j + 1 if j < n else None
+            if j == i:  # drive_timing.insertion_cost_s, same terms in the same order
+                cost = to_pickup + from_pickup[D]
+                if next_j is not None:
+                    cost += from_dropoff[next_j] - from_prev[next_j]
+            else:
+                cost = pickup_added + T[run_prev][D]
+                if next_j is not None:
+                    cost += from_dropoff[next_j] - T[run_prev][next_j]
+            if best_key is not None and (cost, t_p) >= best_key:
+                continue
+            if not suffix_ok(t_d + stop_s, D, j):
+                continue
+            if check_energy and not energy_ok(vehicle, new_route(vehicle, request, i, j)):
+                continue
+            best_key = (cost, t_p)
+            best = Insertion(vehicle, i, j, t_p, t_d, cost, vehicle.version, now_s)
+    return best
+
+
+# ------------------------------------------------------------------ the fleet
+def fast_insert(
+    request: DrtRequest,
+    vehicles: list[DrtVehicle],
+    now_s: float,
+    drive: DenseDrive | RouterDrive,
+    stop_s: float,
+    energy_ok: EnergyCheck | None = None,
+    approx_k: int | None = None,
+) -> Insertion | None:
+    """Twin of :func:`~mobisim.services.drt_timing.reference_insert` (exact unless
+    ``approx_k`` is given: then only the ``approx_k`` vehicles with the lowest pick-up bound,
+    ties by list order, are examined)."""
+    if not vehicles:
+        return None
+    pickup, dropoff = request.pickup_node, request.dropoff_node
+    latest = request.latest_pickup_s
+    reachable = drive.pickup_bounds(vehicles, now_s, pickup, latest)
+    if approx_k is not None and len(reachable) > approx_k:
+        reachable = sorted(reachable)[:approx_k]  # by bound, then index
+    ready, latest_dropoff, party = request.ready_s, request.latest_dropoff_s, request.party
+    ride = drive.drive_s(pickup, dropoff)
+    # empty plans: the one position pair of the reference, same arithmetic, exact cost
+    idle: list[tuple] = []  # (cost, pick-up time, vehicle id, vehicle, drop-off time)
+    busy: list[DrtVehicle] = []
+    for bound, index, _start, to_pickup in reachable:
+        vehicle = vehicles[index]
+        if vehicle.plan:
+            busy.append(vehicle)
+            continue
+        if vehicle.anchor_load + party > vehicle.capacity:
+            continue
+        t_p = bound if bound >= ready else ready
+        if t_p > latest:
+            continue
+        t_d = t_p + stop_s + ride
+        if t_d > latest_dropoff:
+            continue
+        idle.append((to_pickup + ride, t_p, vehicle.vehicle_id, vehicle, t_d))
+    best: Insertion | None = None
+    if busy:
+        node_lists = [[v.node, *plan_windows(v).nodes, pickup, dropoff] for v in busy]
+        tables = drive.local_tables(node_lists)
+        for vehicle, times in zip(busy, tables, strict=True):
+            option = fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
+            if option is not None and (best is None or decision_key(option) < decision_key(best)):
+                best = option
+    idle.sort()  # vehicle ids are unique: the tuples never compare past the id
+    for cost, t_p, vehicle_id, vehicle, t_d in idle:
+        if best is not None and (cost, t_p, vehicle_id) >= decision_key(best):
+            break  # sorted by exact cost: no idle vehicle after this one beats ``best``
+        if (
+            vehicle.battery is None
+            or energy_ok is None
+            or energy_ok(vehicle, [vehicle.node, pickup, dropoff])
+        ):
+            return Insertion(vehicle, 0, 0, t_p, t_d, cost, vehicle.version, now_s)
+    return best
