@@ -59,9 +59,10 @@ class _FriendlyGroup(TyperGroup):
             if _state["debug"] or isinstance(exc, _FLOW):
                 raise
             name = type(exc).__name__
+            notes = "".join(f" ({note})" for note in getattr(exc, "__notes__", ()))
             _say(
-                f"[bold red]internal error:[/bold red] {name}: {escape(str(exc))} "
-                "(run with --debug for the traceback)"
+                f"[bold red]internal error:[/bold red] {name}: {escape(str(exc))}"
+                f"{escape(notes)} (run with --debug for the traceback)"
             )
             raise typer.Exit(code=2) from None
 
