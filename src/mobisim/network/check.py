@@ -296,24 +296,48 @@ def service_places(scenario) -> list[_Place]:
     return places
 
 
-def _locate(network: Network, item) -> tuple[int, float, float, float]:
-    """(node, snap_m, x_m, y_m of the point as given); NetworkError when it cannot be placed."""
-    if item.node is not None:
-        if not 0 <= item.node < network.n_nodes:
-            raise NetworkError(
-                f"node {item.node} is outside 0..{network.n_nodes - 1} of the network"
+class _Locator:
+    """Node, snap distance and projected point of a place item, as the services place it."""
+
+    def __init__(self, network: Network):
+        self.network = network
+        self.x_m = network.nodes["x_m"].to_numpy()
+        self.y_m = network.nodes["y_m"].to_numpy()
+        places = network.places
+        self.places = {
+            str(name): (int(node), float(lat), float(lon), float(snap_m))
+            for name, node, lat, lon, snap_m in zip(
+                places["name"], places["node"], places["lat"], places["lon"], places["snap_m"],
+                strict=True,
             )
-        row = network.nodes.iloc[item.node]
-        return int(item.node), 0.0, float(row["x_m"]), float(row["y_m"])
-    if item.place is not None:
-        node = network.place_node(item.place)
-        row = network.places.loc[network.places["name"] == item.place].iloc[0]
-        lat, lon, snap_m = float(row["lat"]), float(row["lon"]), float(row["snap_m"])
-    else:
-        lat, lon = float(item.lat), float(item.lon)
-        node, snap_m = network.snap(lat, lon)
-    x_m, y_m = network.projector.to_xy_m([lat], [lon])
-    return int(node), float(snap_m), float(x_m[0]), float(y_m[0])
+        }  # fmt: skip
+        self._found: dict[tuple, tuple[int, float, float, float]] = {}
+
+    def __call__(self, item) -> tuple[int, float, float, float]:
+        """(node, snap_m, x_m, y_m of the point as given); NetworkError when it cannot be placed."""
+        key = (item.node, item.place, item.lat, item.lon)
+        if key not in self._found:
+            self._found[key] = self._locate(item)
+        return self._found[key]
+
+    def _locate(self, item) -> tuple[int, float, float, float]:
+        network = self.network
+        if item.node is not None:
+            if not 0 <= item.node < network.n_nodes:
+                raise NetworkError(
+                    f"node {item.node} is outside 0..{network.n_nodes - 1} of the network"
+                )
+            node = int(item.node)
+            return node, 0.0, float(self.x_m[node]), float(self.y_m[node])
+        if item.place is not None:
+            if item.place not in self.places:
+                network.place_node(item.place)  # NetworkError listing the known places
+            node, lat, lon, snap_m = self.places[item.place]
+        else:
+            lat, lon = float(item.lat), float(item.lon)
+            node, snap_m = network.snap(lat, lon)
+        x_m, y_m = network.projector.to_xy_m([lat], [lon])
+        return int(node), float(snap_m), float(x_m[0]), float(y_m[0])
 
 
 def _road(roads: frozenset[str]) -> str:
@@ -335,13 +359,14 @@ def check_network(scenario, network: Network) -> NetworkCheck:
     """
     settings = scenario.network.check
     views = _Views(network)
+    locate = _Locator(network)
     check = NetworkCheck(scenario=scenario)
     moves: dict[str, int] = {}  # key path -> node it moves to
     places = service_places(scenario)
     for place in places:
         label = f"{place.kind} '{place.item.name}' of {_who(place)}"
         try:
-            node, snap_m, x_m, y_m = _locate(network, place.item)
+            node, snap_m, x_m, y_m = locate(place.item)
         except NetworkError as exc:
             check.findings.append(
                 Finding("error", "not_on_network", place.service, place.item.name, place.key,
@@ -411,9 +436,9 @@ def check_network(scenario, network: Network) -> NetworkCheck:
             )  # fmt: skip
     if moves:
         check.scenario = _moved(scenario, places, moves)
-    _check_routes(check, check.scenario, network, views)
+    _check_routes(check, check.scenario, locate, views)
     _check_zones(check, check.scenario, network, views)
-    check.coverage = _coverage(check.scenario, network, views)
+    check.coverage = _coverage(check.scenario, network, views, locate)
     return check
 
 
@@ -453,13 +478,13 @@ def _holder(scenario, place: _Place):
     return block, attr, next(i for i, it in enumerate(items) if it is place.item)
 
 
-def _check_routes(check: NetworkCheck, scenario, network: Network, views: _Views) -> None:
+def _check_routes(check: NetworkCheck, scenario, locate: _Locator, views: _Views) -> None:
     """``route_order`` errors: consecutive stops of each fixed route not reachable in order."""
     for block in scenario.enabled_services():
         if block.type != "fixed_route":
             continue
         try:
-            nodes = [_locate(network, stop)[0] for stop in block.stops]
+            nodes = [locate(stop)[0] for stop in block.stops]
         except NetworkError:
             continue  # already a not_on_network error
         n = len(nodes)
@@ -526,7 +551,7 @@ def _share(zones, weights, mask_of_bad: np.ndarray, which: np.ndarray) -> float 
     return None if total == 0 else round(float(bad / total), 4)
 
 
-def _coverage(scenario, network: Network, views: _Views) -> list[dict[str, Any]]:
+def _coverage(scenario, network: Network, views: _Views, locate: _Locator) -> list[dict[str, Any]]:
     """Shares of homes and destinations out of reach, per view and per service's access points."""
     if len(network.places) == 0:
         return []
@@ -541,8 +566,13 @@ def _coverage(scenario, network: Network, views: _Views) -> list[dict[str, Any]]
         )  # fmt: skip
     walk = views.graph("walk")
     by_service: dict[str, list[int]] = {}
-    for snap in check_snaps_of(scenario, network):
-        by_service.setdefault(snap[0], []).append(snap[1])
+    for place in service_places(scenario):
+        if place.access != "walk":
+            continue
+        try:
+            by_service.setdefault(place.service, []).append(locate(place.item)[0])
+        except NetworkError:
+            continue  # already a not_on_network error
     for block in scenario.enabled_services():
         nodes = by_service.get(block.name)
         if not nodes:
@@ -560,16 +590,3 @@ def _coverage(scenario, network: Network, views: _Views) -> list[dict[str, Any]]
              "destinations_out_of_reach": _share(zones, weights, far, ~homes)}
         )  # fmt: skip
     return rows
-
-
-def check_snaps_of(scenario, network: Network) -> list[tuple[str, int]]:
-    """(service, node) of every stop and station riders walk to, as the service snaps them."""
-    found = []
-    for place in service_places(scenario):
-        if place.access != "walk":
-            continue
-        try:
-            found.append((place.service, _locate(network, place.item)[0]))
-        except NetworkError:
-            continue
-    return found
