@@ -47,12 +47,12 @@ from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import breadth_first_order, connected_components, dijkstra
+from scipy.sparse.csgraph import breadth_first_order, dijkstra
 from scipy.spatial import cKDTree
 
 from mobisim.errors import NetworkError, ScenarioError
 from mobisim.network.graph import Network
-from mobisim.network.views import MOTORWAY, TRUNK
+from mobisim.network.views import MOTORWAY, TRUNK, main_component
 
 #: road classes walkers and cyclists may not be put on (a stop or station there is reported)
 NOT_FOR_WALKERS_AND_CYCLISTS = MOTORWAY | TRUNK
@@ -169,15 +169,7 @@ class _Views:
     def main(self, view: str) -> np.ndarray:
         """Boolean mask of the nodes in the view's largest strongly connected component."""
         if view not in self._main:
-            graph = self.graph(view)
-            _, labels = connected_components(graph, directed=True, connection="strong")
-            touched = np.zeros(self.network.n_nodes, dtype=bool)
-            touched[graph.nonzero()[0]] = True
-            counts = np.bincount(labels[touched], minlength=labels.max() + 1)
-            mask = np.zeros(self.network.n_nodes, dtype=bool)
-            if counts.size and counts.max() > 0:
-                mask = (labels == int(np.argmax(counts))) & touched
-            self._main[view] = mask
+            self._main[view] = main_component(self.network.view(view))
         return self._main[view]
 
     def usable(self, views: tuple[str, ...], walkers: bool) -> np.ndarray:
