@@ -498,6 +498,8 @@ def _check_zones(check: NetworkCheck, scenario, network: Network, views: _Views)
     """``zone_unreachable`` warnings: a free-floating zone whose reference node is off its view."""
     for block in scenario.enabled_services():
         if block.type == "micromobility" and getattr(block, "parking", "") == "dockless":
+            if block.zones is None:
+                continue  # default zones leave such places out and say so (default_zones)
             view = "bike"
         elif block.type == "carsharing" and getattr(block, "scheme", "") == "free_floating":
             view = "drive"
