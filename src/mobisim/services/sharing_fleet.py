@@ -117,7 +117,7 @@ def station_nodes(network: Any, stations: list[StationConfig], key: str) -> np.n
 
 #: share of a default dockless deployment put on the home places (``residential``); the rest
 #: is split equally among the other kinds of place (assumption A: devices stand where trips start
-#: and end, about half of a day's trip ends are at home [D1])
+#: and end; the synthetic population's out-and-back tours end half their trips at home)
 DEFAULT_HOME_SHARE = 0.5
 #: place kind of the homes in a default deployment
 HOME_KIND = "residential"
