@@ -30,7 +30,8 @@ def test_version():
 def test_validate_ok_with_overrides():
     result = invoke("validate", str(DEMO), "--set", "services.car.parking_search_min=4")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("ok ") and "services: walk (walk), car (private_car)" in (
+    assert result.stdout.startswith("network check: 25 places snapped")  # then the file
+    assert "\nok " in result.stdout and "services: walk (walk), car (private_car)" in (
         result.stdout
     )
     assert "fingerprint " in result.stdout

@@ -180,6 +180,7 @@ def _run(
     from mobisim.engine.simulation import simulate
     from mobisim.metrics import invariants
     from mobisim.metrics.kpis import compute_kpis
+    from mobisim.network.check import check_network
     from mobisim.network.load import build_network
     from mobisim.network.router import Router
     from mobisim.randomness import RandomStreams
@@ -196,9 +197,13 @@ def _run(
     if seed is not None:
         scenario = with_seed(scenario, seed)
     started = time.perf_counter()
-    fp = fingerprint(scenario)
     streams = RandomStreams(scenario.seed)
     network = build_network(scenario.network, scenario.base_dir)
+    network_check = check_network(scenario, network)  # every service's places, before the run
+    network_check.raise_errors(scenario.source_file)
+    scenario = network_check.scenario  # places moved when network.check.move_to_usable
+    warn_network_check(network_check)
+    fp = fingerprint(scenario)
     router = Router(network, scenario.network.router)
     trips, demand_report = build_trips(
         scenario.demand,
@@ -232,6 +237,7 @@ def _run(
             "edges": network.graph.number_of_edges(),
             "fingerprint": network.fingerprint,
             "report": _plain(getattr(network, "report", {})),
+            "check": _plain(network_check.summary()),
         },
         "demand": _plain(demand_report),
         "kpi_meta": meta,
@@ -253,6 +259,15 @@ def _run(
             _charts(folder)
     run_dir = scenario_dir(out, scenario.name) / run_id
     return RunResult(scenario, run_dir, sim.events, sim.trips, sim.vehicles, kpis, manifest, tables)
+
+
+def warn_network_check(check) -> None:
+    """Log each warning of the network check (logger ``mobisim.network.check``), one line each."""
+    import logging
+
+    log = logging.getLogger("mobisim.network.check")
+    for finding in check.warnings:
+        log.warning("%s: %s", finding.key, finding.message)
 
 
 def _plain(value: Any) -> Any:

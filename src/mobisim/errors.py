@@ -2,6 +2,11 @@
 
 Each carries enough context to be printed as one clear line by the CLI:
 the file, the key path and what was expected.
+
+Every class can be rebuilt from its ``args``: ``type(e)(*e.args)`` gives an error with the same
+message. SimPy re-raises a failed process's exception exactly that way (``Environment.step``), and
+pickling (the sweep and batch workers) does too; a class whose ``__init__`` takes other arguments
+than its message keeps those arguments as ``args`` and builds its message in ``__str__``.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ class ScenarioError(MobisimError):
 
     def __init__(self, file: str | Path | None, problems: list[tuple[str, str]]):
         self.file = str(file) if file is not None else "<scenario>"
-        self.problems = list(problems)
-        lines = [
+        self.problems = [(key, msg) for key, msg in problems]
+        super().__init__(file, self.problems)
+
+    def __str__(self) -> str:
+        return "\n".join(
             f"{self.file}: {key}: {msg}" if key else f"{self.file}: {msg}"
             for key, msg in self.problems
-        ]
-        super().__init__("\n".join(lines))
+        )
 
 
 class NetworkError(MobisimError):
@@ -41,9 +48,16 @@ class SnapError(NetworkError):
 class UnreachableError(NetworkError):
     """No path exists between two nodes for a mode. Callers must handle it; never a silent infinity."""
 
-    def __init__(self, mode: str, origin: int, destination: int):
+    def __init__(self, mode: str, origin: int, destination: int, message: str | None = None):
         self.mode, self.origin, self.destination = mode, origin, destination
-        super().__init__(f"no {mode} path from node {origin} to node {destination}")
+        self.message = message or f"no {mode} path from node {origin} to node {destination}"
+        if message is None:
+            super().__init__(mode, origin, destination)
+        else:
+            super().__init__(mode, origin, destination, message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class DemandError(MobisimError):
@@ -52,6 +66,25 @@ class DemandError(MobisimError):
 
 class SimulationError(MobisimError):
     """An invariant of the simulation was violated (a trip without a final status, an energy imbalance)."""
+
+
+class ProcessError(SimulationError):
+    """A SimPy process of the run failed on a user-caused error: who, where and why, one line.
+
+    ``who`` names the service and the vehicle or trip (``service 'shuttle', vehicle 3``),
+    ``where`` the place (``node 812 (lat 37.50120, lon 127.03990, place 'station')``), ``cause``
+    the original error's class name and ``reason`` its message. Built by
+    :func:`mobisim.engine.failures.explain`.
+    """
+
+    def __init__(self, who: str, where: str, cause: str, reason: str):
+        self.who, self.where, self.cause, self.reason = who, where, cause, reason
+        super().__init__(who, where, cause, reason)
+
+    def __str__(self) -> str:
+        reason = " ".join(self.reason.split())  # one line, whatever the cause printed
+        place = f" at {self.where}" if self.where else ""
+        return f"{self.who}{place}: {reason} ({self.cause})"
 
 
 class ResultsError(MobisimError):

@@ -10,7 +10,9 @@ The ``network`` commands (:mod:`mobisim.cli.network`), the analysis commands
 
 from __future__ import annotations
 
+import logging
 import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -59,9 +61,10 @@ class _FriendlyGroup(TyperGroup):
             if _state["debug"] or isinstance(exc, _FLOW):
                 raise
             name = type(exc).__name__
+            notes = "".join(f" ({note})" for note in getattr(exc, "__notes__", ()))
             _say(
-                f"[bold red]internal error:[/bold red] {name}: {escape(str(exc))} "
-                "(run with --debug for the traceback)"
+                f"[bold red]internal error:[/bold red] {name}: {escape(str(exc))}"
+                f"{escape(notes)} (run with --debug for the traceback)"
             )
             raise typer.Exit(code=2) from None
 
@@ -104,14 +107,24 @@ def validate(
     scenario: Path = typer.Argument(..., help="Scenario file (YAML)."),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP),
     allow_extends: list[Path] = typer.Option([], "--allow-extends", help=ALLOW_HELP),
+    no_network: bool = typer.Option(
+        False, "--no-network", help="Skip building the network and checking the places on it."
+    ),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
-    """Check a scenario file (with its extends chain and overrides) without running it."""
+    """Check a scenario file (with its extends chain and overrides) without running it, and,
+    unless --no-network, its services' places on the network (mobisim network check)."""
     from mobisim.api import load_scenario
+    from mobisim.cli.network import network_check_of, print_network_check
     from mobisim.scenario.loader import fingerprint
 
     _state["debug"] = _state["debug"] or debug
     loaded = load_scenario(scenario, overrides=set_, allow_extends=allow_extends)
+    if not no_network:
+        check = network_check_of(loaded)
+        print_network_check(check, out)
+        check.raise_errors(loaded.source_file)
+        loaded = check.scenario
     services = ", ".join(f"{s.name} ({s.type})" for s in loaded.enabled_services()) or "none"
     _say(
         f"[green]ok[/green] {escape(str(scenario))}: scenario '{loaded.name}', "
@@ -158,7 +171,8 @@ def run(
         def show(now_s: float) -> None:
             bar.update(task, completed=min(now_s, end_s) - start_s, clock=format_clock(now_s))
 
-        result = run_scenario(loaded, out_dir=out_dir, seed=seed, progress=throttled(show))
+        with _warning_lines():
+            result = run_scenario(loaded, out_dir=out_dir, seed=seed, progress=throttled(show))
     manifest = result.manifest
     shares = result.kpis.get("system", {}).get("mode_share", {})
     shown = ", ".join(f"{mode} {share * 100:.1f}%" for mode, share in shares.items())
@@ -170,6 +184,23 @@ def run(
     if shown:
         _say(f"mode share: {escape(shown)}", out)
     _say(f"results: {escape(str(result.run_dir))}", out)
+
+
+@contextmanager
+def _warning_lines():
+    """Show the warnings mobisim logs during a command (e.g. the network check) as
+    ``warning:`` lines on stderr."""
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            _say(f"[yellow]warning:[/yellow] {escape(record.getMessage())}")
+
+    handler, logger = Lines(logging.WARNING), logging.getLogger("mobisim")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def _mount_other_commands() -> None:

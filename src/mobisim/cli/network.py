@@ -1,7 +1,8 @@
-"""Command-line commands for road networks: ``mobisim network info | plot | fetch``.
+"""Command-line commands for road networks: ``mobisim network info | plot | fetch | check``.
 
 FILE is a network file (.osm, .osm.bz2, .osm.gz, .osm.pbf, .graphml) or the word ``synthetic``
-for the new-town generator (``--nodes`` and ``--seed`` apply to it).
+for the new-town generator (``--nodes`` and ``--seed`` apply to it). ``check`` takes a SCENARIO
+and checks its services' places against the network (:mod:`mobisim.network.check`).
 """
 
 from __future__ import annotations
@@ -114,3 +115,78 @@ def fetch_command(
     Console().print(
         f"{state}: {path} ({graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges)"
     )
+
+
+def network_check_of(scenario):
+    """Build the scenario's network and check its places (mobisim.network.check)."""
+    from mobisim.network.check import check_network
+    from mobisim.network.load import build_network
+
+    return check_network(scenario, build_network(scenario.network, scenario.base_dir))
+
+
+def _percent(share) -> str:
+    return "-" if share is None else f"{share * 100:.1f} %"
+
+
+def print_network_check(check, console: Console, snaps: bool = False) -> None:
+    """One summary line, a line per warning, the coverage lines; with ``snaps`` a table of them."""
+    from rich.markup import escape
+
+    summary = check.summary()
+    console.print(
+        f"network check: {summary['places']} places snapped (largest snap "
+        f"{summary['max_snap_m']:.0f} m), {summary['errors']} errors, "
+        f"{summary['warnings']} warnings",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if snaps and check.snaps:
+        table = Table(
+            "service", "kind", "name", "node", "snap m", "views", "usable", "nearest usable"
+        )
+        for snap in check.snaps:
+            views = snap.view + (f"+{snap.access}" if snap.access else "")
+            nearest = "" if snap.usable else f"{snap.usable_node} ({snap.usable_m:.0f} m)"
+            table.add_row(
+                escape(snap.service), snap.kind, escape(snap.name), str(snap.node),
+                f"{snap.snap_m:.0f}", views, "yes" if snap.usable else "[red]no[/red]", nearest,
+            )  # fmt: skip
+        console.print(table)
+    for finding in check.warnings:
+        console.print(
+            f"[yellow]warning:[/yellow] {escape(finding.key)}: {escape(finding.message)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for row in check.coverage:
+        what = f"service '{row['service']}' stops/stations" if row["service"] else row["what"]
+        reach = (
+            f" (no access point within {row['max_walk_m']:.0f} m walk)" if row["service"] else ""
+        )
+        console.print(
+            f"out of reach of {escape(what)}{reach}: homes {_percent(row['homes_out_of_reach'])}, "
+            f"destinations {_percent(row['destinations_out_of_reach'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@network_app.command("check")
+def check_command(
+    scenario: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario file (YAML)."),
+    set_: list[str] = typer.Option([], "--set", help="Override key.path=value (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings and snaps as JSON."),
+) -> None:
+    """Check every stop, station, depot and charger of a scenario against the mode views: main
+    strongly connected component, road class, snap distance, fixed-route order; and the share of
+    homes and destinations out of reach. Exits 1 when the run would be impossible."""
+    from mobisim.api import load_scenario
+
+    loaded = load_scenario(scenario, overrides=set_)
+    check = network_check_of(loaded)
+    if as_json:
+        typer.echo(json.dumps(check.summary(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print_network_check(check, Console(), snaps=True)
+    check.raise_errors(loaded.source_file)

@@ -27,6 +27,7 @@ import simpy
 from mobisim.energy.context import EnergyContext
 from mobisim.engine.commuter import CommuterWorld, TripRecord, person_day
 from mobisim.engine.draws import UniformBlocks, uniform_blocks
+from mobisim.engine.failures import explained
 from mobisim.engine.fares import EMileageCredit
 from mobisim.errors import SimulationError
 from mobisim.events import EventLog
@@ -341,7 +342,7 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
     if progress is not None:
         env.process(_progress_ticker(env, progress, end_s))
     wall_run = time.perf_counter()
-    with _setup_frozen():
+    with _setup_frozen(), explained(network):  # a failed process: one line, who and where
         env.run(until=end_s)
         under_way = [process for process in commuters if process.is_alive]
         if under_way:  # the grace period: trips under way finish, vehicles keep serving them

@@ -342,10 +342,11 @@ class Router:
         times = row[cands]
         times[cands == origin] = 0.0
         if np.isnan(times).all():
-            error = UnreachableError(profile, origin, int(cands[0]))
-            error.args = (
+            raise UnreachableError(
+                profile,
+                origin,
+                int(cands[0]),
                 f"no {profile} path between node {origin} and any of {cands.size} candidates",
             )
-            raise error
         best = int(np.nanargmin(times))
         return best, float(times[best])

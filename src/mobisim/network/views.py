@@ -116,3 +116,22 @@ def build_view(network: Network, name: str) -> View:
         u_arr, v_arr = np.concatenate([u_arr, v_arr]), np.concatenate([v_arr, u_arr])
         arrays = [np.concatenate([x, x]) for x in arrays]
     return View(name, network.n_nodes, u_arr, v_arr, *arrays)
+
+
+def main_component(view: View) -> np.ndarray:
+    """Boolean mask (length ``n_nodes``) of the nodes in the largest strongly connected component
+    of ``view``: from any of them a mode can reach every other and come back. Nodes no edge of the
+    view touches are outside it. Used by the network check and the sharing fleets' default zones."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = view.n_nodes
+    mask = np.zeros(n, dtype=bool)
+    if view.n_edges == 0:
+        return mask
+    graph = csr_matrix((np.ones(view.n_edges), (view.u, view.v)), shape=(n, n))
+    _, labels = connected_components(graph, directed=True, connection="strong")
+    touched = np.zeros(n, dtype=bool)
+    touched[view.u] = touched[view.v] = True
+    counts = np.bincount(labels[touched], minlength=int(labels.max()) + 1)
+    return (labels == int(np.argmax(counts))) & touched

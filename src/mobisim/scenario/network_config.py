@@ -99,6 +99,20 @@ class RouterSettings(StrictModel):
     )
 
 
+class NetworkCheckConfig(StrictModel):
+    """The network check before every run (mobisim.network.check, docs/networks.md)."""
+
+    far_snap_m: float = Field(
+        default=150.0,
+        gt=0,
+        description="A stop, station, depot or charger farther than this from its node is reported, m (A: about two city blocks).",
+    )
+    move_to_usable: bool = Field(
+        default=False,
+        description="Move each stop, station, depot or charger its vehicles or riders cannot use (outside the main strongly connected component of its mode view, or on a motorway/trunk node for walkers and cyclists) to the nearest usable node, and say so; false: report it (an error when the run is impossible).",
+    )
+
+
 class NetworkConfig(StrictModel):
     """Where the road network comes from and how it is prepared."""
 
@@ -137,6 +151,10 @@ class NetworkConfig(StrictModel):
     places: list[PlaceConfig] = Field(
         default_factory=list,
         description="Named places (zones) on the network, added to the generator's places for synthetic networks.",
+    )
+    check: NetworkCheckConfig = Field(
+        default_factory=NetworkCheckConfig,
+        description="The check of every service's places against the mode views before the run.",
     )
 
     @field_validator("bbox")

@@ -13,7 +13,12 @@ Parking (``parking``): ``docked`` devices stand in stations with docks (``statio
 station sends the rider on to the next one nearest the destination with a free dock, the longer
 walk recorded in the outcome); ``dockless`` devices stand at nodes, spread at the start over
 ``zones`` (weights over named places; their union is the service area) and parked at the
-destination. Offers: one per device type, walking (1.2 m/s [T1]) to the nearest usable device
+destination. Without ``zones`` the fleet is deployed over the network's places whose node lies in
+the bike view's main strongly connected component (the others are left out: a device there
+could not be ridden away), half on the residential places and half split equally among the
+other kinds, by place weight within a kind (A; ``sharing_fleet.default_zones``), the zones'
+nodes limited to that component; without usable places, over the whole component. The service
+says so in a warning (logger ``mobisim.services``). Offers: one per device type, walking (1.2 m/s [T1]) to the nearest usable device
 within ``max_walk_m`` (200 m dockless, 300 m docked; A, DEFAULTS §6.2), riding, docking or
 parking, walking on; fare = unlock fee + per minute.
 
@@ -28,6 +33,7 @@ devices at stations/zones above their target and drop them where below, and retu
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import numpy as np
@@ -37,6 +43,7 @@ from pydantic import Field, field_validator, model_validator
 from mobisim.energy.battery import EPS_KWH
 from mobisim.energy.charging import swap_battery
 from mobisim.energy.consumption import leg_energy_kwh
+from mobisim.network.views import main_component
 from mobisim.scenario import registry
 from mobisim.scenario.base import ServiceConfig, StrictModel
 from mobisim.services.base import Trip
@@ -48,6 +55,7 @@ from mobisim.services.sharing_fleet import (
     SharedVehicle,
     StationConfig,
     apportion,
+    default_zones,
     station_nodes,
     zone_partition,
 )
@@ -182,7 +190,9 @@ class MicromobilityConfig(ServiceConfig):
     zones: dict[str, float] | None = Field(
         default=None,
         description="dockless: initial distribution, weights over named places/zones; their "
-        "union is the service area (default: every place of the network, its weight).",
+        "union is the service area (default: the places whose node the bike view can reach and "
+        "leave, half the fleet on residential places and half split equally among the other "
+        "kinds, by place weight within a kind (A); logged as a warning).",
     )
     max_walk_m: float | None = Field(
         default=None,
@@ -235,6 +245,23 @@ class MicromobilityConfig(ServiceConfig):
         return self
 
 
+def _say_default_zones(service: str, zones: dict[str, float], left_out: list[str], n_nodes: int):
+    """Log (warning, logger ``mobisim.services``) the default deployment of a dockless fleet."""
+    if zones:
+        shown = ", ".join(f"{name} {share * 100:.0f} %" for name, share in zones.items())
+        text = f"over {len(zones)} places by kind and weight ({shown})"
+    else:
+        text = f"over the whole bike network ({n_nodes} nodes; the network has no usable places)"
+    if left_out:
+        text += (
+            f"; left out, outside the bike view's main strongly connected component: "
+            f"{', '.join(left_out)}"
+        )
+    logging.getLogger("mobisim.services").warning(
+        "services.%s.zones not given: dockless devices deployed %s", service, text
+    )
+
+
 class MicromobilityService(SharingService):
     """Shared devices with optional operations crews (see the module docstring)."""
 
@@ -264,8 +291,13 @@ class MicromobilityService(SharingService):
                 else apportion(self.fleet_size, [s.spaces for s in config.stations])
             )
         else:
+            zones, usable = config.zones, None
+            if zones is None:  # default zones from the places, on the devices' own network
+                usable = main_component(ctx.network.view("bike"))
+                zones, left_out = default_zones(ctx.network, usable)
+                _say_default_zones(self.name, zones, left_out, int(usable.sum()))
             names, refs, weights, self.zone_of = zone_partition(
-                ctx.network, config.zones, f"{key}.zones"
+                ctx.network, zones, f"{key}.zones", usable=usable
             )
             lots = [
                 Lot(n, int(r), simpy.FilterStore(env), None)

@@ -115,8 +115,55 @@ def station_nodes(network: Any, stations: list[StationConfig], key: str) -> np.n
     return np.asarray(nodes, dtype=np.int64)
 
 
+#: share of a default dockless deployment put on the home places (``residential``); the rest
+#: is split equally among the other kinds of place (assumption A: devices stand where trips start
+#: and end; the synthetic population's out-and-back tours end half their trips at home)
+DEFAULT_HOME_SHARE = 0.5
+#: place kind of the homes in a default deployment
+HOME_KIND = "residential"
+
+
+def default_zones(network: Any, usable: np.ndarray) -> tuple[dict[str, float], list[str]]:
+    """Default deployment zones of a dockless fleet: weights over the network's places, and the
+    names of the places left out.
+
+    Parameters
+    ----------
+    network : Network
+        The run's network (its ``places``: name, kind, weight, node).
+    usable : bool array
+        Nodes the devices can be ridden from and back to (the main strongly connected component
+        of their view, :func:`mobisim.network.views.main_component`).
+
+    A place whose node is not usable is left out. The kept places share the fleet by kind:
+    :data:`DEFAULT_HOME_SHARE` on the home places, the rest equally among the other kinds
+    (all of it on one side when the other has no place); within a kind, by place weight.
+    Empty when no place is kept.
+    """
+    places = network.places
+    kept = [bool(usable[int(node)]) for node in places["node"]]
+    left_out = [str(n) for n, ok in zip(places["name"], kept, strict=True) if not ok]
+    rows = places.loc[kept]
+    if rows.empty:
+        return {}, left_out
+    homes = rows[rows["kind"] == HOME_KIND]
+    others = rows[rows["kind"] != HOME_KIND]
+    home_share = DEFAULT_HOME_SHARE if len(others) else 1.0
+    home_share = home_share if len(homes) else 0.0
+    weights: dict[str, float] = {}
+    groups = [(homes, home_share)]
+    kinds = sorted(set(others["kind"]))
+    groups += [(others[others["kind"] == k], (1.0 - home_share) / len(kinds)) for k in kinds]
+    for group, share in groups:
+        total = float(group["weight"].sum())
+        for name, weight in zip(group["name"], group["weight"], strict=True):
+            w = float(weight) / total if total > 0 else 1.0 / len(group)
+            weights[str(name)] = share * w
+    return weights, left_out
+
+
 def zone_partition(
-    network: Any, weights: dict[str, float] | None, key: str
+    network: Any, weights: dict[str, float] | None, key: str, usable: np.ndarray | None = None
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Free-floating zones: names, reference nodes, weights and the zone of every node (-1: outside).
 
@@ -129,14 +176,24 @@ def zone_partition(
         with its ``weight``; a network without places is one zone ``service_area``.
     key : str
         Key path for messages (``services.<name>.zones``).
+    usable : bool array, optional
+        Only these nodes belong to a zone (a zone's reference node always does); with no
+        ``weights`` and no places, the service area is these nodes and its reference node the
+        one nearest their centre.
 
     A node in several zones belongs to the first listed. The service area is the union of zones.
     """
-    if weights is None:
-        if len(network.places) == 0:
-            n = network.n_nodes
-            return ["service_area"], np.array([0]), np.array([1.0]), np.zeros(n, dtype=np.int64)
+    if weights is None and len(network.places) > 0:
         weights = dict(zip(network.places["name"], network.places["weight"], strict=True))
+    if not weights:
+        n = network.n_nodes
+        if usable is None or not usable.any():
+            return ["service_area"], np.array([0]), np.array([1.0]), np.zeros(n, dtype=np.int64)
+        nodes = np.flatnonzero(usable)
+        x_m, y_m = network.nodes["x_m"].to_numpy()[nodes], network.nodes["y_m"].to_numpy()[nodes]
+        ref = int(nodes[np.argmin(np.hypot(x_m - x_m.mean(), y_m - y_m.mean()))])
+        zone_of = np.where(usable, 0, -1).astype(np.int64)
+        return ["service_area"], np.array([ref]), np.array([1.0]), zone_of
     zone_of = np.full(network.n_nodes, -1, dtype=np.int64)
     names, refs, problems = [], [], []
     for name, weight in weights.items():
@@ -148,6 +205,8 @@ def zone_partition(
             continue
         if weight < 0:
             problems.append((f"{key}.{name}", f"expected a weight >= 0 (got {weight})"))
+        if usable is not None:
+            nodes = nodes[usable[nodes] | (nodes == ref)]
         free = nodes[zone_of[nodes] < 0]
         if free.size == 0:
             problems.append((f"{key}.{name}", "the zone lies inside zones listed before it"))
