@@ -268,8 +268,9 @@ def test_outside_service_hours_and_unknown_policy(town):
     demo = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
     with pytest.raises(ScenarioError) as caught:
         load_scenario(demo, overrides={"services.drt.idle_policy": "rebalance"})
-    assert "demo.yaml: services.drt.idle_policy: expected one of: return_to_depot, stay, " in str(
-        caught.value
+    assert (
+        "demo.yaml: services.drt.idle_policy: expected one of: nearest_base_after_idle, return_to_depot, stay, "
+        in str(caught.value)
     )
 
 

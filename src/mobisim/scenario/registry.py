@@ -44,6 +44,7 @@ POLICIES: dict[str, dict[str, str]] = {
         "stay": "mobisim.services.drt_dispatch:StayPolicy",
         "return_to_depot": "mobisim.services.drt_dispatch:ReturnToDepotPolicy",
         "zone_rebalancing": "mobisim.services.drt_dispatch:ZoneDemandRebalancing",
+        "nearest_base_after_idle": "mobisim.services.drt_dispatch:NearestBaseAfterIdle",
     },
 }
 

@@ -16,7 +16,8 @@ after the booking.
 A vehicle's story: take the next stop of its plan, drive there (``to_pickup`` when empty,
 ``occupied`` otherwise), wait for the rider's booked time if early, let riders alight and board,
 dwell ``stop_s``; with an empty plan ask the idle policy where to go (stay, back to the depot, or
-toward recent demand) and wait there until dispatched. A plan is an exact forecast of the
+toward recent demand, or to the nearest base after ``idle_after_min`` without work) and wait
+there until dispatched. A plan is an exact forecast of the
 vehicle's times until the next insertion, which may delay (never advance) earlier riders, always
 within their limits.
 
@@ -163,7 +164,16 @@ class DrtConfig(ServiceConfig):
     )
     idle_policy: str = Field(
         default="stay",
-        description="What idle vehicles do: stay, return_to_depot, zone_rebalancing.",
+        description="What idle vehicles do (registered name): stay, return_to_depot, zone_rebalancing, nearest_base_after_idle.",
+    )
+    idle_after_min: float = Field(
+        default=30.0,
+        ge=0,
+        description="nearest_base_after_idle: minutes without work before an idle vehicle drives to the nearest base, min (30: HIVE's dispatcher.idle_time_out_seconds 1,800 s).",
+    )
+    idle_bases: list[StopConfig] | None = Field(
+        default=None,
+        description="nearest_base_after_idle: the bases (name and lat/lon, node or place; none: the depots, or each vehicle's start node without depots).",
     )
     rebalance_zone_m: float = Field(
         default=1000.0, gt=0, description="Side of a rebalancing zone, m (A)."
@@ -241,6 +251,12 @@ class DrtService(Service):
         self._nearest_stops: dict[tuple[int, bool], tuple[int, float]] = {}
         self.depot_nodes = (
             resolve_stops(ctx.network, config.depots, f"{key}.depots") if config.depots else None
+        )
+        #: where nearest_base_after_idle sends idle vehicles (None: each vehicle's depot node)
+        self.base_nodes = (
+            resolve_stops(ctx.network, config.idle_bases, f"{key}.idle_bases")
+            if config.idle_bases
+            else self.depot_nodes
         )
         self.service_start_s = (
             ctx.period_start_s if config.service_start is None else config.service_start
@@ -466,8 +482,9 @@ class DrtService(Service):
         vehicle.wake = env.event()
         state = self._idle_state(vehicle)
         limit_s = self._idle_limit_s(vehicle) if state == "idle" else math.inf
-        if self.idle.recheck_s:
-            limit_s = min(limit_s, self.idle.recheck_s)
+        recheck_s = self.idle.recheck_after_s(vehicle, env.now)
+        if recheck_s:
+            limit_s = min(limit_s, recheck_s)
         if math.isfinite(limit_s):
             yield vehicle.wake | env.timeout(limit_s)
         else:

@@ -8,8 +8,12 @@ whole fleet: the timing model, the limits and the cost are those of
 :mod:`mobisim.services.drt_timing` (the readable reference), found fast by
 :mod:`mobisim.services.drt_insertion_fast` (its twin, exact). A request is rejected only when no
 vehicle can serve it within its limits, unless the approximation ``approx_candidates_k`` is set.
-Idle policies say where an idle vehicle goes: ``StayPolicy``, ``ReturnToDepotPolicy``,
-``ZoneDemandRebalancing``.
+Idle policies say where an idle vehicle goes: ``StayPolicy`` (``stay``),
+``ReturnToDepotPolicy`` (``return_to_depot``), ``ZoneDemandRebalancing`` (``zone_rebalancing``),
+``NearestBaseAfterIdle`` (``nearest_base_after_idle``). An idle policy is built from the service
+and answers ``target_node(vehicle, now_s)`` (where to drive, or None to stay),
+``recheck_after_s(vehicle, now_s)`` (when to ask again, or None: when dispatched) and
+``note_request(node, now_s)`` (a request was made).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ __all__ = [
     "DrtVehicle",
     "Insertion",
     "InsertionDispatch",
+    "NearestBaseAfterIdle",
     "PlanStop",
     "PlanWindows",
     "ReturnToDepotPolicy",
@@ -112,6 +117,11 @@ class StayPolicy:
         """Where the idle ``vehicle`` should drive at ``now_s`` (s): nowhere."""
         return None
 
+    def recheck_after_s(self, vehicle: DrtVehicle, now_s: float) -> float | None:
+        """How long (s) the idle ``vehicle`` waits before asking :meth:`target_node` again
+        (None: until dispatched); ``recheck_s`` for every vehicle unless a policy says more."""
+        return self.recheck_s
+
 
 class ReturnToDepotPolicy(StayPolicy):
     """Idle vehicles drive back to their depot (their starting node)."""
@@ -119,6 +129,63 @@ class ReturnToDepotPolicy(StayPolicy):
     def target_node(self, vehicle: DrtVehicle, now_s: float) -> int | None:
         """The vehicle's depot node, unless it is there already."""
         return None if vehicle.node == vehicle.depot_node else vehicle.depot_node
+
+
+class NearestBaseAfterIdle(StayPolicy):
+    """Idle vehicles stay where they fall idle; after ``idle_after_min`` without work they drive
+    to the nearest base (HIVE's default behaviour: ``dispatcher.idle_time_out_seconds``).
+
+    The bases are ``idle_bases`` (none given: the depots; no depots either: the vehicle's own
+    start node). Nearest means the shortest drive from where the vehicle stands, the first of
+    equals in the list. The idle time counts from when the vehicle last changed plan or position
+    (fell idle, came back from charging): being dispatched, even for a moment, starts it again.
+    A vehicle at a base waits there until dispatched.
+    """
+
+    #: float tolerance of the idle clock, s
+    CLOCK_EPS_S = 1e-6
+
+    def __init__(self, service):
+        super().__init__(service)
+        self.after_s = float(service.config.idle_after_min) * 60.0
+        self.bases = None if service.base_nodes is None else [int(n) for n in service.base_nodes]
+        #: vehicle id -> (idle since s, plan version then)
+        self.idle_from: dict[int, tuple[float, int]] = {}
+
+    def _idle_since_s(self, vehicle: DrtVehicle, now_s: float) -> float:
+        """Since when (s) the vehicle has stood idle with an unchanged plan."""
+        since = self.idle_from.get(vehicle.vehicle_id)
+        if since is None or since[1] != vehicle.version:
+            since = self.idle_from[vehicle.vehicle_id] = (now_s, vehicle.version)
+        return since[0]
+
+    def _bases_of(self, vehicle: DrtVehicle) -> list[int]:
+        return [vehicle.depot_node] if self.bases is None else self.bases
+
+    def nearest_base(self, vehicle: DrtVehicle) -> int | None:
+        """The base node the vehicle reaches soonest (None: no base reachable)."""
+        best, best_s = None, float("inf")
+        for base in self._bases_of(vehicle):
+            leg = self.service.try_leg(vehicle.node, base)
+            if leg is not None and leg[0] < best_s:
+                best, best_s = base, leg[0]
+        return best
+
+    def target_node(self, vehicle: DrtVehicle, now_s: float) -> int | None:
+        """The nearest base once the vehicle has been idle ``idle_after_min``; else None."""
+        since_s = self._idle_since_s(vehicle, now_s)
+        if now_s - since_s < self.after_s - self.CLOCK_EPS_S:
+            return None
+        base = self.nearest_base(vehicle)
+        return None if base == vehicle.node else base
+
+    def recheck_after_s(self, vehicle: DrtVehicle, now_s: float) -> float | None:
+        """The idle time left before the vehicle should leave for a base (None: it is at a
+        base, or its time is up and no base could be reached)."""
+        if vehicle.node in self._bases_of(vehicle):
+            return None
+        left_s = self._idle_since_s(vehicle, now_s) + self.after_s - now_s
+        return left_s if left_s > self.CLOCK_EPS_S else None
 
 
 class ZoneDemandRebalancing(StayPolicy):
