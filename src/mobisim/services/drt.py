@@ -9,7 +9,11 @@ of being ready, arrival within ``max_travel_alpha`` × direct + ``max_travel_bet
 [T3][T14], load within the capacity. No vehicle can: the request is rejected at once, or, with
 ``queue_requests``, waits until its latest pick-up and is dispatched again whenever a vehicle frees
 a seat, comes back from charging or goes idle, and every ``rematch_interval_s``; it gives up at its
-latest pick-up (event ``give_up``, reason ``gave_up_max_wait``). A
+latest pick-up (event ``give_up``, reason ``gave_up_max_wait``). With ``dispatch: batch`` a
+request is not inserted at once: it stays open, and every ``batch_interval_s`` the open requests
+are assigned together (the optimal assignment over their insertion options,
+:class:`~mobisim.services.drt_dispatch.BatchAssignment`); one left out waits for the next round
+until its latest pick-up, then gives up the same way. A
 pre-booked service (``booking_lead_min`` > 0) plans the pick-up no earlier than that many minutes
 after the booking.
 
@@ -146,7 +150,13 @@ class DrtConfig(ServiceConfig):
         default=60.0, ge=0, description="Dwell at each pick-up or drop-off, s [T3][T14]."
     )
     dispatch: str = Field(
-        default="insertion", description="Dispatch policy (registered name): insertion."
+        default="insertion",
+        description="Dispatch policy (registered name): insertion (each request at once), batch (open requests assigned together every batch_interval_s).",
+    )
+    batch_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="dispatch batch: open requests are assigned together this often, s (A); at most max_wait_s.",
     )
     approx_candidates_k: int | None = Field(
         default=None,
@@ -206,8 +216,19 @@ class DrtConfig(ServiceConfig):
         return name
 
     @model_validator(mode="after")
+    def _batch_within_wait(self) -> DrtConfig:
+        if self.dispatch == "batch" and self.batch_interval_s > self.max_wait_s:
+            raise ValueError(
+                f"batch_interval_s ({self.batch_interval_s:g} s) expects at most max_wait_s "
+                f"({self.max_wait_s:g} s) with dispatch batch: a request would give up before "
+                "its first assignment round"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _rematch_within_wait(self) -> DrtConfig:
-        if self.queue_requests and self.rematch_interval_s > self.max_wait_s:
+        rematching = self.queue_requests and self.dispatch != "batch"
+        if rematching and self.rematch_interval_s > self.max_wait_s:
             raise ValueError(
                 f"rematch_interval_s ({self.rematch_interval_s:g} s) expects at most max_wait_s "
                 f"({self.max_wait_s:g} s) with queue_requests on: a waiting request would give "
@@ -268,7 +289,10 @@ class DrtService(Service):
         self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch")
         self.idle = self._policy("drt_idle", config.idle_policy, f"{key}.idle_policy")
         self.motion = Motion(ctx, self.name, leg_detail=config.vehicle_type)
-        #: requests waiting for a vehicle (queue_requests), first come first matched
+        #: dispatch batch: the assignment rounds' interval, s (None: requests dispatched at once)
+        self.batch_s = self.dispatcher.batch_interval_s
+        #: requests waiting for a vehicle (queue_requests, or open until the next batch round),
+        #: first come first
         self.waiting: list[DrtRequest] = []
         self._rematching = False  # is the periodic re-match process running?
 
@@ -334,6 +358,8 @@ class DrtService(Service):
                 vehicle.vt = self.vehicle_type
             self.vehicles.append(vehicle)
             ctx.env.process(self._vehicle(vehicle))
+        if self.batch_s is not None:
+            ctx.env.process(self._batch_rounds())
 
     # ------------------------------------------------------------------ routing
     @property
@@ -557,8 +583,9 @@ class DrtService(Service):
 
     # ------------------------------------------------------------------ queued requests
     def _vehicle_freed(self) -> None:
-        """A vehicle freed a seat or came back into service: try the waiting requests."""
-        if self.waiting:
+        """A vehicle freed a seat or came back into service: try the waiting requests (not with
+        dispatch batch: they wait for the next round)."""
+        if self.waiting and self.batch_s is None:
             self._rematch()
 
     def _rematch(self) -> None:
@@ -577,7 +604,7 @@ class DrtService(Service):
         env = self.ctx.env
         self.waiting.append(request)
         env.process(self._give_up_at_latest_pickup(request))
-        if not self._rematching:
+        if self.batch_s is None and not self._rematching:
             self._rematching = True
             env.process(self._periodic_rematch())
 
@@ -588,6 +615,19 @@ class DrtService(Service):
             yield env.timeout(self.config.rematch_interval_s)
             self._rematch()
         self._rematching = False
+
+    def _batch_rounds(self):
+        """dispatch batch: every ``batch_interval_s`` from the start, assign the open requests
+        together (the dispatcher's ``assign``); the others stay open for the next round."""
+        env = self.ctx.env
+        while True:
+            yield env.timeout(self.batch_s)
+            if self.waiting:
+                pairs = self.dispatcher.assign(self.waiting, self.vehicles, env.now)
+                for request, insertion in pairs:
+                    self._assign(request, insertion)
+                assigned = {id(request) for request, _ in pairs}
+                self.waiting = [r for r in self.waiting if id(r) not in assigned]
 
     def _give_up_at_latest_pickup(self, request: DrtRequest):
         """The rider stops waiting at the latest pick-up if no vehicle took the request
@@ -742,7 +782,9 @@ class DrtService(Service):
             vehicle plan unchanged), otherwise dispatch runs again.
 
         Returns an event firing at drop-off (served) or immediately with reason ``rejected``
-        (with ``queue_requests``: at the latest pick-up with reason ``gave_up_max_wait``).
+        (with ``queue_requests``: at the latest pick-up with reason ``gave_up_max_wait``). With
+        ``dispatch: batch`` the request waits for the next assignment round instead of being
+        inserted now (it gives up at its latest pick-up if no round assigns it).
         """
         env, log = self.ctx.env, self.ctx.log
         request, insertion = offer.handle if offer.handle else (None, None)
@@ -764,6 +806,11 @@ class DrtService(Service):
         )
         self.idle.note_request(node, env.now)
         done = env.event()
+        can_wait = insertion is not None or self.config.queue_requests
+        if self.batch_s is not None and request is not None and can_wait:
+            request.done = done  # open until a batch round assigns it or it gives up
+            self._enqueue(request)
+            return done
         if insertion is None and request is not None and self.config.queue_requests:
             request.done = done
             self._enqueue(request)

@@ -8,6 +8,8 @@ whole fleet: the timing model, the limits and the cost are those of
 :mod:`mobisim.services.drt_timing` (the readable reference), found fast by
 :mod:`mobisim.services.drt_insertion_fast` (its twin, exact). A request is rejected only when no
 vehicle can serve it within its limits, unless the approximation ``approx_candidates_k`` is set.
+``BatchAssignment`` (``batch``) collects the open requests and assigns them every
+``batch_interval_s`` by solving the assignment problem over every request's insertion options.
 Idle policies say where an idle vehicle goes: ``StayPolicy`` (``stay``),
 ``ReturnToDepotPolicy`` (``return_to_depot``), ``ZoneDemandRebalancing`` (``zone_rebalancing``),
 ``NearestBaseAfterIdle`` (``nearest_base_after_idle``). An idle policy is built from the service
@@ -22,6 +24,7 @@ from collections import Counter, deque
 from typing import Any
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from mobisim.scenario import registry
 from mobisim.services.drt_insertion_fast import (
@@ -32,6 +35,7 @@ from mobisim.services.drt_insertion_fast import (
     RouterDrive,
     dense_legs,
     fast_insert,
+    fast_options,
 )
 from mobisim.services.drt_plan import (
     DrtFleet,
@@ -49,6 +53,7 @@ from mobisim.services.drt_plan import (
 __all__ = [
     "DENSE_MAX_NODES",
     "FLEET_ARRAYS_MIN",
+    "BatchAssignment",
     "DenseLegs",
     "DrtFleet",
     "DrtRequest",
@@ -65,6 +70,7 @@ __all__ = [
     "drt_fleet",
     "insert_stops",
     "known_policies",
+    "optimal_assignment",
     "party_of",
     "plan_windows",
     "resolve_policy",
@@ -72,7 +78,8 @@ __all__ = [
 
 
 class InsertionDispatch:
-    """Cheapest feasible insertion over the fleet (exact; see the module docstring).
+    """Cheapest feasible insertion over the fleet (exact; see the module docstring), at once for
+    each request (``batch_interval_s`` None: not a batch policy).
 
     Parameters
     ----------
@@ -81,6 +88,8 @@ class InsertionDispatch:
         :class:`DenseLegs` or None), ``config`` (``stop_s``, ``approx_candidates_k``) and
         ``energy_ok(vehicle, nodes)`` (battery check).
     """
+
+    batch_interval_s: float | None = None
 
     def __init__(self, service):
         self.stop_s = float(service.config.stop_s)
@@ -99,6 +108,66 @@ class InsertionDispatch:
         return fast_insert(
             request, vehicles, now_s, self.drive, self.stop_s, self.energy_ok, self.approx_k
         )
+
+
+class BatchAssignment(InsertionDispatch):
+    """``batch``: every ``batch_interval_s`` the open requests are assigned together.
+
+    Each open request's options are every vehicle's cheapest feasible insertion into its current
+    plan (pooling kept: riders on board or assigned keep their limits). The round solves the
+    assignment problem over them with :func:`scipy.optimize.linear_sum_assignment` (FleetPy's
+    batch assignment): at most one new request per vehicle and round, the most requests served,
+    and among those the least added drive time in total (:func:`optimal_assignment`). A request
+    not assigned stays open for the next round. Quotes (:meth:`insert`) are the cheapest
+    insertion at the time of asking, as with ``insertion``.
+    """
+
+    def __init__(self, service):
+        super().__init__(service)
+        self.batch_interval_s = float(service.config.batch_interval_s)
+
+    def assign(
+        self, requests: list[DrtRequest], vehicles: list[DrtVehicle], now_s: float
+    ) -> list[tuple[DrtRequest, Insertion]]:
+        """The (request, insertion) pairs of this round at ``now_s`` (s), one per vehicle at most;
+        requests left out stay open."""
+        options = [
+            fast_options(request, vehicles, now_s, self.drive, self.stop_s, self.energy_ok)
+            for request in requests
+        ]
+        return [(requests[row], option) for row, option in optimal_assignment(options)]
+
+
+def optimal_assignment(options: list[list[Insertion]]) -> list[tuple[int, Insertion]]:
+    """(row, insertion) of the optimal assignment of requests (rows) to vehicles: each request
+    at most one of its ``options``, each vehicle at most one request; the most requests
+    assigned, then the least total cost (s). Sorted by row.
+
+    Infeasible pairs cost more than every feasible cost together, so the solver of the
+    (rectangular) assignment problem first maximises the pairs it can make feasible.
+    """
+    vehicles: dict[int, int] = {}  # vehicle id -> column, in order of first appearance
+    for row_options in options:
+        for option in row_options:
+            vehicles.setdefault(option.vehicle.vehicle_id, len(vehicles))
+    rows = [row for row, row_options in enumerate(options) if row_options]
+    if not rows:
+        return []
+    total_s = sum(option.cost_s for row_options in options for option in row_options)
+    infeasible_s = 2.0 * total_s + 1.0
+    cost = np.full((len(rows), len(vehicles)), infeasible_s)
+    chosen: dict[tuple[int, int], Insertion] = {}
+    for r, row in enumerate(rows):
+        for option in options[row]:
+            column = vehicles[option.vehicle.vehicle_id]
+            cost[r, column] = option.cost_s
+            chosen[r, column] = option
+    assigned = []
+    for r, column in zip(*linear_sum_assignment(cost), strict=True):
+        option = chosen.get((int(r), int(column)))
+        if option is not None:
+            assigned.append((rows[int(r)], option))
+    return sorted(assigned, key=lambda pair: pair[0])
 
 
 # ---------------------------------------------------------------------- idle policies
