@@ -223,3 +223,9 @@ def test_bad_batch_interval_and_max_wait_are_scenario_errors_naming_the_key():
     with pytest.raises(ScenarioError) as caught:
         load_scenario(demo, overrides={"services.drt.dispatch": "batched"})
     assert "services.drt.dispatch: expected one of: batch, insertion" in str(caught.value)
+
+
+def test_the_rounds_end_after_the_service_hours_once_nothing_is_open(road):
+    service = taxis(road, dispatch="batch", batch_interval_s=30.0)
+    service.ctx.env.run()  # no end given: returns because the rounds stop
+    assert service.service_end_s < service.ctx.env.now <= service.service_end_s + 30.0

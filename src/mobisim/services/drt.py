@@ -618,9 +618,10 @@ class DrtService(Service):
 
     def _batch_rounds(self):
         """dispatch batch: every ``batch_interval_s`` from the start, assign the open requests
-        together (the dispatcher's ``assign``); the others stay open for the next round."""
+        together (the dispatcher's ``assign``); the others stay open for the next round. The
+        rounds end once the service hours are over and no request is open."""
         env = self.ctx.env
-        while True:
+        while self.waiting or env.now <= self.service_end_s:
             yield env.timeout(self.batch_s)
             if self.waiting:
                 pairs = self.dispatcher.assign(self.waiting, self.vehicles, env.now)
