@@ -144,6 +144,15 @@ def test_converts_trips_fleet_and_energy(tmp_path):
     assert [d["name"] for d in leaf["depots"]] == ["v1", "v2"]
     assert leaf["depots"][1] == {"name": "v2", "lat": LAT0 + 2 * STEP, "lon": LON0 + 2 * STEP}
     assert corolla["vehicle_type"] == "hive_toyota_corolla" and len(corolla["depots"]) == 1
+    # HIVE's queueing and idle behaviour: requests wait until the cancel time, matched again
+    # every time step; idle vehicles go to the nearest base after idle_time_out_seconds
+    for service in (leaf, corolla):
+        assert service["queue_requests"] is True and service["rematch_interval_s"] == 60.0
+        assert service["idle_policy"] == "nearest_base_after_idle"
+        assert service["idle_after_min"] == 30.0
+        assert service["idle_bases"] == [{"name": "b1", "lat": LAT0, "lon": LON0}]
+    assert any("nearest of 1 base(s) after 30 min" in note for note in result.notes)
+    assert any("cancel time (420 s)" in note for note in result.notes)
 
     energy = scenario["energy"]
     bev = energy["vehicle_types"]["hive_leaf_50"]
@@ -195,6 +204,21 @@ def test_dispatcher_thresholds_and_mixed_initial_soc(tmp_path):
     assert scenario["services"][0]["battery_reserve_share"] == pytest.approx(10 * 225 / MILE_M / 50)
 
 
+def test_hive_idle_time_out_and_time_step_carry_over_and_no_bases_means_stay(tmp_path):
+    path = _write_hive(tmp_path / "hive", dispatcher={"idle_time_out_seconds": 600})
+    config = yaml.safe_load(path.read_text())
+    config["sim"]["timestep_duration_seconds"] = 30
+    path.write_text(yaml.safe_dump(config))
+    result = convert_hive(path, tmp_path / "out")
+    leaf = yaml.safe_load(result.scenario_file.read_text())["services"][0]
+    assert leaf["idle_after_min"] == 10.0 and leaf["rematch_interval_s"] == 30.0
+    (tmp_path / "hive" / "bases" / "b.csv").write_text("base_id,lat,lon,station_id,stall_count\n")
+    result = convert_hive(path, tmp_path / "out2")
+    leaf = yaml.safe_load(result.scenario_file.read_text())["services"][0]
+    assert leaf["idle_policy"] == "stay" and "idle_bases" not in leaf
+    assert any("no bases" in note for note in result.notes)
+
+
 def test_converted_bevs_charge_in_the_run_and_ice_cars_do_not(tmp_path):
     """End to end: BEVs that start below HIVE's charging threshold drive to the DCFC site
     (to_charger) and charge to ideal_fastcharge_soc_limit; the Corolla has no battery."""
@@ -227,6 +251,18 @@ def test_converted_bevs_charge_in_the_run_and_ice_cars_do_not(tmp_path):
     to_charger = legs[legs["state"].astype(str) == "to_charger"]
     assert set(to_charger["vehicle_id"]) <= set(bevs.index) and len(to_charger) >= 1
     assert (run.trips["status"] != "unserved").sum() == len(run.trips) == 5
+    # idle 30 min without work (HIVE's idle_time_out_seconds), vehicles drive to base b1, at
+    # the node where v1 started
+    moves = legs[legs["state"].astype(str) == "repositioning"]
+    assert len(moves) >= 3
+    assert set(moves["to_node"]) == {int(vehicles.loc[0, "depot_node"])}
+    events = run.events
+    for move in moves.itertuples():
+        mine = events[(events["vehicle_id"] == move.vehicle_id) & (events["time_s"] < move.time_s)]
+        busy = mine[~((mine["event"] == "vehicle_dwell") & (mine["state"].astype(str) == "idle"))]
+        last = busy.iloc[-1]
+        free_s = last["time_s"] + (0.0 if pd.isna(last["duration_s"]) else last["duration_s"])
+        assert move.time_s - free_s == pytest.approx(1800.0)
 
 
 def test_network_keeps_hive_speeds_and_loads_in_mobisim(tmp_path):

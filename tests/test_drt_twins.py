@@ -24,6 +24,7 @@ from mobisim.services.drt_insertion_fast import (
     dense_legs,
     fast_best_insertion,
     fast_insert,
+    fast_options,
 )
 from mobisim.services.drt_plan import (
     DrtRequest,
@@ -39,6 +40,7 @@ from mobisim.services.drt_timing import (
     plan_stops,
     reference_best_insertion,
     reference_insert,
+    reference_options,
     schedule,
     start_s,
     within_capacity,
@@ -199,6 +201,28 @@ def test_fast_and_reference_insertion_into_one_vehicle_agree(town):
             checked += 1
             found += fast is not None
     assert checked > 300 and found > 50
+
+
+def test_every_vehicles_options_for_batch_assignment_agree_with_the_reference(town):
+    """``fast_options`` (batch assignment) keeps exactly the vehicles the reference finds
+    feasible, with the same best insertion for each, on dense tables and router queries."""
+    network, router, drive = town
+    router_drive = RouterDrive(router, PROFILE)
+    pairs = 0
+    for seed in range(500, 540):
+        inst = Instance(drive, network.n_nodes, seed)
+        request = inst.request(NOW_S + float(inst.rng.uniform(0, 300)), 3)
+        if request is None:
+            continue
+        slow = reference_options(
+            request, inst.vehicles, NOW_S, drive.drive_s, inst.stop_s, inst.energy_ok
+        )
+        source = router_drive if seed % 4 == 0 else drive
+        fast = fast_options(request, inst.vehicles, NOW_S, source, inst.stop_s, inst.energy_ok)
+        assert len(fast) == len(slow), seed
+        assert all(same(a, b) for a, b in zip(fast, slow, strict=True)), seed
+        pairs += len(fast)
+    assert pairs > 100
 
 
 def test_approximation_never_beats_the_exact_search(town):

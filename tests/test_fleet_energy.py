@@ -148,7 +148,7 @@ def test_drt_vehicles_charge_when_low_and_take_no_work_while_charging(tmp_path):
     assert result.tables["energy_balance"]["residual_kwh"].abs().max() < 1e-6
 
 
-@pytest.mark.parametrize("policy", ["stay", "return_to_depot"])
+@pytest.mark.parametrize("policy", ["stay", "return_to_depot", "nearest_base_after_idle"])
 def test_drt_idle_never_drains_below_the_charge_threshold_without_a_charger(tmp_path, policy):
     drt = {
         "name": "drt",

@@ -13,14 +13,22 @@ they are. What maps to what (HIVE 1.3 input format):
 - vehicles -> one ``type: drt`` service per mechatronics id, ``capacity_pax: 1`` (non-pooled),
   one depot per vehicle at its start point (mobisim starts vehicle *i* at depot *i*), pick-up
   within ``sim.request_cancel_time_seconds`` (``max_wait_s``), no dwell at stops (HIVE boards
-  within its time step), idle vehicles stay where they are;
+  within its time step);
+- HIVE's queueing and idle behaviour, the closest mobisim has: a request no vehicle can take at
+  once waits until its cancel time (``queue_requests``) and is matched again every
+  ``sim.timestep_duration_seconds`` (``rematch_interval_s``; HIVE dispatches each time step) and
+  whenever a vehicle frees up; an idle vehicle drives to the nearest base after
+  ``dispatcher.idle_time_out_seconds`` without work (``idle_policy: nearest_base_after_idle``,
+  ``idle_after_min``, the bases as ``idle_bases``; no bases: it stays where it is). Nearest
+  is by road time here (HIVE: great-circle distance), base membership and stall counts are not
+  modelled;
 - mechatronics -> ``energy.vehicle_types``: BEV Wh/mile -> kWh/km, battery, charge power; ICE
   miles per gallon -> litres per 100 km, idle gallons/h -> litres/h; a BEV's idle kWh/h becomes
   its auxiliary power ``hvac_kw`` (mobisim also draws it while moving, HIVE only when standing);
 - stations' electric chargers open on shift (``on_shift_access``, true when the column is absent)
   -> ``energy.charging_sites`` (plugs = ``charger_count``, power = the charger's rate); base
   chargers (``on_shift_access: false``) are left out: HIVE uses them only for vehicles parked at
-  their base, and bases are not imported;
+  their base, and charging at a base is not modelled;
 - ``initial_soc`` -> ``energy.initial_soc_share`` when every vehicle starts alike; when they
   differ, each vehicle's depot carries its own ``initial_soc_share`` (and the energy default is
   the fleet mean); BEVs carry a battery of the mechatronics' ``battery_capacity_kwh`` and go
@@ -36,8 +44,8 @@ they are. What maps to what (HIVE 1.3 input format):
   cancels it).
 
 Not carried over, each listed in :attr:`HiveConversion.notes`: human-driver schedules and home
-bases (all vehicles work all day), bases and their stalls, gas pumps (no refuelling: a combustion
-vehicle does not run dry within a day), fleets, prices and the geofence.
+bases (all vehicles work all day), base stalls and base charging, gas pumps (no refuelling: a
+combustion vehicle does not run dry within a day), fleets, prices and the geofence.
 """
 
 from __future__ import annotations
@@ -70,6 +78,9 @@ HIVE_DEFAULTS = {
     "charging_range_km_threshold": 20.0,
     "matching_range_km_threshold": 20.0,
     "ideal_fastcharge_soc_limit": 0.8,
+    # as HIVE's resolved configuration of its Denver demo shows them (run log of denver_demo)
+    "timestep_duration_seconds": 60,
+    "idle_time_out_seconds": 1800,
 }
 #: HIVE 1.3.1 built-in mechatronics (resources/mechatronics/mechatronics.yaml)
 HIVE_MECHATRONICS = {
@@ -370,7 +381,7 @@ def charging_sites(hive: HiveInputs, notes: list[str]) -> list[dict[str, Any]]:
         if not _on_shift(getattr(row, "on_shift_access", None)):
             notes.append(
                 f"station {row.station_id}: {row.charger_id} is a base charger "
-                "(on_shift_access false) and bases are not modelled: left out"
+                "(on_shift_access false) and charging at a base is not modelled: left out"
             )
             continue
         sites.append(
@@ -489,6 +500,11 @@ def convert_hive(
     max_snap = float(np.max(np.concatenate([o_snap[keep], d_snap[keep]]), initial=0.0))
     _, v_snap = snap_nodes(graph, veh["lat"].to_numpy(float), veh["lon"].to_numpy(float))
     max_snap = max(max_snap, float(v_snap.max(initial=0.0)))
+    if len(hive.bases):
+        _, b_snap = snap_nodes(
+            graph, hive.bases["lat"].to_numpy(float), hive.bases["lon"].to_numpy(float)
+        )
+        max_snap = max(max_snap, float(b_snap.max(initial=0.0)))
     vehicle_types = {
         f"hive_{mech_id}": vehicle_type(mech_id, hive.mechatronics[mech_id])
         for mech_id in veh["mechatronics_id"].astype(str).unique()
@@ -523,6 +539,21 @@ def convert_hive(
         notes.append("vehicles start with different SoC: each depot carries its vehicle's")
     services, counts = [], {}
     max_wait_s = float(hive.setting("sim", "request_cancel_time_seconds"))
+    timestep_s = float(hive.setting("sim", "timestep_duration_seconds"))
+    idle_after_min = float(hive.setting("dispatcher", "idle_time_out_seconds")) / 60.0
+    bases = [
+        {"name": str(b.base_id), "lat": float(b.lat), "lon": float(b.lon)}
+        for b in hive.bases.itertuples()
+    ]
+    idle = (
+        {
+            "idle_policy": "nearest_base_after_idle",
+            "idle_after_min": idle_after_min,
+            "idle_bases": bases,
+        }
+        if bases
+        else {"idle_policy": "stay"}
+    )
     for mech_id, group in veh.groupby(veh["mechatronics_id"].astype(str), sort=False):
         type_name = f"hive_{mech_id}"
         counts[type_name] = len(group)
@@ -539,7 +570,9 @@ def convert_hive(
             ],
             "max_wait_s": max_wait_s,
             "stop_s": 0.0,
-            "idle_policy": "stay",
+            "queue_requests": True,
+            "rematch_interval_s": min(timestep_s, max_wait_s),
+            **idle,
             "fare_base_krw": 0.0,
             "mode_label": "taxi",
         }
@@ -549,7 +582,17 @@ def convert_hive(
     if "schedule_id" in veh and veh["schedule_id"].notna().any():
         humans = veh.loc[veh["schedule_id"].notna(), "vehicle_id"].astype(str).tolist()
         notes.append(f"human-driver schedules ignored, these work all day: {', '.join(humans)}")
-    notes.append(f"{len(hive.bases)} base(s) not modelled: idle vehicles stay where they are")
+    if bases:
+        notes.append(
+            f"idle vehicles go to the nearest of {len(bases)} base(s) after {idle_after_min:g} min "
+            "idle (nearest by road time; base membership and stalls not modelled)"
+        )
+    else:
+        notes.append("no bases: idle vehicles stay where they are")
+    notes.append(
+        f"requests no vehicle can take wait until HIVE's cancel time ({max_wait_s:g} s), "
+        f"matched again every {min(timestep_s, max_wait_s):g} s and when a vehicle frees up"
+    )
     scenario = {
         "name": name or str(sim.get("sim_name", "hive")),
         "description": f"Imported from HIVE scenario {hive.scenario_file.name} by mobisim.convert.hive.",

@@ -39,11 +39,15 @@ POLICIES: dict[str, dict[str, str]] = {
         "swap": "mobisim.services.micromobility:SwapInField",
         "collect_to_depot": "mobisim.services.micromobility:CollectToDepot",
     },
-    "drt_dispatch": {"insertion": "mobisim.services.drt_dispatch:InsertionDispatch"},
+    "drt_dispatch": {
+        "insertion": "mobisim.services.drt_dispatch:InsertionDispatch",
+        "batch": "mobisim.services.drt_dispatch:BatchAssignment",
+    },
     "drt_idle": {
         "stay": "mobisim.services.drt_dispatch:StayPolicy",
         "return_to_depot": "mobisim.services.drt_dispatch:ReturnToDepotPolicy",
         "zone_rebalancing": "mobisim.services.drt_dispatch:ZoneDemandRebalancing",
+        "nearest_base_after_idle": "mobisim.services.drt_dispatch:NearestBaseAfterIdle",
     },
 }
 

@@ -9,14 +9,19 @@ of being ready, arrival within ``max_travel_alpha`` × direct + ``max_travel_bet
 [T3][T14], load within the capacity. No vehicle can: the request is rejected at once, or, with
 ``queue_requests``, waits until its latest pick-up and is dispatched again whenever a vehicle frees
 a seat, comes back from charging or goes idle, and every ``rematch_interval_s``; it gives up at its
-latest pick-up (event ``give_up``, reason ``gave_up_max_wait``). A
+latest pick-up (event ``give_up``, reason ``gave_up_max_wait``). With ``dispatch: batch`` a
+request is not inserted at once: it stays open, and every ``batch_interval_s`` the open requests
+are assigned together (the optimal assignment over their insertion options,
+:class:`~mobisim.services.drt_dispatch.BatchAssignment`); one left out waits for the next round
+until its latest pick-up, then gives up the same way. A
 pre-booked service (``booking_lead_min`` > 0) plans the pick-up no earlier than that many minutes
 after the booking.
 
 A vehicle's story: take the next stop of its plan, drive there (``to_pickup`` when empty,
 ``occupied`` otherwise), wait for the rider's booked time if early, let riders alight and board,
 dwell ``stop_s``; with an empty plan ask the idle policy where to go (stay, back to the depot, or
-toward recent demand) and wait there until dispatched. A plan is an exact forecast of the
+toward recent demand, or to the nearest base after ``idle_after_min`` without work) and wait
+there until dispatched. A plan is an exact forecast of the
 vehicle's times until the next insertion, which may delay (never advance) earlier riders, always
 within their limits.
 
@@ -145,7 +150,13 @@ class DrtConfig(ServiceConfig):
         default=60.0, ge=0, description="Dwell at each pick-up or drop-off, s [T3][T14]."
     )
     dispatch: str = Field(
-        default="insertion", description="Dispatch policy (registered name): insertion."
+        default="insertion",
+        description="Dispatch policy (registered name): insertion (each request at once), batch (open requests assigned together every batch_interval_s).",
+    )
+    batch_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="dispatch batch: open requests are assigned together this often, s (A); at most max_wait_s.",
     )
     approx_candidates_k: int | None = Field(
         default=None,
@@ -163,7 +174,16 @@ class DrtConfig(ServiceConfig):
     )
     idle_policy: str = Field(
         default="stay",
-        description="What idle vehicles do: stay, return_to_depot, zone_rebalancing.",
+        description="What idle vehicles do (registered name): stay, return_to_depot, zone_rebalancing, nearest_base_after_idle.",
+    )
+    idle_after_min: float = Field(
+        default=30.0,
+        ge=0,
+        description="nearest_base_after_idle: minutes without work before an idle vehicle drives to the nearest base, min (30: HIVE's dispatcher.idle_time_out_seconds 1,800 s).",
+    )
+    idle_bases: list[StopConfig] | None = Field(
+        default=None,
+        description="nearest_base_after_idle: the bases (name and lat/lon, node or place; none: the depots, or each vehicle's start node without depots).",
     )
     rebalance_zone_m: float = Field(
         default=1000.0, gt=0, description="Side of a rebalancing zone, m (A)."
@@ -196,8 +216,19 @@ class DrtConfig(ServiceConfig):
         return name
 
     @model_validator(mode="after")
+    def _batch_within_wait(self) -> DrtConfig:
+        if self.dispatch == "batch" and self.batch_interval_s > self.max_wait_s:
+            raise ValueError(
+                f"batch_interval_s ({self.batch_interval_s:g} s) expects at most max_wait_s "
+                f"({self.max_wait_s:g} s) with dispatch batch: a request would give up before "
+                "its first assignment round"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _rematch_within_wait(self) -> DrtConfig:
-        if self.queue_requests and self.rematch_interval_s > self.max_wait_s:
+        rematching = self.queue_requests and self.dispatch != "batch"
+        if rematching and self.rematch_interval_s > self.max_wait_s:
             raise ValueError(
                 f"rematch_interval_s ({self.rematch_interval_s:g} s) expects at most max_wait_s "
                 f"({self.max_wait_s:g} s) with queue_requests on: a waiting request would give "
@@ -242,6 +273,12 @@ class DrtService(Service):
         self.depot_nodes = (
             resolve_stops(ctx.network, config.depots, f"{key}.depots") if config.depots else None
         )
+        #: where nearest_base_after_idle sends idle vehicles (None: each vehicle's depot node)
+        self.base_nodes = (
+            resolve_stops(ctx.network, config.idle_bases, f"{key}.idle_bases")
+            if config.idle_bases
+            else self.depot_nodes
+        )
         self.service_start_s = (
             ctx.period_start_s if config.service_start is None else config.service_start
         )
@@ -252,7 +289,10 @@ class DrtService(Service):
         self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch")
         self.idle = self._policy("drt_idle", config.idle_policy, f"{key}.idle_policy")
         self.motion = Motion(ctx, self.name, leg_detail=config.vehicle_type)
-        #: requests waiting for a vehicle (queue_requests), first come first matched
+        #: dispatch batch: the assignment rounds' interval, s (None: requests dispatched at once)
+        self.batch_s = self.dispatcher.batch_interval_s
+        #: requests waiting for a vehicle (queue_requests, or open until the next batch round),
+        #: first come first
         self.waiting: list[DrtRequest] = []
         self._rematching = False  # is the periodic re-match process running?
 
@@ -318,6 +358,8 @@ class DrtService(Service):
                 vehicle.vt = self.vehicle_type
             self.vehicles.append(vehicle)
             ctx.env.process(self._vehicle(vehicle))
+        if self.batch_s is not None:
+            ctx.env.process(self._batch_rounds())
 
     # ------------------------------------------------------------------ routing
     @property
@@ -466,8 +508,9 @@ class DrtService(Service):
         vehicle.wake = env.event()
         state = self._idle_state(vehicle)
         limit_s = self._idle_limit_s(vehicle) if state == "idle" else math.inf
-        if self.idle.recheck_s:
-            limit_s = min(limit_s, self.idle.recheck_s)
+        recheck_s = self.idle.recheck_after_s(vehicle, env.now)
+        if recheck_s:
+            limit_s = min(limit_s, recheck_s)
         if math.isfinite(limit_s):
             yield vehicle.wake | env.timeout(limit_s)
         else:
@@ -540,8 +583,9 @@ class DrtService(Service):
 
     # ------------------------------------------------------------------ queued requests
     def _vehicle_freed(self) -> None:
-        """A vehicle freed a seat or came back into service: try the waiting requests."""
-        if self.waiting:
+        """A vehicle freed a seat or came back into service: try the waiting requests (not with
+        dispatch batch: they wait for the next round)."""
+        if self.waiting and self.batch_s is None:
             self._rematch()
 
     def _rematch(self) -> None:
@@ -560,7 +604,7 @@ class DrtService(Service):
         env = self.ctx.env
         self.waiting.append(request)
         env.process(self._give_up_at_latest_pickup(request))
-        if not self._rematching:
+        if self.batch_s is None and not self._rematching:
             self._rematching = True
             env.process(self._periodic_rematch())
 
@@ -571,6 +615,20 @@ class DrtService(Service):
             yield env.timeout(self.config.rematch_interval_s)
             self._rematch()
         self._rematching = False
+
+    def _batch_rounds(self):
+        """dispatch batch: every ``batch_interval_s`` from the start, assign the open requests
+        together (the dispatcher's ``assign``); the others stay open for the next round. The
+        rounds end once the service hours are over and no request is open."""
+        env = self.ctx.env
+        while self.waiting or env.now <= self.service_end_s:
+            yield env.timeout(self.batch_s)
+            if self.waiting:
+                pairs = self.dispatcher.assign(self.waiting, self.vehicles, env.now)
+                for request, insertion in pairs:
+                    self._assign(request, insertion)
+                assigned = {id(request) for request, _ in pairs}
+                self.waiting = [r for r in self.waiting if id(r) not in assigned]
 
     def _give_up_at_latest_pickup(self, request: DrtRequest):
         """The rider stops waiting at the latest pick-up if no vehicle took the request
@@ -725,7 +783,9 @@ class DrtService(Service):
             vehicle plan unchanged), otherwise dispatch runs again.
 
         Returns an event firing at drop-off (served) or immediately with reason ``rejected``
-        (with ``queue_requests``: at the latest pick-up with reason ``gave_up_max_wait``).
+        (with ``queue_requests``: at the latest pick-up with reason ``gave_up_max_wait``). With
+        ``dispatch: batch`` the request waits for the next assignment round instead of being
+        inserted now (it gives up at its latest pick-up if no round assigns it).
         """
         env, log = self.ctx.env, self.ctx.log
         request, insertion = offer.handle if offer.handle else (None, None)
@@ -747,6 +807,11 @@ class DrtService(Service):
         )
         self.idle.note_request(node, env.now)
         done = env.event()
+        can_wait = insertion is not None or self.config.queue_requests
+        if self.batch_s is not None and request is not None and can_wait:
+            request.done = done  # open until a batch round assigns it or it gives up
+            self._enqueue(request)
+            return done
         if insertion is None and request is not None and self.config.queue_requests:
             request.done = done
             self._enqueue(request)

@@ -372,3 +372,35 @@ def fast_insert(
         ):
             return Insertion(vehicle, 0, 0, t_p, t_d, cost, vehicle.version, now_s)
     return best
+
+
+# ------------------------------------------------------------------ every vehicle (batch)
+def fast_options(
+    request: DrtRequest,
+    vehicles: list[DrtVehicle],
+    now_s: float,
+    drive: DenseDrive | RouterDrive,
+    stop_s: float,
+    energy_ok: EnergyCheck | None = None,
+) -> list[Insertion]:
+    """Twin of :func:`~mobisim.services.drt_timing.reference_options`: each vehicle's cheapest
+    feasible insertion of ``request`` (vehicles that cannot serve it left out), in list order.
+    Vehicles past the pick-up bound are skipped without a look (they cannot make it)."""
+    if not vehicles:
+        return []
+    pickup, dropoff = request.pickup_node, request.dropoff_node
+    reachable = drive.pickup_bounds(vehicles, now_s, pickup, request.latest_pickup_s)
+    candidates = [
+        vehicles[index] for _bound, index, _start, _reach in sorted(reachable, key=_index)
+    ]
+    node_lists = [[v.node, *plan_windows(v).nodes, pickup, dropoff] for v in candidates]
+    options = []
+    for vehicle, times in zip(candidates, drive.local_tables(node_lists), strict=True):
+        option = fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
+        if option is not None:
+            options.append(option)
+    return options
+
+
+def _index(bound_entry: tuple) -> int:
+    return bound_entry[1]

@@ -19,7 +19,8 @@ Limits held for every rider on board or assigned [T3][T14]:
 
 The insertion cost (:func:`insertion_cost_s`) is the drive time the new stops add to the route.
 :func:`reference_best_insertion` tries every pick-up/drop-off position pair of one vehicle;
-:func:`reference_insert` tries every vehicle. They are the definition of what dispatch decides:
+:func:`reference_insert` tries every vehicle (:func:`reference_options` keeps every vehicle's
+best, for batch assignment). They are the definition of what dispatch decides:
 the cheapest feasible insertion, ties broken by earlier pick-up, then lower vehicle id, then
 earlier positions. :mod:`mobisim.services.drt_insertion_fast` is the fast twin; a test holds the
 two equal on random instances (ridepy's Python/compiled twin pattern).
@@ -223,3 +224,21 @@ def reference_insert(
         is not None
     ]
     return min(options, key=decision_key, default=None)
+
+
+def reference_options(
+    request: DrtRequest,
+    vehicles: list[DrtVehicle],
+    now_s: float,
+    drive_s: DriveTime,
+    stop_s: float,
+    energy_ok: EnergyCheck | None = None,
+) -> list[Insertion]:
+    """Every vehicle's :func:`reference_best_insertion` of ``request`` (the vehicles that cannot
+    serve it left out), in list order: the options a batch assignment chooses among."""
+    return [
+        option
+        for vehicle in vehicles
+        if (option := reference_best_insertion(vehicle, request, now_s, drive_s, stop_s, energy_ok))
+        is not None
+    ]
