@@ -227,6 +227,8 @@ def test_bad_input_errors_name_the_key():
     with pytest.raises(ScenarioError) as info:
         validate(_scenario({"mode": "rail", "shape": "line", "timetable": ["07:00"]}))
     assert "rail: expected run_times_min" in dict(info.value.problems)["services.l1.run_times_min"]
+    with pytest.raises(ScenarioError, match="headway_min is a fixed_route key"):
+        validate(_scenario({"headway_min": 10}))
     with pytest.raises(ValidationError, match="exactly one of timetable or headways"):
         TransitConfig(name="x", stops=[{"name": "a", "node": 1}, {"name": "b", "node": 2}])
 

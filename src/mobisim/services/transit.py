@@ -160,6 +160,12 @@ class TransitConfig(FixedRouteConfig):
 
     @model_validator(mode="after")
     def _operation(self) -> TransitConfig:  # replaces the fixed-route check
+        for key in ("headway_min", "service_start", "service_end"):
+            if getattr(self, key) is not None:
+                raise ValueError(
+                    f"{key} is a fixed_route key; a transit line takes a timetable or "
+                    "headways: [{start, end, headway_min}, ...]"
+                )
         schedules = [self.timetable is not None, self.headways is not None]
         if sum(schedules) != 1:
             raise ValueError("expected exactly one of timetable or headways")
