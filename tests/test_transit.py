@@ -225,8 +225,14 @@ def test_bad_input_errors_name_the_key():
     problems = dict(info.value.problems)
     assert "greater than 0" in problems["services.l1.headways.[0].headway_min"]
     with pytest.raises(ScenarioError) as info:
-        validate(_scenario({"mode": "rail", "shape": "line", "timetable": ["07:00"]}))
+        validate(_scenario({"mode": "rail", "timetable": ["07:00"]}))
     assert "rail: expected run_times_min" in dict(info.value.problems)["services.l1.run_times_min"]
+    rail = {"mode": "rail", "timetable": ["07:00"]}
+    with pytest.raises(ScenarioError, match="rail: expected shape: line"):
+        validate(_scenario({**rail, "shape": "loop", "run_times_min": [5]}))
+    with pytest.raises(ScenarioError) as info:
+        validate(_scenario({**rail, "run_times_min": [5, 6]}))
+    assert "expected 1 entries" in dict(info.value.problems)["services.l1.run_times_min"]
     with pytest.raises(ScenarioError, match="headway_min is a fixed_route key"):
         validate(_scenario({"headway_min": 10}))
     with pytest.raises(ValidationError, match="exactly one of timetable or headways"):

@@ -35,7 +35,6 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from mobisim.errors import ScenarioError
 from mobisim.scenario.base import ClockTime, StrictModel
 from mobisim.services.fixed_route import FixedRouteConfig, FixedRouteService, Visit
 from mobisim.units import min_to_s
@@ -61,6 +60,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "layover_min": 10.0,  # A
         "max_wait_min": 30.0,  # A
         "mode_label": "rail",
+        "shape": "line",  # a train runs there and back
     },
 }
 
@@ -169,6 +169,8 @@ class TransitConfig(FixedRouteConfig):
         schedules = [self.timetable is not None, self.headways is not None]
         if sum(schedules) != 1:
             raise ValueError("expected exactly one of timetable or headways")
+        if self.mode == "rail" and self.shape != "line":
+            raise ValueError("rail: expected shape: line (a train runs there and back)")
         if self.timetable is not None and not self.timetable:
             raise ValueError("expected at least one departure in timetable")
         if self.seated_pax is not None and self.seated_pax > self.capacity_pax:
@@ -198,16 +200,6 @@ class TransitService(FixedRouteService):
             if cfg.distances_km is not None
             else [self._straight_m(int(nodes[i]), int(nodes[i + 1])) for i in range(n - 1)]
         )
-        if cfg.shape == "loop":
-            raise ScenarioError(
-                None,
-                [
-                    (
-                        f"services.{self.name}.shape",
-                        "rail: expected shape: line (run there and back)",
-                    )
-                ],
-            )
         visits = [Visit(i, int(nodes[i]), i < n - 1, i == n - 1) for i in range(n)]
         visits += [Visit(i, int(nodes[i]), i > 0, i == 0) for i in range(n - 1, -1, -1)]
         leg_s = run_s + run_s[::-1]
