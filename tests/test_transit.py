@@ -304,3 +304,6 @@ def test_line_kpis_appear_in_the_run_and_match_the_events(demo_with_lines):
     legs = events[(events["event"] == "vehicle_leg") & (events["service"] == "rail1")]
     assert len(legs) == 10 and legs["duration_s"].eq(360.0).all()
     assert rail["energy_kwh_per_vkm"] == pytest.approx(15.0, rel=0.1)
+    # the bus is the default diesel_bus_12m: 40 L/100 km [B1][B2] x 9.91 kWh/L [F1] (DEFAULTS §4)
+    bus = demo_with_lines.kpis["by_service"]["bus1"]
+    assert bus["energy_kwh_per_vkm"] == pytest.approx(0.40 * 9.91, rel=0.02)
