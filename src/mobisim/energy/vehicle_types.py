@@ -175,6 +175,15 @@ BUILTIN_TYPES: dict[str, VehicleType] = {
             sources="[B1][B2][F1]",
         ),
         VehicleType(
+            name="e_train",
+            description="Electric regional train (4-car EMU), catenary-fed, for transit rail lines.",
+            kwh_per_km=15.0,  # A: per train-km; order of the 14 kWh/train-km measured on electric trains [R1]
+            battery_kwh=100000.0,  # A: the catenary as a store that never runs low in a day
+            max_charge_kw=1000.0,  # A: never charges in a day (a value > 0 for the checks)
+            capacity_pax=300,  # A
+            sources="[R1] (order of magnitude); A",
+        ),
+        VehicleType(
             name="cng_bus_12m",
             description="12 m CNG city bus (typical in Korea).",
             powertrain="cng",

@@ -26,6 +26,7 @@ from mobisim.metrics.economics import e_mileage_kpis, service_economics, system_
 from mobisim.metrics.energy import energy_kpis
 from mobisim.metrics.fleet import fleet_kpis
 from mobisim.metrics.stations import station_kpis, station_summary
+from mobisim.metrics.transit import line_kpis
 from mobisim.metrics.trip_kpis import empty_trip_kpis, hourly_kpis, served_mask, trip_kpis
 
 #: the scopes of the KPI dict, in order
@@ -119,6 +120,7 @@ def service_kpis(
     out.update(fleet_kpis(events, vehicles, out["served"], period, service=service))
     out.update(charging_kpis(events, service))
     out.update(energy_kpis(tables, service, out["vehicle_km"], out["passenger_km"]))
+    out.update(line_kpis(events, service))  # stop-based lines only (transit, fixed routes)
     out.update(service_economics(tables, economics or {}, service, out))
     return out
 

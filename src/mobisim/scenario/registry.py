@@ -15,6 +15,7 @@ SERVICE_TYPES: dict[str, str] = {
     "walk": "mobisim.services.walk:WalkService",
     "private_car": "mobisim.services.car:PrivateCarService",
     "fixed_route": "mobisim.services.fixed_route:FixedRouteService",
+    "transit": "mobisim.services.transit:TransitService",
     "drt": "mobisim.services.drt:DrtService",
     "carsharing": "mobisim.services.carsharing:CarsharingService",
     "micromobility": "mobisim.services.micromobility:MicromobilityService",
