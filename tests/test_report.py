@@ -72,6 +72,15 @@ def test_report_has_the_kpi_table_with_both_runs(page):
     assert "Wait, mean" in table and "Mode share: shuttle" in table
 
 
+def test_report_says_who_is_left_without_service(page):
+    # the sample's one unserved trip: a student, school -> home, no offer at all
+    by_group = re.search(r'<table id="unserved-by-group">(.*?)</table>', page, re.S).group(1)
+    assert "<td>students</td>" in by_group and "<td>no_offer</td>" in by_group
+    assert "<td>workers</td>" not in by_group  # every worker was served
+    by_od = re.search(r'<table id="unserved-by-od">(.*?)</table>', page, re.S).group(1)
+    assert "<td>school -&gt; home</td>" in by_od
+
+
 def test_every_chart_is_embedded_as_a_real_png(page):
     charts = images(page)
     assert set(charts) == EXPECTED_CHARTS

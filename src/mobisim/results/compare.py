@@ -16,15 +16,35 @@ import pandas as pd
 #: (system KPI, label, display unit, factor from the KPI's SI unit) of the comparison table rows
 MAIN_KPIS: tuple[tuple[str, str, str, float], ...] = (
     ("trips", "Trips", "trips", 1.0),
-    ("served_share", "Served", "%", 100.0),
+    (
+        "served_share",
+        "Served (a mode carried it, or a walk within the acceptable walk)",
+        "%",
+        100.0,
+    ),
     ("fallback_share", "Fell back", "%", 100.0),
-    ("unserved_share", "Unserved", "%", 100.0),
+    ("unserved_share", "Unserved (forced walks included)", "%", 100.0),
+    ("forced_walk_share", "Forced walks beyond the acceptable walk", "%", 100.0),
     ("shared_ride_share", "Rode a shared service", "%", 100.0),
     ("wait_mean_s", "Wait, mean", "min", 1 / 60),
     ("wait_p95_s", "Wait, 95th percentile", "min", 1 / 60),
     ("access_walk_mean_s", "Access walk, mean", "min", 1 / 60),
     ("in_vehicle_mean_s", "In-vehicle time, mean", "min", 1 / 60),
-    ("door_to_door_mean_s", "Door-to-door time, mean", "min", 1 / 60),
+    ("door_to_door_served_mean_s", "Door-to-door time, served trips, mean", "min", 1 / 60),
+    (
+        "door_to_door_served_p95_s",
+        "Door-to-door time, served trips, 95th percentile",
+        "min",
+        1 / 60,
+    ),
+    ("door_to_door_all_mean_s", "Door-to-door time, all trips that arrived, mean", "min", 1 / 60),
+    (
+        "door_to_door_all_p95_s",
+        "Door-to-door time, all trips that arrived, 95th pct.",
+        "min",
+        1 / 60,
+    ),
+    ("forced_walk_door_to_door_mean_s", "Door-to-door time, forced walks, mean", "min", 1 / 60),
     ("detour_factor_mean", "Detour factor, mean", "×", 1.0),
     ("passenger_km", "Passenger-km", "km", 1.0),
     ("vehicle_km", "Shared fleet vehicle-km", "km", 1.0),
@@ -93,6 +113,50 @@ def comparison_table(runs: Sequence[tuple[str, dict[str, Any]]], baseline: int =
         relative = (table[label] - base) / base.abs()
         table[f"{label} Δ%"] = (relative * 100).where(base.abs() > 0)
     return table
+
+
+#: columns of :func:`unserved_table`
+UNSERVED_COLUMNS = (
+    "run",
+    "where",
+    "trips",
+    "unserved",
+    "unserved %",
+    "forced walks",
+    "forced walk, min",
+    "main reason",
+)
+
+
+def unserved_table(
+    runs: Sequence[tuple[str, dict[str, Any]]], scope: str = "by_group", top: int = 10
+) -> pd.DataFrame:
+    """Who is left without service: per run, the groups (``scope="by_group"``) or origin ->
+    destination zones (``"by_od"``) with unserved trips, most unserved first (at most ``top``
+    rows per run), with trips, unserved trips and share (%), forced walks, their mean door-to-door
+    time (min) and the most frequent reason no service carried them.
+    """
+    rows = []
+    for label, kpis in zip(unique_labels([label for label, _ in runs]), runs, strict=True):
+        block = kpis[1].get(scope) or {}
+        found = [(key, v) for key, v in block.items() if (v.get("unserved") or 0) > 0]
+        found.sort(key=lambda item: (-item[1]["unserved"], item[0]))
+        for key, v in found[:top]:
+            reasons = v.get("unserved_by_reason") or {}
+            main = max(sorted(reasons), key=reasons.get) if reasons else ""
+            rows.append(
+                (
+                    label,
+                    key,
+                    int(v.get("trips") or 0),
+                    int(v["unserved"]),
+                    _value(v, "unserved_share") * 100,
+                    int(v.get("forced_walks") or 0),
+                    _value(v, "forced_walk_door_to_door_mean_s") / 60,
+                    main,
+                )
+            )
+    return pd.DataFrame(rows, columns=list(UNSERVED_COLUMNS))
 
 
 def format_number(value: float, digits: int = 3) -> str:

@@ -22,7 +22,13 @@ from mobisim.errors import ResultsError
 from mobisim.metrics.kpis import compute_kpis
 from mobisim.metrics.tables import kpi_meta, load_run, run_label
 from mobisim.results import plots
-from mobisim.results.compare import comparison_table, formatted, unique_labels
+from mobisim.results.compare import (
+    comparison_table,
+    format_number,
+    formatted,
+    unique_labels,
+    unserved_table,
+)
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -71,6 +77,25 @@ def kpi_table_html(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
     )
 
 
+def unserved_html(runs: Sequence[tuple[str, dict[str, Any]]], scope: str, table_id: str) -> str:
+    """:func:`~mobisim.results.compare.unserved_table` as an HTML table with id ``table_id``
+    (a sentence instead when every trip of every run was served)."""
+    table = unserved_table(runs, scope)
+    if table.empty:
+        return f"<p class='meta' id='{table_id}'>Every trip was served.</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = []
+    for row in table.itertuples(index=False):
+        cells = [f"<td>{html.escape(str(v))}</td>" for v in row[:2]]
+        cells += [f'<td class="num">{html.escape(format_number(float(v)))}</td>' for v in row[2:7]]
+        cells.append(f"<td>{html.escape(str(row[7]))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<table id="{table_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
 def _run_list_html(labelled: list[tuple[str, Path, dict[str, Any]]]) -> str:
     items = []
     for label, run_dir, tables in labelled:
@@ -109,7 +134,12 @@ def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> st
             "Waiting and travel times",
             [
                 ("wait", lambda: plots.wait_chart(runs), "Wait of shared rides"),
-                ("door_to_door", lambda: plots.door_to_door_chart(runs), "Door-to-door time"),
+                (
+                    "door_to_door",
+                    lambda: plots.door_to_door_chart(runs),
+                    "Door-to-door time of served trips (forced walks: see Who is left without "
+                    "service)",
+                ),
             ],
         ),
         (
@@ -162,6 +192,15 @@ def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> st
         kpi_table_html(kpis),
         "<p class='meta'>Δ: change against the baseline (percentage points for %); Δ%: relative "
         "change. Definitions: docs/kpis.md.</p>",
+        "<h2>Who is left without service</h2>",
+        "<p class='meta'>Unserved trips: no mode of the scenario carried them and they could not "
+        "walk within the acceptable walk (<code>mode_choice.acceptable_walk_m</code>, by default "
+        "the walk service's <code>max_walk_m</code>). Forced walks are people who walked further "
+        "all the same.</p>",
+        "<h3>By group</h3>",
+        unserved_html(kpis, "by_group", "unserved-by-group"),
+        "<h3>By origin → destination zone (most unserved first)</h3>",
+        unserved_html(kpis, "by_od", "unserved-by-od"),
     ]
     for heading, charts in sections:
         body.append(f"<h2>{html.escape(heading)}</h2>")
