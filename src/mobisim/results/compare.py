@@ -115,6 +115,52 @@ def comparison_table(runs: Sequence[tuple[str, dict[str, Any]]], baseline: int =
     return table
 
 
+#: (service KPI, heading with its unit, factor from the KPI's SI unit) of :func:`service_table`
+SERVICE_COLUMNS: tuple[tuple[str, str, float], ...] = (
+    ("requests", "requests", 1.0),
+    ("served", "served", 1.0),
+    ("rejection_rate", "rejected %", 100.0),
+    ("wait_mean_s", "wait min", 1 / 60),
+    ("wait_p95_s", "wait p95 min", 1 / 60),
+    ("in_vehicle_mean_s", "ride min", 1 / 60),
+    ("vehicle_km", "veh-km", 1.0),
+    ("empty_share", "empty %", 100.0),
+    ("occupancy_pax", "pax/veh", 1.0),
+    ("energy_kwh", "kWh", 1.0),
+)
+#: (trip KPI, heading with its unit, factor) of :func:`group_table`
+GROUP_COLUMNS: tuple[tuple[str, str, float], ...] = (
+    ("trips", "trips", 1.0),
+    ("served_share", "served %", 100.0),
+    ("unserved", "unserved", 1.0),
+    ("forced_walks", "forced walks", 1.0),
+    ("shared_ride_share", "shared %", 100.0),
+    ("wait_mean_s", "wait min", 1 / 60),
+    ("door_to_door_served_mean_s", "door-door served min", 1 / 60),
+    ("door_to_door_all_mean_s", "door-door all min", 1 / 60),
+)
+
+
+def _scope_table(
+    block: dict[str, Any], columns: tuple[tuple[str, str, float], ...], name: str
+) -> pd.DataFrame:
+    rows = [
+        [key, *(_value(values, kpi) * factor for kpi, _, factor in columns)]
+        for key, values in sorted(block.items())
+    ]
+    return pd.DataFrame(rows, columns=[name, *(heading for _, heading, _ in columns)])
+
+
+def service_table(kpis: dict[str, Any]) -> pd.DataFrame:
+    """One row per service of one run's KPIs, in report units (:data:`SERVICE_COLUMNS`)."""
+    return _scope_table(kpis.get("by_service") or {}, SERVICE_COLUMNS, "service")
+
+
+def group_table(kpis: dict[str, Any]) -> pd.DataFrame:
+    """One row per demand group of one run's KPIs, in report units (:data:`GROUP_COLUMNS`)."""
+    return _scope_table(kpis.get("by_group") or {}, GROUP_COLUMNS, "group")
+
+
 #: columns of :func:`unserved_table`
 UNSERVED_COLUMNS = (
     "run",

@@ -340,10 +340,11 @@ def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
 
     Returns the files written.
     """
-    from mobisim.metrics.tables import load_run, run_label
+    from mobisim.metrics.tables import load_run, resolve_run_dir, run_label
 
+    run_dir = resolve_run_dir(run_dir)
     tables = load_run(run_dir)
-    out_dir = Path(out_dir) if out_dir is not None else Path(run_dir) / "charts"
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / "charts"
     out_dir.mkdir(parents=True, exist_ok=True)
     charts = run_charts(run_label(tables, run_dir), tables)
     return [save_png(fig, out_dir / f"{name}.png") for name, fig in charts.items()]

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 from mobisim import __version__
 from mobisim.errors import ResultsError
 from mobisim.metrics.kpis import compute_kpis
-from mobisim.metrics.tables import kpi_meta, load_run, run_label
+from mobisim.metrics.tables import kpi_meta, load_run, resolve_run_dir, run_label
 from mobisim.results import plots
 from mobisim.results.compare import (
     comparison_table,
@@ -116,7 +116,7 @@ def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> st
     """
     if not run_dirs:
         raise ResultsError("no run folders given to report on")
-    loaded = [(Path(d), load_run(d)) for d in run_dirs]
+    loaded = [(resolve_run_dir(d), load_run(d)) for d in run_dirs]
     labels = unique_labels([run_label(tables, d) for d, tables in loaded])
     labelled = [(label, d, t) for label, (d, t) in zip(labels, loaded, strict=True)]
     runs = [(label, tables) for label, _, tables in labelled]
