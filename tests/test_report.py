@@ -121,3 +121,18 @@ def test_cli_report_writes_the_file(report_runs, tmp_path):
     result = CliRunner().invoke(app, ["report", *map(str, report_runs), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert set(images(out.read_text())) == EXPECTED_CHARTS
+
+
+def test_cli_report_baseline_is_explicit(report_runs, tmp_path):
+    full, sparse = report_runs
+    app = typer.Typer()
+    register_analysis_commands(app)
+    out = tmp_path / "report.html"
+    args = ["report", str(full), "-o", str(out), "--baseline", str(sparse)]  # added when missing
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "Baseline: <b>walk-and-car</b>" in page
+    head = re.search(r'<table id="kpi-table"><thead><tr>(.*?)</tr>', page, re.S).group(1)
+    assert head.index("<th>walk-and-car</th>") < head.index("<th>sample</th>")
+    assert "<th>sample Δ</th>" in head and "<th>walk-and-car Δ</th>" not in head

@@ -141,16 +141,22 @@ def register_analysis_commands(app: typer.Typer) -> None:
     @app.command("report")
     def report(
         run_dirs: list[Path] = typer.Argument(
-            ..., help="Run folders, or <scenario>/latest (the first is the baseline)."
+            ...,
+            help="Run folders, or <scenario>/latest (the first is the baseline unless --baseline).",
         ),
         output: Path = typer.Option(Path("report.html"), "-o", "--output", help="HTML file."),
         title: str = typer.Option(None, "--title", help="Page title."),
+        baseline: Path = typer.Option(
+            None,
+            "--baseline",
+            help="The run every other is compared with (added if not among RUN_DIRS; "
+            "default: the first run).",
+        ),
     ) -> None:
-        """Write one self-contained HTML page comparing the runs."""
+        """Write one self-contained HTML page comparing the runs against the baseline run."""
         from mobisim.results.report import write_report
 
-        run_dirs = [_resolved(d) for d in run_dirs]
-        out.print(f"wrote {write_report(run_dirs, output, title)}")
+        out.print(f"wrote {write_report(run_dirs, output, title, baseline)}")
 
     @app.command("export-gis")
     def export_gis(

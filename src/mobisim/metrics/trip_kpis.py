@@ -58,6 +58,14 @@ def shared_rides(trips: pd.DataFrame) -> pd.DataFrame:
     return trips[served_mask(trips) & is_shared_mode(trips["mode"])]
 
 
+def passenger_km(trips: pd.DataFrame) -> float:
+    """Σ distance of the served trips that rode a vehicle (not walking), km: walking is not
+    passenger-km."""
+    served = trips[served_mask(trips)]
+    riding = served[~as_str(served["mode"]).isin(WALK_MODES)]
+    return total(riding["distance_m"]) / 1000.0
+
+
 def detour_factors(rides: pd.DataFrame) -> pd.Series:
     """Per ride: in-vehicle time / direct drive time (``direct_s``); empty when the column is absent.
 
@@ -132,7 +140,7 @@ def trip_kpis(trips: pd.DataFrame) -> dict[str, Any]:
         "detour_factor_mean": mean(detours),
         "detour_factor_p95": percentile(detours, 95),
         "distance_mean_m": mean(served["distance_m"]),
-        "passenger_km": total(riding["distance_m"]) / 1000.0,
+        "passenger_km": passenger_km(trips),
         "fare_revenue_krw": total(rides["fare_krw"]),
         "user_cost_krw": total(served["fare_krw"]),
         "offers_available_mean": mean(offers.astype(float)),

@@ -115,6 +115,46 @@ def comparison_table(runs: Sequence[tuple[str, dict[str, Any]]], baseline: int =
     return table
 
 
+#: (system KPI, label, unit) of :func:`energy_against_baseline`, in the order of the chart panels
+ENERGY_KPIS: tuple[tuple[str, str, str], ...] = (
+    ("energy_kwh", "Energy", "kWh"),
+    ("co2_kg", "CO2", "kg"),
+    ("energy_kwh_per_pkm", "Energy per passenger-km", "kWh/pkm"),
+)
+
+
+def energy_against_baseline(
+    runs: Sequence[tuple[str, dict[str, Any]]], baseline: int = 0
+) -> pd.DataFrame:
+    """Energy, CO2 and kWh per passenger-km of each run against the baseline **run** (not
+    against "every trip by car": that is :func:`mobisim.metrics.counterfactual.car_reference`).
+
+    Parameters
+    ----------
+    runs : (label, kpis) pairs; uses ``kpis["system"]`` ``energy_kwh`` (kWh), ``co2_kg`` (kg)
+        and ``energy_kwh_per_pkm`` (kWh/pkm). Runs without energy KPIs are left out.
+    baseline : index in ``runs`` of the baseline run.
+
+    Returns one row per run and KPI (:data:`ENERGY_KPIS`): ``run``, ``kpi``, ``label``, ``unit``,
+    ``value``, ``baseline`` (the baseline run's value), ``change`` (value − baseline) and
+    ``change_pct`` (% of the baseline; NaN for the baseline itself and when the baseline is 0).
+    """
+    labels = unique_labels([label for label, _ in runs])
+    base = runs[baseline][1].get("system", {})
+    rows = []
+    for i, (label, (_, kpis)) in enumerate(zip(labels, runs, strict=True)):
+        system = kpis.get("system", {})
+        if "energy_kwh" not in system:
+            continue
+        for kpi, name, unit in ENERGY_KPIS:
+            value, ref = _value(system, kpi), _value(base, kpi)
+            change = value - ref
+            pct = math.nan if i == baseline or not ref else change / abs(ref) * 100
+            rows.append((label, kpi, name, unit, value, ref, change, pct))
+    columns = ["run", "kpi", "label", "unit", "value", "baseline", "change", "change_pct"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 #: (service KPI, heading with its unit, factor from the KPI's SI unit) of :func:`service_table`
 SERVICE_COLUMNS: tuple[tuple[str, str, float], ...] = (
     ("requests", "requests", 1.0),

@@ -109,13 +109,29 @@ def _run_list_html(labelled: list[tuple[str, Path, dict[str, Any]]]) -> str:
     return "<ul class='meta'>" + "".join(items) + "</ul>"
 
 
-def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> str:
-    """The HTML text of a report comparing the runs in ``run_dirs`` (the first is the baseline).
+def with_baseline(run_dirs: Sequence[str | Path], baseline: str | Path | None = None) -> list[Path]:
+    """``run_dirs`` with the baseline run first: ``baseline`` moved to the front (added when it
+    is not among them; ``<scenario>/latest`` allowed), else the first run stays the baseline."""
+    dirs = [resolve_run_dir(d) for d in run_dirs]
+    if baseline is None:
+        return dirs
+    base = resolve_run_dir(baseline)
+    return [base, *[d for d in dirs if d.resolve() != base.resolve()]]
+
+
+def build_report(
+    run_dirs: Sequence[str | Path],
+    title: str | None = None,
+    baseline: str | Path | None = None,
+) -> str:
+    """The HTML text of a report comparing the runs in ``run_dirs`` against ``baseline`` (a run
+    folder, see :func:`with_baseline`; default: the first run).
 
     KPIs are recomputed from each folder's tables, so the page always matches the data.
     """
     if not run_dirs:
         raise ResultsError("no run folders given to report on")
+    run_dirs = with_baseline(run_dirs, baseline)
     loaded = [(resolve_run_dir(d), load_run(d)) for d in run_dirs]
     labels = unique_labels([run_label(tables, d) for d, tables in loaded])
     labelled = [(label, d, t) for label, (d, t) in zip(labels, loaded, strict=True)]
@@ -165,7 +181,8 @@ def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> st
                 (
                     "energy",
                     lambda: plots.energy_chart(runs),
-                    "Energy by mode and the car counterfactual",
+                    "Energy, CO2 and kWh per passenger-km against the baseline run (dashed: "
+                    "every trip of the baseline driven by private car)",
                 ),
                 ("charging", lambda: plots.charging_chart(runs), "Charging load and PV generation"),
             ],
@@ -217,10 +234,14 @@ def _without_manifest(tables: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_report(
-    run_dirs: Sequence[str | Path], out_html: str | Path, title: str | None = None
+    run_dirs: Sequence[str | Path],
+    out_html: str | Path,
+    title: str | None = None,
+    baseline: str | Path | None = None,
 ) -> Path:
-    """Write the report of ``run_dirs`` (:func:`build_report`) to ``out_html``; returns the path."""
+    """Write the report of ``run_dirs`` against ``baseline`` (:func:`build_report`) to
+    ``out_html``; returns the path."""
     out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
-    out_html.write_text(build_report(run_dirs, title), encoding="utf-8")
+    out_html.write_text(build_report(run_dirs, title, baseline), encoding="utf-8")
     return out_html
