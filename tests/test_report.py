@@ -136,3 +136,23 @@ def test_cli_report_baseline_is_explicit(report_runs, tmp_path):
     head = re.search(r'<table id="kpi-table"><thead><tr>(.*?)</tr>', page, re.S).group(1)
     assert head.index("<th>walk-and-car</th>") < head.index("<th>sample</th>")
     assert "<th>sample Δ</th>" in head and "<th>walk-and-car Δ</th>" not in head
+
+
+def test_report_lists_what_demand_left_out(tmp_path):
+    import json
+
+    run = write_run_folder(tmp_path, sparse_tables(), {**META, "scenario": "table"})
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["demand"] = {
+        "source": "trip_table",
+        "file": "trips.csv",
+        "rows_read": 9,
+        "dropped": {"unknown_place": 2},
+    }
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    page = build_report([run])
+    warnings = re.findall(r"<li class='demand-warning'>(.*?)</li>", page)
+    assert warnings == [
+        "trip table trips.csv: 2 of 9 rows dropped: 2 unknown_place (a place name the network "
+        "does not have); row numbers in manifest.json demand.dropped_rows"
+    ]

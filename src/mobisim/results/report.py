@@ -96,6 +96,16 @@ def unserved_html(runs: Sequence[tuple[str, dict[str, Any]]], scope: str, table_
     )
 
 
+def _demand_warnings_html(manifest: dict[str, Any]) -> str:
+    """What the run's demand left out (:func:`mobisim.demand.trips.demand_warnings`), as a list
+    of warnings with class ``demand-warning``; empty when nothing was."""
+    from mobisim.demand.trips import demand_warnings
+
+    lines = demand_warnings(manifest.get("demand") or {})
+    items = "".join(f"<li class='demand-warning'>{html.escape(line)}</li>" for line in lines)
+    return f"<ul>{items}</ul>" if items else ""
+
+
 def _run_list_html(labelled: list[tuple[str, Path, dict[str, Any]]]) -> str:
     items = []
     for label, run_dir, tables in labelled:
@@ -104,7 +114,8 @@ def _run_list_html(labelled: list[tuple[str, Path, dict[str, Any]]]) -> str:
             f"<li><b>{html.escape(label)}</b> — {html.escape(run_dir.name)}, seed "
             f"{html.escape(str(manifest.get('seed', '?')))}, "
             f"{len(tables['trips']):,} trips, fingerprint "
-            f"{html.escape(str(manifest.get('fingerprint', '?'))[:12])}</li>"
+            f"{html.escape(str(manifest.get('fingerprint', '?'))[:12])}"
+            f"{_demand_warnings_html(manifest)}</li>"
         )
     return "<ul class='meta'>" + "".join(items) + "</ul>"
 
