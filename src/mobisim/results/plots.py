@@ -265,6 +265,10 @@ def energy_chart(runs: Runs, baseline: int = 0) -> Figure:
                 fontsize=8,
             )
         ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
+        if top >= 1000:  # thousands separators on the axis as on the bars
+            ax.yaxis.set_major_formatter(
+                matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}")
+            )
         ax.set_xticks(x)
         ax.set_xticklabels(
             [f"{r}\n(baseline)" if r == base_label else r for r in rows["run"]], fontsize=8
