@@ -45,12 +45,15 @@ def forced_walk_mask(trips: pd.DataFrame) -> pd.Series:
 def unserved_by_reason(trips: pd.DataFrame) -> dict[str, int]:
     """Unserved trips by ``fallback_reason`` (why no service carried them: ``too_far_to_walk``,
     ``no_offer``, a service's refusal ...); a missing reason counts as ``unspecified``."""
-    unserved = trips[~served_mask(trips)]
-    if "fallback_reason" in unserved:
-        reasons = as_str(unserved["fallback_reason"]).replace("", "unspecified")
-    else:
-        reasons = pd.Series(["unspecified"] * len(unserved), dtype=object)
+    reasons = unserved_reasons(trips[~served_mask(trips)])
     return {str(r): int(n) for r, n in sorted(reasons.value_counts().items())}
+
+
+def unserved_reasons(unserved: pd.DataFrame) -> pd.Series:
+    """Each unserved trip's ``fallback_reason``, ``unspecified`` when there is none."""
+    if "fallback_reason" in unserved:
+        return as_str(unserved["fallback_reason"]).replace("", "unspecified")
+    return pd.Series(["unspecified"] * len(unserved), index=unserved.index, dtype=object)
 
 
 def shared_rides(trips: pd.DataFrame) -> pd.DataFrame:
@@ -236,19 +239,40 @@ def od_unserved_kpis(trips: pd.DataFrame) -> dict[str, dict[str, Any]]:
     if trips.empty:
         return {}
     keys = zone_labels(trips, "origin") + OD_SEPARATOR + zone_labels(trips, "dest")
-    unserved_keys = set(keys[~served_mask(trips)])
+    unserved = ~served_mask(trips)
+    chosen = keys.isin(set(keys[unserved]))
+    forced = forced_walk_mask(trips)
+    # one pass per column over the chosen pairs (a pair's rows: ``keys == key``)
+    frame = pd.DataFrame(
+        {
+            "key": keys[chosen],
+            "unserved": unserved[chosen],
+            "forced": forced[chosen],
+            "door_s": trips.loc[chosen, "door_to_door_s"].where(forced[chosen]),
+            "distance_m": trips.loc[chosen, "distance_m"].where(forced[chosen]),
+        }
+    )
+    sums = frame.groupby("key", sort=True).agg(
+        trips=("unserved", "size"),
+        unserved=("unserved", "sum"),
+        forced_walks=("forced", "sum"),
+        door_s=("door_s", "mean"),
+        distance_m=("distance_m", "mean"),
+    )
+    reasons = trips[chosen & unserved]
+    reason_of = pd.Series(unserved_reasons(reasons), index=reasons.index)
+    by_reason = reason_of.groupby(keys[reasons.index]).value_counts()
     out = {}
-    for key in sorted(unserved_keys):
-        part = trips[keys == key]
-        forced = part[forced_walk_mask(part)]
-        unserved = int((~served_mask(part)).sum())
+    for key, row in sums.iterrows():
+        n, n_unserved = int(row["trips"]), int(row["unserved"])
+        counts = by_reason.loc[key]
         out[str(key)] = {
-            "trips": len(part),
-            "unserved": unserved,
-            "unserved_share": ratio(unserved, len(part)),
-            "forced_walks": len(forced),
-            "forced_walk_door_to_door_mean_s": mean(forced["door_to_door_s"]),
-            "forced_walk_distance_mean_m": mean(forced["distance_m"]),
-            "unserved_by_reason": unserved_by_reason(part),
+            "trips": n,
+            "unserved": n_unserved,
+            "unserved_share": ratio(n_unserved, n),
+            "forced_walks": int(row["forced_walks"]),
+            "forced_walk_door_to_door_mean_s": float(row["door_s"]),
+            "forced_walk_distance_mean_m": float(row["distance_m"]),
+            "unserved_by_reason": {str(r): int(c) for r, c in sorted(counts.items())},
         }
     return out
