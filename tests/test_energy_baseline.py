@@ -77,19 +77,19 @@ def test_energy_chart_bars_values_and_the_car_reference_line():
     other["energy_legs"].loc[0, "energy_kwh"] = 4.8  # the shuttle draws twice as much
     fig = energy_chart([("today", base), ("more shuttle", other)])
     energy_ax, co2_ax, pkm_ax = fig.axes
-    assert [p.get_height() for p in energy_ax.patches] == approx([6.015, 8.415])
-    assert [p.get_height() for p in pkm_ax.patches] == approx([6.015 / 14.5, 8.415 / 14.5])
-    texts = [t.get_text() for t in energy_ax.texts]
+    assert [p.get_width() for p in energy_ax.patches] == approx([6.015, 8.415])
+    assert [p.get_width() for p in pkm_ax.patches] == approx([6.015 / 14.5, 8.415 / 14.5])
+    texts = [t.get_text().strip() for t in energy_ax.texts]
     assert "6.01" in texts  # the baseline's value, no change against itself
-    assert "8.42\n+39.9 %" in texts  # 8.415 / 6.015 - 1, against the baseline
+    assert "8.42  (+39.9 %)" in texts  # 8.415 / 6.015 - 1, against the baseline
     line = next(ln for ln in energy_ax.lines if ln.get_linestyle() == "--")
-    assert line.get_ydata()[0] == approx(13.32)  # the baseline's trips by car
+    assert line.get_xdata()[0] == approx(13.32)  # the baseline's trips by car
     legend = [t.get_text() for t in energy_ax.get_legend().get_texts()]
     assert legend == ["every trip by private car (baseline's trips): 13.3"]
-    assert [t.get_text() for t in energy_ax.get_xticklabels()] == [
-        "today\n(baseline)",
+    assert [t.get_text() for t in energy_ax.get_yticklabels()] == [
+        "today (baseline)",
         "more shuttle",
     ]
-    assert "2.11" in [t.get_text() for t in co2_ax.texts]
+    assert "2.11" in [t.get_text().strip() for t in co2_ax.texts]
     swapped = energy_chart([("today", base), ("more shuttle", other)], baseline=1)
-    assert "6.01\n-28.5 %" in [t.get_text() for t in swapped.axes[0].texts]
+    assert "6.01  (-28.5 %)" in [t.get_text().strip() for t in swapped.axes[0].texts]

@@ -233,48 +233,63 @@ def energy_chart(runs: Runs, baseline: int = 0) -> Figure:
     table = energy_against_baseline(totals, baseline)
     base_label = unique_labels([label for label, _ in totals])[baseline]
     reference = car_reference(runs[baseline][1])
-    fig, axes = _figure(12.0, 4.6, ncols=len(ENERGY_KPIS))
-    for ax, (kpi, name, unit) in zip(axes, ENERGY_KPIS, strict=True):
+    n_runs = len(table) // len(ENERGY_KPIS)
+    # one panel per KPI, stacked; one horizontal bar per run, the baseline on top: long run
+    # names and many runs stay readable
+    fig, axes = plt.subplots(
+        len(ENERGY_KPIS), 1, figsize=(9.0, len(ENERGY_KPIS) * (0.42 * n_runs + 1.1)), squeeze=False
+    )
+    for ax, (kpi, name, unit) in zip(axes[:, 0], ENERGY_KPIS, strict=True):
         rows = table[table["kpi"] == kpi].reset_index(drop=True)
         values = rows["value"].to_numpy(dtype=float)
         colours = [BASELINE_COLOUR if r == base_label else RUN_COLOUR for r in rows["run"]]
-        x = np.arange(len(rows))
-        ax.bar(x, np.nan_to_num(values), color=colours, width=0.6)
+        y = np.arange(len(rows))
+        ax.barh(y, np.nan_to_num(values), color=colours, height=0.6)
         top = np.nanmax(values) if np.isfinite(values).any() else 1.0
         ref = reference.get(kpi, float("nan"))
         if np.isfinite(ref):
             top = max(top, ref)
-            ax.axhline(
+            ax.axvline(
                 ref,
                 color=CAR_REFERENCE_COLOUR,
                 linestyle="--",
                 linewidth=1.2,
                 label=f"every trip by private car (baseline's trips): {format_number(ref)}",
             )
-            ax.legend(loc="upper left", fontsize=7.5, frameon=False)
-        for xi, row in zip(x, rows.itertuples(index=False), strict=True):
-            text = format_number(row.value)
-            if not math.isnan(row.change_pct):
-                text += f"\n{row.change_pct:+.1f} %"
-            ax.text(
-                xi,
-                row.value if np.isfinite(row.value) else 0.0,
-                text,
-                ha="center",
-                va="bottom",
-                fontsize=8,
+            # above the panel, right of its title: never over a bar's value
+            ax.legend(
+                loc="lower right",
+                bbox_to_anchor=(1.0, 1.0),
+                fontsize=7.5,
+                frameon=False,
+                borderaxespad=0.1,
             )
-        ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
+        for yi, row in zip(y, rows.itertuples(index=False), strict=True):
+            text = " " + format_number(row.value)
+            if not math.isnan(row.change_pct):
+                text += f"  ({row.change_pct:+.1f} %)"
+            at = row.value if np.isfinite(row.value) else 0.0
+            ax.text(
+                at,
+                yi,
+                text,
+                ha="left",
+                va="center",
+                fontsize=8,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85},
+            )
+        ax.set_xlim(0, top * 1.3 if top > 0 else 1.0)
         if top >= 1000:  # thousands separators on the axis as on the bars
-            ax.yaxis.set_major_formatter(
+            ax.xaxis.set_major_formatter(
                 matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}")
             )
-        ax.set_xticks(x)
-        ax.set_xticklabels(
-            [f"{r}\n(baseline)" if r == base_label else r for r in rows["run"]], fontsize=8
+        ax.set_yticks(y)
+        ax.set_yticklabels(
+            [f"{r} (baseline)" if r == base_label else r for r in rows["run"]], fontsize=8
         )
-        ax.set_title(f"{name}, {unit}", fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
+        ax.invert_yaxis()  # the baseline first, on top
+        ax.set_title(f"{name}, {unit}", fontsize=10, loc="left")
+        ax.grid(axis="x", alpha=0.3)
     fig.suptitle(
         "Energy of the day against the baseline run (grey; % = change against it)", fontsize=11
     )
