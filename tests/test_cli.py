@@ -161,3 +161,87 @@ def test_python_dash_m_and_traceback_only_with_debug(tmp_path):
         text=True,
     )
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def table_scenario(tmp_path: Path) -> Path:
+    """A walk-and-car morning on the synthetic town whose trip table has two bad rows (dropped)."""
+    (tmp_path / "trips.csv").write_text(
+        "origin_place,dest_place,depart,group\n"
+        "residential_nw,public_institutions,07:40,workers\n"
+        "atlantis,public_institutions,07:45,workers\n"  # unknown place
+        "residential_nw,town_centre,03:00,workers\n"  # outside the period
+        "town_centre,bus_terminal,08:10,shoppers\n"
+    )
+    path = tmp_path / "table.yaml"
+    path.write_text(
+        'name: table\nperiod: {start: "06:00", end: "10:00"}\nnetwork: {source: synthetic}\n'
+        "demand: {trip_table: {file: trips.csv, on_bad_rows: drop}}\n"
+        "services: [{name: walk, type: walk}, {name: car, type: private_car}]\n"
+    )
+    return path
+
+
+def test_run_says_which_demand_rows_were_dropped_and_quiet_prints_only_the_folder(tmp_path):
+    scenario = table_scenario(tmp_path)
+    result = invoke("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        "warning: trip table trips.csv: 2 of 4 rows dropped: 1 outside_period (depart is "
+        "outside the simulated period), 1 unknown_place (a place name the network does not "
+        "have); row numbers in manifest.json demand.dropped_rows"
+    ]
+    assert "mode share: " in result.stdout
+    quiet = invoke("run", str(scenario), "--out", str(tmp_path / "quiet"), "--quiet")
+    assert quiet.exit_code == 0, quiet.output
+    (run_dir,) = (tmp_path / "quiet" / "table").iterdir()
+    assert quiet.stdout.strip() == str(run_dir)  # the folder and nothing else
+    assert "warning: trip table trips.csv: 2 of 4 rows dropped" in quiet.stderr
+
+
+def test_demand_warnings_of_a_synthetic_population():
+    from mobisim.demand.trips import demand_warnings
+
+    report = {
+        "source": "synthetic",
+        "dropped": {"origin_equals_destination": 3},
+        "external": {"rail": {"persons": 0, "tours": 0}, "industry": {"persons": 9, "tours": 9}},
+        "skipped_kinds": {"rail": ["rail_station"], "students": ["university"]},
+        "clipped_times": 0,
+    }
+    assert demand_warnings(report) == [
+        "demand: 3 tours dropped: origin and destination are the same node",
+        "demand flow 'rail' dropped, it sends nobody: the network has no entry place of kind "
+        "rail_station",
+        "demand 'students': place kinds skipped (the network has no place of that kind): "
+        "university",
+    ]
+    clean = {"source": "synthetic", "dropped": {"origin_equals_destination": 0}}
+    assert demand_warnings(clean) == []
+
+
+def test_latest_is_the_newest_run_and_kpis_table_is_readable(tmp_path):
+    scenario = table_scenario(tmp_path)
+    out = tmp_path / "out"
+    for seed in ("1", "2"):
+        assert invoke("run", str(scenario), "--out", str(out), "--seed", seed, "-q").exit_code == 0
+    newest = sorted(p for p in (out / "table").iterdir())[-1]
+    assert newest.name.endswith("-s2")
+    latest = invoke("kpis", str(out / "table" / "latest"))
+    assert latest.exit_code == 0, latest.output
+    assert json.loads(latest.stdout) == json.loads(invoke("kpis", str(newest)).stdout)
+    shown = invoke("kpis", str(out / "table" / "latest"), "--table")
+    assert shown.exit_code == 0, shown.output
+    text = shown.stdout
+    assert f"run {newest}" in text
+    assert "table: system" in text and "table: by service" in text and "table: by group" in text
+    kpis = json.loads((newest / "kpis.json").read_text())
+    trips_row = next(line for line in text.splitlines() if "│ Trips " in line)
+    assert trips_row.split("│")[2].strip() == "trips"  # the unit column
+    assert trips_row.split("│")[3].strip() == str(kpis["system"]["trips"])
+    door = kpis["system"]["door_to_door_served_mean_s"] / 60
+    door_row = next(line for line in text.splitlines() if "served trips, mean" in line)
+    assert door_row.split("│")[3].strip() == f"{door:.3g}"  # minutes, three digits
+    assert "shoppers" in text and "workers" in text  # the groups
+    missing = invoke("kpis", str(tmp_path / "nothing" / "latest"))
+    assert missing.exit_code == 1 and "no run folder to stand for 'latest'" in missing.stderr

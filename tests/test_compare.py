@@ -16,6 +16,7 @@ from mobisim.results.compare import (
     formatted,
     to_markdown,
     unique_labels,
+    unserved_table,
 )
 from test_kpis_sample import META, sample_tables, write_run_folder
 
@@ -43,7 +44,7 @@ def test_comparison_table_changes_against_the_baseline():
     wait = row(table, "Wait, mean")
     assert (wait["unit"], wait["a"], wait["b"]) == ("min", 2.0, 3.0)
     assert wait["b Δ"] == pytest.approx(1.0) and wait["b Δ%"] == pytest.approx(50.0)
-    served = row(table, "Served")
+    served = row(table, "Served (a mode carried it, or a walk within the acceptable walk)")
     assert served["b Δ"] == pytest.approx(25.0)  # percentage points
     assert row(table, "Mode share: car")["a"] == 0.0  # a mode a run lacks is 0 %
     assert row(table, "Mode share: walk")["b Δ"] == pytest.approx(-100.0)
@@ -101,3 +102,22 @@ def test_cli_compare_prints_and_writes_csv_and_markdown(two_runs, tmp_path):
     frame = pd.read_csv(csv)
     assert row(frame, "Wait, mean")["slower Δ%"] == pytest.approx(25.0)
     assert md.read_text().startswith("| kpi | unit |")
+
+
+def test_unserved_table_lists_who_is_left_without_service_most_unserved_first():
+    group = {"trips": 4, "unserved": 3, "unserved_share": 0.75, "forced_walks": 2}
+    group |= {"forced_walk_door_to_door_mean_s": 9000.0}
+    group |= {"unserved_by_reason": {"too_far_to_walk": 2, "no_offer": 1}}
+    served = {"trips": 5, "unserved": 0, "unserved_share": 0.0, "forced_walks": 0}
+    one = {"trips": 2, "unserved": 1, "unserved_share": 0.5, "forced_walks": 0}
+    one |= {"forced_walk_door_to_door_mean_s": None, "unserved_by_reason": {"no_offer": 1}}
+    runs = [("a", {"by_group": {"town": served, "park": group, "school": one}})]
+    table = unserved_table(runs)
+    assert table["where"].tolist() == ["park", "school"]  # the served group is not listed
+    park = table.iloc[0]
+    assert (park["trips"], park["unserved"], park["forced walks"]) == (4, 3, 2)
+    assert park["unserved %"] == pytest.approx(75.0)
+    assert park["forced walk, min"] == pytest.approx(150.0)
+    assert park["main reason"] == "too_far_to_walk"
+    assert math.isnan(table.iloc[1]["forced walk, min"])
+    assert unserved_table([("b", {"by_group": {"town": served}})]).empty

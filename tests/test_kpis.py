@@ -34,6 +34,12 @@ def test_trip_shares_and_mode_shares(kpis):
         {"bike": 1 / 6, "car": 1 / 6, "shuttle": 2 / 6, "unserved": 1 / 6, "walk": 1 / 6}
     )
     assert sum(s["mode_share"].values()) == approx(1.0)
+    assert (s["unserved"], s["unserved_by_reason"], s["forced_walks"]) == (1, {"no_offer": 1}, 0)
+    assert math.isnan(s["forced_walk_door_to_door_mean_s"])
+    # who is left without service: the one school -> home pair with an unserved trip
+    assert list(kpis["by_od"]) == ["school -> home"]
+    od = kpis["by_od"]["school -> home"]
+    assert (od["trips"], od["unserved"], od["unserved_share"]) == (2, 1, 0.5)
     assert s["offers_available_mean"] == approx(2.0)
     assert s["no_offer_share"] == approx(1 / 6)
 
@@ -49,9 +55,12 @@ def test_waits_walks_ride_times_and_detours(kpis):
     # in-vehicle over served trips that rode something: 600, 300, 500, 400
     assert s["in_vehicle_mean_s"] == approx(450.0)
     # door to door over the five served trips
-    assert s["door_to_door_mean_s"] == approx(678.0)
-    assert s["door_to_door_median_s"] == approx(580.0)
-    assert s["door_to_door_p95_s"] == approx(840 + 0.8 * 60)
+    assert s["door_to_door_served_mean_s"] == approx(678.0)
+    assert s["door_to_door_served_median_s"] == approx(580.0)
+    assert s["door_to_door_served_p95_s"] == approx(840 + 0.8 * 60)
+    # the unserved trip never arrived: over all trips that arrived it is the same five
+    assert s["door_to_door_all_mean_s"] == approx(678.0)
+    assert s["door_to_door_all_p95_s"] == approx(840 + 0.8 * 60)
     # detour = ride time / direct time: 600/400, 300/300; the bike ride (400/200) is no detour
     assert s["detour_factor_mean"] == approx(1.25)
     assert kpis["by_service"]["shuttle"]["detour_factor_mean"] == approx(1.25)
@@ -234,6 +243,7 @@ def test_kpis_long_is_tidy_with_units(kpis):
         "by_mode",
         "by_group",
         "by_hour",
+        "by_od",
         "by_station",
     }
     row = table[(table["scope"] == "by_service") & (table["key"] == "shuttle")]

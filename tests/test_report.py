@@ -72,6 +72,15 @@ def test_report_has_the_kpi_table_with_both_runs(page):
     assert "Wait, mean" in table and "Mode share: shuttle" in table
 
 
+def test_report_says_who_is_left_without_service(page):
+    # the sample's one unserved trip: a student, school -> home, no offer at all
+    by_group = re.search(r'<table id="unserved-by-group">(.*?)</table>', page, re.S).group(1)
+    assert "<td>students</td>" in by_group and "<td>no_offer</td>" in by_group
+    assert "<td>workers</td>" not in by_group  # every worker was served
+    by_od = re.search(r'<table id="unserved-by-od">(.*?)</table>', page, re.S).group(1)
+    assert "<td>school -&gt; home</td>" in by_od
+
+
 def test_every_chart_is_embedded_as_a_real_png(page):
     charts = images(page)
     assert set(charts) == EXPECTED_CHARTS
@@ -112,3 +121,38 @@ def test_cli_report_writes_the_file(report_runs, tmp_path):
     result = CliRunner().invoke(app, ["report", *map(str, report_runs), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert set(images(out.read_text())) == EXPECTED_CHARTS
+
+
+def test_cli_report_baseline_is_explicit(report_runs, tmp_path):
+    full, sparse = report_runs
+    app = typer.Typer()
+    register_analysis_commands(app)
+    out = tmp_path / "report.html"
+    args = ["report", str(full), "-o", str(out), "--baseline", str(sparse)]  # added when missing
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "Baseline: <b>walk-and-car</b>" in page
+    head = re.search(r'<table id="kpi-table"><thead><tr>(.*?)</tr>', page, re.S).group(1)
+    assert head.index("<th>walk-and-car</th>") < head.index("<th>sample</th>")
+    assert "<th>sample Δ</th>" in head and "<th>walk-and-car Δ</th>" not in head
+
+
+def test_report_lists_what_demand_left_out(tmp_path):
+    import json
+
+    run = write_run_folder(tmp_path, sparse_tables(), {**META, "scenario": "table"})
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["demand"] = {
+        "source": "trip_table",
+        "file": "trips.csv",
+        "rows_read": 9,
+        "dropped": {"unknown_place": 2},
+    }
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    page = build_report([run])
+    warnings = re.findall(r"<li class='demand-warning'>(.*?)</li>", page)
+    assert warnings == [
+        "trip table trips.csv: 2 of 9 rows dropped: 2 unknown_place (a place name the network "
+        "does not have); row numbers in manifest.json demand.dropped_rows"
+    ]

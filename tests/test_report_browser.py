@@ -2,7 +2,8 @@
 
 Chromium is driven over the DevTools protocol through a pipe (``--remote-debugging-pipe``: JSON
 messages separated by NUL bytes on file descriptors 3 and 4), so no websocket package is needed.
-Debian: ``apt-get install -y chromium``. Without Chromium the test fails and says so.
+Debian: ``apt-get install -y chromium``; the README's test command ``.ci/test`` installs it when it
+is missing and it can (root or password-less sudo). Without Chromium the test fails and says so.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def chromium_path() -> str:
             return candidate
     pytest.fail(
         "Chromium is needed to check that the HTML report renders. Install it: "
-        "apt-get update && apt-get install -y chromium   (Debian/Ubuntu)"
+        "apt-get update && apt-get install -y chromium   (Debian/Ubuntu; .ci/test does it as root)"
     )
 
 

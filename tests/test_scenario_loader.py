@@ -260,3 +260,25 @@ def test_unnamed_blocks_such_as_devices_are_addressed_by_type():
     text = str(caught.value)
     assert "no block named 'escooterr'; did you mean 'escooter'? (known: escooter)" in text
     assert "services.bikes.devices.bike.cont: unknown key 'cont'; did you mean 'count'?" in text
+
+
+def test_the_station_siting_recipe_merges_stations_by_name(tmp_path, repo_root):
+    """docs/recipes.md "Station siting", as written: its ``stations`` block merges by name onto
+    the base's list (changed, dropped, added, the rest kept), it does not replace the list."""
+    import re
+
+    recipes = (repo_root / "docs" / "recipes.md").read_text(encoding="utf-8")
+    section = recipes[recipes.index("## Station siting") :]
+    text = re.search(r"```yaml\n(# siting/.*?)```", section, re.S).group(1)
+    siting = tmp_path / "siting"
+    siting.mkdir()
+    scenarios = (repo_root / "scenarios").as_posix()
+    (siting / "centre-and-terminal.yaml").write_text(text.replace("../scenarios", scenarios))
+    scenario = load_scenario(siting / "centre-and-terminal.yaml", allow_extends=[scenarios])
+    carshare = next(s for s in scenario.services if s.name == "carshare")
+    stations = {s.name: s for s in carshare.stations}
+    assert list(stations) == ["Terminal", "Centre", "NorthEast"]
+    terminal = stations["Terminal"]
+    assert (terminal.place, terminal.vehicles, terminal.spaces) == ("bus_terminal", 6, 8)
+    assert terminal.charge_kw == 7.0  # kept from the base
+    assert (stations["NorthEast"].place, stations["NorthEast"].vehicles) == ("residential_ne", 4)

@@ -260,3 +260,20 @@ def test_a_dask_sweep_without_dask_installed_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
     with pytest.raises(MobisimError, match=r'pip install "mobisim\[dask\]"'):
         sweep(tiny_base, grid=GRID, out_dir=tmp_path, dask=dask)
+
+
+def test_the_readme_query_example_returns_labelled_groups(local_sweep, repo_root):
+    """The ``mobisim query`` line of the README, as a shell would pass it, on a sweep that varies
+    the same parameter: one row per parameter value, each saying which value it is."""
+    import shlex
+
+    out, frame = local_sweep
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    line = next(x for x in readme.splitlines() if x.startswith('mobisim query "'))
+    sql = shlex.split(line)[2]
+    answer = query(sql, out)
+    assert list(answer.columns) == ["parking_search_min", "runs", "car_share"]
+    assert answer["parking_search_min"].tolist() == [1, 8]  # GRID's values, labelled
+    assert answer["runs"].tolist() == [4, 4]  # 2 walk limits x 2 replications each
+    expected = frame.groupby("param.services.car.parking_search_min")["system.mode_share.car"]
+    assert answer["car_share"].tolist() == pytest.approx(expected.mean().tolist())

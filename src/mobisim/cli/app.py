@@ -143,9 +143,20 @@ def run(
         None, "--out", help="Results folder (default: the scenario's outputs.dir)."
     ),
     allow_extends: list[Path] = typer.Option([], "--allow-extends", help=ALLOW_HELP),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress bar and no summary: print only the result folder (warnings still go "
+        "to stderr).",
+    ),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
-    """Run a scenario and write its result folder <out>/<scenario>/<run-id>/."""
+    """Run a scenario and write its result folder <out>/<scenario>/<run-id>/.
+
+    After the run: trips, events and wall time, the mode shares, a warning line for each thing
+    demand left out (trip-table rows dropped by reason, flows that send nobody, ...), the folder.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from mobisim.api import load_scenario, throttled
@@ -162,7 +173,7 @@ def run(
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=not err.is_terminal,
+        disable=quiet or not err.is_terminal,
     ) as bar:
         task = bar.add_task(
             "run", total=end_s - start_s, name=loaded.name, clock=format_clock(start_s)
@@ -173,7 +184,14 @@ def run(
 
         with _warning_lines():
             result = run_scenario(loaded, out_dir=out_dir, seed=seed, progress=throttled(show))
+    from mobisim.demand.trips import demand_warnings
+
     manifest = result.manifest
+    for line in demand_warnings(manifest.get("demand") or {}):
+        _say(f"[yellow]warning:[/yellow] {escape(line)}")
+    if quiet:
+        _say(escape(str(result.run_dir)), out)
+        return
     shares = result.kpis.get("system", {}).get("mode_share", {})
     shown = ", ".join(f"{mode} {share * 100:.1f}%" for mode, share in shares.items())
     _say(

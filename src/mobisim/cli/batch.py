@@ -15,7 +15,7 @@ SUMMARY = (
     ("system.mode_share.car", "car %", 100.0, "{:.1f}"),
     ("system.shared_ride_share", "shared %", 100.0, "{:.1f}"),
     ("system.wait_mean_s", "wait min", 1 / 60, "{:.1f}"),
-    ("system.door_to_door_mean_s", "door-to-door min", 1 / 60, "{:.1f}"),
+    ("system.door_to_door_served_mean_s", "door-to-door (served) min", 1 / 60, "{:.1f}"),
     ("system.energy_kwh", "energy kWh", 1.0, "{:,.0f}"),
     ("system.co2_kg", "CO2 kg", 1.0, "{:,.0f}"),
     ("system.solar_share", "PV %", 100.0, "{:.0f}"),

@@ -33,7 +33,11 @@ def register_check_command(app: typer.Typer) -> None:
     """Add ``check`` to the main typer app."""
 
     @app.command("check")
-    def check(run_dirs: list[Path] = typer.Argument(..., help="Run folders to check.")) -> None:
+    def check(
+        run_dirs: list[Path] = typer.Argument(
+            ..., help="Run folders to check (or results/<scenario>/latest)."
+        ),
+    ) -> None:
         """Check the invariants of run folders from their saved tables: one final status per
         trip, occupancy within capacity, state of charge within the battery, energy balance,
         connected legs, conserved sharing fleets, no negative times. Exits 1 if any fails."""
@@ -41,7 +45,9 @@ def register_check_command(app: typer.Typer) -> None:
 
         out = Console(soft_wrap=False)
         failed = 0
-        for run_dir in run_dirs:
+        from mobisim.metrics.tables import resolve_run_dir
+
+        for run_dir in map(resolve_run_dir, run_dirs):
             checks = check_run(run_dir)
             out.print(checks_table(checks, f"mobisim check {escape(str(run_dir))}"))
             failed += sum(not c.passed for c in checks)

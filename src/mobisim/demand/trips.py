@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mobisim.demand.population import empty_trips, generate_population
-from mobisim.demand.trip_table import load_trip_table
+from mobisim.demand.trip_table import REASONS, load_trip_table
 from mobisim.randomness import RandomStreams
 from mobisim.scenario.demand_config import DemandConfig, SyntheticPopulation
 
@@ -103,3 +103,53 @@ def _typed(trips: pd.DataFrame) -> pd.DataFrame:
     out["depart_s"] = out["depart_s"].astype(float)
     out["car_available"] = out["car_available"].astype(bool)
     return out
+
+
+def demand_warnings(report: dict) -> list[str]:
+    """What demand left out, in plain sentences, from the demand report of a run (the
+    ``demand`` entry of manifest.json, as :func:`build_trips` returns it); empty when nothing was.
+
+    Trip table: rows dropped (count per reason, ``on_bad_rows: drop``) and columns ignored.
+    Synthetic population: tours dropped because origin and destination fell on one node, groups
+    and external flows whose destination or entry kinds the network lacks (a flow with no entry
+    place sends nobody), departure times clipped to the period.
+    """
+    lines = []
+    dropped = report.get("dropped") or {}
+    if report.get("source") == "trip_table":
+        if dropped:
+            total = sum(dropped.values())
+            reasons = ", ".join(
+                f"{n} {code} ({REASONS.get(code, code)})" for code, n in sorted(dropped.items())
+            )
+            lines.append(
+                f"trip table {report.get('file', '')}: {total} of {report.get('rows_read', '?')} "
+                f"rows dropped: {reasons}; row numbers in manifest.json demand.dropped_rows"
+            )
+        if report.get("ignored_columns"):
+            lines.append(
+                f"trip table {report.get('file', '')}: columns ignored (not trip-table columns): "
+                + ", ".join(report["ignored_columns"])
+            )
+        return lines
+    same = int(dropped.get("origin_equals_destination", 0))
+    if same:
+        lines.append(f"demand: {same} tours dropped: origin and destination are the same node")
+    external = report.get("external") or {}
+    for name, kinds in (report.get("skipped_kinds") or {}).items():
+        if name in external and external[name].get("persons", 0) == 0:
+            lines.append(
+                f"demand flow '{name}' dropped, it sends nobody: the network has no entry place "
+                f"of kind {', '.join(kinds)}"
+            )
+            continue
+        lines.append(
+            f"demand '{name}': place kinds skipped (the network has no place of that kind): "
+            + ", ".join(kinds)
+        )
+    if report.get("clipped_times"):
+        lines.append(
+            f"demand: {report['clipped_times']} times clipped to the period (drawn outside it "
+            "after every redraw)"
+        )
+    return lines

@@ -104,7 +104,9 @@ def query(sql: str, results_dir: str | Path = "results") -> pd.DataFrame:
     try:
         import duckdb
     except ImportError as exc:
-        raise MobisimError('DuckDB is not installed: pip install "mobisim[dask]"') from exc
+        raise MobisimError(
+            "DuckDB is not installed (a dependency of mobisim): pip install duckdb"
+        ) from exc
     root = Path(results_dir)
     con = duckdb.connect()
     sweeps = sorted(root.glob("*/sweep.parquet"))

@@ -13,12 +13,14 @@ import pandas as pd
 
 from mobisim.metrics.common import as_str, ratio
 from mobisim.metrics.energy import LEG_TABLE
-from mobisim.metrics.trip_kpis import shared_rides
+from mobisim.metrics.trip_kpis import passenger_km, shared_rides
 
 #: the trips.parquet mode of private cars
 CAR_MODE = "car"
 #: label of the counterfactual bar
 COUNTERFACTUAL = "all by private car"
+#: table of the energy accounting's counterfactual (every trip made driven by private car)
+CAR_REFERENCE_TABLE = "energy_counterfactual"
 #: optional table of PV generation over the day (time_s, pv_kw)
 PV_TABLE = "energy_pv"
 
@@ -68,3 +70,38 @@ def pv_profile_kw(tables: dict[str, Any]) -> pd.DataFrame:
     if pv is None or not {"time_s", "pv_kw"} <= set(pv.columns):
         return pd.DataFrame({"time_s": pd.Series(dtype=float), "pv_kw": pd.Series(dtype=float)})
     return pv[["time_s", "pv_kw"]].sort_values("time_s")
+
+
+def energy_totals(tables: dict[str, Any]) -> dict[str, float]:
+    """The day's ``energy_kwh`` and ``co2_kg`` (Σ of ``energy_legs``), ``passenger_km`` (km, as
+    the KPI) and ``energy_kwh_per_pkm`` (kWh/pkm): the system energy KPIs of docs/kpis.md, from
+    the tables alone. Empty when the run has no ``energy_legs`` table (no energy accounting)."""
+    legs = tables.get(LEG_TABLE)
+    if legs is None or "energy_kwh" not in legs:
+        return {}
+    energy_kwh = float(legs["energy_kwh"].fillna(0.0).sum())
+    co2_kg = float(legs["co2_kg"].fillna(0.0).sum()) if "co2_kg" in legs else float("nan")
+    pkm = passenger_km(tables["trips"])
+    return {
+        "energy_kwh": energy_kwh,
+        "co2_kg": co2_kg,
+        "passenger_km": pkm,
+        "energy_kwh_per_pkm": ratio(energy_kwh, pkm),
+    }
+
+
+def car_reference(tables: dict[str, Any]) -> dict[str, float]:
+    """Every trip the run made driven by private car, one car per trip (the ``all`` row of
+    ``energy_counterfactual``, docs/energy.md): ``energy_kwh``, ``co2_kg``, ``passenger_km``
+    (= its car-km) and ``energy_kwh_per_pkm``. Empty when the run has no such table."""
+    table = tables.get(CAR_REFERENCE_TABLE)
+    if table is None or "all" not in set(as_str(table["service"])):
+        return {}
+    row = table[as_str(table["service"]) == "all"].iloc[0]
+    energy_kwh, car_km = float(row["counterfactual_energy_kwh"]), float(row["car_km"])
+    return {
+        "energy_kwh": energy_kwh,
+        "co2_kg": float(row["counterfactual_co2_kg"]),
+        "passenger_km": car_km,
+        "energy_kwh_per_pkm": ratio(energy_kwh, car_km),
+    }

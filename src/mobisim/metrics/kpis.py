@@ -27,10 +27,16 @@ from mobisim.metrics.energy import energy_kpis
 from mobisim.metrics.fleet import fleet_kpis
 from mobisim.metrics.stations import station_kpis, station_summary
 from mobisim.metrics.transit import line_kpis
-from mobisim.metrics.trip_kpis import empty_trip_kpis, hourly_kpis, served_mask, trip_kpis
+from mobisim.metrics.trip_kpis import (
+    empty_trip_kpis,
+    hourly_kpis,
+    od_unserved_kpis,
+    served_mask,
+    trip_kpis,
+)
 
 #: the scopes of the KPI dict, in order
-SCOPES = ("system", "by_service", "by_mode", "by_group", "by_hour", "by_station")
+SCOPES = ("system", "by_service", "by_mode", "by_group", "by_hour", "by_od", "by_station")
 
 
 def service_names(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> list[str]:
@@ -110,7 +116,7 @@ def service_kpis(
         "access_walk_mean_s",
         "egress_walk_mean_s",
         "in_vehicle_mean_s",
-        "door_to_door_mean_s",
+        "door_to_door_served_mean_s",
         "detour_factor_mean",
         "passenger_km",
         "fare_revenue_krw",
@@ -145,7 +151,8 @@ def system_kpis(tables: dict[str, pd.DataFrame], period: tuple[float, float]) ->
 def compute_kpis(
     tables: dict[str, pd.DataFrame], meta: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """All KPIs of a run: ``system``, ``by_service``, ``by_mode``, ``by_group``, ``by_hour``, ``by_station``.
+    """All KPIs of a run: ``system``, ``by_service``, ``by_mode``, ``by_group``, ``by_hour``,
+    ``by_od`` (origin -> destination zones with unserved trips), ``by_station``.
 
     Parameters
     ----------
@@ -188,6 +195,7 @@ def _compute_kpis(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> dict
         "by_mode": {str(m): trip_kpis(trips[modes == m]) for m in sorted(set(modes.unique())) if m},
         "by_group": by_group,
         "by_hour": hourly_kpis(trips),
+        "by_od": od_unserved_kpis(trips),
         "by_station": stations,
     }
 

@@ -15,6 +15,32 @@ from mobisim.units import parse_clock_s
 
 #: files of a run folder that are outputs of the KPIs, not inputs
 DERIVED_TABLES = ("kpis",)
+#: a run folder named so stands for the newest run of its scenario folder: ``results/demo/latest``
+LATEST = "latest"
+
+
+def resolve_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` itself, or for ``<scenario folder>/latest`` (when no folder of that name
+    exists) the newest complete run in the scenario folder: the sub-folder with a
+    ``manifest.json`` whose name sorts last (a run id starts with its UTC time, docs/reports.md).
+
+    Raises ResultsError naming the scenario folder when it holds no run.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.name != LATEST or run_dir.exists():
+        return run_dir
+    scenario_dir = run_dir.parent
+    runs = sorted(
+        p.name
+        for p in (scenario_dir.iterdir() if scenario_dir.is_dir() else [])
+        if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").exists()
+    )
+    if not runs:
+        raise ResultsError(
+            f"{scenario_dir}: no run folder to stand for '{LATEST}' (expected "
+            "<results>/<scenario>/latest, e.g. results/demo/latest, after a mobisim run)"
+        )
+    return scenario_dir / runs[-1]
 
 
 def load_run(run_dir: str | Path) -> dict[str, Any]:
@@ -22,11 +48,12 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
 
     Parameters
     ----------
-    run_dir : a run folder (``results/<scenario>/<run-id>``).
+    run_dir : a run folder (``results/<scenario>/<run-id>``), or ``results/<scenario>/latest``
+        for the newest run of the scenario (:func:`resolve_run_dir`).
 
     Raises ResultsError naming the folder and the missing file when it is not a complete run.
     """
-    run_dir = Path(run_dir)
+    run_dir = resolve_run_dir(run_dir)
     for name in ("manifest.json", "events.parquet", "trips.parquet"):
         if not (run_dir / name).exists():
             raise ResultsError(f"{run_dir}: not a complete run folder (no {name})")

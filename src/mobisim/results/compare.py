@@ -18,15 +18,35 @@ from mobisim.metrics.economics import cost_per_tco2_avoided_krw
 #: (system KPI, label, display unit, factor from the KPI's SI unit) of the comparison table rows
 MAIN_KPIS: tuple[tuple[str, str, str, float], ...] = (
     ("trips", "Trips", "trips", 1.0),
-    ("served_share", "Served", "%", 100.0),
+    (
+        "served_share",
+        "Served (a mode carried it, or a walk within the acceptable walk)",
+        "%",
+        100.0,
+    ),
     ("fallback_share", "Fell back", "%", 100.0),
-    ("unserved_share", "Unserved", "%", 100.0),
+    ("unserved_share", "Unserved (forced walks included)", "%", 100.0),
+    ("forced_walk_share", "Forced walks beyond the acceptable walk", "%", 100.0),
     ("shared_ride_share", "Rode a shared service", "%", 100.0),
     ("wait_mean_s", "Wait, mean", "min", 1 / 60),
     ("wait_p95_s", "Wait, 95th percentile", "min", 1 / 60),
     ("access_walk_mean_s", "Access walk, mean", "min", 1 / 60),
     ("in_vehicle_mean_s", "In-vehicle time, mean", "min", 1 / 60),
-    ("door_to_door_mean_s", "Door-to-door time, mean", "min", 1 / 60),
+    ("door_to_door_served_mean_s", "Door-to-door time, served trips, mean", "min", 1 / 60),
+    (
+        "door_to_door_served_p95_s",
+        "Door-to-door time, served trips, 95th percentile",
+        "min",
+        1 / 60,
+    ),
+    ("door_to_door_all_mean_s", "Door-to-door time, all trips that arrived, mean", "min", 1 / 60),
+    (
+        "door_to_door_all_p95_s",
+        "Door-to-door time, all trips that arrived, 95th pct.",
+        "min",
+        1 / 60,
+    ),
+    ("forced_walk_door_to_door_mean_s", "Door-to-door time, forced walks, mean", "min", 1 / 60),
     ("detour_factor_mean", "Detour factor, mean", "×", 1.0),
     ("passenger_km", "Passenger-km", "km", 1.0),
     ("vehicle_km", "Shared fleet vehicle-km", "km", 1.0),
@@ -128,6 +148,136 @@ def comparison_table(runs: Sequence[tuple[str, dict[str, Any]]], baseline: int =
         relative = (table[label] - base) / base.abs()
         table[f"{label} Δ%"] = (relative * 100).where(base.abs() > 0)
     return table
+
+
+#: (system KPI, label, unit) of :func:`energy_against_baseline`, in the order of the chart panels
+ENERGY_KPIS: tuple[tuple[str, str, str], ...] = (
+    ("energy_kwh", "Energy", "kWh"),
+    ("co2_kg", "CO2", "kg"),
+    ("energy_kwh_per_pkm", "Energy per passenger-km", "kWh/pkm"),
+)
+
+
+def energy_against_baseline(
+    runs: Sequence[tuple[str, dict[str, Any]]], baseline: int = 0
+) -> pd.DataFrame:
+    """Energy, CO2 and kWh per passenger-km of each run against the baseline **run** (not
+    against "every trip by car": that is :func:`mobisim.metrics.counterfactual.car_reference`).
+
+    Parameters
+    ----------
+    runs : (label, kpis) pairs; uses ``kpis["system"]`` ``energy_kwh`` (kWh), ``co2_kg`` (kg)
+        and ``energy_kwh_per_pkm`` (kWh/pkm). Runs without energy KPIs are left out.
+    baseline : index in ``runs`` of the baseline run.
+
+    Returns one row per run and KPI (:data:`ENERGY_KPIS`): ``run``, ``kpi``, ``label``, ``unit``,
+    ``value``, ``baseline`` (the baseline run's value), ``change`` (value − baseline) and
+    ``change_pct`` (% of the baseline; NaN for the baseline itself and when the baseline is 0).
+    """
+    labels = unique_labels([label for label, _ in runs])
+    base = runs[baseline][1].get("system", {})
+    rows = []
+    for i, (label, (_, kpis)) in enumerate(zip(labels, runs, strict=True)):
+        system = kpis.get("system", {})
+        if "energy_kwh" not in system:
+            continue
+        for kpi, name, unit in ENERGY_KPIS:
+            value, ref = _value(system, kpi), _value(base, kpi)
+            change = value - ref
+            pct = math.nan if i == baseline or not ref else change / abs(ref) * 100
+            rows.append((label, kpi, name, unit, value, ref, change, pct))
+    columns = ["run", "kpi", "label", "unit", "value", "baseline", "change", "change_pct"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+#: (service KPI, heading with its unit, factor from the KPI's SI unit) of :func:`service_table`
+SERVICE_COLUMNS: tuple[tuple[str, str, float], ...] = (
+    ("requests", "requests", 1.0),
+    ("served", "served", 1.0),
+    ("rejection_rate", "rejected %", 100.0),
+    ("wait_mean_s", "wait min", 1 / 60),
+    ("wait_p95_s", "wait p95 min", 1 / 60),
+    ("in_vehicle_mean_s", "ride min", 1 / 60),
+    ("vehicle_km", "veh-km", 1.0),
+    ("empty_share", "empty %", 100.0),
+    ("occupancy_pax", "pax/veh", 1.0),
+    ("energy_kwh", "kWh", 1.0),
+)
+#: (trip KPI, heading with its unit, factor) of :func:`group_table`
+GROUP_COLUMNS: tuple[tuple[str, str, float], ...] = (
+    ("trips", "trips", 1.0),
+    ("served_share", "served %", 100.0),
+    ("unserved", "unserved", 1.0),
+    ("forced_walks", "forced walks", 1.0),
+    ("shared_ride_share", "shared %", 100.0),
+    ("wait_mean_s", "wait min", 1 / 60),
+    ("door_to_door_served_mean_s", "door-door served min", 1 / 60),
+    ("door_to_door_all_mean_s", "door-door all min", 1 / 60),
+)
+
+
+def _scope_table(
+    block: dict[str, Any], columns: tuple[tuple[str, str, float], ...], name: str
+) -> pd.DataFrame:
+    rows = [
+        [key, *(_value(values, kpi) * factor for kpi, _, factor in columns)]
+        for key, values in sorted(block.items())
+    ]
+    return pd.DataFrame(rows, columns=[name, *(heading for _, heading, _ in columns)])
+
+
+def service_table(kpis: dict[str, Any]) -> pd.DataFrame:
+    """One row per service of one run's KPIs, in report units (:data:`SERVICE_COLUMNS`)."""
+    return _scope_table(kpis.get("by_service") or {}, SERVICE_COLUMNS, "service")
+
+
+def group_table(kpis: dict[str, Any]) -> pd.DataFrame:
+    """One row per demand group of one run's KPIs, in report units (:data:`GROUP_COLUMNS`)."""
+    return _scope_table(kpis.get("by_group") or {}, GROUP_COLUMNS, "group")
+
+
+#: columns of :func:`unserved_table`
+UNSERVED_COLUMNS = (
+    "run",
+    "where",
+    "trips",
+    "unserved",
+    "unserved %",
+    "forced walks",
+    "forced walk, min",
+    "main reason",
+)
+
+
+def unserved_table(
+    runs: Sequence[tuple[str, dict[str, Any]]], scope: str = "by_group", top: int = 10
+) -> pd.DataFrame:
+    """Who is left without service: per run, the groups (``scope="by_group"``) or origin ->
+    destination zones (``"by_od"``) with unserved trips, most unserved first (at most ``top``
+    rows per run), with trips, unserved trips and share (%), forced walks, their mean door-to-door
+    time (min) and the most frequent reason no service carried them.
+    """
+    rows = []
+    for label, kpis in zip(unique_labels([label for label, _ in runs]), runs, strict=True):
+        block = kpis[1].get(scope) or {}
+        found = [(key, v) for key, v in block.items() if (v.get("unserved") or 0) > 0]
+        found.sort(key=lambda item: (-item[1]["unserved"], item[0]))
+        for key, v in found[:top]:
+            reasons = v.get("unserved_by_reason") or {}
+            main = max(sorted(reasons), key=reasons.get) if reasons else ""
+            rows.append(
+                (
+                    label,
+                    key,
+                    int(v.get("trips") or 0),
+                    int(v["unserved"]),
+                    _value(v, "unserved_share") * 100,
+                    int(v.get("forced_walks") or 0),
+                    _value(v, "forced_walk_door_to_door_mean_s") / 60,
+                    main,
+                )
+            )
+    return pd.DataFrame(rows, columns=list(UNSERVED_COLUMNS))
 
 
 def format_number(value: float, digits: int = 3) -> str:

@@ -7,6 +7,7 @@ a "no data" panel saying what is missing instead of failing. ``plot_run`` writes
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -198,41 +199,100 @@ def occupancy_chart(runs: Runs) -> Figure:
     return fig
 
 
-def energy_chart(runs: Runs) -> Figure:
-    """Energy (kWh) of each run stacked by mode, next to the same trips all made by private car.
+#: bar colours of the energy chart: the baseline run, the other runs
+BASELINE_COLOUR, RUN_COLOUR = "#868e96", "#1c7ed6"
+#: line colour of the "every trip by private car" reference
+CAR_REFERENCE_COLOUR = "#c92a2a"
 
-    The counterfactual bar is the ``all`` row of ``energy_counterfactual`` (every trip driven
-    by private car over its road distance, docs/energy.md); runs without it show the energy by
-    mode with the counterfactual of their shared rides only.
+
+def energy_chart(runs: Runs, baseline: int = 0) -> Figure:
+    """Energy (kWh), CO2 (kg) and kWh per passenger-km of each run against the baseline run.
+
+    One panel per KPI, one bar per run with its value written on it, and for every run but the
+    baseline the change against the baseline (%; :func:`~mobisim.results.compare.energy_against_baseline`).
+    The dashed line (in the legend) is a second reference: every trip the baseline run made
+    driven by private car (``energy_counterfactual``, docs/energy.md). Runs without energy tables are left
+    out; with none, a "no data" panel.
     """
-    from mobisim.metrics.counterfactual import COUNTERFACTUAL as COUNTERFACTUAL_LABEL
-    from mobisim.metrics.counterfactual import energy_by_mode
+    from mobisim.metrics.counterfactual import car_reference, energy_totals
+    from mobisim.results.compare import (
+        ENERGY_KPIS,
+        energy_against_baseline,
+        format_number,
+        unique_labels,
+    )
 
-    fig, ax = _figure()
-    bars: dict[str, pd.Series] = {}
-    for label, tables in runs:
-        by_mode = energy_by_mode(tables)
-        if not len(by_mode):
-            continue
-        counterfactual = tables.get("energy_counterfactual")
-        if counterfactual is not None and "all" in set(counterfactual["service"].astype(str)):
-            row = counterfactual[counterfactual["service"].astype(str) == "all"].iloc[0]
-            by_mode = by_mode.drop(COUNTERFACTUAL_LABEL, errors="ignore")
-            bars[label] = by_mode
-            bars[f"{label}\nall by private car"] = pd.Series(
-                {"private car (counterfactual)": float(row["counterfactual_energy_kwh"])}
-            )
-        else:
-            bars[label] = by_mode
-    if not bars:
-        no_data(ax, "Energy by mode", "the runs have no energy tables (energy accounting off)")
+    totals = [(label, {"system": energy_totals(tables)}) for label, tables in runs]
+    if not totals or "energy_kwh" not in totals[baseline][1]["system"]:
+        fig, ax = _figure()
+        why = "the runs have no energy tables (energy accounting off)"
+        if totals and any("energy_kwh" in t["system"] for _, t in totals):
+            why = "the baseline run has no energy tables (energy accounting off)"
+        no_data(ax, "Energy against the baseline run", why)
         return fig
-    table = pd.DataFrame(bars).fillna(0.0).T
-    table.plot(kind="bar", stacked=True, ax=ax, rot=0)
-    ax.set_xlabel("")
-    ax.set_ylabel("energy, kWh")
-    ax.set_title("Energy of the day by mode vs. every trip by private car")
-    ax.legend(fontsize=7, ncols=2)
+    table = energy_against_baseline(totals, baseline)
+    base_label = unique_labels([label for label, _ in totals])[baseline]
+    reference = car_reference(runs[baseline][1])
+    n_runs = len(table) // len(ENERGY_KPIS)
+    # one panel per KPI, stacked; one horizontal bar per run, the baseline on top: long run
+    # names and many runs stay readable
+    fig, axes = plt.subplots(
+        len(ENERGY_KPIS), 1, figsize=(9.0, len(ENERGY_KPIS) * (0.42 * n_runs + 1.1)), squeeze=False
+    )
+    for ax, (kpi, name, unit) in zip(axes[:, 0], ENERGY_KPIS, strict=True):
+        rows = table[table["kpi"] == kpi].reset_index(drop=True)
+        values = rows["value"].to_numpy(dtype=float)
+        colours = [BASELINE_COLOUR if r == base_label else RUN_COLOUR for r in rows["run"]]
+        y = np.arange(len(rows))
+        ax.barh(y, np.nan_to_num(values), color=colours, height=0.6)
+        top = np.nanmax(values) if np.isfinite(values).any() else 1.0
+        ref = reference.get(kpi, float("nan"))
+        if np.isfinite(ref):
+            top = max(top, ref)
+            ax.axvline(
+                ref,
+                color=CAR_REFERENCE_COLOUR,
+                linestyle="--",
+                linewidth=1.2,
+                label=f"every trip by private car (baseline's trips): {format_number(ref)}",
+            )
+            # above the panel, right of its title: never over a bar's value
+            ax.legend(
+                loc="lower right",
+                bbox_to_anchor=(1.0, 1.0),
+                fontsize=7.5,
+                frameon=False,
+                borderaxespad=0.1,
+            )
+        for yi, row in zip(y, rows.itertuples(index=False), strict=True):
+            text = " " + format_number(row.value)
+            if not math.isnan(row.change_pct):
+                text += f"  ({row.change_pct:+.1f} %)"
+            at = row.value if np.isfinite(row.value) else 0.0
+            ax.text(
+                at,
+                yi,
+                text,
+                ha="left",
+                va="center",
+                fontsize=8,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85},
+            )
+        ax.set_xlim(0, top * 1.3 if top > 0 else 1.0)
+        if top >= 1000:  # thousands separators on the axis as on the bars
+            ax.xaxis.set_major_formatter(
+                matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}")
+            )
+        ax.set_yticks(y)
+        ax.set_yticklabels(
+            [f"{r} (baseline)" if r == base_label else r for r in rows["run"]], fontsize=8
+        )
+        ax.invert_yaxis()  # the baseline first, on top
+        ax.set_title(f"{name}, {unit}", fontsize=10, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(
+        "Energy of the day against the baseline run (grey; % = change against it)", fontsize=11
+    )
     fig.tight_layout()
     return fig
 
@@ -340,10 +400,11 @@ def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
 
     Returns the files written.
     """
-    from mobisim.metrics.tables import load_run, run_label
+    from mobisim.metrics.tables import load_run, resolve_run_dir, run_label
 
+    run_dir = resolve_run_dir(run_dir)
     tables = load_run(run_dir)
-    out_dir = Path(out_dir) if out_dir is not None else Path(run_dir) / "charts"
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / "charts"
     out_dir.mkdir(parents=True, exist_ok=True)
     charts = run_charts(run_label(tables, run_dir), tables)
     return [save_png(fig, out_dir / f"{name}.png") for name, fig in charts.items()]

@@ -20,9 +20,15 @@ import matplotlib.pyplot as plt
 from mobisim import __version__
 from mobisim.errors import ResultsError
 from mobisim.metrics.kpis import compute_kpis
-from mobisim.metrics.tables import kpi_meta, load_run, run_label
+from mobisim.metrics.tables import kpi_meta, load_run, resolve_run_dir, run_label
 from mobisim.results import plots
-from mobisim.results.compare import comparison_table, formatted, unique_labels
+from mobisim.results.compare import (
+    comparison_table,
+    format_number,
+    formatted,
+    unique_labels,
+    unserved_table,
+)
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -71,6 +77,35 @@ def kpi_table_html(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
     )
 
 
+def unserved_html(runs: Sequence[tuple[str, dict[str, Any]]], scope: str, table_id: str) -> str:
+    """:func:`~mobisim.results.compare.unserved_table` as an HTML table with id ``table_id``
+    (a sentence instead when every trip of every run was served)."""
+    table = unserved_table(runs, scope)
+    if table.empty:
+        return f"<p class='meta' id='{table_id}'>Every trip was served.</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = []
+    for row in table.itertuples(index=False):
+        cells = [f"<td>{html.escape(str(v))}</td>" for v in row[:2]]
+        cells += [f'<td class="num">{html.escape(format_number(float(v)))}</td>' for v in row[2:7]]
+        cells.append(f"<td>{html.escape(str(row[7]))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<table id="{table_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _demand_warnings_html(manifest: dict[str, Any]) -> str:
+    """What the run's demand left out (:func:`mobisim.demand.trips.demand_warnings`), as a list
+    of warnings with class ``demand-warning``; empty when nothing was."""
+    from mobisim.demand.trips import demand_warnings
+
+    lines = demand_warnings(manifest.get("demand") or {})
+    items = "".join(f"<li class='demand-warning'>{html.escape(line)}</li>" for line in lines)
+    return f"<ul>{items}</ul>" if items else ""
+
+
 def _run_list_html(labelled: list[tuple[str, Path, dict[str, Any]]]) -> str:
     items = []
     for label, run_dir, tables in labelled:
@@ -79,19 +114,36 @@ def _run_list_html(labelled: list[tuple[str, Path, dict[str, Any]]]) -> str:
             f"<li><b>{html.escape(label)}</b> — {html.escape(run_dir.name)}, seed "
             f"{html.escape(str(manifest.get('seed', '?')))}, "
             f"{len(tables['trips']):,} trips, fingerprint "
-            f"{html.escape(str(manifest.get('fingerprint', '?'))[:12])}</li>"
+            f"{html.escape(str(manifest.get('fingerprint', '?'))[:12])}"
+            f"{_demand_warnings_html(manifest)}</li>"
         )
     return "<ul class='meta'>" + "".join(items) + "</ul>"
 
 
-def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> str:
-    """The HTML text of a report comparing the runs in ``run_dirs`` (the first is the baseline).
+def with_baseline(run_dirs: Sequence[str | Path], baseline: str | Path | None = None) -> list[Path]:
+    """``run_dirs`` with the baseline run first: ``baseline`` moved to the front (added when it
+    is not among them; ``<scenario>/latest`` allowed), else the first run stays the baseline."""
+    dirs = [resolve_run_dir(d) for d in run_dirs]
+    if baseline is None:
+        return dirs
+    base = resolve_run_dir(baseline)
+    return [base, *[d for d in dirs if d.resolve() != base.resolve()]]
+
+
+def build_report(
+    run_dirs: Sequence[str | Path],
+    title: str | None = None,
+    baseline: str | Path | None = None,
+) -> str:
+    """The HTML text of a report comparing the runs in ``run_dirs`` against ``baseline`` (a run
+    folder, see :func:`with_baseline`; default: the first run).
 
     KPIs are recomputed from each folder's tables, so the page always matches the data.
     """
     if not run_dirs:
         raise ResultsError("no run folders given to report on")
-    loaded = [(Path(d), load_run(d)) for d in run_dirs]
+    run_dirs = with_baseline(run_dirs, baseline)
+    loaded = [(resolve_run_dir(d), load_run(d)) for d in run_dirs]
     labels = unique_labels([run_label(tables, d) for d, tables in loaded])
     labelled = [(label, d, t) for label, (d, t) in zip(labels, loaded, strict=True)]
     runs = [(label, tables) for label, _, tables in labelled]
@@ -109,7 +161,12 @@ def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> st
             "Waiting and travel times",
             [
                 ("wait", lambda: plots.wait_chart(runs), "Wait of shared rides"),
-                ("door_to_door", lambda: plots.door_to_door_chart(runs), "Door-to-door time"),
+                (
+                    "door_to_door",
+                    lambda: plots.door_to_door_chart(runs),
+                    "Door-to-door time of served trips (forced walks: see Who is left without "
+                    "service)",
+                ),
             ],
         ),
         (
@@ -135,7 +192,8 @@ def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> st
                 (
                     "energy",
                     lambda: plots.energy_chart(runs),
-                    "Energy by mode and the car counterfactual",
+                    "Energy, CO2 and kWh per passenger-km against the baseline run (dashed: "
+                    "every trip of the baseline driven by private car)",
                 ),
                 ("charging", lambda: plots.charging_chart(runs), "Charging load and PV generation"),
             ],
@@ -162,6 +220,15 @@ def build_report(run_dirs: Sequence[str | Path], title: str | None = None) -> st
         kpi_table_html(kpis),
         "<p class='meta'>Δ: change against the baseline (percentage points for %); Δ%: relative "
         "change. Definitions: docs/kpis.md.</p>",
+        "<h2>Who is left without service</h2>",
+        "<p class='meta'>Unserved trips: no mode of the scenario carried them and they could not "
+        "walk within the acceptable walk (<code>mode_choice.acceptable_walk_m</code>, by default "
+        "the walk service's <code>max_walk_m</code>). Forced walks are people who walked further "
+        "all the same.</p>",
+        "<h3>By group</h3>",
+        unserved_html(kpis, "by_group", "unserved-by-group"),
+        "<h3>By origin → destination zone (most unserved first)</h3>",
+        unserved_html(kpis, "by_od", "unserved-by-od"),
     ]
     for heading, charts in sections:
         body.append(f"<h2>{html.escape(heading)}</h2>")
@@ -178,10 +245,14 @@ def _without_manifest(tables: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_report(
-    run_dirs: Sequence[str | Path], out_html: str | Path, title: str | None = None
+    run_dirs: Sequence[str | Path],
+    out_html: str | Path,
+    title: str | None = None,
+    baseline: str | Path | None = None,
 ) -> Path:
-    """Write the report of ``run_dirs`` (:func:`build_report`) to ``out_html``; returns the path."""
+    """Write the report of ``run_dirs`` against ``baseline`` (:func:`build_report`) to
+    ``out_html``; returns the path."""
     out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
-    out_html.write_text(build_report(run_dirs, title), encoding="utf-8")
+    out_html.write_text(build_report(run_dirs, title, baseline), encoding="utf-8")
     return out_html
