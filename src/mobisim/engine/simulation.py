@@ -239,9 +239,18 @@ def _trips_frame(trips: pd.DataFrame, records: dict[int, TripRecord], router) ->
     )
     outcome["n_offers_available"] = outcome["n_offers_available"].astype(np.int64)
     origins = trips["origin_node"].to_numpy(np.int64)
-    outcome["direct_s"] = np.asarray(
-        router.travel_times_s("car", origins, trips["dest_node"].to_numpy(np.int64)), dtype=float
-    )
+    dests = trips["dest_node"].to_numpy(np.int64)
+    if len(router.periods) == 1:
+        direct_s = router.travel_times_s("car", origins, dests)
+    else:  # each trip in the time-of-day period of its departure
+        depart_s = trips["depart_s"].to_numpy(float)
+        period = np.array([router.period_index(t) for t in depart_s], np.int64)
+        direct_s = np.full(len(trips), np.nan)
+        for k in np.unique(period):
+            rows = period == k
+            at_s = router.periods[k].start_h * 3600.0
+            direct_s[rows] = router.travel_times_s("car", origins[rows], dests[rows], at_s)
+    outcome["direct_s"] = np.asarray(direct_s, dtype=float)
     return pd.concat([trips.reset_index(drop=True), outcome], axis=1)
 
 
@@ -292,8 +301,11 @@ def simulate(
 
     Raises SimulationError if a trip has no final status when the clock stops.
     """
-    with _fewer_gc_passes():
-        return _simulate(scenario, network, router, trips, streams, progress)
+    try:
+        with _fewer_gc_passes():
+            return _simulate(scenario, network, router, trips, streams, progress)
+    finally:
+        router.clock = None  # no reference from the router to the finished day
 
 
 def acceptable_walk_m(scenario) -> float:
@@ -312,6 +324,8 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
     wall_start = time.perf_counter()
     start_s, end_s = scenario.period.start_s, scenario.period.end_s
     env = simpy.Environment(initial_time=start_s)
+    # a query without its own departure time departs now: the router's time-of-day period
+    router.clock = lambda: env.now
     log = EventLog()
     energy = None
     if scenario.energy.enabled:  # vehicle types, batteries and charging sites of the run
