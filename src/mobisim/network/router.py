@@ -100,13 +100,15 @@ class Router:
         self.all_pairs = self.n_nodes <= self.settings.all_pairs_max_nodes
         self.profiles: dict[str, Profile] = {p.name: p for p in BUILTIN_PROFILES}
         self._tables: dict[tuple[str, str], PathTable] = {}
-        #: profile (or (profile, period) with several periods) -> (weight look-up, length
-        #: look-up, constant speed m/s or None) for :meth:`try_leg` on all-pairs tables (filled
-        #: on a profile's first scalar query)
-        self._pair_lookups: dict = {}
         self.periods = self.settings.speed_periods()
         self._single_period = len(self.periods) == 1
         self._period_starts_s = [p.start_h * 3600.0 for p in self.periods]
+        #: the last period found and its window [lo, hi) in s (the clock moves forward, so most
+        #: look-ups fall in it)
+        self._window = (0.0, 0.0, 0)
+        #: per period: profile -> (weight look-up, length look-up, constant speed m/s or None)
+        #: for :meth:`try_leg` on all-pairs tables (filled on a profile's first scalar query)
+        self._pair_lookups: list[dict[str, tuple]] = [{} for _ in self.periods]
         #: (view, period index) -> (per-edge speed factors or None when all 1.0, table key tag)
         self._period_factors: dict[tuple[str, int], tuple[np.ndarray | None, str]] = {}
         #: the departure time of queries that give none (s); the simulation sets it to env.now
@@ -129,7 +131,14 @@ class Router:
             if self.clock is None:
                 return 0
             depart_s = self.clock()
-        return bisect_right(self._period_starts_s, float(depart_s) % DAY_S) - 1
+        lo_s, hi_s, period = self._window
+        if lo_s <= depart_s < hi_s:
+            return period
+        day_s = (float(depart_s) // DAY_S) * DAY_S
+        period = bisect_right(self._period_starts_s, float(depart_s) - day_s) - 1
+        here = self.periods[period]
+        self._window = (day_s + here.start_h * 3600.0, day_s + here.end_h * 3600.0, period)
+        return period
 
     def _factors(self, view_name: str, period: int) -> tuple[np.ndarray | None, str]:
         """Per-edge speed factors of ``view_name`` in ``period`` (None = all 1.0) and their tag."""
@@ -268,8 +277,8 @@ class Router:
         read directly (the same values, in s and m, as :meth:`_try_leg_checked` gives); anything
         else (the first query of a profile, LRU tables, a node out of range) goes the checked way.
         """
-        key = profile if self._single_period else (profile, self.period_index(depart_s))
-        lookup = self._pair_lookups.get(key)
+        period = 0 if self._single_period else self.period_index(depart_s)
+        lookup = self._pair_lookups[period].get(profile)
         if lookup is not None:
             origin, dest = int(origin), int(dest)
             if 0 <= origin < self.n_nodes and 0 <= dest < self.n_nodes:
@@ -283,21 +292,21 @@ class Router:
                     return weight, length_at(origin, dest)
                 length = length_at(origin, dest)
                 return length / speed_mps, length
-        return self._try_leg_checked(profile, origin, dest, key)
+        return self._try_leg_checked(profile, origin, dest, period)
 
     def _try_leg_checked(
-        self, profile: str, origin: int, dest: int, key
+        self, profile: str, origin: int, dest: int, period: int
     ) -> tuple[float, float] | None:
-        """:meth:`try_leg` with every check; remembers the look-ups under ``key``."""
+        """:meth:`try_leg` with every check; remembers the look-ups of ``period``."""
         prof = self._profile(profile)
         origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
         if origin == dest:
             return 0.0, 0.0
-        table = self._table_in(prof, 0 if self._single_period else key[1])
+        table = self._table_in(prof, period)
         if table.all_pairs and table.weight_matrix is not None:
             # ndarray.item gives the Python float that float(matrix[o, d]) gives
             speed_mps = None if prof.speed_kmh is None else kmh_to_mps(prof.speed_kmh)
-            self._pair_lookups[key] = (
+            self._pair_lookups[period][profile] = (
                 table.weight_matrix.item,
                 table.length_matrix.item,
                 speed_mps,
