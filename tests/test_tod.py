@@ -70,6 +70,18 @@ def test_a_factor_of_one_half_doubles_car_times_in_that_period_only(network, pai
     )
 
 
+def test_legs_departing_times_each_pair_in_its_own_period(network, pairs):
+    free = Router(network)
+    tod = Router(network, RouterSettings(periods=_three_periods({"default": 0.5})))
+    origins, dests = pairs
+    depart_s = np.where(np.arange(len(origins)) % 2 == 0, 8 * HOUR_S, 12 * HOUR_S + 86_400)
+    times_s, dists_m = tod.legs_departing("car", origins, dests, depart_s)
+    free_s, free_m = free.legs("car", origins, dests)
+    np.testing.assert_allclose(times_s, np.where(depart_s == 8 * HOUR_S, 2, 1) * free_s)
+    np.testing.assert_allclose(dists_m, free_m)
+    np.testing.assert_array_equal(free.legs_departing("car", origins, dests, depart_s)[0], free_s)
+
+
 def test_the_clock_picks_the_period_when_a_query_gives_no_time(network, pairs):
     tod = Router(network, RouterSettings(periods=_three_periods({"default": 0.5})))
     origins, dests = pairs

@@ -240,16 +240,8 @@ def _trips_frame(trips: pd.DataFrame, records: dict[int, TripRecord], router) ->
     outcome["n_offers_available"] = outcome["n_offers_available"].astype(np.int64)
     origins = trips["origin_node"].to_numpy(np.int64)
     dests = trips["dest_node"].to_numpy(np.int64)
-    if len(router.periods) == 1:
-        direct_s = router.travel_times_s("car", origins, dests)
-    else:  # each trip in the time-of-day period of its departure
-        depart_s = trips["depart_s"].to_numpy(float)
-        period = np.array([router.period_index(t) for t in depart_s], np.int64)
-        direct_s = np.full(len(trips), np.nan)
-        for k in np.unique(period):
-            rows = period == k
-            at_s = router.periods[k].start_h * 3600.0
-            direct_s[rows] = router.travel_times_s("car", origins[rows], dests[rows], at_s)
+    depart_s = trips["depart_s"].to_numpy(float)  # each trip in its departure's time-of-day period
+    direct_s, _ = router.legs_departing("car", origins, dests, depart_s)
     outcome["direct_s"] = np.asarray(direct_s, dtype=float)
     return pd.concat([trips.reset_index(drop=True), outcome], axis=1)
 

@@ -377,6 +377,27 @@ class Router:
         weight, length = self.table(profile, depart_s).lookup(origins, dests)
         return self._time_of(prof, weight, length), length
 
+    def legs_departing(
+        self, profile: str, origins, dests, depart_s
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`legs` with one departure time per pair (s after midnight; same shape).
+
+        Each pair is timed in its own departure's period (e.g. every trip's direct drive).
+        """
+        origins, dests, depart_s = np.broadcast_arrays(
+            np.asarray(origins), np.asarray(dests), np.asarray(depart_s, dtype=float)
+        )
+        if self._single_period:
+            return self.legs(profile, origins, dests)
+        day_s = np.mod(depart_s, DAY_S)
+        period = np.searchsorted(self._period_starts_s, day_s, side="right") - 1
+        times_s, dists_m = np.full(origins.shape, np.nan), np.full(origins.shape, np.nan)
+        for k in np.unique(period):
+            rows = period == k
+            at_s = self._period_starts_s[k]
+            times_s[rows], dists_m[rows] = self.legs(profile, origins[rows], dests[rows], at_s)
+        return times_s, dists_m
+
     def travel_times_s(
         self, profile: str, origins, dests, depart_s: float | None = None
     ) -> np.ndarray:
