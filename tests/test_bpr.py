@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,32 @@ def test_demand_without_a_path_and_bad_capacities_are_errors():
         all_or_nothing(4, np.array(U), np.array(V), np.ones(4), [3], [0], [10.0])
     with pytest.raises(NetworkError, match="capacities"):
         msa_equilibrium(4, U, V, np.ones(4), [1000.0, 0.0, 1.0, 1.0], [0], [3], [10.0])
+
+
+def test_link_volumes_count_each_leg_on_its_path_in_its_departure_period():
+    from mobisim.network.bpr import link_volumes_veh_h
+    from mobisim.network.load import build_network
+    from mobisim.network.router import Router
+    from mobisim.scenario.network_config import NetworkConfig, RouterSettings
+
+    net = build_network(NetworkConfig(synthetic={"target_nodes": 200, "seed": 1}), ".")
+    periods = [
+        {"name": "early", "start_h": 0, "end_h": 8},
+        {"name": "late", "start_h": 8, "end_h": 24, "speed_factor": {"default": 0.5}},
+    ]
+    router = Router(net, RouterSettings(periods=periods))
+    times_s = router.times_from_s("car", 0, depart_s=0.0)
+    dest = int(np.nanargmax(times_s))  # the farthest node: a path of several links
+    path = router.path("car", 0, dest, 0.0)
+    assert len(path) > 3
+    volumes = link_volumes_veh_h(
+        router, [0, 0, 0, 5], [dest, dest, dest, 5], [3600.0, 7200.0, 9 * 3600.0, 100.0], scale=2.0
+    )
+    view = net.view("drive")
+    assert volumes.shape == (2, view.n_edges)
+    # two legs in the 8-hour early period, one in the 16-hour late one, each counted twice (scale)
+    assert volumes[0].sum() == pytest.approx(2 * 2 * (len(path) - 1) / 8)
+    assert volumes[1].sum() == pytest.approx(1 * 2 * (len(path) - 1) / 16)
+    loaded = np.flatnonzero(volumes[0])
+    pairs = {(int(view.u[e]), int(view.v[e])) for e in loaded}
+    assert pairs == set(itertools.pairwise(path))

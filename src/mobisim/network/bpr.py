@@ -20,13 +20,18 @@ with junctions and signals. Not yet wired into a run (docs/networks.md "Congesti
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from mobisim.errors import NetworkError
+
+if TYPE_CHECKING:
+    from mobisim.network.router import Router
 
 BPR_ALPHA = 0.15  # [BPR64]
 BPR_BETA = 4.0  # [BPR64]
@@ -209,3 +214,50 @@ def msa_equilibrium(
         result.volume_veh_h = result.volume_veh_h + (aon - result.volume_veh_h) / k
         result.time_s = bpr_time_s(free_s, result.volume_veh_h, capacity, alpha, beta)
     return result
+
+
+def link_volumes_veh_h(
+    router: Router, from_nodes, to_nodes, depart_s, profile: str = "car", scale: float = 1.0
+) -> np.ndarray:
+    """Volumes of vehicle legs on the links of ``profile``'s view, veh/h, per time-of-day period.
+
+    Each leg (e.g. a run's ``vehicle_leg`` events of cars and road vehicles: ``node``,
+    ``to_node``, ``time_s``) follows the router's fastest path in the period it departs in and
+    counts once on every link of it in that period; a period's count divided by its length in
+    hours is its volume. Of parallel links the one with the shortest free-flow time is counted.
+
+    Parameters
+    ----------
+    router : Router
+        The run's router (its ``periods`` set the periods).
+    from_nodes, to_nodes : array-like of int
+        Start and end node of each leg.
+    depart_s : array-like of float
+        Departure of each leg, s after midnight.
+    profile : str
+        Routing profile the legs drive with (its view's links are counted).
+    scale : float
+        Real vehicles per simulated one (e.g. real population / simulated residents).
+
+    Returns
+    -------
+    ndarray of shape (number of periods, number of links of the view), veh/h.
+    """
+    view = router.network.view(router.profiles[profile].view)
+    order = np.lexsort((view.travel_time_s, view.v, view.u))
+    link_of: dict[tuple[int, int], int] = {}
+    for edge in order[::-1]:  # the fastest of parallel links is written last
+        link_of[(int(view.u[edge]), int(view.v[edge]))] = int(edge)
+    counts = np.zeros((len(router.periods), view.n_edges))
+    for a, b, at_s in zip(
+        np.asarray(from_nodes, np.int64), np.asarray(to_nodes, np.int64), np.asarray(depart_s),
+        strict=True,
+    ):  # fmt: skip
+        if a == b:
+            continue
+        period = router.period_index(float(at_s))
+        nodes = router.path(profile, int(a), int(b), float(at_s))
+        for pair in itertools.pairwise(nodes):
+            counts[period, link_of[pair]] += 1.0
+    hours = np.array([p.end_h - p.start_h for p in router.periods], float)
+    return counts * scale / hours[:, None]
