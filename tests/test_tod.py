@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import mobisim
-from mobisim.errors import ScenarioError
+from mobisim.errors import NetworkError, ScenarioError
 from mobisim.network.load import build_network
 from mobisim.network.router import Router
 from mobisim.scenario.network_config import (
@@ -225,3 +225,22 @@ def _error_text(tmp_path: Path, data: dict) -> str:
     with pytest.raises(ScenarioError) as info:
         mobisim.load_scenario(path)
     return str(info.value)
+
+
+def test_link_speed_factors_replace_a_periods_factors(network, pairs):
+    free = Router(network)
+    tod = Router(network, RouterSettings(periods=_three_periods({"default": 0.8})))
+    origins, dests = pairs
+    free_s = free.travel_times_s("car", origins, dests)
+    tod.try_leg("car", int(origins[0]), int(dests[0]), 8 * HOUR_S)  # remember the look-ups
+    n_edges = network.view("drive").n_edges
+    tod.set_link_speed_factors("drive", 1, np.full(n_edges, 0.5))
+    np.testing.assert_allclose(tod.travel_times_s("car", origins, dests, 8 * HOUR_S), 2 * free_s)
+    leg = tod.try_leg("car", int(origins[0]), int(dests[0]), 8 * HOUR_S)
+    assert leg is None or leg[0] == pytest.approx(2 * free_s[0])
+    np.testing.assert_array_equal(tod.travel_times_s("car", origins, dests, 12 * HOUR_S), free_s)
+    assert len([key for key in tod._tables if key[2]]) == 1  # the 0.8 table was dropped
+    with pytest.raises(NetworkError, match="expected"):
+        tod.set_link_speed_factors("drive", 1, np.ones(3))
+    with pytest.raises(NetworkError, match="> 0"):
+        tod.set_link_speed_factors("drive", 1, np.zeros(n_edges))

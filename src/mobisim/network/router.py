@@ -156,6 +156,30 @@ class Router:
             self._period_factors[key] = cached
         return cached
 
+    def set_link_speed_factors(self, view_name: str, period: int, factors) -> None:
+        """Replace the speed factors of every link of ``view_name`` in ``period``.
+
+        For feedback from link volumes (mobisim.network.bpr): a link's factor is its free-flow
+        time over its congested time. ``factors``: one value > 0 per link of the view, in the
+        view's edge order. Tables of that period are rebuilt on their next use.
+        """
+        view = self.network.view(view_name)
+        values = np.asarray(factors, dtype=float)
+        if values.shape != (view.n_edges,):
+            raise NetworkError(
+                f"{view_name} speed factors: expected {view.n_edges} values, got {values.shape}"
+            )
+        if not np.all(values > 0):
+            raise NetworkError(f"{view_name} speed factors must all be > 0")
+        if not 0 <= period < len(self.periods):
+            raise NetworkError(f"period {period} is outside 0..{len(self.periods) - 1}")
+        tag = "links" + hashlib.sha1(values.tobytes()).hexdigest()[:12]
+        self._period_factors[(view_name, period)] = (values, tag)
+        self._pair_lookups[period] = {}
+        in_use = {(v, t) for (v, _), (_, t) in self._period_factors.items()}
+        for key in [k for k in self._tables if k[2] and (k[0], k[2]) not in in_use]:
+            del self._tables[key]  # a replaced period's tables, no longer reachable
+
     # ------------------------------------------------------------------ profiles
     def add_profile(
         self,
