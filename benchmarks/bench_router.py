@@ -1,17 +1,24 @@
 """Router benchmark: build time and travel-time look-ups on synthetic towns and Nootdorp.
 
 Run:  /work/venv/bin/python benchmarks/bench_router.py [--lookups 1000000]
+      /work/venv/bin/python benchmarks/bench_router.py --periods [--nodes 5000]
 
 For each network: time to build the network, to build the car (edge speeds, with distances along
 the fastest path) and walk (constant speed) tables, then 1 M random car travel-time look-ups,
 vectorised (one call) and scalar (one call each). Networks above ``all_pairs_max_nodes`` use LRU
 mode: there the look-ups use 500 distinct origins (warm rows) and the cost of one new source
 (a Dijkstra row plus distances by pointer doubling) is reported separately.
+
+``--periods``: time-of-day tables on one synthetic network, one free-flow period against the
+five ``korea_weekday`` periods (docs/networks.md "Time of day"): build time and memory of the car
+tables (every period built, all-pairs matrices' bytes and the process's peak RSS), and the scalar
+look-up rate with the router's clock set (the hot path then picks a period per call).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from pathlib import Path
 
@@ -75,10 +82,63 @@ def bench(label: str, config: NetworkConfig, lookups: int, settings: RouterSetti
     }
 
 
+def bench_periods(nodes: int, lookups: int, presets: tuple[str, ...]) -> None:
+    """Print build time, memory and scalar look-ups of 1 vs 5 time-of-day periods (car)."""
+    net, net_s = _timed(
+        lambda: build_network(NetworkConfig(synthetic={"target_nodes": nodes}), ".")
+    )
+    print(f"network: {net.n_nodes} nodes, {net.graph.number_of_edges()} edges ({net_s:.1f} s)")
+    rng = np.random.default_rng(0)
+    origins = rng.integers(0, net.n_nodes, lookups).tolist()
+    dests = rng.integers(0, net.n_nodes, lookups).tolist()
+    departs = np.sort(rng.uniform(5 * 3600, 24 * 3600, lookups)).tolist()  # the clock goes forward
+    print("| periods | car tables | build_s | matrices_MB | peak_RSS_MB | scalar_Mps |")
+    print("|---|---|---|---|---|---|")
+    for preset in presets:
+        settings = RouterSettings(all_pairs_max_nodes=max(6000, nodes), speed_preset=preset)
+        router = Router(net, settings)
+        starts = [p.start_h * 3600.0 for p in router.periods]
+        tables, build_s = _timed(
+            lambda r=router, s=starts: {id(r.table("car", t)): r.table("car", t) for t in s}
+        )
+        matrix_mb = (
+            sum(t.weight_matrix.nbytes + t.length_matrix.nbytes for t in tables.values()) / 1e6
+        )
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        now = [0.0]
+        router.clock = lambda now=now: now[0]
+
+        def scalar(router=router, now=now):
+            try_time = router.try_travel_time_s
+            for o, d, t in zip(origins, dests, departs, strict=True):
+                now[0] = t
+                try_time("car", o, d)
+
+        _, scalar_s = _timed(scalar)
+        print(
+            f"| {len(router.periods)} ({preset}) | {len(tables)} | {build_s:.1f} | {matrix_mb:.0f} "
+            f"| {peak_mb:.0f} | {lookups / scalar_s / 1e6:.2f} |"
+        )
+        del tables, router
+    print(
+        f"\nscalar look-ups: {lookups:,}, departures uniform over 05-24 h in time order; peak RSS "
+        "of the process so far (one --preset per process measures each alone)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lookups", type=int, default=1_000_000, help="look-ups per network")
+    parser.add_argument("--periods", action="store_true", help="time-of-day tables: 1 vs 5 periods")
+    parser.add_argument("--nodes", type=int, default=5000, help="synthetic nodes for --periods")
+    parser.add_argument(
+        "--preset", choices=("free_flow", "korea_weekday"), help="--periods: this preset only"
+    )
     args = parser.parse_args()
+    if args.periods:
+        presets = (args.preset,) if args.preset else ("free_flow", "korea_weekday")
+        bench_periods(args.nodes, min(args.lookups, SCALAR_SAMPLE), presets)
+        return
     settings = RouterSettings(all_pairs_max_nodes=6000, lru_size=2048)
     cases = [
         (f"synthetic {k}", NetworkConfig(synthetic={"target_nodes": k}))

@@ -45,6 +45,10 @@ class LineRouter:
         legs = [(np.nan, np.nan) if leg is None else leg for leg in legs]
         return np.array([t for t, _ in legs]), np.array([m for _, m in legs])
 
+    def legs_departing(self, profile, origins, dests, depart_s):
+        """:meth:`legs`: the same speeds at every hour."""
+        return self.legs(profile, origins, dests)
+
     def distances_m(self, profile, origins, dests):
         return self.legs(profile, origins, dests)[1]
 

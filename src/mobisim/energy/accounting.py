@@ -262,12 +262,17 @@ def car_distances_m(router: Any, trips: pd.DataFrame, profile: str = "car") -> p
 
     Parameters:
         router: the run's Router (vectorised ``distances_m``).
-        trips: the trips table (``trip_id``, ``origin_node``, ``dest_node``).
+        trips: the trips table (``trip_id``, ``origin_node``, ``dest_node``, and ``depart_s``
+            where the path should be the one of the departure's time-of-day period).
         profile: router profile of private cars.
     """
-    distance_m = router.distances_m(
-        profile, trips["origin_node"].to_numpy(np.int64), trips["dest_node"].to_numpy(np.int64)
-    )
+    origins = trips["origin_node"].to_numpy(np.int64)
+    dests = trips["dest_node"].to_numpy(np.int64)
+    if "depart_s" in trips:
+        depart_s = trips["depart_s"].to_numpy(float)
+        distance_m = router.legs_departing(profile, origins, dests, depart_s)[1]
+    else:
+        distance_m = router.distances_m(profile, origins, dests)
     return pd.Series(np.asarray(distance_m, dtype=float), index=trips["trip_id"].to_numpy())
 
 

@@ -241,9 +241,10 @@ def _trips_frame(trips: pd.DataFrame, records: dict[int, TripRecord], router) ->
     )
     outcome["n_offers_available"] = outcome["n_offers_available"].astype(np.int64)
     origins = trips["origin_node"].to_numpy(np.int64)
-    outcome["direct_s"] = np.asarray(
-        router.travel_times_s("car", origins, trips["dest_node"].to_numpy(np.int64)), dtype=float
-    )
+    dests = trips["dest_node"].to_numpy(np.int64)
+    depart_s = trips["depart_s"].to_numpy(float)  # each trip in its departure's time-of-day period
+    direct_s, _ = router.legs_departing("car", origins, dests, depart_s)
+    outcome["direct_s"] = np.asarray(direct_s, dtype=float)
     return pd.concat([trips.reset_index(drop=True), outcome], axis=1)
 
 
@@ -294,8 +295,11 @@ def simulate(
 
     Raises SimulationError if a trip has no final status when the clock stops.
     """
-    with _fewer_gc_passes():
-        return _simulate(scenario, network, router, trips, streams, progress)
+    try:
+        with _fewer_gc_passes():
+            return _simulate(scenario, network, router, trips, streams, progress)
+    finally:
+        router.clock = None  # no reference from the router to the finished day
 
 
 def acceptable_walk_m(scenario) -> float:
@@ -314,6 +318,8 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
     wall_start = time.perf_counter()
     start_s, end_s = scenario.period.start_s, scenario.period.end_s
     env = simpy.Environment(initial_time=start_s)
+    # a query without its own departure time departs now: the router's time-of-day period
+    router.clock = lambda: env.now
     log = EventLog()
     energy = None
     if scenario.energy.enabled:  # vehicle types, batteries and charging sites of the run

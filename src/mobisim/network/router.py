@@ -23,10 +23,21 @@ on the same view share one length table.
 
 Unreachable pairs: scalar methods raise ``UnreachableError``; ``try_*`` methods return None;
 vectorised methods return NaN. An infinite time is never returned.
+
+Time of day: ``settings.speed_periods()`` splits the day into periods, each with a speed factor
+by road class; an edge-speed profile's time in a period uses ``speed_kph × factor`` (then the
+profile's cap). The router keeps one table set per period (built on first use; periods with the
+same factors, and all-1.0 periods, share one) and every query picks the period of its departure
+time: the ``depart_s`` argument (s after midnight of day 0; later days wrap), else the router's
+``clock`` (the simulation sets it to the SimPy clock for the run), else the first period.
+Constant-speed profiles (walk, bike, ...) have one table all day.
 """
 
 from __future__ import annotations
 
+import hashlib
+from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +51,7 @@ from mobisim.scenario.network_config import RouterSettings
 from mobisim.units import kmh_to_mps, mps_to_kmh
 
 WALK_SPEED_MPS = 1.2  # [T1]
+DAY_S = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -88,14 +100,85 @@ class Router:
         self.all_pairs = self.n_nodes <= self.settings.all_pairs_max_nodes
         self.profiles: dict[str, Profile] = {p.name: p for p in BUILTIN_PROFILES}
         self._tables: dict[tuple[str, str], PathTable] = {}
-        #: profile -> (weight look-up, length look-up, constant speed m/s or None) for
-        #: :meth:`try_leg` on all-pairs tables (filled on a profile's first scalar query)
-        self._pair_lookups: dict[str, tuple] = {}
+        self.periods = self.settings.speed_periods()
+        self._single_period = len(self.periods) == 1
+        self._period_starts_s = [p.start_h * 3600.0 for p in self.periods]
+        #: the last period found and its window [lo, hi) in s (the clock moves forward, so most
+        #: look-ups fall in it)
+        self._window = (0.0, 0.0, 0)
+        #: per period: profile -> (weight look-up, length look-up, constant speed m/s or None)
+        #: for :meth:`try_leg` on all-pairs tables (filled on a profile's first scalar query)
+        self._pair_lookups: list[dict[str, tuple]] = [{} for _ in self.periods]
+        #: (view, period index) -> (per-edge speed factors or None when all 1.0, table key tag)
+        self._period_factors: dict[tuple[str, int], tuple[np.ndarray | None, str]] = {}
+        #: the departure time of queries that give none (s); the simulation sets it to env.now
+        self.clock: Callable[[], float] | None = None
 
     @property
     def mode(self) -> str:
         """``all_pairs`` or ``lru``."""
         return "all_pairs" if self.all_pairs else "lru"
+
+    # ------------------------------------------------------------------ time of day
+    def period_index(self, depart_s: float | None = None) -> int:
+        """Index in ``self.periods`` of the period containing ``depart_s`` (s after midnight).
+
+        None: the ``clock``'s time, or the first period without a clock. Later days wrap (mod 24 h).
+        """
+        if self._single_period:
+            return 0
+        if depart_s is None:
+            if self.clock is None:
+                return 0
+            depart_s = self.clock()
+        lo_s, hi_s, period = self._window
+        if lo_s <= depart_s < hi_s:
+            return period
+        day_s = (float(depart_s) // DAY_S) * DAY_S
+        period = bisect_right(self._period_starts_s, float(depart_s) - day_s) - 1
+        here = self.periods[period]
+        self._window = (day_s + here.start_h * 3600.0, day_s + here.end_h * 3600.0, period)
+        return period
+
+    def _factors(self, view_name: str, period: int) -> tuple[np.ndarray | None, str]:
+        """Per-edge speed factors of ``view_name`` in ``period`` (None = all 1.0) and their tag."""
+        key = (view_name, period)
+        cached = self._period_factors.get(key)
+        if cached is None:
+            view = self.network.view(view_name)
+            classes, inverse = np.unique(view.highway.astype(str), return_inverse=True)
+            by_class = np.array([self.periods[period].factor_for(c) for c in classes], float)
+            if by_class.size == 0 or np.all(by_class == 1.0):
+                cached = (None, "")
+            else:
+                text = ";".join(f"{c}={f!r}" for c, f in zip(classes, by_class, strict=True))
+                cached = (by_class[inverse], hashlib.sha1(text.encode()).hexdigest()[:12])
+            self._period_factors[key] = cached
+        return cached
+
+    def set_link_speed_factors(self, view_name: str, period: int, factors) -> None:
+        """Replace the speed factors of every link of ``view_name`` in ``period``.
+
+        For feedback from link volumes (mobisim.network.bpr): a link's factor is its free-flow
+        time over its congested time. ``factors``: one value > 0 per link of the view, in the
+        view's edge order. Tables of that period are rebuilt on their next use.
+        """
+        view = self.network.view(view_name)
+        values = np.asarray(factors, dtype=float)
+        if values.shape != (view.n_edges,):
+            raise NetworkError(
+                f"{view_name} speed factors: expected {view.n_edges} values, got {values.shape}"
+            )
+        if not np.all(values > 0):
+            raise NetworkError(f"{view_name} speed factors must all be > 0")
+        if not 0 <= period < len(self.periods):
+            raise NetworkError(f"period {period} is outside 0..{len(self.periods) - 1}")
+        tag = "links" + hashlib.sha1(values.tobytes()).hexdigest()[:12]
+        self._period_factors[(view_name, period)] = (values, tag)
+        self._pair_lookups[period] = {}
+        in_use = {(v, t) for (v, _), (_, t) in self._period_factors.items()}
+        for key in [k for k in self._tables if k[2] and (k[0], k[2]) not in in_use]:
+            del self._tables[key]  # a replaced period's tables, no longer reachable
 
     # ------------------------------------------------------------------ profiles
     def add_profile(
@@ -148,30 +231,34 @@ class Router:
             known = ", ".join(sorted(self.profiles))
             raise NetworkError(f"unknown routing profile '{name}'; known: {known}") from None
 
-    def table(self, profile: str) -> PathTable:
-        """The (lazily built) path table behind ``profile``."""
-        prof = self._profile(profile)
-        key = (prof.view, prof.weight_key)
+    def table(self, profile: str, depart_s: float | None = None) -> PathTable:
+        """The (lazily built) path table behind ``profile`` for the period of ``depart_s``."""
+        return self._table_in(self._profile(profile), self.period_index(depart_s))
+
+    def _table_in(self, prof: Profile, period: int) -> PathTable:
+        factors, tag = (
+            (None, "") if prof.speed_kmh is not None else self._factors(prof.view, period)
+        )
+        key = (prof.view, prof.weight_key, tag)
         table = self._tables.get(key)
         if table is None:
-            table = self._build_table(prof)
+            table = self._build_table(prof, factors, tag)
             self._tables[key] = table
         return table
 
-    def _build_table(self, prof: Profile) -> PathTable:
+    def _build_table(self, prof: Profile, factors: np.ndarray | None, tag: str) -> PathTable:
         view = self.network.view(prof.view)
         if prof.speed_kmh is not None:
             weight = view.length_m
         else:
-            speed_kph = view.speed_kph
+            speed_kph = view.speed_kph if factors is None else view.speed_kph * factors
             if prof.speed_cap_kmh is not None:
                 speed_kph = np.minimum(speed_kph, prof.speed_cap_kmh)
             weight = view.length_m / (speed_kph / 3.6)
         cache_file = None
         if self.all_pairs and self.settings.cache_dir:
-            name = (
-                f"{self.network.fingerprint[:24]}-{prof.view}-{prof.weight_key}-{CACHE_FORMAT}.npz"
-            )
+            weight_key = prof.weight_key + (f"-tod{tag}" if tag else "")
+            name = f"{self.network.fingerprint[:24]}-{prof.view}-{weight_key}-{CACHE_FORMAT}.npz"
             cache_file = Path(self.settings.cache_dir) / name
         return PathTable(
             self.n_nodes,
@@ -204,14 +291,18 @@ class Router:
         return weight
 
     # ------------------------------------------------------------------ scalar queries
-    def try_leg(self, profile: str, origin: int, dest: int) -> tuple[float, float] | None:
+    def try_leg(
+        self, profile: str, origin: int, dest: int, depart_s: float | None = None
+    ) -> tuple[float, float] | None:
         """(travel_time_s, distance_m) of the fastest path, or None when unreachable.
 
-        The hot path of every offer: with all-pairs tables the two matrix cells are read directly
-        (the same values, in s and m, as :meth:`_try_leg_checked` gives); anything else (the first
-        query of a profile, LRU tables, a node out of range) goes the checked way.
+        ``depart_s``: departure time, s after midnight (None: the router's clock; see the module
+        docstring). The hot path of every offer: with all-pairs tables the two matrix cells are
+        read directly (the same values, in s and m, as :meth:`_try_leg_checked` gives); anything
+        else (the first query of a profile, LRU tables, a node out of range) goes the checked way.
         """
-        lookup = self._pair_lookups.get(profile)
+        period = 0 if self._single_period else self.period_index(depart_s)
+        lookup = self._pair_lookups[period].get(profile)
         if lookup is not None:
             origin, dest = int(origin), int(dest)
             if 0 <= origin < self.n_nodes and 0 <= dest < self.n_nodes:
@@ -225,19 +316,21 @@ class Router:
                     return weight, length_at(origin, dest)
                 length = length_at(origin, dest)
                 return length / speed_mps, length
-        return self._try_leg_checked(profile, origin, dest)
+        return self._try_leg_checked(profile, origin, dest, period)
 
-    def _try_leg_checked(self, profile: str, origin: int, dest: int) -> tuple[float, float] | None:
-        """:meth:`try_leg` with every check; remembers the profile's matrix look-ups."""
+    def _try_leg_checked(
+        self, profile: str, origin: int, dest: int, period: int
+    ) -> tuple[float, float] | None:
+        """:meth:`try_leg` with every check; remembers the look-ups of ``period``."""
         prof = self._profile(profile)
         origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
         if origin == dest:
             return 0.0, 0.0
-        table = self.table(profile)
+        table = self._table_in(prof, period)
         if table.all_pairs and table.weight_matrix is not None:
             # ndarray.item gives the Python float that float(matrix[o, d]) gives
             speed_mps = None if prof.speed_kmh is None else kmh_to_mps(prof.speed_kmh)
-            self._pair_lookups[profile] = (
+            self._pair_lookups[period][profile] = (
                 table.weight_matrix.item,
                 table.length_matrix.item,
                 speed_mps,
@@ -247,75 +340,120 @@ class Router:
             return None
         return float(self._time_of(prof, weight, length)), length
 
-    def leg(self, profile: str, origin: int, dest: int) -> tuple[float, float]:
+    def leg(
+        self, profile: str, origin: int, dest: int, depart_s: float | None = None
+    ) -> tuple[float, float]:
         """(travel_time_s, distance_m) of the fastest path; raises UnreachableError."""
-        result = self.try_leg(profile, origin, dest)
+        result = self.try_leg(profile, origin, dest, depart_s)
         if result is None:
             raise UnreachableError(profile, int(origin), int(dest))
         return result
 
-    def travel_time_s(self, profile: str, origin: int, dest: int) -> float:
+    def travel_time_s(
+        self, profile: str, origin: int, dest: int, depart_s: float | None = None
+    ) -> float:
         """Travel time in seconds from node ``origin`` to node ``dest``; raises UnreachableError."""
-        return self.leg(profile, origin, dest)[0]
+        return self.leg(profile, origin, dest, depart_s)[0]
 
-    def distance_m(self, profile: str, origin: int, dest: int) -> float:
+    def distance_m(
+        self, profile: str, origin: int, dest: int, depart_s: float | None = None
+    ) -> float:
         """Length in metres of the fastest path (the one ``travel_time_s`` times); raises UnreachableError."""
-        return self.leg(profile, origin, dest)[1]
+        return self.leg(profile, origin, dest, depart_s)[1]
 
-    def try_travel_time_s(self, profile: str, origin: int, dest: int) -> float | None:
+    def try_travel_time_s(
+        self, profile: str, origin: int, dest: int, depart_s: float | None = None
+    ) -> float | None:
         """Travel time in seconds, or None when ``dest`` is unreachable (the caller handles it)."""
-        result = self.try_leg(profile, origin, dest)
+        result = self.try_leg(profile, origin, dest, depart_s)
         return None if result is None else result[0]
 
-    def try_distance_m(self, profile: str, origin: int, dest: int) -> float | None:
+    def try_distance_m(
+        self, profile: str, origin: int, dest: int, depart_s: float | None = None
+    ) -> float | None:
         """Length in metres of the fastest path, or None when unreachable."""
-        result = self.try_leg(profile, origin, dest)
+        result = self.try_leg(profile, origin, dest, depart_s)
         return None if result is None else result[1]
 
-    def path(self, profile: str, origin: int, dest: int) -> list[int]:
+    def path(
+        self, profile: str, origin: int, dest: int, depart_s: float | None = None
+    ) -> list[int]:
         """Node indices of the fastest path, origin..dest inclusive; raises UnreachableError."""
         origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
-        nodes = self.table(profile).path(origin, dest)
+        nodes = self.table(profile, depart_s).path(origin, dest)
         if nodes is None:
             raise UnreachableError(profile, origin, dest)  # already ints (checked above)
         return nodes
 
     # ------------------------------------------------------------------ vectorised queries
-    def legs(self, profile: str, origins, dests) -> tuple[np.ndarray, np.ndarray]:
+    def legs(
+        self, profile: str, origins, dests, depart_s: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(travel_time_s, distance_m) float64 arrays for broadcast origin/destination node arrays.
 
-        Unreachable pairs are NaN in both arrays.
+        Unreachable pairs are NaN in both arrays. ``depart_s`` (one time for every pair, s after
+        midnight; None = the router's clock) picks the period.
         """
         prof = self._profile(profile)
         origins, dests = np.broadcast_arrays(
             self._check_nodes(origins, "origin"), self._check_nodes(dests, "destination")
         )
-        weight, length = self.table(profile).lookup(origins, dests)
+        weight, length = self.table(profile, depart_s).lookup(origins, dests)
         return self._time_of(prof, weight, length), length
 
-    def travel_times_s(self, profile: str, origins, dests) -> np.ndarray:
+    def legs_departing(
+        self, profile: str, origins, dests, depart_s
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`legs` with one departure time per pair (s after midnight; same shape).
+
+        Each pair is timed in its own departure's period (e.g. every trip's direct drive).
+        """
+        origins, dests, depart_s = np.broadcast_arrays(
+            np.asarray(origins), np.asarray(dests), np.asarray(depart_s, dtype=float)
+        )
+        if self._single_period:
+            return self.legs(profile, origins, dests)
+        day_s = np.mod(depart_s, DAY_S)
+        period = np.searchsorted(self._period_starts_s, day_s, side="right") - 1
+        times_s, dists_m = np.full(origins.shape, np.nan), np.full(origins.shape, np.nan)
+        for k in np.unique(period):
+            rows = period == k
+            at_s = self._period_starts_s[k]
+            times_s[rows], dists_m[rows] = self.legs(profile, origins[rows], dests[rows], at_s)
+        return times_s, dists_m
+
+    def travel_times_s(
+        self, profile: str, origins, dests, depart_s: float | None = None
+    ) -> np.ndarray:
         """Travel times in seconds for broadcast node arrays; NaN where unreachable."""
-        return self.legs(profile, origins, dests)[0]
+        return self.legs(profile, origins, dests, depart_s)[0]
 
-    def distances_m(self, profile: str, origins, dests) -> np.ndarray:
+    def distances_m(
+        self, profile: str, origins, dests, depart_s: float | None = None
+    ) -> np.ndarray:
         """Fastest-path lengths in metres for broadcast node arrays; NaN where unreachable."""
-        return self.legs(profile, origins, dests)[1]
+        return self.legs(profile, origins, dests, depart_s)[1]
 
-    def times_from_s(self, profile: str, origin: int) -> np.ndarray:
+    def times_from_s(self, profile: str, origin: int, depart_s: float | None = None) -> np.ndarray:
         """Travel times in seconds from ``origin`` to every node (float64, length N); NaN = unreachable."""
         prof = self._profile(profile)
-        weight, length = self.table(profile).row(self._check_node(origin, "origin"))
+        weight, length = self.table(profile, depart_s).row(self._check_node(origin, "origin"))
         return np.asarray(self._time_of(prof, weight, length), dtype=float)
 
-    def times_to_s(self, profile: str, dest: int) -> np.ndarray:
+    def times_to_s(self, profile: str, dest: int, depart_s: float | None = None) -> np.ndarray:
         """Travel times in seconds from every node to ``dest`` (float64, length N); NaN = unreachable."""
         prof = self._profile(profile)
-        table = self.table(profile)
+        table = self.table(profile, depart_s)
         weight, length = table.row(self._check_node(dest, "destination"), reverse=True)
         return np.asarray(self._time_of(prof, weight, length), dtype=float)
 
     def nearest_by_time(
-        self, profile: str, origin: int, candidates, reverse: bool = False
+        self,
+        profile: str,
+        origin: int,
+        candidates,
+        reverse: bool = False,
+        depart_s: float | None = None,
     ) -> tuple[int, float]:
         """The candidate node reached fastest from ``origin``.
 
@@ -329,6 +467,8 @@ class Router:
             Candidate node indices (e.g. stations, vehicles).
         reverse : bool
             If True, time from each candidate *to* ``origin`` (e.g. vehicles driving to a pickup).
+        depart_s : float, optional
+            Departure time, s after midnight (None: the router's clock).
 
         Returns
         -------
@@ -338,7 +478,11 @@ class Router:
         cands = self._check_nodes(candidates, "candidate").ravel()
         if cands.size == 0:
             raise NetworkError("nearest_by_time: no candidate nodes given")
-        row = self.times_to_s(profile, origin) if reverse else self.times_from_s(profile, origin)
+        row = (
+            self.times_to_s(profile, origin, depart_s)
+            if reverse
+            else self.times_from_s(profile, origin, depart_s)
+        )
         times = row[cands]
         times[cands == origin] = 0.0
         if np.isnan(times).all():

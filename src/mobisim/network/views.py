@@ -46,7 +46,8 @@ class View:
     """Edge arrays of one mode view (parallel arrays, one entry per directed edge).
 
     Attributes: ``name``; ``n_nodes``; ``u``, ``v`` (node indices); ``length_m`` (m);
-    ``speed_kph`` (km/h, edge speed); ``travel_time_s`` (s at edge speed).
+    ``speed_kph`` (km/h, edge speed); ``travel_time_s`` (s at edge speed); ``highway`` (the
+    edge's first OSM highway class, a string; "" when untagged), for time-of-day speed factors.
     """
 
     name: str
@@ -56,6 +57,7 @@ class View:
     length_m: np.ndarray
     speed_kph: np.ndarray
     travel_time_s: np.ndarray
+    highway: np.ndarray
 
     @property
     def n_edges(self) -> int:
@@ -101,7 +103,7 @@ def build_view(network: Network, name: str) -> View:
             f"unknown network view '{name}'; expected one of {', '.join(VIEW_NAMES)}"
         )
     index = network.node_index
-    u, v, length, speed, time = [], [], [], [], []
+    u, v, length, speed, time, highway = [], [], [], [], [], []
     for a, b, data in network.graph.edges(data=True):
         if not _allowed(name, data):
             continue
@@ -110,8 +112,9 @@ def build_view(network: Network, name: str) -> View:
         length.append(float(data["length"]))
         speed.append(float(data["speed_kph"]))
         time.append(float(data["travel_time"]))
+        highway.append(_first(data.get("highway")))
     u_arr, v_arr = np.array(u, np.int64), np.array(v, np.int64)
-    arrays = [np.array(x, float) for x in (length, speed, time)]
+    arrays = [np.array(x, float) for x in (length, speed, time)] + [np.array(highway, object)]
     if name in ("bike", "walk"):
         u_arr, v_arr = np.concatenate([u_arr, v_arr]), np.concatenate([v_arr, u_arr])
         arrays = [np.concatenate([x, x]) for x in arrays]

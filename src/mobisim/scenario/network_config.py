@@ -80,6 +80,75 @@ class PlaceConfig(StrictModel):
     )
 
 
+class SpeedPeriod(StrictModel):
+    """One time-of-day period: hours it covers and the factor applied to edge speeds by road class."""
+
+    name: str = Field(description="Period name (e.g. am_peak), shown in docs and benchmarks.")
+    start_h: float = Field(ge=0, lt=24, description="Start of the period, hours after midnight.")
+    end_h: float = Field(
+        gt=0, le=24, description="End of the period (exclusive), hours after midnight."
+    )
+    speed_factor: dict[str, float] = Field(
+        default_factory=lambda: {"default": 1.0},
+        description="Factor on the free-flow edge speed by OSM highway class (e.g. primary, residential); 'default' for every other class (1.0 if absent). A *_link road takes its base class's factor. Must be > 0.",
+    )
+
+    @field_validator("speed_factor")
+    @classmethod
+    def _check_factors(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not v > 0}
+        if bad:
+            raise ValueError(f"speed factors must be > 0 (got {bad})")
+        return value
+
+    @model_validator(mode="after")
+    def _check_hours(self) -> SpeedPeriod:
+        if not self.end_h > self.start_h:
+            raise ValueError(
+                f"period '{self.name}': end_h ({self.end_h:g}) must be after start_h ({self.start_h:g})"
+            )
+        return self
+
+    def factor_for(self, highway: str) -> float:
+        """Speed factor of an edge of OSM highway class ``highway`` (links fall back to their base)."""
+        if highway in self.speed_factor:
+            return self.speed_factor[highway]
+        base = highway.removesuffix("_link")
+        if base in self.speed_factor:
+            return self.speed_factor[base]
+        return self.speed_factor.get("default", 1.0)
+
+
+#: one free-flow period all day: the edge speeds as prepared (docs/networks.md)
+FREE_FLOW = (SpeedPeriod(name="free_flow", start_h=0, end_h=24),)
+
+#: Korean weekday, five periods. Peak hours from the weekday trip shares by hour [D2]
+#: (07-09 and 17-19 the busiest). Factors: the day-mean speed at 0.80 of free flow is an
+#: assumption (A); AM peak 0.97 and PM peak 0.86 of the day mean are Seoul's 2014 taxi-GPS
+#: figures (24.9 and 21-23.2 km/h against 25.7 km/h all day) [R1]; night 1.0 and evening 0.9
+#: are assumptions (A); residential streets lose half as much as other roads (A).
+KOREA_WEEKDAY = (
+    SpeedPeriod(name="night", start_h=0, end_h=7, speed_factor={"default": 1.0}),
+    SpeedPeriod(
+        name="am_peak", start_h=7, end_h=9, speed_factor={"default": 0.78, "residential": 0.89}
+    ),
+    SpeedPeriod(
+        name="midday", start_h=9, end_h=17, speed_factor={"default": 0.80, "residential": 0.90}
+    ),
+    SpeedPeriod(
+        name="pm_peak", start_h=17, end_h=19, speed_factor={"default": 0.69, "residential": 0.85}
+    ),
+    SpeedPeriod(
+        name="evening", start_h=19, end_h=24, speed_factor={"default": 0.90, "residential": 0.95}
+    ),
+)
+
+SPEED_PRESETS: dict[str, tuple[SpeedPeriod, ...]] = {
+    "free_flow": FREE_FLOW,
+    "korea_weekday": KOREA_WEEKDAY,
+}
+
+
 class RouterSettings(StrictModel):
     """How the router stores travel times (mobisim.network.router)."""
 
@@ -97,6 +166,48 @@ class RouterSettings(StrictModel):
         default=None,
         description="Folder for all-pairs matrices on disk (.npz, keyed by network fingerprint and profile); none = no disk cache. Relative paths resolve against the working directory.",
     )
+    speed_preset: Literal["free_flow", "korea_weekday"] = Field(
+        default="free_flow",
+        description="Time-of-day speed periods by name when `periods` is not given: free_flow (one period, edge speeds all day) or korea_weekday (5 periods, docs/networks.md 'Time of day').",
+    )
+    periods: list[SpeedPeriod] | None = Field(
+        default=None,
+        description="Time-of-day periods covering 0-24 h without gaps or overlaps, in order; each scales road-mode edge speeds (car, DRT, shuttles, car-sharing) by road class. Walking and cycling are unaffected. Overrides `speed_preset`.",
+    )
+
+    @field_validator("periods")
+    @classmethod
+    def _check_periods(cls, value: list[SpeedPeriod] | None) -> list[SpeedPeriod] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("give at least one period (or leave the key out for free flow)")
+        if value[0].start_h != 0:
+            raise ValueError(f"periods[0].start_h must be 0 (got {value[0].start_h:g})")
+        for i in range(1, len(value)):
+            before, here = value[i - 1], value[i]
+            if here.start_h != before.end_h:
+                what = "overlaps" if here.start_h < before.end_h else "leaves a gap after"
+                raise ValueError(
+                    f"periods[{i}] '{here.name}' starts at {here.start_h:g} h and {what} "
+                    f"periods[{i - 1}] '{before.name}' (ends {before.end_h:g} h); "
+                    "periods must follow each other without gaps or overlaps"
+                )
+        if value[-1].end_h != 24:
+            raise ValueError(
+                f"periods[{len(value) - 1}].end_h must be 24 (got {value[-1].end_h:g})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_one_source(self) -> RouterSettings:
+        if self.periods is not None and "speed_preset" in self.model_fields_set:
+            raise ValueError("give periods or speed_preset, not both")
+        return self
+
+    def speed_periods(self) -> tuple[SpeedPeriod, ...]:
+        """The periods in force: ``periods`` if given, else the ``speed_preset``'s."""
+        return tuple(self.periods) if self.periods is not None else SPEED_PRESETS[self.speed_preset]
 
 
 class NetworkCheckConfig(StrictModel):
