@@ -13,7 +13,7 @@ from pydantic import Field, PrivateAttr, SerializeAsAny, field_validator, model_
 
 from mobisim.scenario import registry
 from mobisim.scenario.base import ClockTime, ServiceConfig, StrictModel
-from mobisim.scenario.demand_config import DemandConfig
+from mobisim.scenario.demand_config import DemandConfig, SyntheticPopulation
 from mobisim.scenario.energy_config import EnergyConfig
 from mobisim.scenario.mode_choice_config import ModeChoiceConfig
 from mobisim.scenario.network_config import NetworkConfig
@@ -121,6 +121,27 @@ class Scenario(StrictModel):
         if duplicates:
             raise ValueError(f"expected unique service names (duplicated: {', '.join(duplicates)})")
         return blocks
+
+    @model_validator(mode="after")
+    def _service_groups(self) -> Scenario:
+        """Services that name demand groups (``check_groups``) name groups of the demand."""
+        problems = []
+        for block in self.services:
+            check = getattr(block, "check_groups", None)
+            if check is not None:
+                problems.extend(check(self.demand_groups()))
+        if problems:
+            raise ValueError("; ".join(f"{key}: {text}" for key, text in problems))
+        return self
+
+    def demand_groups(self) -> set[str] | None:
+        """Names of the demand's groups and external flows (None for a trip table: not known
+        before the file is read)."""
+        demand = self.demand
+        if demand.trip_table is not None:
+            return None
+        synthetic = demand.synthetic if demand.synthetic is not None else SyntheticPopulation()
+        return {g.name for g in synthetic.groups} | {f.name for f in synthetic.external}
 
     @property
     def source_file(self) -> Path | None:
