@@ -36,6 +36,15 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "bike": ("bike", "bike", "private_bike"),
     "ebike": ("ebike", "e_bike", "private_ebike"),
 }
+#: values of time of riding one's own bike, KRW/h, used unless ``mode_choice.vot_krw_per_h``
+#: names the mode: cycling time weighs 1.5 x car time (MATSim Kelheim: -3 util/h on top of the
+#: -6 util/h of time not spent performing [T3][T13]; cyclists value time above other modes [BE12])
+#: times the car's 9,700 KRW/h [T8]; the e-bike's assist takes the effort away: the car's value (A)
+VOT_KRW_PER_H: dict[str, float] = {"private_bike": 1.5 * 9700.0, "private_ebike": 9700.0}
+#: mode constants, utils (1 util = 1,000 KRW), used unless ``mode_choice.asc`` names the mode:
+#: Kelheim's bike constant -0.906 EUR [T3] at about 1,430 KRW/EUR (A); calibrate per city (a
+#: cycling city's constant is higher)
+ASC: dict[str, float] = {"private_bike": -1.3, "private_ebike": -1.3}
 #: vehicle types of private bikes: their vehicle_id -1 legs are no car km
 BIKE_VEHICLE_TYPES = frozenset(vehicle_type for _, vehicle_type, _ in KINDS.values())
 #: mode labels of private bikes (private modes, not shared services, in the KPIs)
