@@ -204,3 +204,19 @@ def test_shares_outside_0_1_and_unknown_groups_are_errors_naming_the_key():
     assert "services.bike.ownership_share.wrkers" in text and "workers" in text, found
     found = problems({**BIKE, "kind": "tandem"})
     assert any(key == "services.bike.kind" for key, _ in found), found
+
+
+def test_mode_choice_prices_bike_time_with_the_bike_defaults_unless_the_section_names_them():
+    from mobisim.services.base import Offer
+
+    ride = Offer(service="bike", mode="private_bike", available=True, in_vehicle_s=3600.0)
+    ebike = Offer(service="eb", mode="private_ebike", available=True, in_vehicle_s=3600.0)
+    cost = GeneralisedCost(ModeChoiceConfig())
+    assert cost.cost_krw(ride) == pytest.approx(14550.0)  # 1.5 x the car's 9,700 KRW/h
+    assert cost.cost_krw(ebike) == pytest.approx(9700.0)
+    assert cost.utility(ride) == pytest.approx(-1.3 - 14.55)
+    named = ModeChoiceConfig(vot_krw_per_h={"private_bike": 6000.0}, asc={"private_bike": 0.2})
+    cost = GeneralisedCost(named)
+    assert cost.cost_krw(ride) == pytest.approx(6000.0)
+    assert cost.utility(ride) == pytest.approx(0.2 - 6.0)
+    assert cost.cost_krw(ebike) == pytest.approx(9700.0)  # the other default stays
