@@ -220,3 +220,10 @@ def test_mode_choice_prices_bike_time_with_the_bike_defaults_unless_the_section_
     assert cost.cost_krw(ride) == pytest.approx(6000.0)
     assert cost.utility(ride) == pytest.approx(0.2 - 6.0)
     assert cost.cost_krw(ebike) == pytest.approx(9700.0)  # the other default stays
+
+
+def test_same_seed_same_bike_owners_and_rides(town, day):
+    scenario, network, router, trips = town
+    again = simulate(scenario, network, router, trips, RandomStreams(scenario.seed))
+    pd.testing.assert_frame_equal(again.trips, day.trips)
+    pd.testing.assert_frame_equal(again.events, day.events)
