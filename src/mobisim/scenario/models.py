@@ -122,17 +122,15 @@ class Scenario(StrictModel):
             raise ValueError(f"expected unique service names (duplicated: {', '.join(duplicates)})")
         return blocks
 
-    @model_validator(mode="after")
-    def _service_groups(self) -> Scenario:
-        """Services that name demand groups (``check_groups``) name groups of the demand."""
+    def group_problems(self) -> list[tuple[str, str]]:
+        """Problems (key path, message) of services that name demand groups (``check_groups``,
+        e.g. the private bike's ``ownership_share``) with groups the demand does not have."""
         problems = []
         for block in self.services:
             check = getattr(block, "check_groups", None)
             if check is not None:
                 problems.extend(check(self.demand_groups()))
-        if problems:
-            raise ValueError("; ".join(f"{key}: {text}" for key, text in problems))
-        return self
+        return problems
 
     def demand_groups(self) -> set[str] | None:
         """Names of the demand's groups and external flows (None for a trip table: not known
