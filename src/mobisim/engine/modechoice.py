@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from mobisim.scenario.mode_choice_config import ModeChoiceConfig
+from mobisim.services import private_bike
 from mobisim.services.base import Offer, Trip
 from mobisim.units import SECONDS_PER_HOUR
 
@@ -37,9 +38,11 @@ class GeneralisedCost:
 
     def __init__(self, config: ModeChoiceConfig):
         self.config = config
-        self._vot_per_s = {m: v / SECONDS_PER_HOUR for m, v in config.vot_krw_per_h.items()}
+        # the private bike's own defaults (mobisim.services.private_bike) unless the section names them
+        vot_krw_per_h = {**private_bike.VOT_KRW_PER_H, **config.vot_krw_per_h}
+        self._vot_per_s = {m: v / SECONDS_PER_HOUR for m, v in vot_krw_per_h.items()}
         self._default_vot_per_s = config.default_vot_krw_per_h / SECONDS_PER_HOUR
-        self._asc = dict(config.asc)
+        self._asc = {**private_bike.ASC, **config.asc}
         self._scale = config.cost_scale_per_krw
         self._walk_weight = config.walk_weight
         self._wait_weight = config.wait_weight

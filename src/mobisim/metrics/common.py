@@ -14,8 +14,10 @@ from contextvars import ContextVar
 import numpy as np
 import pandas as pd
 
+from mobisim.services.private_bike import BIKE_MODES
+
 #: modes that are not a shared service: no operator, no wait, no fare revenue
-PRIVATE_MODES = frozenset({"", "walk", "car", "walk_fallback", "car_fallback"})
+PRIVATE_MODES = frozenset({"", "walk", "car", "walk_fallback", "car_fallback", *BIKE_MODES})
 #: modes in which nobody rides a vehicle (in-vehicle time is meaningless)
 WALK_MODES = frozenset({"walk", "walk_fallback"})
 #: vehicle states with nobody on board while driving

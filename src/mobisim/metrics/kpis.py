@@ -34,6 +34,7 @@ from mobisim.metrics.trip_kpis import (
     served_mask,
     trip_kpis,
 )
+from mobisim.services.private_bike import BIKE_VEHICLE_TYPES
 
 #: the scopes of the KPI dict, in order
 SCOPES = ("system", "by_service", "by_mode", "by_group", "by_hour", "by_od", "by_station")
@@ -139,7 +140,8 @@ def system_kpis(tables: dict[str, pd.DataFrame], period: tuple[float, float]) ->
     shared_rides = out["shared_rides"]
     out.update(fleet_kpis(events, vehicles, shared_rides, period, shared_only=True))
     legs = event_rows(events, ("vehicle_leg",))
-    private = legs[legs["vehicle_id"] < 0]
+    # private cars only: private bikes (also vehicle_id -1) are no car km
+    private = legs[(legs["vehicle_id"] < 0) & ~as_str(legs["detail"]).isin(BIKE_VEHICLE_TYPES)]
     out["private_car_km"] = float(private["distance_m"].fillna(0.0).sum()) / 1000.0
     out.update(charging_kpis(events))
     out.update(

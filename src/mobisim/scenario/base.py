@@ -81,7 +81,7 @@ class ServiceConfig(StrictModel):
 
     name: str = Field(description="Unique service name, used in results and in --set key paths.")
     type: str = Field(
-        description="Service type, one of the registered types (walk, private_car, fixed_route, transit, drt, carsharing, micromobility)."
+        description="Service type, one of the registered types (walk, private_car, private_bike, fixed_route, transit, drt, carsharing, micromobility)."
     )
     enabled: bool = Field(
         default=True, description="A disabled service is kept in the file but not simulated."

@@ -529,6 +529,8 @@ def validate(
         scenario = Scenario.model_validate(checked)
     except ValidationError as exc:
         problems.extend(_problems(exc, checked, Scenario, []))
+    if scenario is not None:
+        problems.extend(scenario.group_problems())
     if problems or scenario is None:
         raise ScenarioError(file, problems)
     return scenario.with_origin(Path(file) if file is not None else None, base_dir)

@@ -40,7 +40,7 @@ class ModeChoiceConfig(StrictModel):
     )
     vot_krw_per_h: dict[str, float] = Field(
         default_factory=lambda: {"car": 9700.0, "carsharing": 9700.0},
-        description="Value of time by mode, KRW/h (non-business car 9,700 [T8]); modes not listed use default_vot_krw_per_h.",
+        description="Value of time by mode, KRW/h (non-business car 9,700 [T8]); modes not listed use default_vot_krw_per_h (private_bike 14,550 = 1.5 x car [T3][T13][BE12], private_ebike 9,700, A).",
     )
     default_vot_krw_per_h: float = Field(
         default=5000.0,
@@ -57,7 +57,7 @@ class ModeChoiceConfig(StrictModel):
     )
     asc: dict[str, float] = Field(
         default_factory=dict,
-        description="Alternative-specific constant by mode, utils (default 0 for every mode, assumption A; calibrate per city).",
+        description="Alternative-specific constant by mode, utils (default 0 for every mode, assumption A; private_bike and private_ebike -1.3, Kelheim's bike constant [T3]; calibrate per city).",
     )
     fallback: Literal["walk", "car", "unserved"] = Field(
         default="walk",

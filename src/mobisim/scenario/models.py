@@ -13,7 +13,7 @@ from pydantic import Field, PrivateAttr, SerializeAsAny, field_validator, model_
 
 from mobisim.scenario import registry
 from mobisim.scenario.base import ClockTime, ServiceConfig, StrictModel
-from mobisim.scenario.demand_config import DemandConfig
+from mobisim.scenario.demand_config import DemandConfig, SyntheticPopulation
 from mobisim.scenario.economics_config import EconomicsConfig
 from mobisim.scenario.energy_config import EnergyConfig
 from mobisim.scenario.mode_choice_config import ModeChoiceConfig
@@ -126,6 +126,25 @@ class Scenario(StrictModel):
         if duplicates:
             raise ValueError(f"expected unique service names (duplicated: {', '.join(duplicates)})")
         return blocks
+
+    def group_problems(self) -> list[tuple[str, str]]:
+        """Problems (key path, message) of services that name demand groups (``check_groups``,
+        e.g. the private bike's ``ownership_share``) with groups the demand does not have."""
+        problems = []
+        for block in self.services:
+            check = getattr(block, "check_groups", None)
+            if check is not None:
+                problems.extend(check(self.demand_groups()))
+        return problems
+
+    def demand_groups(self) -> set[str] | None:
+        """Names of the demand's groups and external flows (None for a trip table: not known
+        before the file is read)."""
+        demand = self.demand
+        if demand.trip_table is not None:
+            return None
+        synthetic = demand.synthetic if demand.synthetic is not None else SyntheticPopulation()
+        return {g.name for g in synthetic.groups} | {f.name for f in synthetic.external}
 
     @property
     def source_file(self) -> Path | None:

@@ -14,6 +14,7 @@ from typing import Any
 SERVICE_TYPES: dict[str, str] = {
     "walk": "mobisim.services.walk:WalkService",
     "private_car": "mobisim.services.car:PrivateCarService",
+    "private_bike": "mobisim.services.private_bike:PrivateBikeService",
     "fixed_route": "mobisim.services.fixed_route:FixedRouteService",
     "transit": "mobisim.services.transit:TransitService",
     "drt": "mobisim.services.drt:DrtService",
