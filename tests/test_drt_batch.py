@@ -180,7 +180,6 @@ def test_optimal_assignment_serves_the_most_requests_before_the_cheapest():
     """Row 0 could take either vehicle; row 1 only vehicle 0: both are served although row 0's
     cheapest option is vehicle 0."""
 
-
     class Option:
         def __init__(self, vehicle_id, cost_s):
             self.vehicle_id, self.cost_s = vehicle_id, cost_s
