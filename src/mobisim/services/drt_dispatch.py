@@ -3,6 +3,14 @@
 Every policy is registered under ``drt_dispatch`` or ``drt_idle`` in
 :data:`mobisim.scenario.registry.POLICIES` (the one table of names).
 
+The dispatch protocol is narrow: a :class:`Dispatcher` is built from the service's settings and
+answers ``dispatch(requests, fleet, now_s)`` with :class:`Assignment` s (request, vehicle id,
+plan positions). ``fleet`` is a read-only :class:`FleetView`: :class:`VehicleView` snapshots of
+the plans and positions, the drive times of the service's profile and the exact insertion
+search. The service checks every assignment with the reference timing model
+(:func:`mobisim.services.drt_timing.reference_insertion_at`) and refuses one that breaks a limit
+(:class:`DispatchError`); see docs/services-transit.md, "Writing a dispatcher".
+
 ``InsertionDispatch`` (``insertion``) gives each request the cheapest feasible insertion over the
 whole fleet: the timing model, the limits and the cost are those of
 :mod:`mobisim.services.drt_timing` (the readable reference), found fast by
