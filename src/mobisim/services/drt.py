@@ -686,13 +686,15 @@ class DrtService(Service):
         elif vehicle is None:
             problem = f"no vehicle {change.vehicle_id} in the fleet"
         else:
+            nodes = [vehicle.node, *(stop.node for stop in vehicle.plan)]
+            nodes += [request.pickup_node, request.dropoff_node]
             found = reference_insertion_at(
                 vehicle,
                 request,
                 change.pickup_index,
                 change.dropoff_index,
                 now_s,
-                self.fleet_view.drive_s,
+                self.fleet_view.drive_among(list(dict.fromkeys(nodes))),
                 float(self.config.stop_s),
                 self.energy_ok,
             )
