@@ -9,6 +9,7 @@ The instance: a straight road of 7 nodes, 0-1-...-6, every link the same drive t
 from __future__ import annotations
 
 import re
+import sys
 
 import networkx as nx
 import numpy as np
@@ -55,11 +56,12 @@ def nearest_idle(tmp_path, monkeypatch):
     """The doc's example saved as my_dispatchers.py and registered as the doc says."""
     (tmp_path / "my_dispatchers.py").write_text(doc_dispatcher_code(), encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(__import__("sys").modules, "my_dispatchers", raising=False)
     monkeypatch.setitem(
         registry.POLICIES["drt_dispatch"], "nearest_idle", "my_dispatchers:NearestIdle"
     )
-    return "nearest_idle"
+    sys.modules.pop("my_dispatchers", None)
+    yield "nearest_idle"
+    sys.modules.pop("my_dispatchers", None)
 
 
 def taxis(road, **keys) -> DrtService:
