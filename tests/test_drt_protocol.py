@@ -207,3 +207,44 @@ def test_the_fleet_view_is_a_snapshot(road):
     with pytest.raises(AttributeError):
         view[0].node = 5
     assert service.fleet_view.drive_s(0, 3) == pytest.approx(3 * service.leg(0, 1)[0])
+
+
+class BothIntoV1Batch(Dispatcher):
+    """A batch dispatcher: every round, every open request into V1, one after the other (each
+    position in the plan as the earlier assignments of the list left it)."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.batch_interval_s = 30.0
+
+    def dispatch(self, requests, fleet: FleetView, now_s):
+        v1 = fleet.vehicles[0]
+        stops = len(v1.plan)
+        changes = []
+        for request in requests:
+            changes.append(Assignment(request, v1.vehicle_id, stops, stops))
+            stops += 2
+        return changes
+
+
+class TwiceBatch(BothIntoV1Batch):
+    def dispatch(self, requests, fleet: FleetView, now_s):
+        return [*super().dispatch(requests[:1], fleet, now_s)] * 2
+
+
+def test_a_batch_dispatcher_chains_changes_to_one_vehicle_and_may_not_repeat_one(road, monkeypatch):
+    monkeypatch.setitem(registry.POLICIES["drt_dispatch"], "both_v1", f"{__name__}:BothIntoV1Batch")
+    monkeypatch.setitem(registry.POLICIES["drt_dispatch"], "twice", f"{__name__}:TwiceBatch")
+    service = taxis(road, dispatch="both_v1")
+    v1 = service.vehicles[0]
+    outcomes = run_riders(service, TRIPS[:2])
+    assert [outcome.vehicle_id for _, outcome in outcomes.values()] == [v1.vehicle_id] * 2
+    events = service.ctx.log.to_frame()
+    pickups = events[events["event"] == "pickup"].set_index("trip_id")["time_s"]
+    tau = service.leg(0, 1)[0]
+    round_s = START_S + 30.0  # A: 3 -> 2 -> 1, then B: 1 -> 4 -> 5
+    assert pickups[0] == pytest.approx(round_s + tau)
+    assert pickups[1] == pytest.approx(round_s + 5 * tau)
+    twice = taxis(road, dispatch="twice")
+    with pytest.raises(DispatchError, match=r"'twice'.*assigned trip 0 twice"):
+        run_riders(twice, TRIPS[:1])
