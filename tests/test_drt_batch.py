@@ -89,20 +89,23 @@ def test_batch_assignment_is_the_hand_solved_optimum_where_first_come_is_worse(r
     now_s = START_S + 30.0
     requests = [service._plan_request(trip, now_s)[0] for trip in TRIPS]
     # one round: A -> V2 (3τ), B -> V1 (2τ), 5τ in all
-    pairs = service.dispatcher.assign(requests, service.vehicles, now_s)
-    assert [(r.trip_id, ins.vehicle.vehicle_id) for r, ins in pairs] == [
+    pairs = service.dispatcher.dispatch(requests, service.fleet_view, now_s)
+    assert [(a.request.trip_id, a.vehicle_id) for a in pairs] == [
         (0, v2.vehicle_id),
         (1, v1.vehicle_id),
     ]
-    assert [ins.cost_s for _, ins in pairs] == pytest.approx([3 * tau, 2 * tau])
+    assert [a.cost_s for a in pairs] == pytest.approx([3 * tau, 2 * tau])
+    # the service's reference check of the changes gives the same costs
+    checked = [service._checked(a, requests, now_s) for a in pairs]
+    assert [ins.cost_s for ins in checked] == pytest.approx([3 * tau, 2 * tau])
     # first come first on the same plans: A -> V1 (2τ), then B behind A in V1 (4τ): 6τ
-    greedy = InsertionDispatch(service)
-    first = greedy.insert(requests[0], service.vehicles, now_s)
-    assert first.vehicle is v1 and first.cost_s == pytest.approx(2 * tau)
-    insert_stops(v1, requests[0], first)
-    second = greedy.insert(requests[1], service.vehicles, now_s)
-    assert second.vehicle is v1 and second.cost_s == pytest.approx(4 * tau)
-    assert first.cost_s + second.cost_s > sum(ins.cost_s for _, ins in pairs) + 0.5 * tau
+    greedy = InsertionDispatch(service.config)
+    (first,) = greedy.dispatch(requests[:1], service.fleet_view, now_s)
+    assert first.vehicle_id == v1.vehicle_id and first.cost_s == pytest.approx(2 * tau)
+    insert_stops(v1, requests[0], service._checked(first, requests, now_s))
+    (second,) = greedy.dispatch(requests[1:], service.fleet_view, now_s)
+    assert second.vehicle_id == v1.vehicle_id and second.cost_s == pytest.approx(4 * tau)
+    assert first.cost_s + second.cost_s > sum(a.cost_s for a in pairs) + 0.5 * tau
 
 
 def test_in_a_run_the_round_gives_each_taxi_its_optimal_rider(road):
@@ -177,18 +180,13 @@ def test_optimal_assignment_serves_the_most_requests_before_the_cheapest():
     """Row 0 could take either vehicle; row 1 only vehicle 0: both are served although row 0's
     cheapest option is vehicle 0."""
 
-    class Car:
-        def __init__(self, vehicle_id):
-            self.vehicle_id = vehicle_id
-
     class Option:
-        def __init__(self, car, cost_s):
-            self.vehicle, self.cost_s = car, cost_s
+        def __init__(self, vehicle_id, cost_s):
+            self.vehicle_id, self.cost_s = vehicle_id, cost_s
 
-    a, b = Car(0), Car(1)
-    options = [[Option(a, 10.0), Option(b, 500.0)], [Option(a, 400.0)], []]
+    options = [[Option(0, 10.0), Option(1, 500.0)], [Option(0, 400.0)], []]
     pairs = optimal_assignment(options)
-    assert [(row, option.vehicle.vehicle_id) for row, option in pairs] == [(0, 1), (1, 0)]
+    assert [(row, option.vehicle_id) for row, option in pairs] == [(0, 1), (1, 0)]
     assert optimal_assignment([[], []]) == []
 
 

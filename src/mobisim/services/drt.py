@@ -51,16 +51,25 @@ from mobisim.network.router import WALK_SPEED_MPS
 from mobisim.scenario.base import ClockTime, ServiceConfig
 from mobisim.services.base import Offer, RideOutcome, Service, Trip, unavailable
 from mobisim.services.drt_dispatch import (
+    Assignment,
     DenseLegs,
+    DispatchError,
     DrtRequest,
     DrtVehicle,
+    FleetView,
+    Insertion,
     dense_legs,
     insert_stops,
     known_policies,
     party_of,
     resolve_policy,
 )
-from mobisim.services.drt_timing import latest_dropoff_s, latest_pickup_s
+from mobisim.services.drt_insertion_fast import DenseDrive, RouterDrive
+from mobisim.services.drt_timing import (
+    latest_dropoff_s,
+    latest_pickup_s,
+    reference_insertion_at,
+)
 from mobisim.services.stops import StopConfig, resolve_stops
 from mobisim.services.vehicle import Motion
 from mobisim.units import METRES_PER_KM, min_to_s
@@ -286,8 +295,10 @@ class DrtService(Service):
         self.vehicles: list[DrtVehicle] = []
         self.vehicle_type = None
         self._dense: DenseLegs | bool | None = False  # False: not looked up yet
-        self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch")
-        self.idle = self._policy("drt_idle", config.idle_policy, f"{key}.idle_policy")
+        self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch", config)
+        self.idle = self._policy("drt_idle", config.idle_policy, f"{key}.idle_policy", self)
+        self._fleet_view: FleetView | None = None
+        self._vehicle_by_id: dict[int, DrtVehicle] = {}
         self.motion = Motion(ctx, self.name, leg_detail=config.vehicle_type)
         #: dispatch batch: the assignment rounds' interval, s (None: requests dispatched at once)
         self.batch_s = self.dispatcher.batch_interval_s
@@ -297,9 +308,9 @@ class DrtService(Service):
         self._rematching = False  # is the periodic re-match process running?
 
     # ------------------------------------------------------------------ set-up
-    def _policy(self, kind: str, name: str, key: str):
+    def _policy(self, kind: str, name: str, key: str, built_from):
         try:
-            return resolve_policy(kind, name)(self)
+            return resolve_policy(kind, name)(built_from)
         except KeyError as exc:
             raise ScenarioError(None, [(key, str(exc.args[0]))]) from None
 
@@ -592,7 +603,7 @@ class DrtService(Service):
         """Dispatch every waiting request again, first come first; matched ones leave the queue."""
         now_s, still = self.ctx.env.now, []
         for request in self.waiting:
-            insertion = self.dispatcher.insert(request, self.vehicles, now_s)
+            insertion = self._dispatch_one(request, now_s)
             if insertion is None:
                 still.append(request)
             else:
@@ -624,10 +635,8 @@ class DrtService(Service):
         while self.waiting or env.now <= self.service_end_s:
             yield env.timeout(self.batch_s)
             if self.waiting:
-                pairs = self.dispatcher.assign(self.waiting, self.vehicles, env.now)
-                for request, insertion in pairs:
-                    self._assign(request, insertion)
-                assigned = {id(request) for request, _ in pairs}
+                changes = self.dispatcher.dispatch(self.waiting, self.fleet_view, env.now)
+                assigned = self._apply(changes, self.waiting, env.now)
                 self.waiting = [r for r in self.waiting if id(r) not in assigned]
 
     def _give_up_at_latest_pickup(self, request: DrtRequest):
@@ -649,6 +658,86 @@ class DrtService(Service):
             reason=reason,
         )
         request.done.succeed(RideOutcome(served=False, reason=reason, wait_s=waited_s))
+
+    # ------------------------------------------------------------------ the dispatcher
+    @property
+    def fleet_view(self) -> FleetView:
+        """The read-only :class:`FleetView` of the fleet handed to the dispatcher."""
+        if self._fleet_view is None:
+            dense = self.dense
+            drive = (
+                DenseDrive(dense) if dense is not None else RouterDrive(self.router, self.profile)
+            )
+            self._fleet_view = FleetView(
+                self.vehicles, drive, float(self.config.stop_s), self.energy_ok
+            )
+        return self._fleet_view
+
+    def _checked(self, change: Assignment, requests: list[DrtRequest], now_s: float) -> Insertion:
+        """The :class:`Insertion` of the dispatcher's ``change``, timed by the reference model
+        (:func:`~mobisim.services.drt_timing.reference_insertion_at`); a :class:`DispatchError`
+        naming the dispatcher, the request and the broken limit when it is not feasible."""
+        if len(self._vehicle_by_id) != len(self.vehicles):
+            self._vehicle_by_id = {v.vehicle_id: v for v in self.vehicles}
+        request = change.request
+        vehicle = self._vehicle_by_id.get(change.vehicle_id)
+        if not any(open_request is request for open_request in requests):
+            problem = "the request is not one of the open requests it was given"
+        elif vehicle is None:
+            problem = f"no vehicle {change.vehicle_id} in the fleet"
+        else:
+            nodes = [vehicle.node, *(stop.node for stop in vehicle.plan)]
+            nodes += [request.pickup_node, request.dropoff_node]
+            found = reference_insertion_at(
+                vehicle,
+                request,
+                change.pickup_index,
+                change.dropoff_index,
+                now_s,
+                self.fleet_view.drive_among(list(dict.fromkeys(nodes))),
+                float(self.config.stop_s),
+                self.energy_ok,
+            )
+            if isinstance(found, Insertion):
+                return found
+            problem = found
+        raise DispatchError(
+            f"dispatcher {self.config.dispatch!r} (services.{self.name}.dispatch) at "
+            f"{now_s:.0f} s put trip {request.trip_id} into vehicle {change.vehicle_id} at "
+            f"positions ({change.pickup_index}, {change.dropoff_index}), which breaks a "
+            f"limit: {problem}"
+        )
+
+    def _quote(self, request: DrtRequest, now_s: float) -> Insertion | None:
+        """The checked insertion the dispatcher quotes for ``request`` (None: no vehicle)."""
+        change = self.dispatcher.quote(request, self.fleet_view, now_s)
+        return None if change is None else self._checked(change, [request], now_s)
+
+    def _dispatch_one(self, request: DrtRequest, now_s: float) -> Insertion | None:
+        """The checked insertion the dispatcher gives ``request`` alone (None: none)."""
+        changes = self.dispatcher.dispatch([request], self.fleet_view, now_s)
+        if len(changes) > 1:
+            raise DispatchError(
+                f"dispatcher {self.config.dispatch!r} (services.{self.name}.dispatch) "
+                f"returned {len(changes)} plan changes for the one trip {request.trip_id}"
+            )
+        return self._checked(changes[0], [request], now_s) if changes else None
+
+    def _apply(
+        self, changes: list[Assignment], requests: list[DrtRequest], now_s: float
+    ) -> set[int]:
+        """Check and apply ``changes`` in order (each against the plans the earlier ones
+        left); the ids of the requests assigned. A request assigned twice is refused."""
+        assigned: set[int] = set()
+        for change in changes:
+            if id(change.request) in assigned:
+                raise DispatchError(
+                    f"dispatcher {self.config.dispatch!r} (services.{self.name}.dispatch) "
+                    f"assigned trip {change.request.trip_id} twice at {now_s:.0f} s"
+                )
+            self._assign(change.request, self._checked(change, requests, now_s))
+            assigned.add(id(change.request))
+        return assigned
 
     def _assign(self, request: DrtRequest, insertion) -> None:
         """Put the request into the insertion's vehicle plan and wake the vehicle if idle."""
@@ -745,7 +834,7 @@ class DrtService(Service):
         if isinstance(planned, str):
             return [unavailable(self.name, self.mode, planned)]
         request, access_m, egress_m = planned
-        insertion = self.dispatcher.insert(request, self.vehicles, now_s)
+        insertion = self._quote(request, now_s)
         if insertion is None and not self.config.queue_requests:
             return [unavailable(self.name, self.mode, "no_vehicle_feasible")]
         if insertion is None:  # it would wait: quote the worst case its limits allow
@@ -800,7 +889,7 @@ class DrtService(Service):
             request = None if isinstance(planned, str) else planned[0]
             insertion = None
             if request is not None:
-                insertion = self.dispatcher.insert(request, self.vehicles, env.now)
+                insertion = self._dispatch_one(request, env.now)
         node = offer.access_node if request is None else request.pickup_node
         log.request(
             env.now, service=self.name, trip_id=trip.trip_id, node=node, to_node=offer.egress_node

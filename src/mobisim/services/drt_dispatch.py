@@ -3,6 +3,14 @@
 Every policy is registered under ``drt_dispatch`` or ``drt_idle`` in
 :data:`mobisim.scenario.registry.POLICIES` (the one table of names).
 
+The dispatch protocol is narrow: a :class:`Dispatcher` is built from the service's settings and
+answers ``dispatch(requests, fleet, now_s)`` with :class:`Assignment` s (request, vehicle id,
+plan positions). ``fleet`` is a read-only :class:`FleetView`: :class:`VehicleView` snapshots of
+the plans and positions, the drive times of the service's profile and the exact insertion
+search. The service checks every assignment with the reference timing model
+(:func:`mobisim.services.drt_timing.reference_insertion_at`) and refuses one that breaks a limit
+(:class:`DispatchError`); see docs/services-transit.md, "Writing a dispatcher".
+
 ``InsertionDispatch`` (``insertion``) gives each request the cheapest feasible insertion over the
 whole fleet: the timing model, the limits and the cost are those of
 :mod:`mobisim.services.drt_timing` (the readable reference), found fast by
@@ -20,7 +28,9 @@ and answers ``target_node(vehicle, now_s)`` (where to drive, or None to stay),
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,9 +40,7 @@ from mobisim.scenario import registry
 from mobisim.services.drt_insertion_fast import (
     DENSE_MAX_NODES,
     FLEET_ARRAYS_MIN,
-    DenseDrive,
     DenseLegs,
-    RouterDrive,
     dense_legs,
     fast_insert,
     fast_options,
@@ -53,11 +61,15 @@ from mobisim.services.drt_plan import (
 __all__ = [
     "DENSE_MAX_NODES",
     "FLEET_ARRAYS_MIN",
+    "Assignment",
     "BatchAssignment",
     "DenseLegs",
+    "DispatchError",
+    "Dispatcher",
     "DrtFleet",
     "DrtRequest",
     "DrtVehicle",
+    "FleetView",
     "Insertion",
     "InsertionDispatch",
     "NearestBaseAfterIdle",
@@ -65,6 +77,8 @@ __all__ = [
     "PlanWindows",
     "ReturnToDepotPolicy",
     "StayPolicy",
+    "StopView",
+    "VehicleView",
     "ZoneDemandRebalancing",
     "dense_legs",
     "drt_fleet",
@@ -77,40 +91,206 @@ __all__ = [
 ]
 
 
-class InsertionDispatch:
-    """Cheapest feasible insertion over the fleet (exact; see the module docstring), at once for
-    each request (``batch_interval_s`` None: not a batch policy).
+# ---------------------------------------------------------------------- dispatch protocol
+@dataclass(frozen=True, slots=True)
+class StopView:
+    """A stop of a vehicle's plan as a dispatcher sees it: trip, node (index), pick-up or
+    drop-off, earliest and latest service (s; a drop-off's earliest is -inf), persons."""
+
+    trip_id: int
+    node: int
+    pickup: bool
+    earliest_s: float
+    latest_s: float
+    party: int
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleView:
+    """A vehicle as a dispatcher sees it (a snapshot; changing it changes nothing).
+
+    ``node`` and ``free_s`` are its anchor: where and when (s) its committed action ends (inf
+    while it charges: it takes no work then); ``anchor_load`` persons are on board then;
+    ``plan`` is the stops still to serve, in order.
+    """
+
+    vehicle_id: int
+    node: int
+    free_s: float
+    capacity: int
+    anchor_load: int
+    plan: tuple[StopView, ...]
+
+    @property
+    def idle(self) -> bool:
+        """Has the vehicle no stop to serve and can it take work (not charging)?"""
+        return not self.plan and self.free_s != math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A plan change a dispatcher returns: put ``request``'s pick-up before
+    ``plan[pickup_index]`` and its drop-off before ``plan[dropoff_index]`` of vehicle
+    ``vehicle_id``'s plan (indices in the plan as it stands, 0 <= pickup <= dropoff <= stops;
+    for a second assignment to the same vehicle in one list, its plan after the first).
+    ``cost_s`` is the added drive (s) as the dispatcher found it, for information: the service
+    works out times and cost again with the reference timing model."""
+
+    request: DrtRequest
+    vehicle_id: int
+    pickup_index: int
+    dropoff_index: int
+    cost_s: float = math.nan
+
+
+class DispatchError(RuntimeError):
+    """A dispatcher returned a plan change the service refuses (it breaks a limit)."""
+
+
+class FleetView:
+    """What a dispatcher may read of the fleet: the vehicles (:attr:`vehicles`, snapshots), the
+    drive times of the service's profile (:meth:`drive_s`, from the router's dense tables when
+    it has them, else router queries) and the exact insertion search
+    (:meth:`best_insertion`, :meth:`options`: the fast twin of
+    :mod:`mobisim.services.drt_timing`). No method changes a plan.
 
     Parameters
     ----------
-    service : DrtService
-        Gives ``router``, ``profile`` (routing profile name), ``dense`` (the profile's
-        :class:`DenseLegs` or None), ``config`` (``stop_s``, ``approx_candidates_k``) and
-        ``energy_ok(vehicle, nodes)`` (battery check).
+    vehicles : list[DrtVehicle]
+        The service's fleet (read, never changed here).
+    drive : DenseDrive | RouterDrive
+        Drive-time source of the service's profile.
+    stop_s : float
+        Dwell at every stop, s.
+    energy_ok : callable
+        ``energy_ok(vehicle, nodes)``: can the battery drive ``nodes`` and keep its reserve?
+    """
+
+    def __init__(self, vehicles: list[DrtVehicle], drive, stop_s: float, energy_ok):
+        self._vehicles = vehicles
+        self._drive = drive
+        self.stop_s = stop_s
+        self._energy_ok = energy_ok
+
+    @property
+    def vehicles(self) -> tuple[VehicleView, ...]:
+        """Every vehicle as a :class:`VehicleView`, in fleet order (made on each call)."""
+        return tuple(
+            VehicleView(
+                v.vehicle_id,
+                v.node,
+                v.free_s,
+                v.capacity,
+                v.anchor_load,
+                tuple(
+                    StopView(
+                        s.request.trip_id,
+                        s.node,
+                        s.pickup,
+                        s.earliest_s,
+                        s.latest_s,
+                        s.request.party,
+                    )
+                    for s in v.plan
+                ),
+            )
+            for v in self._vehicles
+        )
+
+    def drive_s(self, origin: int, dest: int) -> float:
+        """Fastest drive from node ``origin`` to ``dest`` (indices), s (inf: unreachable)."""
+        return self._drive.drive_s(origin, dest)
+
+    def drive_among(self, nodes: list[int]):
+        """A ``drive_s(a, b)`` for nodes among ``nodes`` only, from one table query (the same
+        times as :meth:`drive_s`)."""
+        table = self._drive.local_tables([nodes])[0]
+        position = {node: k for k, node in enumerate(nodes)}
+        return lambda a, b: table[position[a]][position[b]]
+
+    @staticmethod
+    def _assignment(request: DrtRequest, insertion: Insertion) -> Assignment:
+        return Assignment(
+            request,
+            insertion.vehicle.vehicle_id,
+            insertion.pickup_index,
+            insertion.dropoff_index,
+            insertion.cost_s,
+        )
+
+    def best_insertion(
+        self, request: DrtRequest, now_s: float, approx_candidates_k: int | None = None
+    ) -> Assignment | None:
+        """The cheapest feasible insertion of ``request`` over the fleet at ``now_s`` (s), or
+        None when no vehicle can serve it (exact; with ``approx_candidates_k``: among the K
+        vehicles of best pick-up bound only)."""
+        found = fast_insert(
+            request,
+            self._vehicles,
+            now_s,
+            self._drive,
+            self.stop_s,
+            self._energy_ok,
+            approx_candidates_k,
+        )
+        return None if found is None else self._assignment(request, found)
+
+    def options(self, request: DrtRequest, now_s: float) -> list[Assignment]:
+        """Every vehicle's cheapest feasible insertion of ``request`` at ``now_s`` (s), the
+        vehicles that cannot serve it left out, in fleet order."""
+        found = fast_options(
+            request, self._vehicles, now_s, self._drive, self.stop_s, self._energy_ok
+        )
+        return [self._assignment(request, option) for option in found]
+
+
+class Dispatcher:
+    """Base of DRT dispatchers: built from the service's :class:`~mobisim.services.drt.DrtConfig`;
+    :meth:`dispatch` returns :class:`Assignment` s for open requests.
+
+    ``batch_interval_s`` None: the service asks :meth:`dispatch` with one request at a time, when
+    it is booked (and, with ``queue_requests``, again for each waiting one when a vehicle frees
+    up). A number: requests stay open and every ``batch_interval_s`` the service asks with all
+    of them. :meth:`quote` answers an offer (what the rider is told before booking).
     """
 
     batch_interval_s: float | None = None
 
-    def __init__(self, service):
-        self.stop_s = float(service.config.stop_s)
-        self.approx_k = service.config.approx_candidates_k
-        self.energy_ok = service.energy_ok
-        dense = service.dense
-        self.drive = (
-            DenseDrive(dense) if dense is not None else RouterDrive(service.router, service.profile)
+    def __init__(self, config):
+        self.config = config
+
+    def dispatch(
+        self, requests: list[DrtRequest], fleet: FleetView, now_s: float
+    ) -> list[Assignment]:
+        """The plan changes for ``requests`` at ``now_s`` (s); a request left out is not served
+        now (rejected, or kept open by queueing or batch rounds)."""
+        raise NotImplementedError
+
+    def quote(self, request: DrtRequest, fleet: FleetView, now_s: float) -> Assignment | None:
+        """The insertion an offer for ``request`` quotes (None: no vehicle): what
+        :meth:`dispatch` would do with it alone; batch dispatchers quote the cheapest
+        insertion now."""
+        if self.batch_interval_s is not None:
+            return fleet.best_insertion(request, now_s)
+        return next(iter(self.dispatch([request], fleet, now_s)), None)
+
+
+class InsertionDispatch(Dispatcher):
+    """Cheapest feasible insertion over the fleet (exact; see the module docstring), at once for
+    each request (``approx_candidates_k`` set: among the K vehicles of best pick-up bound)."""
+
+    def dispatch(
+        self, requests: list[DrtRequest], fleet: FleetView, now_s: float
+    ) -> list[Assignment]:
+        """Each request's cheapest insertion into the current plans (one request per call)."""
+        found = (
+            fleet.best_insertion(request, now_s, self.config.approx_candidates_k)
+            for request in requests
         )
-
-    def insert(
-        self, request: DrtRequest, vehicles: list[DrtVehicle], now_s: float
-    ) -> Insertion | None:
-        """The cheapest feasible insertion of ``request`` at ``now_s`` (s), or None when no
-        vehicle can serve it (with ``approx_candidates_k``: none of the K examined)."""
-        return fast_insert(
-            request, vehicles, now_s, self.drive, self.stop_s, self.energy_ok, self.approx_k
-        )
+        return [assignment for assignment in found if assignment is not None]
 
 
-class BatchAssignment(InsertionDispatch):
+class BatchAssignment(Dispatcher):
     """``batch``: every ``batch_interval_s`` the open requests are assigned together.
 
     Each open request's options are every vehicle's cheapest feasible insertion into its current
@@ -118,27 +298,24 @@ class BatchAssignment(InsertionDispatch):
     assignment problem over them with :func:`scipy.optimize.linear_sum_assignment` (FleetPy's
     batch assignment): at most one new request per vehicle and round, the most requests served,
     and among those the least added drive time in total (:func:`optimal_assignment`). A request
-    not assigned stays open for the next round. Quotes (:meth:`insert`) are the cheapest
-    insertion at the time of asking, as with ``insertion``.
+    not assigned stays open for the next round. Quotes are the cheapest insertion at the time
+    of asking, as with ``insertion``.
     """
 
-    def __init__(self, service):
-        super().__init__(service)
-        self.batch_interval_s = float(service.config.batch_interval_s)
+    def __init__(self, config):
+        super().__init__(config)
+        self.batch_interval_s = float(config.batch_interval_s)
 
-    def assign(
-        self, requests: list[DrtRequest], vehicles: list[DrtVehicle], now_s: float
-    ) -> list[tuple[DrtRequest, Insertion]]:
-        """The (request, insertion) pairs of this round at ``now_s`` (s), one per vehicle at most;
-        requests left out stay open."""
-        options = [
-            fast_options(request, vehicles, now_s, self.drive, self.stop_s, self.energy_ok)
-            for request in requests
-        ]
-        return [(requests[row], option) for row, option in optimal_assignment(options)]
+    def dispatch(
+        self, requests: list[DrtRequest], fleet: FleetView, now_s: float
+    ) -> list[Assignment]:
+        """The assignments of this round at ``now_s`` (s), one per vehicle at most, in request
+        order; requests left out stay open."""
+        options = [fleet.options(request, now_s) for request in requests]
+        return [option for _, option in optimal_assignment(options)]
 
 
-def optimal_assignment(options: list[list[Insertion]]) -> list[tuple[int, Insertion]]:
+def optimal_assignment(options: list[list[Assignment]]) -> list[tuple[int, Assignment]]:
     """(row, insertion) of the optimal assignment of requests (rows) to vehicles: each request
     at most one of its ``options``, each vehicle at most one request; the most requests
     assigned, then the least total cost (s). Sorted by row.
@@ -149,17 +326,17 @@ def optimal_assignment(options: list[list[Insertion]]) -> list[tuple[int, Insert
     vehicles: dict[int, int] = {}  # vehicle id -> column, in order of first appearance
     for row_options in options:
         for option in row_options:
-            vehicles.setdefault(option.vehicle.vehicle_id, len(vehicles))
+            vehicles.setdefault(option.vehicle_id, len(vehicles))
     rows = [row for row, row_options in enumerate(options) if row_options]
     if not rows:
         return []
     total_s = sum(option.cost_s for row_options in options for option in row_options)
     infeasible_s = 2.0 * total_s + 1.0
     cost = np.full((len(rows), len(vehicles)), infeasible_s)
-    chosen: dict[tuple[int, int], Insertion] = {}
+    chosen: dict[tuple[int, int], Assignment] = {}
     for r, row in enumerate(rows):
         for option in options[row]:
-            column = vehicles[option.vehicle.vehicle_id]
+            column = vehicles[option.vehicle_id]
             cost[r, column] = option.cost_s
             chosen[r, column] = option
     assigned = []

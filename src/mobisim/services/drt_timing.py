@@ -242,3 +242,48 @@ def reference_options(
         if (option := reference_best_insertion(vehicle, request, now_s, drive_s, stop_s, energy_ok))
         is not None
     ]
+
+
+def reference_insertion_at(
+    vehicle: DrtVehicle,
+    request: DrtRequest,
+    i: int,
+    j: int,
+    now_s: float,
+    drive_s: DriveTime,
+    stop_s: float,
+    energy_ok: EnergyCheck | None = None,
+) -> Insertion | str:
+    """The insertion of ``request`` into ``vehicle``'s plan with the pick-up before
+    ``plan[i]`` and the drop-off before ``plan[j]``, timed by the reference model; or, when it
+    breaks a limit, a sentence saying which (positions, a stop's window, capacity, energy).
+    This is how the service checks the plan changes a dispatcher returns."""
+    old = plan_stops(vehicle)
+    if not 0 <= i <= j <= len(old):
+        return f"positions ({i}, {j}) are not 0 <= pickup <= dropoff <= {len(old)} (plan stops)"
+    pickup, dropoff = request_stops(request)
+    stops = [*old[:i], pickup, *old[i:j], dropoff, *old[j:]]
+    owners = [*vehicle.plan[:i], None, *vehicle.plan[i:j], None, *vehicle.plan[j:]]
+    leave = start_s(vehicle.free_s, now_s)
+    visits = schedule(vehicle.node, leave, vehicle.anchor_load, stops, drive_s, stop_s)
+    for stop, visit, owner in zip(stops, visits, owners, strict=True):
+        if visit.service_s > stop.latest_s:
+            trip = request.trip_id if owner is None else owner.request.trip_id
+            what = "pick-up" if stop.load_change > 0 else "drop-off"
+            return (
+                f"time window: the {what} of trip {trip} would be at {visit.service_s:.0f} s, "
+                f"after its latest {stop.latest_s:.0f} s"
+            )
+        if visit.load_after > vehicle.capacity:
+            return (
+                f"capacity: {visit.load_after} persons on board at node {stop.node}, "
+                f"more than the {vehicle.capacity} places"
+            )
+    has_battery = vehicle.battery is not None and energy_ok is not None
+    if has_battery and not energy_ok(vehicle, new_route(vehicle, request, i, j)):
+        return "energy: the battery cannot drive the new plan and keep its reserve"
+    route = [vehicle.node, *(stop.node for stop in old)]
+    cost = insertion_cost_s(route, i, j, pickup.node, dropoff.node, drive_s)
+    return Insertion(
+        vehicle, i, j, visits[i].service_s, visits[j + 1].service_s, cost, vehicle.version, now_s
+    )
