@@ -233,3 +233,56 @@ def test_a_stop_5_km_from_any_road_is_an_error_and_far_snaps_warn(town, tmp_path
     far = next(s for s in result.snaps if s.stop_id == "s3")
     assert 250 < far.snap_m < 5000
     assert any("stop 's3' (Three) snapped" in w for w in result.warnings)
+
+
+SCENARIO = """
+name: gtfs-cli
+period: {start: "06:00", end: "23:00"}
+network:
+  source: synthetic
+  synthetic: {target_nodes: 500, seed: 2}
+demand:
+  synthetic: {residents: 50, households: 20}
+services:
+  - name: rail1
+    type: transit
+    mode: rail
+    stops: [{name: Centre, place: town_centre}, {name: KTX, place: rail_station}]
+    timetable: ["07:00", "08:00"]
+    run_times_min: [6]
+"""
+
+
+def test_cli_export_then_import_writes_blocks_the_loader_takes(tmp_path):
+    from typer.testing import CliRunner
+
+    from mobisim.cli.app import app
+    from mobisim.scenario.loader import read_yaml
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SCENARIO)
+    runner = CliRunner()
+    done = runner.invoke(app, ["gtfs", "export", str(scenario), str(tmp_path / "feed")])
+    assert done.exit_code == 0, done.output
+    assert "wrote 1 line(s)" in done.output
+    blocks = tmp_path / "blocks.yaml"
+    done = runner.invoke(
+        app,
+        [
+            "gtfs",
+            "import",
+            str(tmp_path / "feed"),
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(blocks),
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    (block,) = read_yaml(blocks)["services"]
+    assert block["name"] == "rail1" and block["timetable"] == ["07:00", "08:00"]
+    assert block["run_times_min"] == [6.0]
+    done = runner.invoke(
+        app, ["gtfs", "import", str(tmp_path / "nowhere"), "--scenario", str(scenario)]
+    )
+    assert done.exit_code == 1 and "GTFS feed not found" in done.output

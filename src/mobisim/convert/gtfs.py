@@ -2,9 +2,11 @@
 
 A GTFS feed is a folder (or zip) of CSV files [GTFS]. It is read here with pandas, every value as
 text, so an error can name the file, the row (the line number in the file, header = line 1) and
-the field. (gtfs-kit does not install as wheels next to the project's dependencies, its
-``json2html`` dependency ships only a source archive; partridge installs but its last release is
-old and its errors do not name rows; the five files a line needs are plain CSV.)
+the field. No GTFS library is used: gtfs-kit 13.0.1 installs (pip) only with a source build of
+its ``json2html`` dependency and brings folium, branca, rtree and xyzservices for maps mobisim
+does not draw; partridge 1.1.2 installs as wheels, but neither library's reader names the row and
+field of a bad value, so every row would be checked again here anyway, and the files a line needs
+(stops, routes, trips, stop_times, calendar, calendar_dates, frequencies) are plain CSV.
 
 **Export** (:func:`export_feed`): every ``fixed_route`` and ``transit`` block becomes a route
 (``route_id`` = the service name; ``route_type`` 2 for rail, 3 otherwise) with one stop per
@@ -553,7 +555,7 @@ def import_feed(
             gaps = len(stop_ids) - 1
             # a run time of 0 (two stations in the same minute of the feed) becomes 6 s
             block["run_times_min"] = [
-                max(round((arrive[k + 1] - depart[k]) / 60.0, 4), 0.1) for k in range(gaps)
+                max(round(float(arrive[k + 1] - depart[k]) / 60.0, 4), 0.1) for k in range(gaps)
             ]
         blocks.append(block)
     return ImportResult(blocks, list(all_snaps.values()), warnings)
