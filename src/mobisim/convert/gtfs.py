@@ -1,11 +1,11 @@
 """GTFS feeds in and out: the scenario's lines as a feed, and transit service blocks from a feed.
 
-A GTFS feed is a folder (or zip) of CSV files [GTFS]. It is read here with pandas, every value as
+A GTFS feed is a folder (or zip) of CSV files (the GTFS Schedule reference, gtfs.org). It is read here with pandas, every value as
 text, so an error can name the file, the row (the line number in the file, header = line 1) and
 the field. No GTFS library is used: gtfs-kit 13.0.1 installs (pip) only with a source build of
 its ``json2html`` dependency and brings folium, branca, rtree and xyzservices for maps mobisim
-does not draw; partridge 1.1.2 installs as wheels, but neither library's reader names the row and
-field of a bad value, so every row would be checked again here anyway, and the files a line needs
+does not draw; partridge 1.1.2 installs as wheels, but the errors a planner needs here (file, row
+and field of a bad value) mean checking the rows here anyway, and the files a line needs
 (stops, routes, trips, stop_times, calendar, calendar_dates, frequencies) are plain CSV.
 
 **Export** (:func:`export_feed`): every ``fixed_route`` and ``transit`` block becomes a route
@@ -25,7 +25,7 @@ and removals, as GTFS says; no date: every trip), and among those the most commo
 Its stops become the block's ``stops`` (lat/lon of the feed), each snapped to the nearest network
 node with the distance reported: beyond ``warn_snap_m`` a warning, beyond ``max_snap_m`` (5 km) an
 error. A pattern that ends where it starts is a ``loop``, any other a ``line``. Departures are the
-first stop's ``departure_time``; when every kept trip is in ``frequencies.txt`` they become
+first stop's ``arrival_time`` (in mobisim a run departs when its doors open at the first stop); when every kept trip is in ``frequencies.txt`` they become
 ``headways`` periods, otherwise a ``timetable`` (frequency trips expanded). GTFS times past 24:00
 ("25:10:00") are times of the same service day, after midnight; they stay so ("25:10").
 Rail (``route_type`` 0, 1, 2, 12 or 100-199, 400-499, 900-999) takes ``run_times_min`` from the
