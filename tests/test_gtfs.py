@@ -212,7 +212,7 @@ def test_a_timetable_going_backwards_names_file_row_and_field(town, tmp_path):
 def test_a_stop_5_km_from_any_road_is_an_error_and_far_snaps_warn(town, tmp_path):
     network, _ = town
     files = hand_feed(town, GOOD_TIMES)
-    lat_far = network.nodes["lat"].max() + 0.05  # about 5.6 km north of the northernmost node
+    lat_far = network.nodes["lat"].max() + 0.05  # at least 5.6 km north of every node
     lon = network.nodes["lon"].iat[80]
     files["stops.txt"] = (
         files["stops.txt"].rsplit("\n", 1)[0] + f"\ns3,Three,{lat_far:.7f},{lon:.7f}"
