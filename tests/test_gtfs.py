@@ -286,3 +286,23 @@ def test_cli_export_then_import_writes_blocks_the_loader_takes(tmp_path):
         app, ["gtfs", "import", str(tmp_path / "nowhere"), "--scenario", str(scenario)]
     )
     assert done.exit_code == 1 and "GTFS feed not found" in done.output
+
+
+def test_a_zipped_feed_reads_as_the_folder_and_a_missing_field_is_named(town, tmp_path):
+    import zipfile
+
+    network, _ = town
+    files = hand_feed(town, GOOD_TIMES)
+    archive = tmp_path / "feed.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text.strip() + "\n")
+    zipped = import_feed(archive, network, service_date="2026-12-07")
+    folder = import_feed(write_feed(tmp_path / "feed", files), network, service_date="2026-12-07")
+    assert zipped.blocks == folder.blocks
+    files["stops.txt"] = files["stops.txt"].replace("stop_lat,", "latitude,", 1)
+    broken = write_feed(tmp_path / "broken", files)
+    with pytest.raises(
+        ScenarioError, match=r"stops\.txt: missing field\(s\) stop_lat in the header"
+    ):
+        import_feed(broken, network)
