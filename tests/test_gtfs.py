@@ -306,3 +306,20 @@ def test_a_zipped_feed_reads_as_the_folder_and_a_missing_field_is_named(town, tm
         ScenarioError, match=r"stops\.txt: missing field\(s\) stop_lat in the header"
     ):
         import_feed(broken, network)
+
+
+def test_untimed_stops_are_interpolated_and_an_untimed_end_is_an_error(town, tmp_path):
+    network, _ = town
+    times = GOOD_TIMES.replace("t1,07:10:00,07:10:30,s2,2", "t1,,,s2,2")
+    result = import_feed(write_feed(tmp_path / "feed", hand_feed(town, times)), network)
+    assert result.blocks[0]["timetable"][0] == "07:00"
+    rail = hand_feed(town, times)
+    rail["routes.txt"] = "route_id,route_short_name,route_type\nr1,R1,2"
+    block = import_feed(write_feed(tmp_path / "rail", rail), network, service_date="2026-12-07")
+    assert block.blocks[0]["run_times_min"] == [10.0, 10.0]  # s2 at 07:10, halfway in order
+    times = GOOD_TIMES.replace("t1,07:20:00,07:20:00,s3,3", "t1,,,s3,3")
+    with pytest.raises(ScenarioError) as info:
+        import_feed(write_feed(tmp_path / "bad", hand_feed(town, times)), network)
+    assert info.value.problems == [
+        ("row 4, field arrival_time", "trip 't1': expected a time at its last stop")
+    ]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import math
 import zipfile
 from collections import Counter
@@ -387,6 +388,29 @@ def _snap_stops(feed: _Feed, stops: pd.DataFrame, ids: list[str], network, warn_
     return snaps, warnings
 
 
+def _timed(feed: _Feed, trip_id: str, group: pd.DataFrame) -> pd.DataFrame:
+    """A trip's stop times with the gaps filled: a missing arrival or departure takes the other;
+    stops with neither are interpolated linearly in stop order between the timed ones (GTFS lets
+    a feed time only its timepoints; the first and last stop must be timed)."""
+    arrive, depart = group["arrival_time"], group["departure_time"]
+    group["arrival_time"], group["departure_time"] = arrive.fillna(depart), depart.fillna(arrive)
+    for end in (0, len(group) - 1):
+        if math.isnan(group["arrival_time"].iat[end]):
+            raise feed.error(
+                "stop_times.txt",
+                int(group["row"].iat[end]),
+                "arrival_time",
+                f"trip {trip_id!r}: expected a time at its {'first' if end == 0 else 'last'} stop",
+            )
+    if group["arrival_time"].isna().any():
+        position = np.arange(len(group), dtype=float)
+        known = ~group["arrival_time"].isna().to_numpy()
+        for field in ("arrival_time", "departure_time"):
+            values = group[field].to_numpy(dtype=float)
+            group[field] = np.interp(position, position[known], values[known])
+    return group
+
+
 def import_feed(
     path: str | Path,
     network,
@@ -417,8 +441,8 @@ def import_feed(
     for field in ("arrival_time", "departure_time"):
         values = []
         for i, text in enumerate(parsed[field]):
-            try:
-                values.append(parse_gtfs_time(text))
+            try:  # an untimed stop (both times empty) is interpolated below, as GTFS says
+                values.append(math.nan if text.strip() == "" else parse_gtfs_time(text))
             except ValueError as exc:
                 raise feed.error("stop_times.txt", i, field, str(exc)) from None
         parsed[field] = values
@@ -439,7 +463,9 @@ def import_feed(
             )
     parsed["stop_sequence"] = parsed["stop_sequence"].astype(int)
     parsed = parsed.sort_values(["trip_id", "stop_sequence"], kind="stable")
-    by_trip = {tid: group for tid, group in parsed.groupby("trip_id", sort=False)}
+    by_trip = {
+        tid: _timed(feed, tid, group.copy()) for tid, group in parsed.groupby("trip_id", sort=False)
+    }
     for tid, group in by_trip.items():
         times = np.column_stack([group["arrival_time"], group["departure_time"]]).ravel()
         back = np.nonzero(np.diff(times) < 0)[0]
@@ -531,13 +557,14 @@ def import_feed(
             }
             for sid in stop_ids
         ]
-        if all(tid in freq_by_trip for tid in kept):
-            periods = sorted(p for tid in kept for p in freq_by_trip[tid])
+        periods = sorted({p[:3] for tid in kept for p in freq_by_trip.get(tid, [])})
+        apart = all(a[1] <= b[0] for a, b in itertools.pairwise(periods))
+        if all(tid in freq_by_trip for tid in kept) and apart:
             block["headways"] = [
                 {"start": format_clock(s), "end": format_clock(e), "headway_min": h / 60.0}
-                for s, e, h, _ in periods
+                for s, e, h in periods
             ]
-        else:
+        else:  # single trips, or frequency periods that overlap: every departure
             times: set[float] = set()
             for tid in kept:
                 if tid not in freq_by_trip:
