@@ -140,7 +140,7 @@ def test_progress_is_throttled_to_wall_time_and_a_moving_clock(monkeypatch):
 
 def test_other_commands_are_mounted():
     names = set(invoke("--help").stdout.split())
-    assert {"validate", "run", "network", "kpis", "compare", "plot", "report"} <= names
+    assert {"validate", "run", "network", "gtfs", "kpis", "compare", "plot", "report"} <= names
 
 
 def test_python_dash_m_and_traceback_only_with_debug(tmp_path):

@@ -227,12 +227,16 @@ def _mount_other_commands() -> None:
     from mobisim.cli.batch import register_batch_command
     from mobisim.cli.calibrate import register_calibrate_command
     from mobisim.cli.check import register_check_command
+    from mobisim.cli.gtfs import gtfs_app
     from mobisim.cli.network import network_app
     from mobisim.cli.sweep import register_sweep_commands
 
     register_sweep_commands(app)
     register_batch_command(app)
     app.add_typer(network_app, name="network", help="Inspect, plot and fetch road networks.")
+    app.add_typer(
+        gtfs_app, name="gtfs", help="GTFS feeds: export the lines, import transit blocks."
+    )
     register_analysis_commands(app)
     register_check_command(app)
     register_calibrate_command(app)
