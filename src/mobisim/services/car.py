@@ -16,14 +16,14 @@ parking search; its distance is the path's (the search distance is not known and
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Literal
 
 from pydantic import Field
 
 from mobisim.network.router import WALK_SPEED_MPS
 from mobisim.scenario.base import ServiceConfig
-from mobisim.services.base import MUST_USE, Offer, RideOutcome, Service, Trip, unavailable
+from mobisim.services.base import Offer, Service, Trip, unavailable
+from mobisim.services.own_vehicle import ride_own_vehicle
 from mobisim.units import METRES_PER_KM, min_to_s
 
 #: router profile of private cars (edge speeds on the drive view)
@@ -134,34 +134,12 @@ class PrivateCarService(Service):
         Returns a SimPy timeout firing ``access_walk_s + in_vehicle_s`` from now with the
         :class:`RideOutcome`; on firing, the drive is logged and the car stays with the driver.
         """
-        env = self.ctx.env
-        outcome = RideOutcome(
-            served=True,
-            wait_s=0.0,
-            in_vehicle_s=offer.in_vehicle_s,
-            distance_m=offer.distance_m,
-            fare_krw=offer.fare_krw,
-            egress_node=trip.dest_node,
-        )
-        parked = env.timeout(offer.access_walk_s + offer.in_vehicle_s, outcome)
-        parked.callbacks.append(partial(self._parked, trip, offer, env.now + offer.access_walk_s))
-        return parked
-
-    def _parked(self, trip: Trip, offer: Offer, drive_start_s: float, event) -> None:
-        """Log the drive that started at ``drive_start_s`` (s); the car now stands with its driver."""
-        self.ctx.log.vehicle_leg(  # a private car is no registered vehicle: id -1, its type
-            drive_start_s,
-            service=self.name,
-            vehicle_id=-1,
-            trip_id=trip.trip_id,
-            from_node=trip.origin_node,
-            to_node=trip.dest_node,
-            distance_m=offer.distance_m,
-            duration_s=offer.in_vehicle_s,
+        return ride_own_vehicle(
+            self,
+            trip,
+            offer,
             pax=trip.party_size,
-            state="occupied",
-            detail=self.config.vehicle_type,
+            vehicle_type=self.config.vehicle_type,
+            state_key=CAR_STATE,
+            fare_krw=offer.fare_krw,
         )
-        # the car is at the destination: it is there for the way back, and must be driven back
-        trip.tour_state[CAR_STATE] = "with_person"
-        trip.tour_state[MUST_USE] = self.name

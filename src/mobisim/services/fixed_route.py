@@ -257,6 +257,14 @@ class FixedRouteService(Service):
                 )
             leg_s.append(leg[0])
             leg_m.append(leg[1])
+        self._time_visits(visits, leg_s, leg_m)
+        return visits, leg_s, leg_m
+
+    def _time_visits(self, visits: list[Visit], leg_s: list[float], leg_m: list[float]) -> None:
+        """Set each visit's offset from the run's start (s) and distance along the run (m):
+        the legs before it (``leg_s`` s, ``leg_m`` m), the dwell at each stop before it and the
+        layover after a terminal."""
+        cfg = self.config
         layover_s = min_to_s(cfg.layover_min)
         for p in range(1, len(visits)):
             prev = visits[p - 1]
@@ -267,7 +275,6 @@ class FixedRouteService(Service):
                 + leg_s[p - 1]
             )
             visits[p].distance_m = prev.distance_m + leg_m[p - 1]
-        return visits, leg_s, leg_m
 
     def _departures(self) -> tuple[np.ndarray, float]:
         """Departure times from the first stop (s after midnight) and the headway (s)."""

@@ -21,14 +21,14 @@ bicycles", gives sourced values).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from mobisim.network.router import WALK_SPEED_MPS
 from mobisim.scenario.base import ServiceConfig
-from mobisim.services.base import MUST_USE, Offer, RideOutcome, Service, Trip, unavailable
+from mobisim.services.base import Offer, Service, Trip, unavailable
+from mobisim.services.own_vehicle import ride_own_vehicle
 from mobisim.units import min_to_s
 
 #: kind of bike -> (router profile, vehicle type of mobisim.energy, mode label)
@@ -203,33 +203,6 @@ class PrivateBikeService(Service):
         Returns a SimPy timeout firing ``access_walk_s + in_vehicle_s`` from now with the
         :class:`RideOutcome`; on firing, the ride is logged and the bike stays with its rider.
         """
-        env = self.ctx.env
-        outcome = RideOutcome(
-            served=True,
-            wait_s=0.0,
-            in_vehicle_s=offer.in_vehicle_s,
-            distance_m=offer.distance_m,
-            egress_node=trip.dest_node,
+        return ride_own_vehicle(
+            self, trip, offer, pax=1, vehicle_type=self.vehicle_type, state_key=self.state_key
         )
-        parked = env.timeout(offer.access_walk_s + offer.in_vehicle_s, outcome)
-        parked.callbacks.append(partial(self._parked, trip, offer, env.now + offer.access_walk_s))
-        return parked
-
-    def _parked(self, trip: Trip, offer: Offer, ride_start_s: float, event) -> None:
-        """Log the ride that started at ``ride_start_s`` (s); the bike now stands with its rider."""
-        self.ctx.log.vehicle_leg(  # a private bike is no registered vehicle: id -1, its type
-            ride_start_s,
-            service=self.name,
-            vehicle_id=-1,
-            trip_id=trip.trip_id,
-            from_node=trip.origin_node,
-            to_node=trip.dest_node,
-            distance_m=offer.distance_m,
-            duration_s=offer.in_vehicle_s,
-            pax=1,
-            state="occupied",
-            detail=self.vehicle_type,
-        )
-        # the bike is at the destination: it is there for the way back, and must be ridden back
-        trip.tour_state[self.state_key] = "with_person"
-        trip.tour_state[MUST_USE] = self.name

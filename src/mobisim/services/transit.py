@@ -207,16 +207,7 @@ class TransitService(FixedRouteService):
         # the turn at the far terminal is the same station: no leg (visits n-1 and n coincide)
         leg_s.insert(n - 1, 0.0)
         leg_m.insert(n - 1, 0.0)
-        layover_s = min_to_s(cfg.layover_min)
-        for p in range(1, len(visits)):
-            prev = visits[p - 1]
-            visits[p].offset_s = (
-                prev.offset_s
-                + cfg.dwell_fixed_s
-                + (layover_s if prev.layover_after else 0.0)
-                + leg_s[p - 1]
-            )
-            visits[p].distance_m = prev.distance_m + leg_m[p - 1]
+        self._time_visits(visits, leg_s, leg_m)
         return visits, leg_s, leg_m
 
     def _straight_m(self, a: int, b: int) -> float:
