@@ -93,3 +93,20 @@ def test_without_places_the_fleet_covers_the_bike_network_from_its_centre(shared
     assert lot.name == "service_area" and usable[lot.node]
     assert all(usable[v.node] for v in service.fleet.vehicles)
     assert "over the whole bike network" in caplog.records[-1].getMessage()
+
+
+def test_a_place_inside_earlier_zones_is_left_out_of_default_zones_but_refused_when_given():
+    """Default zones may overlap (small networks, large radii): a place wholly inside the zones
+    before it is left out; a scenario that lists such a zone itself gets the error."""
+    from mobisim.errors import ScenarioError
+    from mobisim.services.sharing_fleet import zone_partition
+
+    network = build_network(config_for("synthetic", target_nodes=300, seed=2), ".")
+    names = list(network.places["name"])
+    big, small = names[0], names[1]
+    network.places.loc[network.places["name"] == big, "radius_m"] = 1e6  # covers every node
+    weights = {big: 0.5, small: 0.5}
+    kept, _, kept_weights, zone_of = zone_partition(network, weights, "k", skip_covered=True)
+    assert kept == [big] and list(kept_weights) == [0.5] and (zone_of == 0).all()
+    with pytest.raises(ScenarioError, match=f"k.{small}: the zone lies inside zones listed"):
+        zone_partition(network, weights, "k")

@@ -298,3 +298,11 @@ def test_an_all_services_scenario_validates_on_each_shared_network(name, shared_
     summary = json.loads(report.output)
     assert summary["places"] == 12 and summary["errors"] == 0
     assert all(s["snap_m"] >= 0 for s in summary["snaps"])
+    # ... and it runs: every trip has an outcome and the manifest keeps the snaps
+    out = tmp_path / "out"
+    ran = runner.invoke(app, ["run", str(path), "--out", str(out), "--quiet"])
+    assert ran.exit_code == 0, ran.output
+    (run_dir,) = [p for p in (out / "all-services").iterdir() if p.is_dir()]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["n_trips"] > 0
+    assert len(manifest["network"]["check"]["snaps"]) == 12

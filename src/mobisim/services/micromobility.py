@@ -245,7 +245,9 @@ class MicromobilityConfig(ServiceConfig):
         return self
 
 
-def _say_default_zones(service: str, zones: dict[str, float], left_out: list[str], n_nodes: int):
+def _say_default_zones(
+    service: str, zones: dict[str, float], left_out: list[str], covered: list[str], n_nodes: int
+):
     """Log (warning, logger ``mobisim.services``) the default deployment of a dockless fleet."""
     if zones:
         shown = ", ".join(f"{name} {share * 100:.0f} %" for name, share in zones.items())
@@ -257,6 +259,8 @@ def _say_default_zones(service: str, zones: dict[str, float], left_out: list[str
             f"; left out, outside the bike view's main strongly connected component: "
             f"{', '.join(left_out)}"
         )
+    if covered:
+        text += f"; left out, inside the places listed before them: {', '.join(covered)}"
     logging.getLogger("mobisim.services").warning(
         "services.%s.zones not given: dockless devices deployed %s", service, text
     )
@@ -295,10 +299,17 @@ class MicromobilityService(SharingService):
             if zones is None:  # default zones from the places, on the devices' own network
                 usable = main_component(ctx.network.view("bike"))
                 zones, left_out = default_zones(ctx.network, usable)
-                _say_default_zones(self.name, zones, left_out, int(usable.sum()))
             names, refs, weights, self.zone_of = zone_partition(
-                ctx.network, zones, f"{key}.zones", usable=usable
+                ctx.network, zones, f"{key}.zones", usable=usable, skip_covered=config.zones is None
             )
+            if config.zones is None:
+                covered = [name for name in zones if name not in names]
+                shares = (
+                    dict(zip(names, weights / max(weights.sum(), 1e-12), strict=True))
+                    if zones
+                    else {}
+                )
+                _say_default_zones(self.name, shares, left_out, covered, int(usable.sum()))
             lots = [
                 Lot(n, int(r), simpy.FilterStore(env), None)
                 for n, r in zip(names, refs, strict=True)

@@ -163,7 +163,11 @@ def default_zones(network: Any, usable: np.ndarray) -> tuple[dict[str, float], l
 
 
 def zone_partition(
-    network: Any, weights: dict[str, float] | None, key: str, usable: np.ndarray | None = None
+    network: Any,
+    weights: dict[str, float] | None,
+    key: str,
+    usable: np.ndarray | None = None,
+    skip_covered: bool = False,
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Free-floating zones: names, reference nodes, weights and the zone of every node (-1: outside).
 
@@ -180,8 +184,12 @@ def zone_partition(
         Only these nodes belong to a zone (a zone's reference node always does); with no
         ``weights`` and no places, the service area is these nodes and its reference node the
         one nearest their centre.
+    skip_covered : bool
+        Leave out, instead of refusing, a zone that lies inside the zones listed before it (for
+        zones the model chose itself, e.g. default deployment zones on a small network).
 
     A node in several zones belongs to the first listed. The service area is the union of zones.
+    Returns the weights of the zones kept, in the order of ``names``.
     """
     if weights is None and len(network.places) > 0:
         weights = dict(zip(network.places["name"], network.places["weight"], strict=True))
@@ -209,14 +217,16 @@ def zone_partition(
             nodes = nodes[usable[nodes] | (nodes == ref)]
         free = nodes[zone_of[nodes] < 0]
         if free.size == 0:
-            problems.append((f"{key}.{name}", "the zone lies inside zones listed before it"))
+            if not skip_covered:
+                problems.append((f"{key}.{name}", "the zone lies inside zones listed before it"))
             continue
         zone_of[free] = len(names)
         names.append(name)
         refs.append(ref if zone_of[ref] == len(names) - 1 else int(free[0]))
     if problems:
         raise ScenarioError(None, problems)
-    return names, np.asarray(refs), np.asarray(list(weights.values()), dtype=float), zone_of
+    kept = np.asarray([weights[name] for name in names], dtype=float)
+    return names, np.asarray(refs), kept, zone_of
 
 
 def apportion(total: int, weights) -> np.ndarray:
