@@ -50,6 +50,14 @@ def one(trips: int, check: bool, default_router: bool = False) -> dict:
     """Run one size in this process; return its row."""
     residents, area_km2, nodes = city(trips)
     overrides = scaled_overrides(residents, nodes, area_km2)
+    # the industrial complex (6.5 km) and the rail station (15 km) must lie beyond the town's
+    # edge: moved out only for a town wider than that (1 M trips: 9.9 km), so smaller sizes
+    # keep the demo's distances
+    side_km = area_km2**0.5
+    if side_km >= 6.5:
+        overrides["network.synthetic.industrial_distance_km"] = side_km + 1.5
+    if side_km >= 15.0:
+        overrides["network.synthetic.rail_distance_km"] = side_km + 5.0
     if not default_router:
         # the synthetic city has about ``nodes`` nodes; leave room for the generator's rounding
         overrides["network.router.all_pairs_max_nodes"] = max(6_000, round(nodes * 1.2))
