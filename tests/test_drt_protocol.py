@@ -248,3 +248,14 @@ def test_a_batch_dispatcher_chains_changes_to_one_vehicle_and_may_not_repeat_one
     twice = taxis(road, dispatch="twice")
     with pytest.raises(DispatchError, match=r"'twice'.*assigned trip 0 twice"):
         run_riders(twice, TRIPS[:1])
+
+
+def test_a_dispatcher_without_dispatch_cannot_be_built():
+    """``Dispatcher.dispatch`` is abstract: a subclass that forgets it fails when it is built."""
+    from mobisim.services.drt_dispatch import Dispatcher
+
+    class Forgetful(Dispatcher):
+        pass
+
+    with pytest.raises(TypeError, match="dispatch"):
+        Forgetful(config=None)

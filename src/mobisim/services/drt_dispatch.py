@@ -29,6 +29,7 @@ and answers ``target_node(vehicle, now_s)`` (where to drive, or None to stay),
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
@@ -244,7 +245,7 @@ class FleetView:
         return [self._assignment(request, option) for option in found]
 
 
-class Dispatcher:
+class Dispatcher(ABC):
     """Base of DRT dispatchers: built from the service's :class:`~mobisim.services.drt.DrtConfig`;
     :meth:`dispatch` returns :class:`Assignment` s for open requests.
 
@@ -259,12 +260,12 @@ class Dispatcher:
     def __init__(self, config):
         self.config = config
 
+    @abstractmethod
     def dispatch(
         self, requests: list[DrtRequest], fleet: FleetView, now_s: float
     ) -> list[Assignment]:
         """The plan changes for ``requests`` at ``now_s`` (s); a request left out is not served
-        now (rejected, or kept open by queueing or batch rounds)."""
-        raise NotImplementedError
+        now (rejected, or kept open by queueing or batch rounds). Every dispatcher defines it."""
 
     def quote(self, request: DrtRequest, fleet: FleetView, now_s: float) -> Assignment | None:
         """The insertion an offer for ``request`` quotes (None: no vehicle): what
