@@ -17,10 +17,28 @@ DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
 SMALL = {"demand.synthetic.residents": 1500, "demand.synthetic.households": 600}
 
 
+#: the steps the demo run reported to its ``stage`` callback, with whether the charts existed then
+DEMO_STAGES: list[tuple[str, bool]] = []
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    return mobisim.run(mobisim.load_scenario(DEMO, overrides=SMALL), out_dir=out)
+
+    def stage(name: str) -> None:
+        DEMO_STAGES.append((name, any(out.glob("**/charts/map.png"))))
+
+    return mobisim.run(mobisim.load_scenario(DEMO, overrides=SMALL), out_dir=out, stage=stage)
+
+
+def test_the_run_reports_each_step_until_the_charts_are_written(demo_run):
+    assert [name for name, _ in DEMO_STAGES] == list(mobisim.api.RUN_STAGES)
+    charts_then = dict(DEMO_STAGES)
+    assert not charts_then["charts"]  # announced before they are drawn ...
+    assert charts_then["done"]  # ... and "done" only once they are written
+    from mobisim.cli.app import STAGE_LABELS
+
+    assert set(STAGE_LABELS) == set(mobisim.api.RUN_STAGES)
 
 
 def test_demo_writes_its_result_folder(demo_run):
@@ -110,7 +128,11 @@ def test_events_can_be_left_out_and_a_path_can_be_run(tmp_path):
     assert result.run_dir.parent == tmp_path / "demo-variant"
     assert result.scenario.period.end_s == 22 * 3600
     overrides = {**SMALL, "outputs.write_events": False, "outputs.charts": False}
-    result = mobisim.run(mobisim.load_scenario(DEMO, overrides=overrides), out_dir=tmp_path)
+    stages: list[str] = []
+    result = mobisim.run(
+        mobisim.load_scenario(DEMO, overrides=overrides), out_dir=tmp_path, stage=stages.append
+    )
+    assert stages == [s for s in mobisim.api.RUN_STAGES if s != "charts"]
     assert not (result.run_dir / "events.parquet").exists()
     assert (result.run_dir / "trips.parquet").exists() and not (result.run_dir / "charts").exists()
     assert len(result.events) > 0  # still returned in memory

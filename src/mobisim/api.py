@@ -28,6 +28,10 @@ from mobisim.scenario.loader import fingerprint
 from mobisim.scenario.loader import load_scenario as _load_scenario
 from mobisim.scenario.models import Scenario
 
+#: the steps of :func:`run`, in order, as passed to its ``stage`` callback ("charts" only when
+#: the scenario draws charts)
+RUN_STAGES = ("network", "demand", "simulation", "KPIs", "writing", "charts", "done")
+
 #: wall-clock seconds between two progress callbacks passed on by :func:`throttled`
 PROGRESS_INTERVAL_S = 0.2
 
@@ -137,6 +141,7 @@ def run(
     seed: int | None = None,
     progress: Callable[[float], None] | None = None,
     check: bool | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run a scenario and write its result folder ``<out_dir>/<name>/<run-id>/`` atomically.
 
@@ -151,6 +156,9 @@ def run(
     check : check the run invariants before the folder is complete (``mobisim check``,
         :mod:`mobisim.metrics.invariants`); a broken one is a SimulationError and leaves no
         folder. None: when the environment variable ``MOBISIM_CHECK_RUNS`` is set (the tests).
+    stage : called with the name of each step as it starts, in order: ``network``, ``demand``,
+        ``simulation``, ``KPIs``, ``writing``, then ``charts`` when charts are drawn, and ``done``
+        when the folder is complete (:data:`RUN_STAGES`; the CLI shows them).
 
     Same scenario and seed give byte-identical ``events.parquet`` and ``trips.parquet``. If the
     run fails or is interrupted no result folder is left behind.
@@ -163,7 +171,7 @@ def run(
     row; 4.5 s each when collected) — the sweeps' and batches' workers run many in a row.
     """
     try:
-        return _run(scenario, out_dir, seed, progress, check)
+        return _run(scenario, out_dir, seed, progress, check, stage)
     finally:
         gc.collect()
 
@@ -174,6 +182,7 @@ def _run(
     seed: int | None,
     progress: Callable[[float], None] | None,
     check: bool | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> RunResult:
     """The body of :func:`run` (same parameters)."""
     from mobisim.demand.trips import build_trips
@@ -197,6 +206,8 @@ def _run(
     if seed is not None:
         scenario = with_seed(scenario, seed)
     started = time.perf_counter()
+    say = stage or (lambda name: None)
+    say("network")
     streams = RandomStreams(scenario.seed)
     network = build_network(scenario.network, scenario.base_dir)
     network_check = check_network(scenario, network)  # every service's places, before the run
@@ -205,6 +216,7 @@ def _run(
     warn_network_check(network_check)
     fp = fingerprint(scenario)
     router = Router(network, scenario.network.router)
+    say("demand")
     trips, demand_report = build_trips(
         scenario.demand,
         network,
@@ -214,7 +226,9 @@ def _run(
         base_dir=scenario.base_dir,
         max_snap_m=scenario.network.max_snap_m,
     )
+    say("simulation")
     sim = simulate(scenario, network, router, trips, streams, progress=progress)
+    say("KPIs")
     tables = {
         "trips": sim.trips,
         "vehicles": sim.vehicles,
@@ -250,13 +264,16 @@ def _run(
     out = Path(out_dir) if out_dir is not None else Path(scenario.outputs.dir)
     run_id = new_run_id(fp, scenario.seed)
     events = sim.events if scenario.outputs.write_events else None
+    say("writing")
     with run_folder(out, scenario.name, run_id) as folder:
         write_run(folder, manifest, events, tables, kpis)
         if invariants.checks_enabled() if check is None else check:
             saved = {"events": events, **tables, "manifest": manifest}
             invariants.require_ok(invariants.check_tables(saved), scenario.name)
         if scenario.outputs.charts and events is not None:
+            say("charts")
             _charts(folder)
+    say("done")
     run_dir = scenario_dir(out, scenario.name) / run_id
     return RunResult(scenario, run_dir, sim.events, sim.trips, sim.vehicles, kpis, manifest, tables)
 

@@ -168,6 +168,7 @@ def run(
     start_s, end_s = loaded.period.start_s, loaded.period.end_s
     with Progress(
         TextColumn("[bold]{task.fields[name]}"),
+        TextColumn("{task.fields[stage]}"),
         BarColumn(),
         TextColumn("simulated clock {task.fields[clock]}"),
         TimeElapsedColumn(),
@@ -176,14 +177,25 @@ def run(
         disable=quiet or not err.is_terminal,
     ) as bar:
         task = bar.add_task(
-            "run", total=end_s - start_s, name=loaded.name, clock=format_clock(start_s)
+            "run",
+            total=end_s - start_s,
+            name=loaded.name,
+            clock=format_clock(start_s),
+            stage=STAGE_LABELS["network"],
         )
 
         def show(now_s: float) -> None:
             bar.update(task, completed=min(now_s, end_s) - start_s, clock=format_clock(now_s))
 
+        def step(name: str) -> None:  # the bar stays up until the charts are written
+            if name in ("KPIs", "writing", "charts", "done"):
+                bar.update(task, completed=end_s - start_s, clock=format_clock(end_s))
+            bar.update(task, stage=STAGE_LABELS[name])
+
         with _warning_lines():
-            result = run_scenario(loaded, out_dir=out_dir, seed=seed, progress=throttled(show))
+            result = run_scenario(
+                loaded, out_dir=out_dir, seed=seed, progress=throttled(show), stage=step
+            )
     from mobisim.demand.trips import demand_warnings
 
     manifest = result.manifest
@@ -202,6 +214,18 @@ def run(
     if shown:
         _say(f"mode share: {escape(shown)}", out)
     _say(f"results: {escape(str(result.run_dir))}", out)
+
+
+#: what the progress line says during each step of :func:`mobisim.api.run`
+STAGE_LABELS = {
+    "network": "building the network and router",
+    "demand": "building the trips",
+    "simulation": "simulating the day",
+    "KPIs": "computing KPIs",
+    "writing": "writing the result tables",
+    "charts": "drawing the charts",
+    "done": "done",
+}
 
 
 @contextmanager
