@@ -203,3 +203,21 @@ def test_plot_gaps_writes_a_png(tmp_path):
     table = pd.DataFrame({"iteration": [1, 2, 3], "relative_gap": [np.nan, 0.2, 0.05]})
     file = plot_gaps(table, tmp_path / "gap.png", 0.01)
     assert file.stat().st_size > 1000
+
+
+def test_the_cli_flag_turns_the_loop_on_and_shows_each_iteration(tmp_path):
+    from typer.testing import CliRunner
+
+    from mobisim.cli import app
+
+    args = [
+        "run", str(DEMO), "--out", str(tmp_path), "--congestion",
+        "--set", "demand.synthetic.residents=300", "--set", "demand.synthetic.households=120",
+        "--set", "network.synthetic.target_nodes=300", "--set", "outputs.charts=false",
+        "--set", "network.congestion.max_iterations=2",
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "congestion iteration 1: relative gap -" in result.output
+    assert "congestion iteration 2: relative gap 0." in result.output
+    assert len(list(tmp_path.glob("demo/*/congestion.parquet"))) == 1

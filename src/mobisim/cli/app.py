@@ -151,6 +151,12 @@ def run(
         "to stderr).",
     ),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+    congestion: bool = typer.Option(
+        None,
+        "--congestion/--no-congestion",
+        help="Turn the congestion loop (network.congestion.enabled) on or off for this run; "
+        "default: as the scenario says.",
+    ),
 ) -> None:
     """Run a scenario and write its result folder <out>/<scenario>/<run-id>/.
 
@@ -164,6 +170,8 @@ def run(
     from mobisim.units import format_clock
 
     _state["debug"] = _state["debug"] or debug
+    if congestion is not None:
+        set_ = [*set_, f"network.congestion.enabled={'true' if congestion else 'false'}"]
     loaded = load_scenario(scenario, overrides=set_, allow_extends=allow_extends)
     start_s, end_s = loaded.period.start_s, loaded.period.end_s
     with Progress(
@@ -182,7 +190,7 @@ def run(
         def show(now_s: float) -> None:
             bar.update(task, completed=min(now_s, end_s) - start_s, clock=format_clock(now_s))
 
-        with _warning_lines():
+        with _warning_lines(), _run_lines(quiet):
             result = run_scenario(loaded, out_dir=out_dir, seed=seed, progress=throttled(show))
     from mobisim.demand.trips import demand_warnings
 
@@ -202,6 +210,27 @@ def run(
     if shown:
         _say(f"mode share: {escape(shown)}", out)
     _say(f"results: {escape(str(result.run_dir))}", out)
+
+
+@contextmanager
+def _run_lines(quiet: bool):
+    """Show the run's progress lines (logger ``mobisim.run``: each congestion iteration's gap)
+    on stderr unless ``quiet``."""
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            _say(escape(record.getMessage()))
+
+    log = logging.getLogger("mobisim.run")
+    handler, level = Lines(level=logging.INFO), log.level
+    if not quiet:
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
 
 
 @contextmanager

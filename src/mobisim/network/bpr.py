@@ -13,7 +13,8 @@ threshold or ``max_iterations`` have run. Each iteration's gap is reported.
 
 Capacities by road class (:data:`CAPACITY_VEH_H_PER_LANE`) are assumptions (A) of the usual
 order for planning models: about 2,000 vehicles per hour per lane on motorways, less on roads
-with junctions and signals. Not yet wired into a run (docs/networks.md "Congestion").
+with junctions and signals. A run uses them through mobisim.experiments.congestion
+(docs/networks.md "Congestion feedback").
 
 [BPR64] U.S. Department of Commerce, Bureau of Public Roads (1964), *Traffic Assignment Manual*.
 """
