@@ -229,19 +229,21 @@ def run_congestion_loop(
 
 
 def plot_gaps(table: pd.DataFrame, file: Path, threshold: float) -> Path:
-    """A PNG chart of the relative gap by iteration (log scale) with the threshold line."""
+    """A PNG chart of the relative gap by iteration (|gap|, log scale) with the threshold line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     shown = table.dropna(subset=["relative_gap"])
-    ax.plot(shown["iteration"], shown["relative_gap"].clip(lower=1e-9), marker="o")
+    ax.plot(shown["iteration"], shown["relative_gap"].abs().clip(lower=1e-9), marker="o")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.axhline(threshold, color="grey", linestyle="--", label=f"threshold {threshold:g}")
     ax.set_yscale("log")
     ax.set_xlabel("iteration (day simulated)")
-    ax.set_ylabel("relative gap")
+    ax.set_ylabel("|relative gap|")
     ax.set_title("Congestion feedback: relative gap by iteration")
     ax.legend()
     fig.tight_layout()
