@@ -13,6 +13,7 @@ is one call into its layer (docs/architecture.md); this module only wires them t
 
 from __future__ import annotations
 
+import copy
 import gc
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -227,7 +228,21 @@ def _run(
         max_snap_m=scenario.network.max_snap_m,
     )
     say("simulation")
-    sim = simulate(scenario, network, router, trips, streams, progress=progress)
+    congestion = None
+    if scenario.network.congestion.enabled:  # the day re-run on congested times (issue 24)
+        from mobisim.experiments.congestion import run_congestion_loop
+
+        day_streams = copy.deepcopy(streams)  # every day draws the same numbers
+
+        def simulate_day():
+            return simulate(
+                scenario, network, router, trips, copy.deepcopy(day_streams), progress=progress
+            )
+
+        congestion = run_congestion_loop(scenario, network, router, simulate_day, _log_line)
+        sim = congestion.output
+    else:
+        sim = simulate(scenario, network, router, trips, streams, progress=progress)
     say("KPIs")
     tables = {
         "trips": sim.trips,
@@ -236,6 +251,8 @@ def _run(
         "links": network.links(),
         **sim.extra_tables,
     }
+    if congestion is not None:
+        tables["congestion"] = congestion.table
     meta = kpi_meta(scenario)
     kpis = compute_kpis({"events": sim.events, **tables}, meta)
     manifest = {
@@ -273,9 +290,24 @@ def _run(
         if scenario.outputs.charts and events is not None:
             say("charts")
             _charts(folder)
+        if congestion is not None and scenario.outputs.charts:
+            from mobisim.experiments.congestion import plot_gaps
+
+            plot_gaps(
+                congestion.table,
+                folder / "charts" / "congestion_gap.png",
+                scenario.network.congestion.relative_gap,
+            )
     say("done")
     run_dir = scenario_dir(out, scenario.name) / run_id
     return RunResult(scenario, run_dir, sim.events, sim.trips, sim.vehicles, kpis, manifest, tables)
+
+
+def _log_line(line: str) -> None:
+    """One progress line of the run (logger ``mobisim.run``)."""
+    import logging
+
+    logging.getLogger("mobisim.run").info(line)
 
 
 def warn_network_check(check) -> None:

@@ -151,6 +151,12 @@ def run(
         "to stderr).",
     ),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+    congestion: bool = typer.Option(
+        None,
+        "--congestion/--no-congestion",
+        help="Turn the congestion loop (network.congestion.enabled) on or off for this run; "
+        "default: as the scenario says.",
+    ),
 ) -> None:
     """Run a scenario and write its result folder <out>/<scenario>/<run-id>/.
 
@@ -164,6 +170,8 @@ def run(
     from mobisim.units import format_clock
 
     _state["debug"] = _state["debug"] or debug
+    if congestion is not None:
+        set_ = [*set_, f"network.congestion.enabled={'true' if congestion else 'false'}"]
     loaded = load_scenario(scenario, overrides=set_, allow_extends=allow_extends)
     start_s, end_s = loaded.period.start_s, loaded.period.end_s
     with Progress(
@@ -192,7 +200,7 @@ def run(
                 bar.update(task, completed=end_s - start_s, clock=format_clock(end_s))
             bar.update(task, stage=STAGE_LABELS[name])
 
-        with _warning_lines():
+        with _warning_lines(), _run_lines(quiet):
             result = run_scenario(
                 loaded, out_dir=out_dir, seed=seed, progress=throttled(show), stage=step
             )
@@ -226,6 +234,27 @@ STAGE_LABELS = {
     "charts": "drawing the charts",
     "done": "done",
 }
+
+
+@contextmanager
+def _run_lines(quiet: bool):
+    """Show the run's progress lines (logger ``mobisim.run``: each congestion iteration's gap)
+    on stderr unless ``quiet``."""
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            _say(escape(record.getMessage()))
+
+    log = logging.getLogger("mobisim.run")
+    handler, level = Lines(level=logging.INFO), log.level
+    if not quiet:
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
 
 
 @contextmanager

@@ -13,7 +13,8 @@ threshold or ``max_iterations`` have run. Each iteration's gap is reported.
 
 Capacities by road class (:data:`CAPACITY_VEH_H_PER_LANE`) are assumptions (A) of the usual
 order for planning models: about 2,000 vehicles per hour per lane on motorways, less on roads
-with junctions and signals. Not yet wired into a run (docs/networks.md "Congestion").
+with junctions and signals. A run uses them through mobisim.experiments.congestion
+(docs/networks.md "Congestion feedback").
 
 [BPR64] U.S. Department of Commerce, Bureau of Public Roads (1964), *Traffic Assignment Manual*.
 """
@@ -29,26 +30,16 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from mobisim.errors import NetworkError
+from mobisim.scenario.network_config import (
+    CAPACITY_VEH_H_PER_LANE,
+    DEFAULT_CAPACITY_VEH_H_PER_LANE,
+)
 
 if TYPE_CHECKING:
     from mobisim.network.router import Router
 
 BPR_ALPHA = 0.15  # [BPR64]
 BPR_BETA = 4.0  # [BPR64]
-
-#: vehicles per hour per lane by OSM highway class (A: planning-model orders of magnitude)
-CAPACITY_VEH_H_PER_LANE = {
-    "motorway": 2000.0,
-    "trunk": 1800.0,
-    "primary": 1000.0,
-    "secondary": 900.0,
-    "tertiary": 800.0,
-    "unclassified": 600.0,
-    "residential": 500.0,
-    "living_street": 300.0,
-    "service": 300.0,
-}
-DEFAULT_CAPACITY_VEH_H_PER_LANE = 600.0  # (A) any other class
 
 
 def bpr_time_s(
@@ -71,7 +62,7 @@ def bpr_time_s(
     return np.asarray(free_time_s, float) * (1.0 + alpha * ratio**beta)
 
 
-def link_capacity_veh_h(highway, lanes=None) -> np.ndarray:
+def link_capacity_veh_h(highway, lanes=None, per_lane_by_class=None) -> np.ndarray:
     """Capacity of each link, vehicles per hour: per-lane capacity of its class × lanes.
 
     Parameters
@@ -80,11 +71,13 @@ def link_capacity_veh_h(highway, lanes=None) -> np.ndarray:
         OSM highway class of each link (a ``*_link`` road takes its base class).
     lanes : array-like of float, optional
         Lanes in the link's direction (missing, NaN or < 1 count as 1).
+    per_lane_by_class : dict, optional
+        Per-lane capacities replacing the defaults by class (``default``: any other class).
     """
+    table = {**CAPACITY_VEH_H_PER_LANE, **(per_lane_by_class or {})}
+    other = table.pop("default", DEFAULT_CAPACITY_VEH_H_PER_LANE)
     classes = [str(h).removesuffix("_link") for h in np.asarray(highway, object)]
-    per_lane = np.array(
-        [CAPACITY_VEH_H_PER_LANE.get(c, DEFAULT_CAPACITY_VEH_H_PER_LANE) for c in classes], float
-    )
+    per_lane = np.array([table.get(c, other) for c in classes], float)
     if lanes is None:
         return per_lane
     n_lanes = np.nan_to_num(np.asarray(lanes, float), nan=1.0)

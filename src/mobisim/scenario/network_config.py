@@ -224,6 +224,70 @@ class NetworkCheckConfig(StrictModel):
     )
 
 
+#: vehicles per hour per lane by OSM highway class (A: planning-model orders of magnitude;
+#: docs/networks.md "Congestion feedback"); mobisim.network.bpr uses them
+CAPACITY_VEH_H_PER_LANE = {
+    "motorway": 2000.0,
+    "trunk": 1800.0,
+    "primary": 1000.0,
+    "secondary": 900.0,
+    "tertiary": 800.0,
+    "unclassified": 600.0,
+    "residential": 500.0,
+    "living_street": 300.0,
+    "service": 300.0,
+}
+DEFAULT_CAPACITY_VEH_H_PER_LANE = 600.0  # (A) any other class
+
+
+class CongestionConfig(StrictModel):
+    """Congestion feedback: link volumes of a run slow the roads by BPR, and the day is re-run.
+
+    docs/networks.md "Congestion feedback". Off unless ``enabled``.
+    """
+
+    enabled: bool = Field(
+        default=False,
+        description="Re-run the day with BPR link times from its own road-vehicle volumes until the relative gap is below `relative_gap` (or `max_iterations`).",
+    )
+    max_iterations: int = Field(
+        default=10, ge=1, description="Most days simulated (the first at the period speeds)."
+    )
+    relative_gap: float = Field(
+        default=0.01,
+        gt=0,
+        description="Stop when the relative gap (sum t*v - sum t*y) / sum t*v is below this (0.01 = 1 %).",
+    )
+    alpha: float = Field(default=0.15, gt=0, description="BPR alpha [BPR64].")
+    beta: float = Field(default=4.0, gt=0, description="BPR beta [BPR64].")
+    capacity_by_road_class: dict[str, float] = Field(
+        default_factory=dict,
+        description="Capacity per lane, veh/h, by OSM highway class, replacing the defaults of mobisim.network.bpr (motorway 2000 ... service 300, any other 600); 'default' for every other class.",
+    )
+    vehicle_scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="Real vehicles per simulated one (e.g. real population / simulated residents).",
+    )
+    background_od: str | None = Field(
+        default=None,
+        description="CSV of background traffic loaded on the network each iteration: origin, destination (place names or node indices), period (a period name) or hour (0-24), vehicles (in that period or hour). Relative to the scenario file.",
+    )
+
+    @field_validator("capacity_by_road_class")
+    @classmethod
+    def _check_capacities(cls, value: dict[str, float]) -> dict[str, float]:
+        known = {*CAPACITY_VEH_H_PER_LANE, "default"}
+        for name, capacity in value.items():
+            if name not in known:
+                raise ValueError(
+                    f"unknown road class '{name}'; expected one of {', '.join(sorted(known))}"
+                )
+            if not capacity > 0:
+                raise ValueError(f"capacity of '{name}' must be > 0 veh/h (got {capacity})")
+        return value
+
+
 class NetworkConfig(StrictModel):
     """Where the road network comes from and how it is prepared."""
 
@@ -262,6 +326,10 @@ class NetworkConfig(StrictModel):
     places: list[PlaceConfig] = Field(
         default_factory=list,
         description="Named places (zones) on the network, added to the generator's places for synthetic networks.",
+    )
+    congestion: CongestionConfig = Field(
+        default_factory=CongestionConfig,
+        description="Congestion feedback: BPR link times from the run's own volumes, day re-run until the gap is small (docs/networks.md 'Congestion feedback').",
     )
     check: NetworkCheckConfig = Field(
         default_factory=NetworkCheckConfig,
