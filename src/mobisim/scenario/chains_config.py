@@ -1,7 +1,7 @@
 """The ``chains:`` section: intermodal chains of an access ride and a main service.
 
 A chain is: walk to a shared device (``access_modes``, e.g. ``escooter``), ride it to the stop a
-main service (``main_modes``: shuttle, drt, transit) would pick the commuter up at, park it
+main service with stops (``main_modes``: shuttle, bus; DRT has no stops) serves, park it
 there, ride the main service, walk to the destination. Off by default. The transfer penalty is
 added to the chain's weighted time in mode choice: 15 in-vehicle minutes, the low end of the
 15-18 min pure transfer penalty of [T12] (docs/sources.md).
@@ -27,9 +27,9 @@ class ChainsConfig(StrictModel):
         description="Offer modes of shared devices usable on the access leg (micromobility offer modes).",
     )
     main_modes: list[str] = Field(
-        default_factory=lambda: ["shuttle", "drt", "bus"],
+        default_factory=lambda: ["shuttle", "bus"],
         min_length=1,
-        description="Offer modes of the main leg (the stop the main service offers is the transfer point).",
+        description="Offer modes of the main leg: services with stops (fixed_route mode_label, transit route modes); DRT has no stops and is never a main leg.",
     )
     min_access_m: float = Field(
         default=300.0,
