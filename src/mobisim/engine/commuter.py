@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from mobisim.engine.chains import CHAIN_MODE, ChainPlan, chain_offers, is_chain
 from mobisim.events import EventLog
 from mobisim.services.base import MUST_USE, Offer, RideOutcome, Service, Trip
 
@@ -55,6 +56,11 @@ class TripRecord:
     fare_krw: float = 0.0
     arrival_s: float = math.nan
     n_offers_available: int = 0
+    #: chain columns (trips.parquet has them only with ``chains.enabled``): legs ridden, the
+    #: access device's mode ("" without one) and the main leg's mode
+    legs: int = 1
+    access_mode: str = ""
+    main_mode: str = ""
 
     def keep_offered(self, offer: Offer) -> None:
         """Keep what the first choice offered (s): the walk to it, and the service's promise."""
@@ -98,6 +104,8 @@ class CommuterWorld:
     #: a fare policy between the offers and the choice (mobisim.engine.fares), None = fares as quoted
     fares: Any = None
     by_name: dict[str, Service] = dataclasses.field(default_factory=dict)
+    #: the scenario's ``chains`` section when enabled (mobisim.engine.chains), else None
+    chains: Any = None
     #: (service, reason) -> number of trips the service refused at departure (``refusals.parquet``)
     refusals: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
 
@@ -184,6 +192,15 @@ def make_trip(world: CommuterWorld, trip: Trip):
             access_node=offer.access_node,
             egress_node=offer.egress_node,
         )
+        if is_chain(offer):  # a device to the stop, the main ride, a walk (engine.chains)
+            served, here_now = yield from _ride_chain(world, trip, here, offer, record)
+            if not served:  # a leg failed: on down the ranking from where the commuter is
+                failed.add(offer.service)
+                here = here_now
+                continue
+            status = "completed" if position == 0 else "fallback"
+            _end(world, trip, record, start_s, record.service, status)
+            return
         ride = world.by_name[offer.service].request(here, offer)  # booked now: the ride's event
         if offer.access_walk_s > 0:  # to the stop, the vehicle, or (walking) the destination
             yield _access_walk(world, here, offer)
@@ -194,6 +211,7 @@ def make_trip(world: CommuterWorld, trip: Trip):
             here = _failed(world, here, offer, outcome, record)
             continue
         egress_node, egress_m, egress_s = record.keep_ride(offer, outcome)
+        record.legs, record.access_mode, record.main_mode = 1, "", offer.mode
         if world.fares is not None:  # what the commuter paid (an E-mileage member: less)
             record.fare_krw = world.fares.paid(trip.person_id, offer.service, record.fare_krw)
         if egress_s > 0:
@@ -203,6 +221,57 @@ def make_trip(world: CommuterWorld, trip: Trip):
         return
     record.fallback_reason = record.fallback_reason or reason or "no_offer"
     yield from _scenario_fallback(world, here, record, start_s)
+
+
+def _ride_chain(world: CommuterWorld, trip: Trip, here: Trip, offer: Offer, record: TripRecord):
+    """Ride a chain offer: the device to the stop (parked there by its service), the main
+    service re-asked at the stop, its ride, the walk on. Returns (served, the trip from where
+    the commuter stands); the trip's record holds both legs (times s, distances m, fares KRW)."""
+    plan: ChainPlan = offer.handle
+    access = plan.access_offer
+    ride = world.by_name[plan.access_service].request(plan.access_trip, access)
+    if access.access_walk_s > 0:
+        yield _access_walk(world, here, access)
+        record.access_walk_s += access.access_walk_s
+    outcome: RideOutcome = yield ride
+    if not outcome.served:  # the device was taken meanwhile, the battery ran low ...
+        return False, _failed(world, here, access, outcome, record)
+    parked_node, walk_m, walk_s = record.keep_ride(access, outcome)
+    if world.fares is not None:
+        record.fare_krw = world.fares.paid(trip.person_id, access.service, record.fare_krw)
+    access_ivt_s, access_m, access_krw = record.in_vehicle_s, record.distance_m, record.fare_krw
+    record.egress_walk_s = 0.0
+    if walk_s > 0:  # from where the device is parked to the stop
+        yield _walk(world, trip, parked_node, plan.stop_node, walk_m, walk_s, "access")
+        record.access_walk_s += walk_s
+    at_stop = dataclasses.replace(here, origin_node=plan.stop_node)
+    mains = [
+        o
+        for o in usable_offers([world.by_name[plan.main_service]], at_stop, world.env.now)[0]
+        if o.mode == plan.main_offer.mode
+    ]
+    if not mains:
+        refused = RideOutcome(served=False, reason="chain_main_refused", wait_s=0.0)
+        return False, _failed(world, at_stop, plan.main_offer, refused, record)
+    main = _rank(world, at_stop, mains)[0] if len(mains) > 1 else mains[0]
+    ride = world.by_name[plan.main_service].request(at_stop, main)
+    if main.access_walk_s > 0:
+        yield _access_walk(world, at_stop, main)
+        record.access_walk_s += main.access_walk_s
+    outcome = yield ride
+    if not outcome.served:
+        return False, _failed(world, at_stop, main, outcome, record)
+    egress_node, egress_m, egress_s = record.keep_ride(main, outcome)
+    if world.fares is not None:
+        record.fare_krw = world.fares.paid(trip.person_id, main.service, record.fare_krw)
+    record.mode, record.legs = CHAIN_MODE, 2
+    record.access_mode, record.main_mode = access.mode, main.mode
+    record.in_vehicle_s += access_ivt_s
+    record.distance_m += access_m
+    record.fare_krw += access_krw
+    if egress_s > 0:
+        yield _walk(world, trip, egress_node, trip.dest_node, egress_m, egress_s, "egress")
+    return True, at_stop
 
 
 def _access_walk(world, here: Trip, offer: Offer):
@@ -246,6 +315,8 @@ def _first_choice(world: CommuterWorld, trip: Trip, now_s: float) -> tuple[list[
     """The ranked usable offers at departure; a service the tour is bound to goes first."""
     bound = trip.tour_state.pop(MUST_USE, None)
     offers, reason = usable_offers(world.services, trip, now_s, world.refusals)
+    if world.chains is not None:  # intermodal chains beside the single-mode offers
+        offers = offers + chain_offers(world.chains, world.services, trip, now_s)
     if not offers:
         return [], reason
     ranked = _rank(world, trip, offers)
@@ -261,7 +332,7 @@ def _ask_again(
 ) -> Offer | None:
     """The service's best usable offer now, from where the commuter stands; None if it has none
     or has failed this trip already."""
-    if service_name in failed:
+    if service_name in failed or service_name not in world.by_name:  # (a chain: once only)
         return None
     offers, _ = usable_offers([world.by_name[service_name]], here, world.env.now)
     if len(offers) > 1:

@@ -50,10 +50,12 @@ class GeneralisedCost:
     def cost_krw(self, offer: Offer) -> float:
         """Generalised cost of ``offer`` in KRW: value of time x weighted time (s) + fare (KRW).
 
-        Weighted time = in-vehicle + wait weight x wait + walk weight x (access + egress walk).
+        Weighted time = in-vehicle + wait weight x wait + walk weight x (access + egress walk)
+        + the offer's penalty (a chain's transfer penalty, in-vehicle s).
         """
         weighted_s = (
             offer.in_vehicle_s
+            + offer.penalty_ivt_s
             + self._wait_weight * offer.wait_s
             + self._walk_weight * (offer.access_walk_s + offer.egress_walk_s)
         )

@@ -48,7 +48,9 @@ DEFAULT_ACCEPTABLE_WALK_M = 5000.0
 STATUSES = ("completed", "fallback", "unserved")
 
 #: columns of trips.parquet filled from each trip's TripRecord
-RECORD_COLUMNS = [f.name for f in dataclasses.fields(TripRecord)]
+#: the chain columns (legs, access_mode, main_mode) only with ``chains.enabled``
+CHAIN_COLUMNS = ["legs", "access_mode", "main_mode"]
+RECORD_COLUMNS = [f.name for f in dataclasses.fields(TripRecord) if f.name not in CHAIN_COLUMNS]
 #: every column the run adds to the demand columns (records, then the direct car time in s)
 OUTCOME_COLUMNS = [*RECORD_COLUMNS, "direct_s"]
 _TRIP_FIELDS = (
@@ -226,20 +228,26 @@ def _check_statuses(trips: pd.DataFrame, records: dict[int, TripRecord], now_s: 
         )
 
 
-def _trips_frame(trips: pd.DataFrame, records: dict[int, TripRecord], router) -> pd.DataFrame:
-    """The trips.parquet frame: the demand columns plus the outcome columns, in ``trips`` order.
+def _trips_frame(
+    trips: pd.DataFrame, records: dict[int, TripRecord], router, chains: bool = False
+) -> pd.DataFrame:
+    """The trips.parquet frame: the demand columns plus the outcome columns, in ``trips`` order
+    (and the chain columns when ``chains``).
 
     ``direct_s`` is the unshared car drive time origin → destination (s; NaN where no drive
     path), the denominator of the detour factor.
     """
-    values = operator.attrgetter(*RECORD_COLUMNS)  # one record's columns, as a tuple
+    names = RECORD_COLUMNS + CHAIN_COLUMNS if chains else RECORD_COLUMNS
+    values = operator.attrgetter(*names)  # one record's columns, as a tuple
     ordered = [values(records[tid]) for tid in trips["trip_id"].tolist()]
-    columns = zip(*ordered, strict=True) if ordered else [()] * len(RECORD_COLUMNS)
+    columns = zip(*ordered, strict=True) if ordered else [()] * len(names)
     outcome = pd.DataFrame(
-        {name: list(column) for name, column in zip(RECORD_COLUMNS, columns, strict=True)},
-        columns=RECORD_COLUMNS,
+        {name: list(column) for name, column in zip(names, columns, strict=True)},
+        columns=names,
     )
     outcome["n_offers_available"] = outcome["n_offers_available"].astype(np.int64)
+    if chains:
+        outcome["legs"] = outcome["legs"].astype(np.int64)
     origins = trips["origin_node"].to_numpy(np.int64)
     dests = trips["dest_node"].to_numpy(np.int64)
     depart_s = trips["depart_s"].to_numpy(float)  # each trip in its departure's time-of-day period
@@ -341,6 +349,7 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
         records=records,
         acceptable_walk_m=acceptable_walk_m(scenario),
         fares=EMileageCredit.from_scenario(scenario),
+        chains=scenario.chains if scenario.chains.enabled else None,
     )
     for service in services:
         service.start()
@@ -362,7 +371,7 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
     wall_tables = time.perf_counter()
     _check_statuses(trips, records, env.now)
     events = log.to_frame()
-    trips_out = _trips_frame(trips, records, router)
+    trips_out = _trips_frame(trips, records, router, chains=scenario.chains.enabled)
     vehicles = _vehicles_frame(services[0].ctx.vehicles if services else [])
     extra_tables: dict[str, pd.DataFrame] = {"refusals": _refusals_frame(world.refusals)}
     if energy is not None:  # battery columns, energy tables; SimulationError if unbalanced

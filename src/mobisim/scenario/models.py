@@ -13,6 +13,7 @@ from pydantic import Field, PrivateAttr, SerializeAsAny, field_validator, model_
 
 from mobisim.scenario import registry
 from mobisim.scenario.base import ClockTime, ServiceConfig, StrictModel
+from mobisim.scenario.chains_config import ChainsConfig
 from mobisim.scenario.demand_config import DemandConfig, SyntheticPopulation
 from mobisim.scenario.economics_config import EconomicsConfig
 from mobisim.scenario.energy_config import EnergyConfig
@@ -85,6 +86,10 @@ class Scenario(StrictModel):
     )
     mode_choice: ModeChoiceConfig = Field(
         default_factory=ModeChoiceConfig, description="How commuters choose."
+    )
+    chains: ChainsConfig = Field(
+        default_factory=ChainsConfig,
+        description="Intermodal chains: shared device -> main service -> walk (off by default).",
     )
     energy: EnergyConfig = Field(
         default_factory=EnergyConfig, description="Energy, chargers, solar, emissions."

@@ -80,6 +80,8 @@ class Offer:
     access_node: int = -1
     egress_node: int = -1
     handle: Any = None  # private to the service (a reserved vehicle, a planned insertion ...)
+    #: extra weighted time mode choice adds, in-vehicle s (an intermodal chain's transfer penalty)
+    penalty_ivt_s: float = 0.0
 
     @property
     def door_to_door_s(self) -> float:

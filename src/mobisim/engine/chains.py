@@ -1,0 +1,162 @@
+"""Intermodal chains: a shared device to a main service's stop, the main ride, a walk egress.
+
+The commuter's story of a chain (``chains.enabled``)::
+
+    at departure, for the stops of every main service (shuttle, transit: a ``stop_nodes``)
+    nearest the origin, ask the device services for a ride origin -> that stop, and the main
+    service for its offer from the stop: the chain offer is their sum, plus the transfer penalty;
+    if the chain is chosen: ride the device to the stop (the service parks it there: a dock or
+    the dockless zone node, so the device stays in the fleet), ask the main service again from
+    the stop (its own judgement at that moment), ride it, walk on.
+
+Each service judges its own leg; the chain adds nothing but the sum. A failed leg (the device
+taken meanwhile, the main service refusing at the stop) makes the commuter fall back down the
+ranking from where they stand, as any failed ride does. The main leg's wait is quoted at
+departure from the stop; the commuter reaches the stop later, so the quote is an estimate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mobisim.scenario.chains_config import ChainsConfig
+from mobisim.services.base import Offer, Service, Trip
+from mobisim.units import min_to_s
+
+#: Offer.mode of every chain (its value of time: the default, bus and rail [T8])
+CHAIN_MODE = "chain"
+#: ``Service.mode`` of the services asked for the access leg (mobisim.services.micromobility)
+ACCESS_SERVICE_MODE = "micromobility"
+#: stops of each main service tried as the transfer point: the nearest to the origin (A)
+CANDIDATE_STOPS = 3
+
+
+@dataclass(slots=True)
+class ChainPlan:
+    """What a chain offer holds (``Offer.handle``): its two services and their own offers."""
+
+    access_service: str
+    access_trip: Trip  # origin -> the stop
+    access_offer: Offer
+    main_service: str
+    stop_node: int
+    main_offer: Offer  # quoted at departure, from the stop
+
+
+def chain_name(access_service: str, main_service: str) -> str:
+    """The ``service`` label of a chain offer: ``<access>+<main>``."""
+    return f"{access_service}+{main_service}"
+
+
+def chain_offers(
+    config: ChainsConfig, services: list[Service], trip: Trip, now_s: float
+) -> list[Offer]:
+    """The available chain offers of ``trip`` at ``now_s`` (s after midnight).
+
+    For every main service (a service with ``stop_nodes`` whose offers have a mode of
+    ``main_modes``): its ``CANDIDATE_STOPS`` stops nearest the origin (straight line, within
+    ``max_access_m``); at each, the main service's offer from the stop and every device service's
+    offer origin -> stop (ride at least ``min_access_m``, at most ``max_access_m``); the best
+    chain (least door-to-door time, s) per (device service, main service) pair.
+    """
+    access_services = [s for s in services if s.mode == ACCESS_SERVICE_MODE]
+    if not access_services:
+        return []
+    access_modes, main_modes = set(config.access_modes), set(config.main_modes)
+    allowed = trip.allowed_modes
+    nodes = services[0].ctx.network.nodes
+    x_m, y_m = nodes["x_m"].to_numpy(), nodes["y_m"].to_numpy()
+    best: dict[tuple[str, str], Offer] = {}
+    for main_service in services:
+        stops = np.unique(np.asarray(getattr(main_service, "stop_nodes", []), dtype=np.int64))
+        if main_service.mode == ACCESS_SERVICE_MODE or stops.size == 0:
+            continue
+        crow_m = np.hypot(x_m[stops] - x_m[trip.origin_node], y_m[stops] - y_m[trip.origin_node])
+        near = stops[np.argsort(crow_m, kind="stable")[:CANDIDATE_STOPS]]
+        near = [
+            int(n)
+            for n, d in zip(near, np.sort(crow_m)[:CANDIDATE_STOPS], strict=True)
+            if d <= config.max_access_m
+        ]
+        for stop in near:
+            if stop in (trip.origin_node, trip.dest_node):
+                continue
+            main = _best(
+                main_service.offers(
+                    dataclasses.replace(trip, origin_node=stop, tour_state={}), now_s
+                ),
+                main_modes,
+                allowed,
+                0.0,
+                math.inf,
+            )
+            if main is None:
+                continue
+            to_stop = dataclasses.replace(trip, dest_node=stop, tour_state={})
+            for service in access_services:
+                access = _best(
+                    service.offers(to_stop, now_s),
+                    access_modes,
+                    allowed,
+                    config.min_access_m,
+                    config.max_access_m,
+                )
+                if access is None:
+                    continue
+                plan = ChainPlan(service.name, to_stop, access, main_service.name, stop, main)
+                chain = _sum(plan, config)
+                key = (service.name, main_service.name)
+                if key not in best or chain.door_to_door_s < best[key].door_to_door_s:
+                    best[key] = chain
+    return list(best.values())
+
+
+def _best(
+    offers: list[Offer],
+    modes: set[str],
+    allowed: frozenset[str] | None,
+    min_m: float,
+    max_m: float,
+) -> Offer | None:
+    """The available offer of ``modes`` (and ``allowed``) riding ``min_m`` .. ``max_m`` m with the
+    least door-to-door time (s); None if there is none."""
+    usable = [
+        o
+        for o in offers
+        if o.available
+        and o.mode in modes
+        and (allowed is None or o.mode in allowed)
+        and min_m <= o.distance_m <= max_m
+    ]
+    return min(usable, key=lambda o: o.door_to_door_s) if usable else None
+
+
+def _sum(plan: ChainPlan, config: ChainsConfig) -> Offer:
+    """The chain offer: the legs' times, distances and fares added (s, m, KRW)."""
+    a, m = plan.access_offer, plan.main_offer
+    return Offer(
+        service=chain_name(plan.access_service, plan.main_service),
+        mode=CHAIN_MODE,
+        available=True,
+        access_walk_m=a.access_walk_m,
+        access_walk_s=a.access_walk_s + a.egress_walk_s + m.access_walk_s,  # to device, to stop
+        wait_s=a.wait_s + m.wait_s,
+        in_vehicle_s=a.in_vehicle_s + m.in_vehicle_s,
+        egress_walk_m=m.egress_walk_m,
+        egress_walk_s=m.egress_walk_s,
+        distance_m=a.distance_m + m.distance_m,
+        fare_krw=a.fare_krw + m.fare_krw,
+        access_node=a.access_node,
+        egress_node=m.egress_node,
+        handle=plan,
+        penalty_ivt_s=min_to_s(config.transfer_penalty_min),
+    )
+
+
+def is_chain(offer: Offer) -> bool:
+    """Is ``offer`` an intermodal chain (made by :func:`chain_offers`)?"""
+    return isinstance(offer.handle, ChainPlan)

@@ -1,0 +1,58 @@
+"""The ``chains:`` section: intermodal chains of an access ride and a main service.
+
+A chain is: walk to a shared device (``access_modes``, e.g. ``escooter``), ride it to the stop a
+main service with stops (``main_modes``: shuttle, bus; DRT has no stops) serves, park it
+there, ride the main service, walk to the destination. Off by default. The transfer penalty is
+added to the chain's weighted time in mode choice: 15 in-vehicle minutes, the low end of the
+15-18 min pure transfer penalty of [T12] (docs/sources.md).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from mobisim.scenario.base import StrictModel
+
+#: the offer modes of shared devices (mobisim.services.micromobility device types)
+ACCESS_MODES = ("bike", "ebike", "escooter", "segway")
+
+
+class ChainsConfig(StrictModel):
+    """Intermodal chains (access ride -> main service -> walk), offered beside single modes."""
+
+    enabled: bool = Field(default=False, description="Offer chains (off: no chain is composed).")
+    access_modes: list[str] = Field(
+        default_factory=lambda: ["escooter", "bike", "ebike"],
+        min_length=1,
+        description="Offer modes of shared devices usable on the access leg (micromobility offer modes).",
+    )
+    main_modes: list[str] = Field(
+        default_factory=lambda: ["shuttle", "bus"],
+        min_length=1,
+        description="Offer modes of the main leg: services with stops (fixed_route mode_label, transit route modes); DRT has no stops and is never a main leg.",
+    )
+    min_access_m: float = Field(
+        default=300.0,
+        ge=0,
+        description="A chain is composed only when the main offer's own walk to its stop is longer than this, m (assumption A: shorter, one walks).",
+    )
+    max_access_m: float = Field(
+        default=3000.0,
+        gt=0,
+        description="Longest access ride, m (assumption A).",
+    )
+    transfer_penalty_min: float = Field(
+        default=15.0,
+        ge=0,
+        description="Pure transfer penalty in in-vehicle minutes, added to a chain's weighted time [T12].",
+    )
+
+    @field_validator("access_modes")
+    @classmethod
+    def _device_modes(cls, modes: list[str]) -> list[str]:
+        bad = [m for m in modes if m not in ACCESS_MODES]
+        if bad:
+            raise ValueError(
+                f"expected shared-device modes from {', '.join(ACCESS_MODES)} (got {bad})"
+            )
+        return modes

@@ -1,0 +1,168 @@
+"""Intermodal chains on the synthetic town: an e-scooter to a shuttle stop, the shuttle, a walk.
+
+Real services (micromobility, fixed_route) and the real router through ``simulate``; the run's
+invariants (every vehicle and device conserved, legs connected) are checked on its tables.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mobisim.engine.simulation import simulate
+from mobisim.errors import ScenarioError
+from mobisim.metrics.invariants import check_tables
+from mobisim.network.load import build_network, config_for
+from mobisim.network.router import Router
+from mobisim.randomness import RandomStreams
+from mobisim.scenario.loader import load_scenario
+from mobisim.scenario.models import Scenario
+
+H = 3600.0
+ORIGIN_PLACE, STOP_A, STOP_B = "residential_nw", "town_centre", "rail_station"
+
+
+@pytest.fixture(scope="module")
+def town():
+    network = build_network(config_for("synthetic", target_nodes=500, seed=2))
+    return network, Router(network)
+
+
+def node_of(network, place: str) -> int:
+    places = network.places.set_index("name")
+    return int(places.loc[place, "node"])
+
+
+def scenario(
+    scooters: int = 20, per_min_krw: float = 500.0, zones=None, max_walk_m=200.0, **chains
+) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": "chains",
+            "period": {"start": "07:00", "end": "10:00"},
+            "services": [
+                {
+                    "name": "scooters",
+                    "type": "micromobility",
+                    "parking": "dockless",
+                    "max_walk_m": max_walk_m,
+                    "zones": zones or {ORIGIN_PLACE: 0.8, STOP_A: 0.1, STOP_B: 0.1},
+                    "devices": [
+                        {"type": "escooter", "count": scooters, "fare_per_min_krw": per_min_krw}
+                    ],
+                },
+                {
+                    "name": "shuttle",
+                    "type": "fixed_route",
+                    "stops": [{"name": p, "place": p} for p in (STOP_A, STOP_B)],
+                    "headway_min": 10,
+                },
+            ],
+            "mode_choice": {"policy": "cheapest"},
+            "chains": {"enabled": True, **chains},
+        }
+    )
+
+
+def trips_frame(rows) -> pd.DataFrame:
+    records = []
+    for i, (origin, dest, depart_s) in enumerate(rows):
+        records.append(
+            {
+                "trip_id": i,
+                "person_id": i,
+                "tour_id": i,
+                "leg_index": 0,
+                "group": "workers",
+                "purpose": "work",
+                "origin_node": origin,
+                "dest_node": dest,
+                "origin_place": "",
+                "dest_place": "",
+                "depart_s": depart_s,
+                "party_size": 1,
+                "car_available": False,
+                "allowed_modes": "",
+            }
+        )
+    return pd.DataFrame(records)
+
+
+def run(town, scn: Scenario, rows):
+    network, router = town
+    out = simulate(scn, network, router, trips_frame(rows), RandomStreams(3))
+    tables = {"events": out.events, "trips": out.trips, "vehicles": out.vehicles, "manifest": {}}
+    checks = check_tables(tables)
+    failed = [c.line() for c in checks if not c.passed]
+    assert not failed, failed
+    assert any(c.name == "fleet_conserved" and c.checked > 0 for c in checks)
+    return out
+
+
+def test_scooter_shuttle_walk_chain_is_offered_chosen_when_better_and_conserves_the_fleet(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    out = run(town, scenario(transfer_penalty_min=0.0), [(origin, dest, 7.5 * H)])
+    trip = out.trips.iloc[0]
+    assert trip["mode"] == "chain" and trip["status"] == "completed"
+    assert (trip["legs"], trip["access_mode"], trip["main_mode"]) == (2, "escooter", "shuttle")
+    assert trip["service"] == "shuttle"
+    events = out.events[out.events["trip_id"] == 0]
+    legs = events[events["event"] == "vehicle_leg"]
+    assert set(events.loc[events["event"] == "board", "service"]) == {"shuttle"}
+    # the scooter is parked at the transfer stop (dockless: at the stop's node)
+    scooter = legs[legs["service"] == "scooters"]
+    assert int(scooter["to_node"].iloc[-1]) == node_of(network, STOP_A)
+    # the transfer penalty weighs in mode choice as in-vehicle time at the chain's value of time
+    chain = out.trips.iloc[0]
+    assert chain["n_offers_available"] >= 1
+
+
+def test_the_transfer_penalty_is_weighted_in_vehicle_time_in_the_generalised_cost():
+    from mobisim.engine.modechoice import GeneralisedCost
+    from mobisim.scenario.mode_choice_config import ModeChoiceConfig
+    from mobisim.services.base import Offer
+
+    cost = GeneralisedCost(ModeChoiceConfig())
+    plain = Offer("a+b", "chain", True, in_vehicle_s=600.0, wait_s=120.0, fare_krw=2000.0)
+    penalised = Offer(**{**{f: getattr(plain, f) for f in plain.__slots__}, "penalty_ivt_s": 900.0})
+    # the default value of time (bus and rail, 5,000 KRW/h [T8]) x 15 min
+    assert cost.cost_krw(penalised) - cost.cost_krw(plain) == pytest.approx(5000.0 / 3600 * 900)
+
+
+def test_a_chain_whose_device_is_taken_meanwhile_falls_back(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    rows = [(origin, dest, 7.5 * H), (origin, dest, 7.5 * H)]  # one scooter, two riders
+    zones = {ORIGIN_PLACE: 0.9, STOP_A: 0.1}  # the one scooter at the origin; no direct ride
+    out = run(
+        town, scenario(scooters=1, zones=zones, max_walk_m=1000.0, transfer_penalty_min=0.0), rows
+    )
+    trips = out.trips.set_index("trip_id")
+    assert trips.loc[0, "mode"] == "chain" and trips.loc[0, "status"] == "completed"
+    # the second found the scooter gone: the service said so, the commuter fell back as today
+    # (here the scenario's forced walk, 15 km: walked, but unserved beyond acceptable_walk_m)
+    assert trips.loc[1, "mode"] == "walk_fallback" and trips.loc[1, "fallback_reason"] != ""
+    assert trips.loc[1, "status"] in {"fallback", "unserved"}
+    events = out.events
+    gave_up = events[(events["event"] == "fallback") & (events["trip_id"] == 1)]
+    assert list(gave_up["service"]) == ["scooters"]
+
+
+def test_chains_off_by_default_leave_the_trips_table_unchanged(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario().model_copy(update={"chains": Scenario(name="x").chains})
+    out = run(town, scn, [(origin, dest, 7.5 * H)])
+    assert out.trips.iloc[0]["mode"] != "chain"
+    assert not {"legs", "access_mode", "main_mode"} & set(out.trips.columns)
+
+
+def test_bad_chain_keys_are_scenario_errors(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nchains: {enabled: true, access_modes: [car]}\n")
+    with pytest.raises(ScenarioError, match=r"chains.*access_modes"):
+        load_scenario(path)
+    path.write_text("name: s\nchains: {transfer_penalty_min: -1}\n")
+    with pytest.raises(ScenarioError, match="transfer_penalty_min"):
+        load_scenario(path)
