@@ -223,18 +223,19 @@ class RouterDrive:
         )
 
     def local_tables(self, node_lists: list[list[int]]) -> list[list[list[float]]]:
-        """As :meth:`DenseDrive.local_tables`, with one router query for all the lists."""
+        """As :meth:`DenseDrive.local_tables`, with one router query for the pairs within each
+        list (sum of n² pairs, not the square of every list's nodes together)."""
         if not node_lists:
             return []
-        every = np.asarray([n for nodes in node_lists for n in nodes], dtype=np.int64)
-        unique, position = np.unique(every, return_inverse=True)
-        matrix = self.router.travel_times_s(self.profile, unique[:, None], unique[None, :])
-        matrix = np.where(np.isnan(matrix), np.inf, matrix).tolist()
-        position, tables, at = position.ravel().tolist(), [], 0
+        origins = np.concatenate([np.repeat(nodes, len(nodes)) for nodes in node_lists])
+        dests = np.concatenate([np.tile(nodes, len(nodes)) for nodes in node_lists])
+        flat = self.router.travel_times_s(self.profile, origins, dests)
+        flat = np.where(np.isnan(flat), np.inf, flat).tolist()
+        tables, at = [], 0
         for nodes in node_lists:
-            local = position[at : at + len(nodes)]
-            at += len(nodes)
-            tables.append([[matrix[a][b] for b in local] for a in local])
+            n = len(nodes)
+            tables.append([flat[at + a * n : at + (a + 1) * n] for a in range(n)])
+            at += n * n
         return tables
 
 
