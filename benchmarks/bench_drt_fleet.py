@@ -34,7 +34,7 @@ from mobisim.services.base import ServiceContext, Trip
 from mobisim.services.drt import DrtConfig, DrtService
 from mobisim.services.drt_timing import reference_insert
 
-KM2_PER_VEHICLE = 0.1
+KM2_PER_VEHICLE = 0.08  # 5,000 vehicles: 400 km², the synthetic generator's largest
 NODES_PER_VEHICLE = 3
 REQUESTS_PER_VEHICLE_H = 6.0  # default --rate
 START_S = 7 * 3600.0
