@@ -18,7 +18,9 @@ import pytest
 
 from mobisim.network.load import build_network, config_for
 from mobisim.network.router import Router
+from mobisim.services.drt_grid import PickupGrid, dense_grid, router_grid
 from mobisim.services.drt_insertion_fast import (
+    GRID_MIN,
     DenseDrive,
     RouterDrive,
     dense_legs,
@@ -156,9 +158,16 @@ def same(a, b) -> bool:
 
 
 def test_fast_path_and_brute_force_decide_alike_on_random_instances(town):
-    """>= 200 instances; both outcomes occur often, and onboard riders are common."""
+    """>= 200 instances; both outcomes occur often, and onboard riders are common. The fast path
+    runs on dense tables and router queries, each with and without the grid of vehicles."""
     network, router, drive = town
-    router_drive = RouterDrive(router, PROFILE)
+    sources = [
+        RouterDrive(router, PROFILE),
+        DenseDrive(drive.dense, dense_grid(network, drive.dense.times_to.T)),
+        drive,
+        RouterDrive(router, PROFILE, router_grid(router, PROFILE)),
+        DenseDrive(drive.dense, dense_grid(network, drive.dense.times_to.T)),
+    ]
     accepted = rejected = onboard_plans = examined = 0
     for seed in range(220):
         inst = Instance(drive, network.n_nodes, seed)
@@ -170,7 +179,7 @@ def test_fast_path_and_brute_force_decide_alike_on_random_instances(town):
             brute = reference_insert(
                 request, inst.vehicles, NOW_S, drive.drive_s, inst.stop_s, inst.energy_ok
             )
-            source = router_drive if seed % 5 == 0 else drive
+            source = sources[seed % 5]
             fast = fast_insert(request, inst.vehicles, NOW_S, source, inst.stop_s, inst.energy_ok)
             assert same(fast, brute), (seed, request.trip_id, fast, brute)
             accepted += brute is not None
@@ -264,3 +273,63 @@ def test_new_route_and_energy_check_see_the_inserted_stops(town):
     assert route[0] == vehicle.node and route[2] == request.pickup_node
     assert route[4] == request.dropoff_node
     assert [n for k, n in enumerate(route) if k not in (0, 2, 4)] == plan_nodes
+
+
+def grid_mismatches(town, grid_of, seeds=range(600, 660)) -> tuple[int, int, int]:
+    """(requests whose pick-up candidates differ from the whole fleet's, requests, requests where
+    the grid looked at fewer vehicles than the fleet) for drives given a grid by ``grid_of``;
+    vehicles move between requests (the fleet's cell index must follow them)."""
+    network, router, drive = town
+    dense_grid_drive = DenseDrive(drive.dense, grid_of(drive.dense.times_to.T))
+    router_plain = RouterDrive(router, PROFILE)
+    router_grid_drive = RouterDrive(router, PROFILE, grid_of(drive.dense.times_to.T))
+    differ = requests = pruned = 0
+    for seed in seeds:
+        inst = Instance(drive, network.n_nodes, seed)
+        while len(inst.vehicles) < GRID_MIN:  # the grid serves fleets of at least GRID_MIN
+            inst.vehicles.append(inst.vehicle(len(inst.vehicles), 4))
+        for _ in range(5):
+            request = inst.request(NOW_S + float(inst.rng.uniform(0, 300)), 3)
+            if request is None:
+                continue
+            args = (inst.vehicles, NOW_S, request.pickup_node, request.latest_pickup_s)
+            whole = drive.pickup_bounds(*args)
+            by_grid = dense_grid_drive.pickup_bounds(*args)
+            by_router_grid = router_grid_drive.pickup_bounds(*args)
+            differ += whole != by_grid or router_plain.pickup_bounds(*args) != (by_router_grid)
+            requests += 1
+            grid = dense_grid_drive.grid
+            pruned += len(
+                grid.candidates(inst.vehicles[0]._fleet, request.pickup_node, NOW_S, args[-1])
+            ) < len(inst.vehicles)
+            for vehicle in inst.rng.choice(inst.vehicles, 5):  # some vehicles move on
+                vehicle.node = int(inst.rng.integers(network.n_nodes))
+    return differ, requests, pruned
+
+
+def test_grid_of_vehicles_keeps_every_vehicle_that_can_make_the_pick_up(town):
+    """The grid's candidates, then the exact bound, give the same vehicles, bounds and times as
+    the bound over the whole fleet (dense tables and router queries, vehicles moving between
+    requests), while the grid does leave vehicles out on most requests."""
+    network, router, _drive = town
+    differ, requests, pruned = grid_mismatches(town, lambda times: dense_grid(network, times))
+    assert differ == 0 and requests > 200
+    assert pruned > requests // 3
+    # the router's bound (edge chords / edge times) is valid too, and no faster than the pairs'
+    by_edges, by_pairs = router_grid(router, PROFILE), dense_grid(network, _drive.dense.times_to.T)
+    assert by_edges.speed_max_mps >= by_pairs.speed_max_mps * (1 - 1e-9)
+    differ, _, _ = grid_mismatches(town, lambda times: by_edges)
+    assert differ == 0
+
+
+def test_grid_with_a_speed_too_low_is_caught(town):
+    """The check above can fail: a top speed below the network's (an invalid lower bound)
+    leaves out vehicles that could make the pick-up, and the comparison sees it."""
+    network, _router, _drive = town
+
+    def too_slow(times):
+        grid = dense_grid(network, times)
+        return PickupGrid(grid.x_m, grid.y_m, grid.speed_max_mps * 0.7, grid.cell_m)
+
+    differ, requests, _ = grid_mismatches(town, too_slow)
+    assert differ > 0, requests

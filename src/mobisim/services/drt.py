@@ -64,6 +64,7 @@ from mobisim.services.drt_dispatch import (
     party_of,
     resolve_policy,
 )
+from mobisim.services.drt_grid import dense_grid, router_grid
 from mobisim.services.drt_insertion_fast import DenseDrive, RouterDrive
 from mobisim.services.drt_timing import (
     latest_dropoff_s,
@@ -665,9 +666,13 @@ class DrtService(Service):
         """The read-only :class:`FleetView` of the fleet handed to the dispatcher."""
         if self._fleet_view is None:
             dense = self.dense
-            drive = (
-                DenseDrive(dense) if dense is not None else RouterDrive(self.router, self.profile)
-            )
+            if dense is not None:  # vehicles near the pick-up only (exact: see drt_grid)
+                grid = dense_grid(self.router.network, dense.times_to.T)
+                drive = DenseDrive(dense, grid)
+            else:
+                drive = RouterDrive(
+                    self.router, self.profile, router_grid(self.router, self.profile)
+                )
             self._fleet_view = FleetView(
                 self.vehicles, drive, float(self.config.stop_s), self.energy_ok
             )

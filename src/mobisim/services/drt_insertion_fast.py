@@ -35,6 +35,7 @@ from operator import itemgetter
 
 import numpy as np
 
+from mobisim.services.drt_grid import PickupGrid
 from mobisim.services.drt_plan import (
     DrtRequest,
     DrtVehicle,
@@ -53,6 +54,10 @@ DENSE_MAX_NODES = 2000
 #: :class:`~mobisim.services.drt_plan.DrtFleet` (a few calls whatever the fleet); smaller ones
 #: in a plain loop (faster there)
 FLEET_ARRAYS_MIN = 48
+
+#: fleets of at least this many vehicles with a grid look only at the vehicles near the pick-up
+#: (:mod:`mobisim.services.drt_grid`); smaller ones at every vehicle
+GRID_MIN = 48
 
 #: the pick-up bound is lowered by this much (s) before it prunes, so that rounding in sums of
 #: path times (1e-12 s at a day's clock) can never prune a vehicle that could make it
@@ -118,11 +123,14 @@ def dense_legs(router, profile: str) -> DenseLegs | None:
 
 # ------------------------------------------------------------------ drive-time sources
 class DenseDrive:
-    """Drive times (s, inf = unreachable) from :class:`DenseLegs` rows."""
+    """Drive times (s, inf = unreachable) from :class:`DenseLegs` rows; with a ``grid``
+    (:class:`~mobisim.services.drt_grid.PickupGrid`), fleets of at least ``GRID_MIN`` vehicles
+    look only at the vehicles near enough to the pick-up (same result, see that module)."""
 
-    def __init__(self, dense: DenseLegs):
+    def __init__(self, dense: DenseLegs, grid: PickupGrid | None = None):
         self.dense = dense
         self.times = dense.times_inf
+        self.grid = grid
 
     def drive_s(self, origin: int, dest: int) -> float:
         """Drive time from node ``origin`` to ``dest``, s."""
@@ -130,8 +138,11 @@ class DenseDrive:
 
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """(bound, index, start, drive to pick-up) of the vehicles whose pick-up bound (s) is
-        within ``latest_s`` (less ``BOUND_SLACK_S``)."""
+        within ``latest_s`` (less ``BOUND_SLACK_S``), in index order."""
         limit = latest_s + BOUND_SLACK_S
+        if self.grid is not None and len(vehicles) >= GRID_MIN:
+            slots = self.grid.candidates(drt_fleet(vehicles), pickup, now_s, limit)
+            return self._bounds_of(vehicles, slots, now_s, pickup, limit)
         if len(vehicles) >= FLEET_ARRAYS_MIN:
             fleet = drt_fleet(vehicles)
             free = fleet.free_s
@@ -148,8 +159,12 @@ class DenseDrive:
                     strict=True,
                 )
             )
+        return self._bounds_of(vehicles, range(len(vehicles)), now_s, pickup, limit)
+
+    def _bounds_of(self, vehicles, indices, now_s: float, pickup: int, limit: float) -> list:
         times, found = self.times, []
-        for index, vehicle in enumerate(vehicles):
+        for index in indices:
+            vehicle = vehicles[index]
             free = vehicle._free_s
             start = free if free >= now_s else now_s
             reach = times[vehicle._node][pickup]
@@ -168,10 +183,11 @@ class DenseDrive:
 
 
 class RouterDrive:
-    """Drive times (s, inf = unreachable) asked of the router (networks without dense tables)."""
+    """Drive times (s, inf = unreachable) asked of the router (networks without dense tables);
+    ``grid`` as for :class:`DenseDrive`."""
 
-    def __init__(self, router, profile: str):
-        self.router, self.profile = router, profile
+    def __init__(self, router, profile: str, grid: PickupGrid | None = None):
+        self.router, self.profile, self.grid = router, profile, grid
 
     def drive_s(self, origin: int, dest: int) -> float:
         """Drive time from node ``origin`` to ``dest``, s."""
@@ -180,32 +196,46 @@ class RouterDrive:
 
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """As :meth:`DenseDrive.pickup_bounds`, with one router query."""
-        anchors = np.fromiter((v.node for v in vehicles), dtype=np.int64, count=len(vehicles))
-        free = np.fromiter((v.free_s for v in vehicles), dtype=float, count=len(vehicles))
+        limit = latest_s + BOUND_SLACK_S
+        if self.grid is not None and len(vehicles) >= GRID_MIN:
+            fleet = drt_fleet(vehicles)
+            slots = np.asarray(self.grid.candidates(fleet, pickup, now_s, limit), dtype=np.int64)
+            if not len(slots):
+                return []
+            anchors, free = fleet.nodes[slots], fleet.free_s[slots]
+        else:
+            slots = np.arange(len(vehicles))
+            anchors = np.fromiter((v.node for v in vehicles), dtype=np.int64, count=len(vehicles))
+            free = np.fromiter((v.free_s for v in vehicles), dtype=float, count=len(vehicles))
         reach = self.router.travel_times_s(self.profile, anchors, pickup)
         reach = np.where(np.isnan(reach), np.inf, reach)
         start = np.where(free >= now_s, free, now_s)
         bound = start + reach
-        ok = np.flatnonzero(bound <= latest_s + BOUND_SLACK_S)
+        ok = np.flatnonzero(bound <= limit)
         return list(
             zip(
-                bound[ok].tolist(), ok.tolist(), start[ok].tolist(), reach[ok].tolist(), strict=True
+                bound[ok].tolist(),
+                slots[ok].tolist(),
+                start[ok].tolist(),
+                reach[ok].tolist(),
+                strict=True,
             )
         )
 
     def local_tables(self, node_lists: list[list[int]]) -> list[list[list[float]]]:
-        """As :meth:`DenseDrive.local_tables`, with one router query for all the lists."""
+        """As :meth:`DenseDrive.local_tables`, with one router query for the pairs within each
+        list (sum of n² pairs, not the square of every list's nodes together)."""
         if not node_lists:
             return []
-        every = np.asarray([n for nodes in node_lists for n in nodes], dtype=np.int64)
-        unique, position = np.unique(every, return_inverse=True)
-        matrix = self.router.travel_times_s(self.profile, unique[:, None], unique[None, :])
-        matrix = np.where(np.isnan(matrix), np.inf, matrix).tolist()
-        position, tables, at = position.ravel().tolist(), [], 0
+        origins = np.concatenate([np.repeat(nodes, len(nodes)) for nodes in node_lists])
+        dests = np.concatenate([np.tile(nodes, len(nodes)) for nodes in node_lists])
+        flat = self.router.travel_times_s(self.profile, origins, dests)
+        flat = np.where(np.isnan(flat), np.inf, flat).tolist()
+        tables, at = [], 0
         for nodes in node_lists:
-            local = position[at : at + len(nodes)]
-            at += len(nodes)
-            tables.append([[matrix[a][b] for b in local] for a in local])
+            n = len(nodes)
+            tables.append([flat[at + a * n : at + (a + 1) * n] for a in range(n)])
+            at += n * n
         return tables
 
 

@@ -97,8 +97,15 @@ class DrtVehicle:
     @node.setter
     def node(self, node: int) -> None:
         self._node = node
-        if self._fleet is not None:
-            self._fleet.nodes[self._slot] = node
+        fleet = self._fleet
+        if fleet is not None:
+            if fleet.cells is not None:  # keep the fleet's grid index in step
+                cell_of = fleet.cell_of_node
+                old, new = cell_of[fleet.nodes[self._slot]], cell_of[node]
+                if old != new:
+                    fleet.cells[old].discard(self._slot)
+                    fleet.cells.setdefault(new, set()).add(self._slot)
+            fleet.nodes[self._slot] = node
 
     @property
     def free_s(self) -> float:
@@ -126,7 +133,7 @@ class DrtFleet:
     one. The list may grow (then :func:`drt_fleet` makes a new fleet), not change in place.
     """
 
-    __slots__ = ("free_s", "nodes", "valid", "vehicles")
+    __slots__ = ("cell_of_node", "cells", "free_s", "nodes", "valid", "vehicles")
 
     def __init__(self, vehicles: list[DrtVehicle]):
         self.vehicles = vehicles
@@ -138,6 +145,20 @@ class DrtFleet:
             vehicle._fleet, vehicle._slot = self, slot
         self.nodes = np.array([v._node for v in vehicles], dtype=np.int64)
         self.free_s = np.array([v._free_s for v in vehicles], dtype=np.float64)
+        #: grid cell -> slots of the vehicles anchored in it (see :meth:`index_cells`)
+        self.cells: dict[int, set[int]] | None = None
+        self.cell_of_node: np.ndarray | None = None
+
+    def index_cells(self, cell_of_node: np.ndarray) -> dict[int, set[int]]:
+        """The slots of the vehicles anchored in each grid cell (``cell_of_node[node]``), built
+        on first use for that grid and kept in step by the vehicles' ``node`` setter."""
+        if self.cells is None or self.cell_of_node is not cell_of_node:
+            self.cell_of_node = cell_of_node
+            cells: dict[int, set[int]] = {}
+            for slot, cell in enumerate(cell_of_node[self.nodes].tolist()):
+                cells.setdefault(cell, set()).add(slot)
+            self.cells = cells
+        return self.cells
 
 
 def drt_fleet(vehicles: list[DrtVehicle]) -> DrtFleet:

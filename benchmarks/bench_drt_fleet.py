@@ -1,0 +1,152 @@
+"""DRT dispatch cost per request as the fleet grows at fixed density (town area ∝ fleet).
+
+Each case is a synthetic new town of ``KM2_PER_VEHICLE`` km² and ``NODES_PER_VEHICLE`` nodes
+per vehicle, with ``REQUESTS_PER_VEHICLE_H`` requests per vehicle and hour (uniform origins,
+destinations and times) over a ``--hours`` window, served door to door by the real DrtService
+(exact search, default limits, rejected at once when no vehicle can serve). ``ms/request`` is
+the wall time of offers() + request() per request; ``grid`` is the exact vehicle grid of
+:mod:`mobisim.services.drt_grid`, ``none`` the bound over the whole fleet (``--compare``), run
+side by side in one session. A sample of rejected requests is checked by brute force
+(:func:`~mobisim.services.drt_timing.reference_insert` over every vehicle at the moment of the
+rejection): ``rejected feasible`` must be 0.
+
+    python benchmarks/bench_drt_fleet.py                         # 100, 1,000, 5,000 vehicles
+    python benchmarks/bench_drt_fleet.py --fleets 100 1000 --compare
+    python benchmarks/bench_drt_fleet.py --fleets 2000 --profile   # cProfile of one case
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import time
+
+import numpy as np
+import simpy
+
+from mobisim.events import EventLog
+from mobisim.network.load import build_network, config_for
+from mobisim.network.router import Router
+from mobisim.services import drt_insertion_fast
+from mobisim.services.base import ServiceContext, Trip
+from mobisim.services.drt import DrtConfig, DrtService
+from mobisim.services.drt_timing import reference_insert
+
+KM2_PER_VEHICLE = 0.08  # 5,000 vehicles: 400 km², the synthetic generator's largest
+NODES_PER_VEHICLE = 3
+REQUESTS_PER_VEHICLE_H = 6.0  # default --rate
+START_S = 7 * 3600.0
+
+
+def town(n_vehicles: int):
+    area = KM2_PER_VEHICLE * n_vehicles
+    side_km = area**0.5
+    network = build_network(
+        config_for(
+            "synthetic",
+            area_km2=area,
+            target_nodes=max(50, NODES_PER_VEHICLE * n_vehicles),
+            industrial_distance_km=max(6.5, 1.2 * side_km),
+            rail_distance_km=max(15.0, 1.6 * side_km),
+        )
+    )
+    router = Router(network)
+    router.add_profile("drt", view="drive")
+    router.travel_time_s("drt", 0, 1)  # all-pairs tables (small towns) built outside the timing
+    return network, router
+
+
+def run_case(
+    network, router, n_vehicles: int, hours: float, grid: bool, rate: float, brute: int, seed=0
+) -> dict:
+    """One window of demand; timings and outcomes."""
+    drt_insertion_fast.GRID_MIN = 48 if grid else 10**12
+    end_s = START_S + hours * 3600.0
+    n_requests = int(rate * n_vehicles * hours)
+    env = simpy.Environment(initial_time=START_S)
+    rng = np.random.default_rng(seed)
+    ctx = ServiceContext(env, network, router, EventLog(), rng, START_S, end_s + 3600)
+    config = DrtConfig(name="drt", vehicles=n_vehicles, capacity_pax=8, queue_requests=False)
+    service = DrtService(config, ctx)
+    service.start()
+    _ = service.fleet_view  # the drive source and its grid, built outside the timing
+    origins = rng.integers(0, network.n_nodes, n_requests)
+    dests = rng.integers(0, network.n_nodes, n_requests)
+    departs = np.sort(rng.uniform(START_S, end_s, n_requests))
+    stats = {"dispatch_s": 0.0, "served": 0, "refused": 0, "checked": 0, "feasible": 0}
+
+    def feed():
+        for i in range(n_requests):
+            if departs[i] > env.now:
+                yield env.timeout(departs[i] - env.now)
+            trip = Trip(i, i, "bench", "any", int(origins[i]), int(dests[i]), env.now)
+            tic = time.perf_counter()
+            offer = service.offers(trip, env.now)[0]
+            if offer.available:
+                service.request(trip, offer)
+            stats["dispatch_s"] += time.perf_counter() - tic
+            if offer.available:
+                stats["served"] += 1
+                continue
+            stats["refused"] += 1
+            if stats["checked"] < brute and stats["refused"] % 3 == 1:  # spread over the run
+                planned = service._plan_request(trip, env.now)
+                if isinstance(planned, str):
+                    continue
+                drive = service.fleet_view._drive
+                found = reference_insert(
+                    planned[0], service.vehicles, env.now, drive.drive_s, config.stop_s
+                )
+                stats["checked"] += 1
+                stats["feasible"] += found is not None
+
+    env.process(feed())
+    env.run(until=end_s + 3600)
+    service.finish(env.now)
+    stats["requests"] = n_requests
+    return stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fleets", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--hours", type=float, default=1.0, help="demand window, h")
+    parser.add_argument(
+        "--rate", type=float, default=REQUESTS_PER_VEHICLE_H, help="requests/vehicle/h"
+    )
+    parser.add_argument("--brute", type=int, default=5, help="rejections checked by brute force")
+    parser.add_argument("--compare", action="store_true", help="also without the grid")
+    parser.add_argument("--profile", action="store_true", help="cProfile each case (grid)")
+    args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()}")
+    header = (
+        f"{'vehicles':>8} {'nodes':>6} {'km2':>5} {'search':>6} {'requests':>8} {'booked':>7} "
+        f"{'refused':>7} {'ms/request':>10} {'brute checked':>13} {'rejected feasible':>17}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n_vehicles in args.fleets:
+        network, router = town(n_vehicles)
+        for grid in [True, False] if args.compare else [True]:
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler:
+                profiler.enable()
+            s = run_case(network, router, n_vehicles, args.hours, grid, args.rate, args.brute)
+            if profiler:
+                profiler.disable()
+            print(
+                f"{n_vehicles:>8} {network.n_nodes:>6} {KM2_PER_VEHICLE * n_vehicles:>5.0f} "
+                f"{'grid' if grid else 'none':>6} {s['requests']:>8} {s['served']:>7} "
+                f"{s['refused']:>7} {1000 * s['dispatch_s'] / s['requests']:>10.2f} "
+                f"{s['checked']:>13} {s['feasible']:>17}",
+                flush=True,
+            )
+            if profiler:
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(8)
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
