@@ -22,3 +22,13 @@ def test_legs_are_rebuilt_along_the_shortest_road_path():
     # 0->2 direct is 500 m, via 1 is 200 m; 3->0 has no road: straight segment
     assert leg_paths(legs, LINKS) == [[0, 1, 2], [0, 1, 2, 3], [3, 0]]
     assert leg_paths(legs, None) == [[0, 2], [0, 3], [3, 0]]
+
+
+def test_the_view_fits_the_town_not_an_outlying_place():
+    import numpy as np
+
+    from mobisim.results.maps import _fitted
+
+    town = np.linspace(0.0, 1.0, 100)
+    lo, hi = _fitted(np.r_[town, 50.0])  # one outlying place 50 town-widths away
+    assert lo < 0.1 and 0.9 < hi < 1.3
