@@ -27,8 +27,8 @@ def test_legs_are_rebuilt_along_the_shortest_road_path():
 def test_the_view_fits_the_town_not_an_outlying_place():
     import numpy as np
 
-    from mobisim.results.maps import _fitted
+    from mobisim.results.gis import fitted_range
 
     town = np.linspace(0.0, 1.0, 100)
-    lo, hi = _fitted(np.r_[town, 50.0])  # one outlying place 50 town-widths away
+    lo, hi = fitted_range(np.r_[town, 50.0])  # one outlying place 50 town-widths away
     assert lo < 0.1 and 0.9 < hi < 1.3

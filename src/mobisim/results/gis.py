@@ -54,6 +54,14 @@ def _widths(volume: np.ndarray) -> np.ndarray:
     return low + (high - low) * volume / (top or 1.0)
 
 
+def fitted_range(values: np.ndarray) -> list[float]:
+    """View range of one axis fitted to the study area: nodes between the 5th and 95th percentile
+    plus 12 % margin, so a few outlying places (reached by long links) do not shrink the town."""
+    lo, hi = np.nanpercentile(values, [5, 95])
+    pad = 0.12 * (hi - lo or 0.01)
+    return [float(lo - pad), float(hi + pad)]
+
+
 def stations_of(events: pd.DataFrame) -> pd.DataFrame:
     """Stations seen in ``station_stock`` rows: service, station (name), node."""
     rows = events[as_str(events["event"]) == "station_stock"]
@@ -141,6 +149,8 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
             zorder=4,
             label="stations",
         )
+    ax.set_xlim(*fitted_range(x))  # the study area; outlying places fall outside the frame
+    ax.set_ylim(*fitted_range(y))
     ax.set_aspect("equal")
     ax.set_title(title)
     ax.set_xticks([])

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mobisim.metrics.common import as_str
-from mobisim.results.gis import node_xy, stations_of
+from mobisim.results.gis import fitted_range, node_xy, stations_of
 
 
 def leg_paths(legs: pd.DataFrame, links: pd.DataFrame | None) -> list[list[int]]:
@@ -82,14 +82,6 @@ def _lines(x, y, pairs: pd.DataFrame) -> tuple[list, list]:
         xs += [x[u], x[v], None]
         ys += [y[u], y[v], None]
     return xs, ys
-
-
-def _fitted(values: np.ndarray) -> list[float]:
-    """View range of one axis fitted to the study area: nodes between the 5th and 95th percentile
-    plus 12 % margin, so a few outlying places (reached by long links) do not shrink the town."""
-    lo, hi = np.nanpercentile(values, [5, 95])
-    pad = 0.12 * (hi - lo or 0.01)
-    return [float(lo - pad), float(hi + pad)]
 
 
 def interactive_map_html(
@@ -198,8 +190,8 @@ def interactive_map_html(
         ]
         if steps
         else [],
-        xaxis={"visible": False, "scaleanchor": "y", "range": _fitted(x)},
-        yaxis={"visible": False, "range": _fitted(y)},
+        xaxis={"visible": False, "scaleanchor": "y", "range": fitted_range(x)},
+        yaxis={"visible": False, "range": fitted_range(y)},
         plot_bgcolor="white",
         height=640,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
