@@ -2,8 +2,8 @@
 
 Coordinates come from the run folder's ``nodes.parquet`` (node, lat, lon). When the folder also
 holds ``links.parquet`` (from_node, to_node: the road network's links) they are drawn as the
-background; otherwise the nodes are. Vehicle legs are drawn as straight segments from start to end
-node (the path between is not logged). geopandas is an optional extra: ``pip install "mobisim[gis]"``.
+background; otherwise the nodes are. Vehicle legs are laid along the shortest road path between
+their end nodes (the path is not logged; results/maps.leg_paths). geopandas is an optional extra: ``pip install "mobisim[gis]"``.
 """
 
 from __future__ import annotations
@@ -111,8 +111,15 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
         segs, _ = _segments(x, y, links["from_node"], links["to_node"])
         ax.add_collection(LineCollection(segs, colors="#dee2e6", linewidths=0.5, zorder=1))
     ax.scatter(x, y, s=1, color="#ced4da", zorder=1)
+    from mobisim.results.maps import edge_volumes, leg_paths
+
     volumes = link_volumes(tables["events"], shared_only=True)
-    for i, (service, part) in enumerate(volumes.groupby("service", sort=True)):
+    for i, (service, legs) in enumerate(volumes.groupby("service", sort=True)):
+        # legs along their shortest road path, so line width is vehicles per road link
+        paths = leg_paths(legs, links)
+        part = edge_volumes(
+            [p for p, n in zip(paths, legs["vehicles"], strict=True) for _ in range(n)]
+        )
         segs, ok = _segments(x, y, part["from_node"], part["to_node"])
         widths = _widths(part["vehicles"].to_numpy(dtype=float))[ok]
         colour = SERVICE_COLOURS[i % len(SERVICE_COLOURS)]
