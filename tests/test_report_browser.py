@@ -222,3 +222,24 @@ def test_the_error_check_sees_console_errors(browser, tmp_path):
     browser.open(page.resolve().as_uri())
     errors = browser.errors()
     assert any("boom" in e for e in errors) and any(e.startswith("Uncaught") for e in errors)
+
+
+def test_interactive_map_renders_in_chromium(browser, report_file):
+    browser.open(report_file.resolve().as_uri())
+    browser.events.clear()
+    browser.open(report_file.resolve().as_uri())
+    box = json.loads(
+        browser.evaluate(
+            """JSON.stringify([...document.querySelectorAll('.interactive-map .js-plotly-plot')]
+            .map(d => { const r = d.getBoundingClientRect();
+              return {x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height,
+                      traces: d.data.length, sliders: d.querySelectorAll('.slider-container').length}; }))"""
+        )
+    )
+    assert len(box) >= 1, "no interactive map in the report"
+    first = box[0]
+    assert first["w"] > 300 and first["h"] > 300 and first["traces"] >= 3 and first["sliders"] == 1
+    shot = browser.screenshot(first["x"], first["y"], first["w"], first["h"]).convert("L")
+    assert ImageStat.Stat(shot).stddev[0] > 5, "interactive map is blank"
+    assert browser.errors() == []
+    assert browser.evaluate("document.querySelectorAll('script[src^=\\'http\\']').length") == 0

@@ -2,8 +2,8 @@
 
 Coordinates come from the run folder's ``nodes.parquet`` (node, lat, lon). When the folder also
 holds ``links.parquet`` (from_node, to_node: the road network's links) they are drawn as the
-background; otherwise the nodes are. Vehicle legs are drawn as straight segments from start to end
-node (the path between is not logged). geopandas is an optional extra: ``pip install "mobisim[gis]"``.
+background; otherwise the nodes are. Vehicle legs are laid along the shortest road path between
+their end nodes (the path is not logged; results/maps.leg_paths). geopandas is an optional extra: ``pip install "mobisim[gis]"``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,14 @@ def _widths(volume: np.ndarray) -> np.ndarray:
     low, high = FLOW_WIDTH_PT
     top = float(volume.max()) if len(volume) else 1.0
     return low + (high - low) * volume / (top or 1.0)
+
+
+def fitted_range(values: np.ndarray) -> list[float]:
+    """View range of one axis fitted to the study area: nodes between the 5th and 95th percentile
+    plus 12 % margin, so a few outlying places (reached by long links) do not shrink the town."""
+    lo, hi = np.nanpercentile(values, [5, 95])
+    pad = 0.12 * (hi - lo or 0.01)
+    return [float(lo - pad), float(hi + pad)]
 
 
 def stations_of(events: pd.DataFrame) -> pd.DataFrame:
@@ -103,8 +111,15 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
         segs, _ = _segments(x, y, links["from_node"], links["to_node"])
         ax.add_collection(LineCollection(segs, colors="#dee2e6", linewidths=0.5, zorder=1))
     ax.scatter(x, y, s=1, color="#ced4da", zorder=1)
+    from mobisim.results.maps import edge_volumes, leg_paths
+
     volumes = link_volumes(tables["events"], shared_only=True)
-    for i, (service, part) in enumerate(volumes.groupby("service", sort=True)):
+    for i, (service, legs) in enumerate(volumes.groupby("service", sort=True)):
+        # legs along their shortest road path, so line width is vehicles per road link
+        paths = leg_paths(legs, links)
+        part = edge_volumes(
+            [p for p, n in zip(paths, legs["vehicles"], strict=True) for _ in range(n)]
+        )
         segs, ok = _segments(x, y, part["from_node"], part["to_node"])
         widths = _widths(part["vehicles"].to_numpy(dtype=float))[ok]
         colour = SERVICE_COLOURS[i % len(SERVICE_COLOURS)]
@@ -141,6 +156,8 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
             zorder=4,
             label="stations",
         )
+    ax.set_xlim(*fitted_range(x))  # the study area; outlying places fall outside the frame
+    ax.set_ylim(*fitted_range(y))
     ax.set_aspect("equal")
     ax.set_title(title)
     ax.set_xticks([])

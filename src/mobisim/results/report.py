@@ -29,6 +29,7 @@ from mobisim.results.compare import (
     unique_labels,
     unserved_table,
 )
+from mobisim.results.maps import interactive_maps_html
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -233,6 +234,8 @@ def build_report(
     for heading, charts in sections:
         body.append(f"<h2>{html.escape(heading)}</h2>")
         body.extend(_figure_html(name, draw(), caption) for name, draw, caption in charts)
+        if heading == "Maps":  # interactive offline maps next to the images (results/maps.py)
+            body.append(interactive_maps_html(runs))
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"

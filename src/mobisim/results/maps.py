@@ -1,0 +1,217 @@
+"""An interactive, self-contained map of one run for the HTML report (plotly, no tiles, no network).
+
+Layers: the road network (``links.parquet``, thin grey), link volumes (vehicle legs of registered
+vehicles aggregated onto road links; a leg's path is not logged, so it is rebuilt as the
+shortest-length path over the run's links), stations, stops, and the vehicles' positions by hour
+(hour slider: each vehicle at the start node of its last leg begun before the end of that hour).
+Coordinates are lon × cos(mean lat), lat as in results/gis.py. plotly.js is embedded inline once per
+report (``include_js=True`` for the first map only), so the page works offline.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from mobisim.metrics.common import as_str
+from mobisim.results.gis import fitted_range, node_xy, stations_of
+
+
+def leg_paths(legs: pd.DataFrame, links: pd.DataFrame | None) -> list[list[int]]:
+    """Node path of each leg (columns from_node, to_node): shortest by ``length_m`` over ``links``.
+
+    Without links, or with no path between the ends, the leg is its two end nodes.
+    """
+    graph = nx.DiGraph()
+    if links is not None and len(links):
+        weight = links["length_m"] if "length_m" in links else pd.Series(1.0, index=links.index)
+        graph.add_weighted_edges_from(
+            zip(
+                links["from_node"].astype(int),
+                links["to_node"].astype(int),
+                weight.astype(float),
+                strict=False,
+            ),
+            weight="length_m",
+        )
+    paths: list[list[int]] = []
+    cache: dict[tuple[int, int], list[int]] = {}
+    for o, d in zip(legs["from_node"].astype(int), legs["to_node"].astype(int), strict=True):
+        if (o, d) not in cache:
+            try:
+                cache[o, d] = nx.shortest_path(graph, o, d, weight="length_m")
+            except (nx.NodeNotFound, nx.NetworkXNoPath):
+                cache[o, d] = [o, d]
+        paths.append(cache[o, d])
+    return paths
+
+
+def edge_volumes(paths: list[list[int]]) -> pd.DataFrame:
+    """Vehicles per directed link (from_node, to_node, vehicles): each path adds 1 to each of its links."""
+    pairs = [(u, v) for path in paths for u, v in itertools.pairwise(path)]
+    frame = pd.DataFrame(pairs, columns=["from_node", "to_node"], dtype=np.int64)
+    out = frame.groupby(["from_node", "to_node"], sort=True).size().rename("vehicles")
+    return out.reset_index()
+
+
+def _shared_legs(events: pd.DataFrame) -> pd.DataFrame:
+    legs = events[
+        (as_str(events["event"]) == "vehicle_leg")
+        & (events["node"] >= 0)
+        & (events["to_node"] >= 0)
+        & (events["vehicle_id"] >= 0)
+    ]
+    return pd.DataFrame(
+        {
+            "time_s": legs["time_s"].to_numpy(dtype=float),
+            "vehicle_id": legs["vehicle_id"].to_numpy(dtype=np.int64),
+            "from_node": legs["node"].to_numpy(dtype=np.int64),
+            "to_node": legs["to_node"].to_numpy(dtype=np.int64),
+        }
+    )
+
+
+def _lines(x, y, pairs: pd.DataFrame) -> tuple[list, list]:
+    xs: list = []
+    ys: list = []
+    for u, v in zip(pairs["from_node"], pairs["to_node"], strict=True):
+        xs += [x[u], x[v], None]
+        ys += [y[u], y[v], None]
+    return xs, ys
+
+
+def interactive_map_html(
+    tables: dict[str, Any], div_id: str = "map", include_js: bool = True
+) -> str:
+    """An HTML fragment (``<div>`` + script) with the interactive map of one run; '' without nodes."""
+    import plotly.graph_objects as go
+
+    nodes = tables.get("nodes")
+    if nodes is None or nodes.empty:
+        return ""
+    x, y = node_xy(nodes)
+    links = tables.get("links")
+    events = tables["events"]
+    fig = go.Figure()
+    if links is not None and len(links):
+        lx, ly = _lines(x, y, links)
+        fig.add_trace(
+            go.Scatter(
+                x=lx,
+                y=ly,
+                mode="lines",
+                line={"color": "#ced4da", "width": 0.6},
+                name="roads",
+                hoverinfo="skip",
+            )
+        )
+    legs = _shared_legs(events)
+    volumes = edge_volumes(leg_paths(legs, links)) if len(legs) else edge_volumes([])
+    if len(volumes):
+        top = float(volumes["vehicles"].max())
+        for lo, hi, width in ((0, 0.34, 2), (0.34, 0.67, 4.5), (0.67, 1.01, 7)):
+            part = volumes[(volumes["vehicles"] / top >= lo) & (volumes["vehicles"] / top < hi)]
+            if len(part):
+                vx, vy = _lines(x, y, part)
+                fig.add_trace(
+                    go.Scatter(
+                        x=vx,
+                        y=vy,
+                        mode="lines",
+                        line={"color": "#1c7ed6", "width": width},
+                        opacity=0.7,
+                        hoverinfo="skip",
+                        name=f"vehicles per link {int(part.vehicles.min())}–{int(part.vehicles.max())}",
+                    )
+                )
+    stations = stations_of(events)
+    if len(stations):
+        idx = stations["node"].to_numpy(dtype=np.int64)
+        fig.add_trace(
+            go.Scatter(
+                x=x[idx],
+                y=y[idx],
+                mode="markers",
+                name="stations",
+                marker={"symbol": "square", "size": 9, "color": "#212529"},
+                text=stations["station"],
+                hoverinfo="text",
+            )
+        )
+    stops = events[as_str(events["event"]).isin(["board", "alight", "stop_arrive"])]
+    stop_nodes = np.unique(stops["node"][stops["node"] >= 0].to_numpy(dtype=np.int64))
+    if len(stop_nodes):
+        fig.add_trace(
+            go.Scatter(
+                x=x[stop_nodes],
+                y=y[stop_nodes],
+                mode="markers",
+                name="stops",
+                marker={"symbol": "circle-open", "size": 4, "color": "#e8590c"},
+                hoverinfo="skip",
+            )
+        )
+    static = len(fig.data)
+    hours = sorted(set((legs["time_s"] // 3600).astype(int))) if len(legs) else []
+    for hour in hours:
+        begun = legs[legs["time_s"] < (hour + 1) * 3600].groupby("vehicle_id").last()
+        idx = begun["from_node"].to_numpy(dtype=np.int64)
+        fig.add_trace(
+            go.Scatter(
+                x=x[idx],
+                y=y[idx],
+                mode="markers",
+                name=f"vehicles {hour:02d}:00",
+                marker={"size": 10, "color": "#2f9e44", "line": {"width": 1, "color": "white"}},
+                text=[f"vehicle {v}" for v in begun.index],
+                hoverinfo="text",
+                visible=hour == hours[0],
+            )
+        )
+    steps = [
+        {
+            "method": "update",
+            "label": f"{hour:02d}:00",
+            "args": [{"visible": [True] * static + [h == hour for h in hours]}],
+        }
+        for hour in hours
+    ]
+    fig.update_layout(
+        sliders=[
+            {
+                "active": 0,
+                "currentvalue": {"prefix": "vehicle positions at the end of hour "},
+                "steps": steps,
+            }
+        ]
+        if steps
+        else [],
+        xaxis={"visible": False, "scaleanchor": "y", "range": fitted_range(x)},
+        yaxis={"visible": False, "range": fitted_range(y)},
+        plot_bgcolor="white",
+        height=640,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"bgcolor": "rgba(255,255,255,0.8)"},
+    )
+    return fig.to_html(
+        full_html=False, include_plotlyjs=include_js, div_id=div_id, config={"displaylogo": False}
+    )
+
+
+def interactive_maps_html(runs) -> str:
+    """One interactive map per run (label, tables) with a heading; plotly.js inlined before the first."""
+    import html
+
+    parts = []
+    for i, (label, tables) in enumerate(runs):
+        fragment = interactive_map_html(tables, div_id=f"interactive-map-{i}", include_js=not parts)
+        if fragment:
+            parts.append(
+                f"<section class='interactive-map' data-run='{html.escape(str(label))}'>"
+                f"<h3>Interactive map — {html.escape(str(label))}</h3>{fragment}</section>"
+            )
+    return "".join(parts)
