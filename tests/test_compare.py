@@ -46,8 +46,8 @@ def test_comparison_table_changes_against_the_baseline():
     assert wait["b Δ"] == pytest.approx(1.0) and wait["b Δ%"] == pytest.approx(50.0)
     served = row(table, "Served (a mode carried it, or a walk within the acceptable walk)")
     assert served["b Δ"] == pytest.approx(25.0)  # percentage points
-    assert row(table, "Mode share: car")["a"] == 0.0  # a mode a run lacks is 0 %
-    assert row(table, "Mode share: walk")["b Δ"] == pytest.approx(-100.0)
+    assert row(table, "Mode share: Private car")["a"] == 0.0  # a mode a run lacks is 0 %
+    assert row(table, "Mode share: Walk")["b Δ"] == pytest.approx(-100.0)
     assert "Energy" not in set(table["kpi"])  # no run has it: row dropped
     against_b = comparison_table(runs, baseline=1)
     assert row(against_b, "Wait, mean")["a Δ%"] == pytest.approx(-100 / 3)

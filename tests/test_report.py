@@ -73,7 +73,7 @@ def test_report_has_the_kpi_table_with_both_runs(page):
     table = re.search(r'<table id="kpi-table">(.*?)</table>', page, re.S).group(1)
     assert "<th>sample</th>" in table and "<th>walk-and-car</th>" in table
     assert "<th>walk-and-car Δ</th>" in table
-    assert "Wait, mean" in table and "Mode share: shuttle" in table
+    assert "Wait, mean" in table and "Mode share: Shuttle (fixed route)" in table
 
 
 def test_report_says_who_is_left_without_service(page):

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from mobisim.metrics.economics import cost_per_tco2_avoided_krw
+from mobisim.results.style import mode_name, ordered_modes
 
 #: (system KPI, label, display unit, factor from the KPI's SI unit) of the comparison table rows
 MAIN_KPIS: tuple[tuple[str, str, str, float], ...] = (
@@ -132,10 +133,12 @@ def comparison_table(runs: Sequence[tuple[str, dict[str, Any]]], baseline: int =
         for name in costed:
             values = [_value(b.get(name, {}), kpi) for b in services]
             rows.append((f"{label}: {name}", unit, values))
-    modes = sorted({m for s in systems for m in (s.get("mode_share") or {})})
+    modes = ordered_modes({m for s in systems for m in (s.get("mode_share") or {})})
     for mode in modes:
         values = [_value(s.get("mode_share") or {}, mode) * 100 for s in systems]
-        rows.append((f"Mode share: {mode}", "%", [0.0 if math.isnan(v) else v for v in values]))
+        rows.append(
+            (f"Mode share: {mode_name(mode)}", "%", [0.0 if math.isnan(v) else v for v in values])
+        )
     table = pd.DataFrame(
         [[label, unit, *values] for label, unit, values in rows], columns=["kpi", "unit", *labels]
     )

@@ -24,6 +24,7 @@ from mobisim.metrics.common import as_str
 from mobisim.metrics.timeline import fleet_state_profile
 from mobisim.metrics.trip_kpis import served_mask, shared_rides
 from mobisim.results.gis import plot_network_map
+from mobisim.results.style import mode_colour, mode_name, ordered_modes
 
 Runs = list[tuple[str, dict[str, Any]]]
 
@@ -65,8 +66,11 @@ def _hour_ticks(ax) -> None:
 
 
 def mode_share_chart(runs: Runs) -> Figure:
-    """Grouped bars: share of trips by final mode (unserved as its own bar), one bar per run."""
-    fig, ax = _figure()
+    """One horizontal bar per run split by final mode (unserved as its own segment), % of trips.
+
+    Segments take the fixed mode colours of :mod:`mobisim.results.style`; shares of 3 % and more
+    carry their value.
+    """
     shares = {}
     for label, tables in runs:
         trips = tables["trips"]
@@ -75,19 +79,27 @@ def mode_share_chart(runs: Runs) -> Figure:
                 as_str(trips["mode"]).where(served_mask(trips), "unserved").replace("", "unserved")
             )
             shares[label] = modes.value_counts(normalize=True) * 100
+    fig, ax = _figure(9.0, 1.6 + 0.55 * max(len(shares), 1))
     if not shares:
         no_data(ax, "Mode share", "no trips")
         return fig
-    table = pd.DataFrame(shares).fillna(0.0).sort_index()
-    width = 0.8 / len(table.columns)
-    x = np.arange(len(table.index))
-    for i, label in enumerate(table.columns):
-        bars = ax.bar(x + i * width - 0.4 + width / 2, table[label], width, label=label)
-        ax.bar_label(bars, fmt="%.0f", fontsize=7)
-    ax.set_xticks(x, table.index, rotation=20)
-    ax.set_ylabel("% of trips")
+    table = pd.DataFrame(shares).fillna(0.0)
+    table = table.loc[ordered_modes(table.index)]
+    y = np.arange(len(table.columns))[::-1]
+    left = np.zeros(len(table.columns))
+    for mode, row in table.iterrows():
+        values = row.to_numpy()
+        bars = ax.barh(y, values, left=left, color=mode_colour(mode), label=mode_name(mode),
+                       height=0.6, edgecolor="white", linewidth=0.5)  # fmt: skip
+        ax.bar_label(bars, labels=[f"{v:.0f}" if v >= 3 else "" for v in values],
+                     label_type="center", fontsize=8, color="white")  # fmt: skip
+        left += values
+    ax.set_yticks(y, list(table.columns))
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of trips")
     ax.set_title("Mode share")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncols=min(len(table.index), 4), loc="upper center",
+              bbox_to_anchor=(0.5, -0.35 if len(shares) < 3 else -0.2), frameon=False)  # fmt: skip
     fig.tight_layout()
     return fig
 
@@ -339,7 +351,10 @@ def trips_by_hour_chart(label: str, tables: dict[str, Any]) -> Figure:
         return fig
     hour = (trips["depart_s"] // 3600).astype(int)
     modes = as_str(trips["mode"]).where(served_mask(trips), "unserved").replace("", "unserved")
-    pd.crosstab(hour, modes).plot(kind="bar", stacked=True, ax=ax, width=0.85)
+    counts = pd.crosstab(hour, modes)
+    order = ordered_modes(counts.columns)
+    counts = counts[order].rename(columns=mode_name)
+    counts.plot(kind="bar", stacked=True, ax=ax, width=0.85, color=[mode_colour(m) for m in order])
     ax.set_xlabel("departure hour")
     ax.set_ylabel("trips")
     ax.set_title(f"Trips by hour and mode — {label}")
