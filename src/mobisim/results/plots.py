@@ -79,7 +79,7 @@ def mode_share_chart(runs: Runs) -> Figure:
                 as_str(trips["mode"]).where(served_mask(trips), "unserved").replace("", "unserved")
             )
             shares[label] = modes.value_counts(normalize=True) * 100
-    fig, ax = _figure(9.0, 1.6 + 0.55 * max(len(shares), 1))
+    fig, ax = _figure(10.0, 2.0 + 0.55 * max(len(shares), 1))
     if not shares:
         no_data(ax, "Mode share", "no trips")
         return fig
@@ -98,8 +98,13 @@ def mode_share_chart(runs: Runs) -> Figure:
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of trips")
     ax.set_title("Mode share")
-    ax.legend(fontsize=8, ncols=min(len(table.index), 4), loc="upper center",
-              bbox_to_anchor=(0.5, -0.35 if len(shares) < 3 else -0.2), frameon=False)  # fmt: skip
+    ax.legend(
+        fontsize=8,
+        ncols=2 if len(table.index) > 4 else 1,
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        frameon=False,
+    )  # beside the bars, clear of the axis label
     fig.tight_layout()
     return fig
 
