@@ -93,10 +93,19 @@ def test_a_full_disk_in_a_sweep_fails_that_run_and_the_resume_completes(
     assert len(complete) == 2 and temporary == []
 
 
+def _default_sigint() -> None:
+    # A job started in the background by a non-interactive shell (``cmd &``, as CI launchers
+    # often do) inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored: the run
+    # would never see the signal this test sends. Give the child the default disposition, as
+    # a terminal user pressing Ctrl-C has it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _mobisim(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "mobisim", *args],
         cwd=ROOT,
+        preexec_fn=_default_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "MOBISIM_CHECK_RUNS": "0"},  # the writing phase alone
