@@ -26,15 +26,18 @@ def peer_python(name: str) -> Path:
     return python
 
 
-def run_in_peer(name: str, code: str, cwd: Path, timeout_s: float = 3600) -> tuple[dict, float]:
-    """Run ``code`` with peer ``name``'s python in ``cwd``; the code prints one JSON line last.
+def run_in_peer(
+    name: str, code: str, cwd: Path, timeout_s: float = 3600, args: tuple[str, ...] = ()
+) -> tuple[dict, float]:
+    """Run ``code`` with peer ``name``'s python in ``cwd`` (``args`` as its ``sys.argv[1:]``);
+    the code prints one JSON line last.
 
     Returns (that JSON as a dict, wall time of the whole process in s, interpreter start and
     imports included).
     """
     started = time.perf_counter()
     done = subprocess.run(
-        [str(peer_python(name)), "-c", code],
+        [str(peer_python(name)), "-c", code, *args],
         cwd=cwd,
         capture_output=True,
         text=True,

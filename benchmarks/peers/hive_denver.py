@@ -1,6 +1,7 @@
 """NREL HIVE vs mobisim on HIVE's Denver demo: convert, run both, compare wall time and KPIs.
 
     PEERS_DIR=/work/peers /work/venv/bin/python benchmarks/peers/hive_denver.py [--repeats 3]
+        [--fleets 5 10]   # the same demand with only the demo's first 5, 10 vehicles (scarcity)
 
 1. HIVE 1.3.1 runs ``denver_demo.yaml`` in its own venv ($PEERS_DIR/hive): the whole ``hive``
    process is timed (interpreter start and imports included; the wrapper that finds the scenario
@@ -37,15 +38,51 @@ from mobisim.convert.hive import MILE_M, US_GALLON_L, convert_hive, read_hive
 HIVE_CODE = r"""
 import json, pathlib, subprocess, sys, time
 import nrel.hive
-root = pathlib.Path(nrel.hive.__file__).parent / "resources/scenarios/denver_downtown"
+scenario = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else (
+    pathlib.Path(nrel.hive.__file__).parent / "resources/scenarios/denver_downtown/denver_demo.yaml")
 t0 = time.perf_counter()
-done = subprocess.run([str(pathlib.Path(sys.executable).parent / "hive"), str(root / "denver_demo.yaml")],
+done = subprocess.run([str(pathlib.Path(sys.executable).parent / "hive"), str(scenario)],
                       capture_output=True, text=True)
 wall = time.perf_counter() - t0
-out = sorted(pathlib.Path(".").glob("denver_demo_*"))[-1]
-print(json.dumps({"scenario": str(root / "denver_demo.yaml"), "wall_s": wall, "out": str(out.resolve()),
+out = sorted(pathlib.Path(".").glob(sys.argv[2] + "_*"))[-1]
+print(json.dumps({"scenario": str(scenario), "wall_s": wall, "out": str(out.resolve()),
                   "log": done.stdout[-4000:] + done.stderr[-4000:]}))
 """
+
+FOLDER_CODE = r"""
+import json, pathlib, nrel.hive
+print(json.dumps({"folder": str(pathlib.Path(nrel.hive.__file__).parent
+                                / "resources/scenarios/denver_downtown")}))
+"""
+
+
+def fleet_variant(work: Path, vehicles: int | None) -> tuple[Path, str]:
+    """The Denver demo's scenario file with only its first ``vehicles`` vehicles (None: all of
+    them, the shipped demo) and the sim name HIVE gives its output folder.
+
+    The demo folder is copied into ``work`` once; the variant gets its own vehicles CSV and YAML
+    (HIVE finds input files in the scenario's folder, as ``read_hive`` does), same demand.
+    """
+    import shutil
+
+    import yaml
+
+    folder = work / "denver_downtown"
+    if not folder.is_dir():
+        shutil.copytree(run_in_peer("hive", FOLDER_CODE, work)[0]["folder"], folder)
+    if vehicles is None:
+        return folder / "denver_demo.yaml", "denver_demo"
+    name = f"denver_demo_{vehicles}v"
+    fleet = pd.read_csv(folder / "vehicles" / "denver_demo_vehicles.csv", encoding="utf-8-sig")
+    if vehicles > len(fleet):
+        sys.exit(f"--fleets {vehicles}: the demo has only {len(fleet)} vehicles")
+    fleet.head(vehicles).to_csv(folder / "vehicles" / f"{name}.csv", index=False)
+    config = yaml.safe_load((folder / "denver_demo.yaml").read_text())
+    config["sim"]["sim_name"] = name
+    config["input"]["vehicles_file"] = f"{name}.csv"
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder / f"{name}.yaml", name
+
 
 #: HIVE vehicle states -> the mobisim DRT leg states they correspond to
 STATE_PAIRS = {
@@ -56,9 +93,9 @@ STATE_PAIRS = {
 }
 
 
-def run_hive(work: Path) -> dict:
-    """Run HIVE's Denver demo once in ``work``; its wall times and KPIs."""
-    result, _wrapper_s = run_in_peer("hive", HIVE_CODE, work)
+def run_hive(work: Path, scenario: Path, sim_name: str) -> dict:
+    """Run HIVE on ``scenario`` (a Denver demo variant) once in ``work``; wall times and KPIs."""
+    result, _wrapper_s = run_in_peer("hive", HIVE_CODE, work, args=(str(scenario), sim_name))
     process_s = result["wall_s"]  # the hive process alone (the wrapper imports nrel.hive first)
     out = Path(result["out"])
     summary = json.loads((out / "summary_stats.json").read_text())
@@ -204,26 +241,24 @@ def run_mobisim_cli(scenario_file: Path, work: Path) -> float:
     return wall_s
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="runs per side; best wall time kept")
-    args = parser.parse_args()
-    registered = ensure_drt_registered()
-    print(f"machine: {machine()}")
-    if not registered:
-        print("note: `type: drt` is not in mobisim's registry yet; registered for this run only")
-    work = Path(tempfile.mkdtemp(prefix="hive_denver_"))
-
+def compare(work: Path, vehicles: int | None, repeats: int) -> dict:
+    """Run HIVE and mobisim on the demo with ``vehicles`` vehicles (None: the shipped 20); print
+    the side-by-side tables and return the summary row."""
+    scenario, sim_name = fleet_variant(work, vehicles)
+    label = "shipped demo" if vehicles is None else f"{vehicles} vehicles"
+    print(f"\n## HIVE Denver demo, {label} ({scenario.name})")
+    side = work / sim_name
+    side.mkdir(exist_ok=True)
     # the two sides take turns, so that load from other processes falls on both alike
     hives, runs, clis = [], [], []
-    for repeat in range(args.repeats):
-        hives.append(run_hive(work))
+    for repeat in range(repeats):
+        hives.append(run_hive(side, scenario, sim_name))
         if repeat == 0:
             conversion_t0 = time.perf_counter()
-            conversion = convert_hive(hives[0]["scenario"], work / "mobisim")
+            conversion = convert_hive(scenario, side / "mobisim")
             convert_s = time.perf_counter() - conversion_t0
-        runs.append(run_mobisim(conversion.scenario_file, work))
-        clis.append(run_mobisim_cli(conversion.scenario_file, work))
+        runs.append(run_mobisim(conversion.scenario_file, side))
+        clis.append(run_mobisim_cli(conversion.scenario_file, side))
     hive = min(hives, key=lambda h: h["process_s"])
     mob = min(runs, key=lambda r: r["run_s"])
     mob["simulate_s"] = min(r["simulate_s"] for r in runs)
@@ -262,7 +297,7 @@ def main() -> None:
                 "charged_kwh": mob["charged_kwh"],
             },
         ],
-        f"HIVE Denver demo: wall time and KPIs (best of {args.repeats})",
+        f"HIVE Denver demo, {label}: wall time and KPIs (best of {repeats})",
     )
     print_table(
         [
@@ -308,10 +343,46 @@ def main() -> None:
         f"sides): HIVE {hive['process_s']:.2f} s, `mobisim run` {mob['cli_process_s']:.2f} s, "
         f"{hive['process_s'] / mob['cli_process_s']:.1f}x"
     )
-    (work / "hive_denver.json").write_text(
+    (side / "hive_denver.json").write_text(
         json.dumps({"hive": hive, "mobisim": mob}, indent=1, default=str)
     )
-    print(f"details: {work / 'hive_denver.json'}")
+    print(f"details: {side / 'hive_denver.json'}")
+    return {
+        "fleet": label,
+        "HIVE_served": hive_share,
+        "mobisim_served": mob_share,
+        "points": 100 * (mob_share - hive_share),
+        "HIVE_wait_s": hive["mean_wait_s"],
+        "mobisim_wait_s": mob["mean_wait_s"],
+        "HIVE_vkm": hive["vkm"]["total"],
+        "mobisim_vkm": mob["vkm"]["total"],
+        "HIVE_s": hive["process_s"],
+        "mobisim_s": mob["run_s"],
+        "speed_ratio": hive["process_s"] / mob["run_s"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per side; best wall time kept")
+    parser.add_argument(
+        "--fleets",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also run the same demand with only the demo's first N vehicles (e.g. 5 10)",
+    )
+    args = parser.parse_args()
+    registered = ensure_drt_registered()
+    print(f"machine: {machine()}")
+    if not registered:
+        print("note: `type: drt` is not in mobisim's registry yet; registered for this run only")
+    work = Path(tempfile.mkdtemp(prefix="hive_denver_"))
+    rows = [compare(work, None, args.repeats)]
+    rows += [compare(work, n, args.repeats) for n in args.fleets]
+    print_table(
+        rows, "served share, wait, vehicle-km and wall time by fleet size (HIVE vs mobisim)"
+    )
 
 
 if __name__ == "__main__":

@@ -117,13 +117,23 @@ fs = SlowSimpleFleetState(initial_locations={i: int(o) for i, o in enumerate(veh
 events = list(fs.simulate(requests))
 sim_s = time.perf_counter() - start
 kinds = pd.Series([e["event_type"] for e in events]).value_counts().to_dict()
+# service KPIs with ridepy's own analytics (after the timing)
+from ridepy.util.analytics import get_stops_and_requests
+stops, reqs = get_stops_and_requests(events=events, space=space)
+served = reqs[reqs[("serviced", "timestamp_pickup")].notna()]
+wait = served[("serviced", "timestamp_pickup")] - served[("submitted", "timestamp")]
+ride = served[("serviced", "timestamp_dropoff")] - served[("serviced", "timestamp_pickup")]
 print(json.dumps({"sim_s": sim_s, "served": int(kinds.get("DeliveryEvent", 0)),
-                  "accepted": int(kinds.get("RequestAcceptanceEvent", 0)), "requests": len(req)}))
+                  "accepted": int(kinds.get("RequestAcceptanceEvent", 0)), "requests": len(req),
+                  "mean_wait_s": float(wait.mean()),
+                  "mean_detour": float((ride / served[("submitted", "direct_travel_time")]).mean()),
+                  "vkm": float(stops["dist_to_next"].sum()) / 1000.0}))
 """
 
 
-def make_inputs(n: int, folder: Path) -> dict[str, Path]:
-    """Requests, vehicles and edge list for ``n`` requests (seeded), written under ``folder``."""
+def make_inputs(n: int, folder: Path, per_vehicle: int = 4) -> dict[str, Path]:
+    """Requests, vehicles (one per ``per_vehicle`` requests) and edge list for ``n`` requests
+    (seeded), written under ``folder``."""
     graph = ox.load_graphml(NETWORK)
     keep = max(nx.strongly_connected_components(graph), key=len)
     nodes = np.array(sorted(keep))
@@ -147,7 +157,7 @@ def make_inputs(n: int, folder: Path) -> dict[str, Path]:
     for end, col in (("origin", "origin_osmid"), ("dest", "dest_osmid")):
         req[f"{end}_lat"] = [graph.nodes[v]["y"] for v in req[col]]
         req[f"{end}_lon"] = [graph.nodes[v]["x"] for v in req[col]]
-    veh = pd.DataFrame({"osmid": rng.choice(nodes, n // 4)})
+    veh = pd.DataFrame({"osmid": rng.choice(nodes, n // per_vehicle)})
     veh["lat"] = [graph.nodes[v]["y"] for v in veh.osmid]
     veh["lon"] = [graph.nodes[v]["x"] for v in veh.osmid]
     # shortest length per node pair (ridepy's Graph takes one weight per edge)
@@ -251,8 +261,18 @@ def run_mobisim(scenario_file: Path, folder: Path) -> dict:
     t1 = time.perf_counter()
     simulate(scenario, network, router, trips, streams)
     sim_s = time.perf_counter() - t1
-    served = int((result.trips["status"] != "unserved").sum())
-    return {"sim_s": sim_s, "process_s": run_s, "served": served, "requests": len(result.trips)}
+    trips = result.trips
+    ok = trips["status"] != "unserved"
+    legs = result.events[result.events["event"] == "vehicle_leg"]
+    return {
+        "sim_s": sim_s,
+        "process_s": run_s,
+        "served": int(ok.sum()),
+        "requests": len(trips),
+        "mean_wait_s": float(trips.loc[ok, "wait_s"].mean()),
+        "mean_detour": float((trips.loc[ok, "in_vehicle_s"] / trips.loc[ok, "direct_s"]).mean()),
+        "vkm": float(legs["distance_m"].sum()) / 1000.0,
+    }
 
 
 def peer(name: str, code: str, args: dict, folder: Path) -> dict:
@@ -273,6 +293,12 @@ def main() -> None:
         "--skip", nargs="*", default=[], help="simulators to skip: maassim ridepy mobisim"
     )
     parser.add_argument("--out", type=Path, default=None, help="folder for inputs and results")
+    parser.add_argument(
+        "--per-vehicle",
+        type=int,
+        default=4,
+        help="requests per vehicle (4: every simulator serves all; 20: a scarce fleet)",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}; peers in {PEERS_DIR}")
     if "mobisim" not in args.skip and not ensure_drt_registered():
@@ -280,8 +306,8 @@ def main() -> None:
     base = args.out or Path(tempfile.mkdtemp(prefix="nootdorp_peers_"))
     rows = []
     for n in args.n:
-        folder = base / f"n{n}"
-        paths = make_inputs(n, folder)
+        folder = base / f"n{n}_per{args.per_vehicle}"
+        paths = make_inputs(n, folder, args.per_vehicle)
         common = {
             **paths,
             "speed_mps": SPEED_MPS,
@@ -291,7 +317,7 @@ def main() -> None:
         }
         for pooled in (False, True):
             capacity = POOL_CAPACITY if pooled else 1
-            case = {"N": n, "vehicles": n // 4, "pooled": pooled}
+            case = {"N": n, "vehicles": n // args.per_vehicle, "pooled": pooled}
             if not pooled and "maassim" not in args.skip:
                 rows.append(
                     {
