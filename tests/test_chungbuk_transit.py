@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import mobisim
 from mobisim.network.load import build_network
 from mobisim.units import parse_clock_s
@@ -62,3 +64,40 @@ def test_the_pm_feeder_turns_chains_on_and_changes_nothing_else():
     assert feeder.chains.access_modes == ["bike", "ebike"]
     assert services(feeder) == services(y2020)
     assert feeder.demand == y2020.demand and feeder.network == y2020.network
+
+
+def test_a_small_feeder_run_counts_transfers_and_rail_arrivals_from_its_events(tmp_path):
+    """The feeder scenario scaled down (1,500 residents): the intermodal KPIs agree with the
+    trips table, and rail passengers start their trips at the station at train arrival times."""
+    scenario = mobisim.load_scenario(
+        CHUNGBUK / "transit-2020-pm-feeder.yaml",
+        overrides={
+            "demand.synthetic.residents": 1500,
+            "demand.synthetic.households": 550,
+            "outputs.charts": False,
+        },
+    )
+    result = mobisim.run(scenario, out_dir=tmp_path)
+    trips, events, system = result.trips, result.events, result.kpis["system"]
+    chains = trips[(trips["mode"] == "chain") & (trips["status"] != "unserved")]
+    assert len(chains) > 0 and (chains["legs"] == 2).all()
+    assert system["transfers"] >= len(chains)
+    boardings = {
+        name: block["boardings"]
+        for name, block in result.kpis["by_service"].items()
+        if block.get("boardings")
+    }
+    assert system["boardings_by_line"] == boardings
+    served = trips[trips["status"] != "unserved"]
+    for main, shares in system["access_mode_share"].items():
+        mine = served[served["main_mode"] == main]
+        devices = (mine["access_mode"] != "").mean()
+        assert 1.0 - shares.get("walk", 0.0) == pytest.approx(devices), main
+    flows = {f.name: f for f in scenario.demand.synthetic.external}
+    arrivals = set(flows["rail_visitors"].train_arrivals)
+    starts = events[events["event"] == "trip_start"].merge(
+        trips[["trip_id", "group", "leg_index", "origin_place"]], on="trip_id"
+    )
+    rail = starts[(starts["group"] == "rail_visitors") & (starts["leg_index"] == 0)]
+    assert len(rail) > 0 and set(rail["origin_place"]) == {"rail_station"}
+    assert set(rail["time_s"]) <= arrivals
