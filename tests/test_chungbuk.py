@@ -30,6 +30,9 @@ EXPECTED = {
     "chungbuk-energy-grid",
     "chungbuk-cheonan-carbon-neutral-shuttle",
     "chungbuk-gwangmyeong-ev-sharing",
+    "chungbuk-transit-today",
+    "chungbuk-transit-2020",
+    "chungbuk-transit-2020-pm-feeder",
 }
 
 

@@ -32,6 +32,7 @@ from mobisim.scenario.demand_config import (
     SyntheticPopulation,
     TimeDistribution,
 )
+from mobisim.units import format_clock
 
 MIN_ACTIVITY_S = 15 * 60.0  # a return never leaves less than 15 min after the outbound departure
 MAX_REDRAWS = 20
@@ -258,6 +259,9 @@ class _Builder:
         out_s, c1 = draw_times(
             pattern.depart, n, self.start_s, self.end_s - 2 * MIN_ACTIVITY_S, rng
         )
+        trains = getattr(pattern, "train_arrivals", None)
+        if trains is not None:  # rail passengers step off a train: the arrival nearest the draw
+            out_s = self._nearest_arrival(out_s, trains, f"{key}.train_arrivals")
         if pattern.return_depart is not None:
             back_s, c2 = draw_times(
                 pattern.return_depart, n, out_s + MIN_ACTIVITY_S, self.end_s - 1.0, rng
@@ -301,6 +305,23 @@ class _Builder:
                 allowed_modes=np.full(k, modes, dtype=object),
             )
         return k, skipped
+
+    def _nearest_arrival(self, drawn_s: np.ndarray, trains: list[float], key: str) -> np.ndarray:
+        """The train arrival (s after midnight) nearest each drawn time, among the arrivals that
+        leave room for the tour (period start .. period end - 30 min); ties go to the earlier."""
+        latest_s = self.end_s - 2 * MIN_ACTIVITY_S
+        arrivals = np.array([t for t in trains if self.start_s <= t <= latest_s], dtype=float)
+        if not len(arrivals):
+            raise DemandError(
+                f"{key}: no train arrival between the period start and 30 min before its end "
+                f"({format_clock(self.start_s)}-{format_clock(latest_s)})"
+            )
+        after = np.clip(np.searchsorted(arrivals, drawn_s), 1, len(arrivals) - 1)
+        if len(arrivals) == 1:
+            return np.full(len(drawn_s), arrivals[0])
+        before = after - 1
+        take_after = (arrivals[after] - drawn_s) < (drawn_s - arrivals[before])
+        return np.where(take_after, arrivals[after], arrivals[before])
 
     def _add(self, **arrays: np.ndarray) -> None:
         for name, values in arrays.items():

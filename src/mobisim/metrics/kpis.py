@@ -25,6 +25,7 @@ from mobisim.metrics.common import (
 from mobisim.metrics.economics import e_mileage_kpis, service_economics, system_economics
 from mobisim.metrics.energy import energy_kpis
 from mobisim.metrics.fleet import fleet_kpis
+from mobisim.metrics.intermodal import intermodal_kpis
 from mobisim.metrics.stations import station_kpis, station_summary
 from mobisim.metrics.transit import line_kpis
 from mobisim.metrics.trip_kpis import (
@@ -147,6 +148,7 @@ def system_kpis(tables: dict[str, pd.DataFrame], period: tuple[float, float]) ->
     out.update(
         energy_kpis(tables, None, out["vehicle_km"] + out["private_car_km"], out["passenger_km"])
     )
+    out.update(intermodal_kpis(events, trips))  # transfers, ridership by line, access modes
     return out
 
 

@@ -55,6 +55,8 @@ MAIN_KPIS: tuple[tuple[str, str, str, float], ...] = (
     ("empty_share", "Empty vehicle-km", "%", 100.0),
     ("occupancy_pax", "Occupancy (pkm/vkm)", "pax", 1.0),
     ("pooling_rate", "Pooled rides", "%", 100.0),
+    ("transfers_per_trip_mean", "Transfers per vehicle trip, mean", "transfers", 1.0),
+    ("transfer_wait_mean_s", "Wait at the transfer, mean", "min", 1 / 60),
     ("fleet_utilisation", "Fleet utilisation", "%", 100.0),
     ("rides_per_vehicle_hour", "Rides per vehicle-hour", "rides/h", 1.0),
     ("fare_revenue_krw", "Fare revenue", "KRW", 1.0),

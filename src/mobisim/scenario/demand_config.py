@@ -178,11 +178,31 @@ class ExternalFlow(DailyPattern):
         le=1,
         description="Share with a car available; 0: they arrive by bus or rail (A).",
     )
+    train_arrivals: list[ClockTime] | None = Field(
+        default=None,
+        description=(
+            'Rail passengers: clock times trains arrive at the origin station (["06:52", '
+            '"07:31", ...], in order); each outbound leg departs at the arrival nearest a time '
+            "drawn from depart (the time-of-day profile weighs the trains). Null: depart as drawn."
+        ),
+    )
 
     @model_validator(mode="after")
     def _size(self) -> ExternalFlow:
         if (self.persons is None) == (self.persons_per_1000_residents is None):
             raise ValueError("expected either persons or persons_per_1000_residents")
+        times = self.train_arrivals
+        if times is not None:
+            if not times:
+                raise ValueError(
+                    "expected train_arrivals to list at least one clock time (or null)"
+                )
+            for i in range(1, len(times)):
+                if times[i] <= times[i - 1]:
+                    raise ValueError(
+                        f"expected train_arrivals in order: entry {i} ({format_clock(times[i])}) "
+                        f"is not after entry {i - 1} ({format_clock(times[i - 1])})"
+                    )
         return self
 
     def count(self, residents: int) -> int:

@@ -107,8 +107,12 @@ class TransitConfig(FixedRouteConfig):
         if isinstance(data, dict):
             mode = data.get("mode", "bus")
             data = {**MODE_DEFAULTS.get(mode, {}), **data}
-            if isinstance(data.get("capacity_pax"), int) and "seated_pax" in data:
-                data["seated_pax"] = min(data["seated_pax"], data["capacity_pax"])
+            capacity, seated = data.get("capacity_pax"), data.get("seated_pax")
+            numbers = all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in (capacity, seated)
+            )
+            if numbers:  # a mode's default seats never exceed the line's capacity; bad types: validation says
+                data["seated_pax"] = min(seated, capacity)
         return data
 
     @field_validator("timetable")
