@@ -6,7 +6,6 @@ invariants (every vehicle and device conserved, legs connected) are checked on i
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from mobisim.engine.simulation import simulate
@@ -17,6 +16,7 @@ from mobisim.network.router import Router
 from mobisim.randomness import RandomStreams
 from mobisim.scenario.loader import load_scenario
 from mobisim.scenario.models import Scenario
+from trip_rows import trips_frame
 
 H = 3600.0
 ORIGIN_PLACE, STOP_A, STOP_B = "residential_nw", "town_centre", "rail_station"
@@ -64,33 +64,9 @@ def scenario(
     )
 
 
-def trips_frame(rows) -> pd.DataFrame:
-    records = []
-    for i, (origin, dest, depart_s) in enumerate(rows):
-        records.append(
-            {
-                "trip_id": i,
-                "person_id": i,
-                "tour_id": i,
-                "leg_index": 0,
-                "group": "workers",
-                "purpose": "work",
-                "origin_node": origin,
-                "dest_node": dest,
-                "origin_place": "",
-                "dest_place": "",
-                "depart_s": depart_s,
-                "party_size": 1,
-                "car_available": False,
-                "allowed_modes": "",
-            }
-        )
-    return pd.DataFrame(records)
-
-
 def run(town, scn: Scenario, rows):
     network, router = town
-    out = simulate(scn, network, router, trips_frame(rows), RandomStreams(3))
+    out = simulate(scn, network, router, trips_frame(*rows, car_available=False), RandomStreams(3))
     tables = {"events": out.events, "trips": out.trips, "vehicles": out.vehicles, "manifest": {}}
     checks = check_tables(tables)
     failed = [c.line() for c in checks if not c.passed]
