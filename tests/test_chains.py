@@ -34,13 +34,19 @@ def node_of(network, place: str) -> int:
 
 
 def scenario(
-    scooters: int = 20, per_min_krw: float = 500.0, zones=None, max_walk_m=200.0, **chains
+    scooters: int = 20,
+    per_min_krw: float = 500.0,
+    zones=None,
+    max_walk_m=200.0,
+    extra_services=(),
+    **chains,
 ) -> Scenario:
     return Scenario.model_validate(
         {
             "name": "chains",
             "period": {"start": "07:00", "end": "10:00"},
             "services": [
+                *extra_services,
                 {
                     "name": "scooters",
                     "type": "micromobility",
@@ -142,3 +148,113 @@ def test_bad_chain_keys_are_scenario_errors(tmp_path):
     path.write_text("name: s\nchains: {transfer_penalty_min: -1}\n")
     with pytest.raises(ScenarioError, match="transfer_penalty_min"):
         load_scenario(path)
+
+
+#: a door-to-door DRT serving only the centre and the station zones (not the origin's block)
+ZONE_DRT = {
+    "name": "drt",
+    "type": "drt",
+    "vehicles": 2,
+    "capacity_pax": 4,
+    "service_zones": [STOP_A, STOP_B],
+    "fare_base_krw": 1000,
+}
+
+
+def test_a_scooter_drt_walk_chain_is_chosen_when_better_and_the_drt_judges_its_own_leg(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario(
+        transfer_penalty_min=0.0,
+        main_modes=["drt"],
+        extra_services=[ZONE_DRT],
+    )
+    out = run(town, scn, [(origin, dest, 7.5 * H)])
+    trip = out.trips.iloc[0]
+    # the DRT refuses the door (outside its zones); a scooter into its zone, then the DRT
+    assert trip["mode"] == "chain" and trip["status"] == "completed"
+    assert (trip["legs"], trip["access_mode"], trip["main_mode"]) == (2, "escooter", "drt")
+    events = out.events[out.events["trip_id"] == 0]
+    assert list(events.loc[events["event"] == "pickup", "service"]) == ["scooters", "drt"]
+    rides = events[(events["event"] == "vehicle_leg") & (events["service"] == "scooters")]
+    area = set(network.zone_nodes(STOP_A).tolist()) | set(network.zone_nodes(STOP_B).tolist())
+    assert int(rides["to_node"].iloc[-1]) in area  # parked where the DRT takes over
+    # without the chain the DRT cannot serve this trip at all
+    off = run(
+        town,
+        scn.model_copy(update={"chains": Scenario(name="x").chains}),
+        [(origin, dest, 7.5 * H)],
+    )
+    assert off.trips.iloc[0]["service"] != "drt"
+
+
+def test_a_drt_chain_whose_scooter_is_taken_meanwhile_falls_back(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    zones = {ORIGIN_PLACE: 0.9, STOP_A: 0.1}
+    scn = scenario(
+        scooters=1,
+        zones=zones,
+        max_walk_m=1000.0,
+        transfer_penalty_min=0.0,
+        main_modes=["drt"],
+        extra_services=[ZONE_DRT],
+    )
+    out = run(town, scn, [(origin, dest, 7.5 * H), (origin, dest, 7.5 * H)])
+    trips = out.trips.set_index("trip_id")
+    assert trips.loc[0, "mode"] == "chain" and trips.loc[0, "main_mode"] == "drt"
+    assert trips.loc[1, "mode"] != "chain" and trips.loc[1, "fallback_reason"] != ""
+
+
+def test_the_fast_chain_composer_gives_the_reference_offers_on_random_trips(town):
+    import numpy as np
+    import simpy
+
+    from mobisim.engine.chains import ChainComposer, chain_offers
+    from mobisim.engine.simulation import build_services
+    from mobisim.events import EventLog
+    from mobisim.services.base import Trip
+
+    network, router = town
+    scn = scenario(
+        scooters=60,
+        zones={ORIGIN_PLACE: 0.4, STOP_A: 0.3, STOP_B: 0.3},
+        max_walk_m=600.0,
+        main_modes=["shuttle", "drt"],
+        extra_services=[ZONE_DRT],
+    )
+    env = simpy.Environment(initial_time=7 * H)
+    services = build_services(scn, network, router, RandomStreams(5), env, EventLog(False))
+    for service in services:
+        service.start()
+    composer = ChainComposer(scn.chains, services)
+    rng = np.random.default_rng(11)
+    compared = chained = 0
+    near_scooters = network.zone_nodes(ORIGIN_PLACE)
+    for i in range(150):
+        origin = int(rng.choice(near_scooters)) if i % 2 else int(rng.integers(network.n_nodes))
+        served = np.union1d(network.zone_nodes(STOP_A), network.zone_nodes(STOP_B))
+        dest = int(rng.choice(served)) if i % 3 else int(rng.integers(network.n_nodes))
+        trip = Trip(i, i, "workers", "work", origin, dest, 7.5 * H, car_available=False)
+        now_s = 7 * H + float(rng.uniform(0, 2 * H))
+
+        def seen(offers):
+            return [
+                (
+                    o.service,
+                    o.mode,
+                    o.door_to_door_s,
+                    o.fare_krw,
+                    o.access_node,
+                    o.egress_node,
+                    o.handle.stop_node,
+                    o.handle.access_offer.access_node,
+                )
+                for o in offers
+            ]
+
+        reference = seen(chain_offers(scn.chains, services, trip, now_s))
+        assert seen(composer.offers(trip, now_s)) == reference, (origin, dest, now_s)
+        compared += 1
+        chained += bool(reference)
+    assert compared == 150 and chained >= 20  # enough trips that have chains at all

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from mobisim.engine.chains import CHAIN_MODE, ChainPlan, chain_offers, is_chain
+from mobisim.engine.chains import CHAIN_MODE, ChainPlan, is_chain
 from mobisim.events import EventLog
 from mobisim.services.base import MUST_USE, Offer, RideOutcome, Service, Trip
 
@@ -104,7 +104,7 @@ class CommuterWorld:
     #: a fare policy between the offers and the choice (mobisim.engine.fares), None = fares as quoted
     fares: Any = None
     by_name: dict[str, Service] = dataclasses.field(default_factory=dict)
-    #: the scenario's ``chains`` section when enabled (mobisim.engine.chains), else None
+    #: the chain composer when ``chains.enabled`` (mobisim.engine.chains.ChainComposer), else None
     chains: Any = None
     #: (service, reason) -> number of trips the service refused at departure (``refusals.parquet``)
     refusals: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
@@ -316,7 +316,7 @@ def _first_choice(world: CommuterWorld, trip: Trip, now_s: float) -> tuple[list[
     bound = trip.tour_state.pop(MUST_USE, None)
     offers, reason = usable_offers(world.services, trip, now_s, world.refusals)
     if world.chains is not None:  # intermodal chains beside the single-mode offers
-        offers = offers + chain_offers(world.chains, world.services, trip, now_s)
+        offers = offers + world.chains.offers(trip, now_s)
     if not offers:
         return [], reason
     ranked = _rank(world, trip, offers)

@@ -29,7 +29,7 @@ class ChainsConfig(StrictModel):
     main_modes: list[str] = Field(
         default_factory=lambda: ["shuttle", "bus"],
         min_length=1,
-        description="Offer modes of the main leg: services with stops (fixed_route mode_label, transit route modes); DRT has no stops and is never a main leg.",
+        description="Offer modes of the main leg: services with stops or a service area (fixed_route mode_label, transit mode, drt mode_label).",
     )
     min_access_m: float = Field(
         default=300.0,
