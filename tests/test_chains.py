@@ -258,3 +258,63 @@ def test_the_fast_chain_composer_gives_the_reference_offers_on_random_trips(town
         compared += 1
         chained += bool(reference)
     assert compared == 150 and chained >= 20  # enough trips that have chains at all
+
+
+#: a feeder line from the origin's block to the centre, where the shuttle to the station stops
+FEEDER = {
+    "name": "feeder",
+    "type": "fixed_route",
+    "mode_label": "bus",
+    "stops": [{"name": p, "place": p} for p in (ORIGIN_PLACE, STOP_A)],
+    "headway_min": 10,
+    "fare_krw": 1000,
+}
+
+
+def test_a_transfer_between_lines_is_offered_chosen_when_better_and_counts_one_penalty(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    far_scooters = {STOP_B: 1.0}  # no device near the origin: no device chain
+    scn = scenario(
+        zones=far_scooters, line_transfers=True, transfer_penalty_min=0.0, extra_services=[FEEDER]
+    )
+    out = run(town, scn, [(origin, dest, 7.5 * H)])
+    trip = out.trips.iloc[0]
+    assert trip["mode"] == "chain" and trip["status"] == "completed"
+    assert (trip["legs"], trip["access_mode"], trip["main_mode"]) == (2, "bus", "shuttle")
+    events = out.events[out.events["trip_id"] == 0]
+    boards = events[events["event"] == "board"]
+    assert list(boards["service"]) == ["feeder", "shuttle"]
+    assert int(boards["node"].iloc[1]) == node_of(network, STOP_A)  # changed at the centre
+    assert trip["fare_krw"] == pytest.approx(1000.0)  # the feeder's fare, the shuttle free
+    # off by default: without line_transfers no chain (no device reaches a stop either)
+    off = run(
+        town, scenario(zones=far_scooters, extra_services=[FEEDER]), [(origin, dest, 7.5 * H)]
+    )
+    assert off.trips.iloc[0]["mode"] != "chain"
+
+
+def test_a_transfer_chain_penalty_is_one_transfer_penalty(town):
+    import simpy
+
+    from mobisim.engine.chains import ChainComposer
+    from mobisim.engine.simulation import build_services
+    from mobisim.events import EventLog
+    from mobisim.services.base import Trip
+
+    network, router = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario(
+        zones={STOP_B: 1.0}, line_transfers=True, transfer_penalty_min=12.0, extra_services=[FEEDER]
+    )
+    env = simpy.Environment(initial_time=7 * H)
+    services = build_services(scn, network, router, RandomStreams(5), env, EventLog(False))
+    for service in services:
+        service.start()
+    trip = Trip(0, 0, "workers", "work", origin, dest, 7.5 * H, car_available=False)
+    (chain,) = ChainComposer(scn.chains, services).offers(trip, 7.5 * H)
+    assert chain.service == "feeder+shuttle" and chain.penalty_ivt_s == 12.0 * 60
+    plan = chain.handle
+    assert chain.door_to_door_s == pytest.approx(
+        plan.access_offer.door_to_door_s + plan.main_offer.door_to_door_s
+    )

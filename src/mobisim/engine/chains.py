@@ -78,8 +78,6 @@ def chain_offers(
     s) per (device service, main service) pair.
     """
     access_services = [s for s in services if s.mode == ACCESS_SERVICE_MODE]
-    if not access_services:
-        return []
     access_modes, main_modes = set(config.access_modes), set(config.main_modes)
     allowed = trip.allowed_modes
     nodes = services[0].ctx.network.nodes
@@ -124,7 +122,49 @@ def chain_offers(
                 key = (service.name, main_service.name)
                 if key not in best or chain.door_to_door_s < best[key].door_to_door_s:
                     best[key] = chain
+    if config.line_transfers:
+        for first, second, shared in transfer_pairs(services, main_modes):
+            for stop in shared:
+                if stop in (trip.origin_node, trip.dest_node):
+                    continue
+                to_stop = dataclasses.replace(trip, dest_node=stop, tour_state={})
+                ride_1 = _best(first.offers(to_stop, now_s), main_modes, allowed, 0.0, math.inf)
+                if ride_1 is None:
+                    continue
+                from_stop = dataclasses.replace(trip, origin_node=stop, tour_state={})
+                ride_2 = _best(second.offers(from_stop, now_s), main_modes, allowed, 0.0, math.inf)
+                if ride_2 is None:
+                    continue
+                plan = ChainPlan(first.name, to_stop, ride_1, second.name, stop, ride_2)
+                _keep(best, (first.name, second.name), _sum(plan, config))
     return list(best.values())
+
+
+def transfer_pairs(
+    services: list[Service], main_modes: set[str]
+) -> list[tuple[Service, Service, list[int]]]:
+    """(first line, second line, the stop nodes both serve, sorted) of every ordered pair of
+    main services with stops (``stop_nodes``; not a door-to-door DRT) that share a stop, in
+    scenario order; a line's mode is judged by its offers, so ``main_modes`` filters at offer
+    time, except for services whose ``mode`` is a device's."""
+    lines = [
+        (s, set(np.asarray(s.stop_nodes, dtype=np.int64).tolist()))
+        for s in services
+        if s.mode != ACCESS_SERVICE_MODE and getattr(s, "stop_nodes", None) is not None
+    ]
+    pairs = []
+    for first, first_stops in lines:
+        for second, second_stops in lines:
+            shared = sorted(first_stops & second_stops)
+            if first is not second and shared:
+                pairs.append((first, second, shared))
+    return pairs
+
+
+def _keep(best: dict[tuple[str, str], Offer], key: tuple[str, str], chain: Offer) -> None:
+    """Keep ``chain`` as the best of ``key`` unless one as fast (door to door, s) is kept."""
+    if key not in best or chain.door_to_door_s < best[key].door_to_door_s:
+        best[key] = chain
 
 
 class ChainComposer:
@@ -160,16 +200,51 @@ class ChainComposer:
             self.x_m, self.y_m = nodes["x_m"].to_numpy(), nodes["y_m"].to_numpy()
         self.stops_x_m = self.x_m[self.all_stops] if mains else None
         self.stops_y_m = self.y_m[self.all_stops] if mains else None
+        self.pairs = transfer_pairs(services, self.main_modes) if config.line_transfers else []
 
     def offers(self, trip: Trip, now_s: float) -> list[Offer]:
         """The available chain offers of ``trip`` at ``now_s`` (s after midnight)."""
-        if not self.access_services or not self.mains:
-            return []
+        best = self._device_chains(trip, now_s) if self.access_services else {}
+        if self.pairs:
+            self._line_transfers(trip, now_s, best)
+        return list(best.values())
+
+    def _line_transfers(self, trip: Trip, now_s: float, best: dict) -> None:
+        """Add the line -> line chains to ``best``; each line asked once per stop and trip."""
+        allowed, modes = trip.allowed_modes, self.main_modes
+        to_stop: dict[tuple[str, int], tuple[Trip, Offer | None]] = {}
+        from_stop: dict[tuple[str, int], Offer | None] = {}
+        for first, second, shared in self.pairs:
+            for stop in shared:
+                if stop == trip.origin_node or stop == trip.dest_node:
+                    continue
+                ride_1 = to_stop.get((first.name, stop))
+                if ride_1 is None:
+                    leg_trip = _moved(trip, dest_node=stop)
+                    offer = _best(first.offers(leg_trip, now_s), modes, allowed, 0.0, math.inf)
+                    ride_1 = to_stop[(first.name, stop)] = (leg_trip, offer)
+                leg_trip, offer_1 = ride_1
+                if offer_1 is None:
+                    continue
+                key_2 = (second.name, stop)
+                if key_2 not in from_stop:
+                    offers = second.offers(_moved(trip, origin_node=stop), now_s)
+                    from_stop[key_2] = _best(offers, modes, allowed, 0.0, math.inf)
+                offer_2 = from_stop[key_2]
+                if offer_2 is None:
+                    continue
+                plan = ChainPlan(first.name, leg_trip, offer_1, second.name, stop, offer_2)
+                _keep(best, (first.name, second.name), _sum(plan, self.config))
+
+    def _device_chains(self, trip: Trip, now_s: float) -> dict[tuple[str, str], Offer]:
+        """The device -> main service chains, best per (device service, main service)."""
+        best: dict[tuple[str, str], Offer] = {}
+        if not self.mains:
+            return best
         config, allowed = self.config, trip.allowed_modes
         origin = trip.origin_node
         crow_all = np.hypot(self.stops_x_m - self.x_m[origin], self.stops_y_m - self.y_m[origin])
         access_at: dict[int, list[tuple[Service, Trip, Offer]]] = {}
-        best: dict[tuple[str, str], Offer] = {}
         for (main_service, stops), positions, stop_set in zip(
             self.mains, self.positions, self.stop_sets, strict=True
         ):
@@ -197,11 +272,8 @@ class ChainComposer:
                     accesses = access_at[stop] = self._accesses(trip, stop, now_s)
                 for service, to_stop, access in accesses:
                     plan = ChainPlan(service.name, to_stop, access, main_service.name, stop, main)
-                    chain = _sum(plan, config)
-                    key = (service.name, main_service.name)
-                    if key not in best or chain.door_to_door_s < best[key].door_to_door_s:
-                        best[key] = chain
-        return list(best.values())
+                    _keep(best, (service.name, main_service.name), _sum(plan, config))
+        return best
 
     def _accesses(self, trip: Trip, stop: int, now_s: float) -> list[tuple[Service, Trip, Offer]]:
         """(device service, the trip origin -> ``stop``, its usable offer) of every device

@@ -1,8 +1,9 @@
 """The ``chains:`` section: intermodal chains of an access ride and a main service.
 
-A chain is: walk to a shared device (``access_modes``, e.g. ``escooter``), ride it to the stop a
-main service with stops (``main_modes``: shuttle, bus; DRT has no stops) serves, park it
-there, ride the main service, walk to the destination. Off by default. The transfer penalty is
+A chain is: walk to a shared device (``access_modes``, e.g. ``escooter``), ride it to a stop of a
+main service (``main_modes``: shuttle, bus, rail, drt; a door-to-door DRT: a node of its area),
+park it there, ride the main service, walk to the destination; with ``line_transfers``, also a
+walk to a line, a ride to a stop another line serves, that line, a walk. Off by default. The transfer penalty is
 added to the chain's weighted time in mode choice: 15 in-vehicle minutes, the low end of the
 15-18 min pure transfer penalty of [T12] (docs/sources.md).
 """
@@ -41,10 +42,14 @@ class ChainsConfig(StrictModel):
         gt=0,
         description="Longest access ride, m (assumption A).",
     )
+    line_transfers: bool = Field(
+        default=False,
+        description="Also offer walk -> line -> line -> walk chains: one transfer between two main services with stops, at a stop node both serve.",
+    )
     transfer_penalty_min: float = Field(
         default=15.0,
         ge=0,
-        description="Pure transfer penalty in in-vehicle minutes, added to a chain's weighted time [T12].",
+        description="Pure transfer penalty in in-vehicle minutes, added once per transfer (a chain has one) to its weighted time [T12].",
     )
 
     @field_validator("access_modes")
