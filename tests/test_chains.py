@@ -318,3 +318,21 @@ def test_a_transfer_chain_penalty_is_one_transfer_penalty(town):
     assert chain.door_to_door_s == pytest.approx(
         plan.access_offer.door_to_door_s + plan.main_offer.door_to_door_s
     )
+
+
+def test_a_transfer_chain_whose_second_line_has_stopped_running_falls_back_at_the_stop(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario(zones={STOP_B: 1.0}, line_transfers=True, transfer_penalty_min=0.0)
+    services = [dict(s) for s in scn.model_dump(mode="json")["services"]]
+    for block in services:
+        if block["name"] == "shuttle":  # its last run leaves before the feeder reaches the centre
+            block["service_end"] = "07:31"
+    data = {**scn.model_dump(mode="json"), "services": [FEEDER, *services]}
+    out = run(town, Scenario.model_validate(data), [(origin, dest, 7.5 * H)])
+    trip = out.trips.iloc[0]
+    assert trip["mode"] != "chain" and trip["fallback_reason"] == "chain_main_refused"
+    events = out.events[out.events["trip_id"] == 0]
+    assert list(events.loc[events["event"] == "board", "service"]) == ["feeder"]
+    gave_up = events[events["event"] == "fallback"]
+    assert list(gave_up["service"]) == ["shuttle"]

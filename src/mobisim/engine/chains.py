@@ -200,6 +200,8 @@ class ChainComposer:
             self.x_m, self.y_m = nodes["x_m"].to_numpy(), nodes["y_m"].to_numpy()
         self.stops_x_m = self.x_m[self.all_stops] if mains else None
         self.stops_y_m = self.y_m[self.all_stops] if mains else None
+        #: origin node -> its candidate stops per main service (:meth:`_near`)
+        self._near_by_origin: dict[int, list[tuple[Service, list[int]]]] = {}
         self.pairs = transfer_pairs(services, self.main_modes) if config.line_transfers else []
 
     def offers(self, trip: Trip, now_s: float) -> list[Offer]:
@@ -242,24 +244,19 @@ class ChainComposer:
         if not self.mains:
             return best
         config, allowed = self.config, trip.allowed_modes
-        origin = trip.origin_node
-        crow_all = np.hypot(self.stops_x_m - self.x_m[origin], self.stops_y_m - self.y_m[origin])
+        if allowed is not None and not allowed & self.access_modes:
+            return best
         access_at: dict[int, list[tuple[Service, Trip, Offer]]] = {}
-        for (main_service, stops), positions, stop_set in zip(
-            self.mains, self.positions, self.stop_sets, strict=True
-        ):
-            if origin in stop_set:
-                continue
-            crow_m = crow_all[positions]
-            order = np.argsort(crow_m, kind="stable")[:CANDIDATE_STOPS]
-            for i in order.tolist():
-                if crow_m[i] > config.max_access_m:
-                    continue
-                stop = int(stops[i])
+        from_stop: dict[int, Trip] = {}
+        for main_service, near in self._near(trip.origin_node):
+            for stop in near:
                 if stop == trip.dest_node:
                     continue
+                leg_trip = from_stop.get(stop)
+                if leg_trip is None:
+                    leg_trip = from_stop[stop] = _moved(trip, origin_node=stop)
                 main = _best(
-                    main_service.offers(_moved(trip, origin_node=stop), now_s),
+                    main_service.offers(leg_trip, now_s),
                     self.main_modes,
                     allowed,
                     0.0,
@@ -274,6 +271,28 @@ class ChainComposer:
                     plan = ChainPlan(service.name, to_stop, access, main_service.name, stop, main)
                     _keep(best, (service.name, main_service.name), _sum(plan, config))
         return best
+
+    def _near(self, origin: int) -> list[tuple[Service, list[int]]]:
+        """(main service, its ``CANDIDATE_STOPS`` stops nearest node ``origin`` within
+        ``max_access_m``, nearest first) of every main service not serving ``origin`` itself;
+        worked out once per origin (straight lines, m)."""
+        near = self._near_by_origin.get(origin)
+        if near is None:
+            crow_all = np.hypot(
+                self.stops_x_m - self.x_m[origin], self.stops_y_m - self.y_m[origin]
+            )
+            near = []
+            for (service, stops), positions, stop_set in zip(
+                self.mains, self.positions, self.stop_sets, strict=True
+            ):
+                if origin in stop_set:
+                    continue
+                crow_m = crow_all[positions]
+                order = np.argsort(crow_m, kind="stable")[:CANDIDATE_STOPS]
+                kept = [int(stops[i]) for i in order if crow_m[i] <= self.config.max_access_m]
+                near.append((service, kept))
+            self._near_by_origin[origin] = near
+        return near
 
     def _accesses(self, trip: Trip, stop: int, now_s: float) -> list[tuple[Service, Trip, Offer]]:
         """(device service, the trip origin -> ``stop``, its usable offer) of every device
