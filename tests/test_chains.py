@@ -220,8 +220,10 @@ def test_the_fast_chain_composer_gives_the_reference_offers_on_random_trips(town
         scooters=60,
         zones={ORIGIN_PLACE: 0.4, STOP_A: 0.3, STOP_B: 0.3},
         max_walk_m=600.0,
-        main_modes=["shuttle", "drt"],
-        extra_services=[ZONE_DRT],
+        main_modes=["shuttle", "bus", "drt"],
+        access_modes=["escooter", "carsharing"],
+        line_transfers=True,
+        extra_services=[ZONE_DRT, FEEDER, carshare()],
     )
     env = simpy.Environment(initial_time=7 * H)
     services = build_services(scn, network, router, RandomStreams(5), env, EventLog(False))
@@ -336,3 +338,64 @@ def test_a_transfer_chain_whose_second_line_has_stopped_running_falls_back_at_th
     assert list(events.loc[events["event"] == "board", "service"]) == ["feeder"]
     gave_up = events[events["event"] == "fallback"]
     assert list(gave_up["service"]) == ["shuttle"]
+
+
+def carshare(cars: int = 2, reservation_min: float = 15.0) -> dict:
+    """One-way car-sharing: cars at the origin's block, spaces at the centre (a shuttle stop)."""
+    return {
+        "name": "carshare",
+        "type": "carsharing",
+        "scheme": "one_way",
+        "reservation_min": reservation_min,
+        "stations": [
+            {"name": "Home", "place": ORIGIN_PLACE, "vehicles": cars, "spaces": 4},
+            {"name": "Centre", "place": STOP_A, "vehicles": 0, "spaces": 4},
+        ],
+    }
+
+
+def test_a_carshare_shuttle_walk_chain_parks_the_car_at_the_stops_station(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario(
+        zones={STOP_B: 1.0},  # no scooter near the origin
+        access_modes=["carsharing"],
+        transfer_penalty_min=0.0,
+        extra_services=[carshare()],
+    )
+    out = run(town, scn, [(origin, dest, 7.5 * H)])
+    trip = out.trips.iloc[0]
+    # no car-sharing station near the station: the car alone cannot serve the trip
+    assert trip["mode"] == "chain" and trip["status"] == "completed"
+    assert (trip["access_mode"], trip["main_mode"]) == ("carsharing", "shuttle")
+    events = out.events[out.events["trip_id"] == 0]
+    drives = events[(events["event"] == "vehicle_leg") & (events["service"] == "carshare")]
+    assert int(drives["to_node"].iloc[-1]) == node_of(network, STOP_A)  # the Centre station
+    assert list(events.loc[events["event"] == "board", "service"]) == ["shuttle"]
+
+
+def test_a_carshare_chain_whose_car_is_taken_meanwhile_falls_back(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario(
+        zones={STOP_B: 1.0},
+        access_modes=["carsharing"],
+        transfer_penalty_min=0.0,
+        extra_services=[carshare(cars=1, reservation_min=0.0)],  # no hold: it can be taken
+    )
+    # both start a short walk from the car: both are offered it, the first to arrive takes it
+    network_, router = town
+    walks = router.distances_m("walk", origin, network_.zone_nodes(ORIGIN_PLACE))
+    near = [
+        int(n)
+        for n, m in zip(network_.zone_nodes(ORIGIN_PLACE), walks, strict=True)
+        if 50 < m < 250
+    ]
+    start = near[0]
+    out = run(town, scn, [(start, dest, 7.5 * H), (start, dest, 7.5 * H)])
+    trips = out.trips.set_index("trip_id")
+    assert trips.loc[0, "mode"] == "chain" and trips.loc[0, "access_mode"] == "carsharing"
+    assert trips.loc[1, "mode"] != "chain" and trips.loc[1, "fallback_reason"] != ""
+    events = out.events
+    gave_up = events[(events["event"] == "fallback") & (events["trip_id"] == 1)]
+    assert list(gave_up["service"]) == ["carshare"]  # chosen, then found the car gone

@@ -29,8 +29,11 @@ from mobisim.units import min_to_s
 
 #: Offer.mode of every chain (its value of time: the default, bus and rail [T8])
 CHAIN_MODE = "chain"
-#: ``Service.mode`` of the services asked for the access leg (mobisim.services.micromobility)
+#: ``Service.mode`` of the device services asked for the access leg (services.micromobility)
 ACCESS_SERVICE_MODE = "micromobility"
+#: car-sharing schemes whose car may be left at the transfer point's station (a round-trip car
+#: must come back to where it was taken, so it cannot be an access leg)
+CARSHARE_ACCESS_SCHEMES = ("one_way", "free_floating")
 #: stops of each main service tried as the transfer point: the nearest to the origin (A)
 CANDIDATE_STOPS = 3
 
@@ -50,6 +53,21 @@ class ChainPlan:
 def chain_name(access_service: str, main_service: str) -> str:
     """The ``service`` label of a chain offer: ``<access>+<main>``."""
     return f"{access_service}+{main_service}"
+
+
+def access_services(services: list[Service], access_modes: set[str]) -> list[Service]:
+    """The services asked for an access leg, in scenario order: every shared-device service,
+    and every one-way or free-floating car-sharing service whose mode is in ``access_modes``."""
+    return [
+        s
+        for s in services
+        if s.mode == ACCESS_SERVICE_MODE
+        or (
+            getattr(s, "type_name", "") == "carsharing"
+            and s.config.scheme in CARSHARE_ACCESS_SCHEMES
+            and s.mode in access_modes
+        )
+    ]
 
 
 def transfer_nodes(service: Service) -> np.ndarray:
@@ -77,8 +95,8 @@ def chain_offers(
     least ``min_access_m``, at most ``max_access_m``); the best chain (least door-to-door time,
     s) per (device service, main service) pair.
     """
-    access_services = [s for s in services if s.mode == ACCESS_SERVICE_MODE]
     access_modes, main_modes = set(config.access_modes), set(config.main_modes)
+    access_legs = access_services(services, access_modes)
     allowed = trip.allowed_modes
     nodes = services[0].ctx.network.nodes
     x_m, y_m = nodes["x_m"].to_numpy(), nodes["y_m"].to_numpy()
@@ -107,7 +125,7 @@ def chain_offers(
             if main is None:
                 continue
             to_stop = dataclasses.replace(trip, dest_node=stop, tour_state={})
-            for service in access_services:
+            for service in access_legs:
                 access = _best(
                     service.offers(to_stop, now_s),
                     access_modes,
@@ -179,8 +197,8 @@ class ChainComposer:
 
     def __init__(self, config: ChainsConfig, services: list[Service]) -> None:
         self.config = config
-        self.access_services = [s for s in services if s.mode == ACCESS_SERVICE_MODE]
         self.access_modes, self.main_modes = set(config.access_modes), set(config.main_modes)
+        self.access_services = access_services(services, self.access_modes)
         mains = []
         for service in services:
             stops = transfer_nodes(service)

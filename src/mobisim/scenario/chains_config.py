@@ -14,8 +14,9 @@ from pydantic import Field, field_validator
 
 from mobisim.scenario.base import StrictModel
 
-#: the offer modes of shared devices (mobisim.services.micromobility device types)
-ACCESS_MODES = ("bike", "ebike", "escooter", "segway")
+#: the offer modes of access legs: shared devices (mobisim.services.micromobility device types)
+#: and one-way / free-floating car-sharing (its default ``mode_label``)
+ACCESS_MODES = ("bike", "ebike", "escooter", "segway", "carsharing")
 
 
 class ChainsConfig(StrictModel):
@@ -25,7 +26,7 @@ class ChainsConfig(StrictModel):
     access_modes: list[str] = Field(
         default_factory=lambda: ["escooter", "bike", "ebike"],
         min_length=1,
-        description="Offer modes of shared devices usable on the access leg (micromobility offer modes).",
+        description="Offer modes usable on the access leg: shared devices (bike, ebike, escooter, segway) and carsharing (one-way or free-floating car-sharing, the car left at the station nearest the transfer point).",
     )
     main_modes: list[str] = Field(
         default_factory=lambda: ["shuttle", "bus"],
@@ -57,7 +58,5 @@ class ChainsConfig(StrictModel):
     def _device_modes(cls, modes: list[str]) -> list[str]:
         bad = [m for m in modes if m not in ACCESS_MODES]
         if bad:
-            raise ValueError(
-                f"expected shared-device modes from {', '.join(ACCESS_MODES)} (got {bad})"
-            )
+            raise ValueError(f"expected access modes from {', '.join(ACCESS_MODES)} (got {bad})")
         return modes
