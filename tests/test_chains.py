@@ -399,3 +399,64 @@ def test_a_carshare_chain_whose_car_is_taken_meanwhile_falls_back(town):
     events = out.events
     gave_up = events[(events["event"] == "fallback") & (events["trip_id"] == 1)]
     assert list(gave_up["service"]) == ["carshare"]  # chosen, then found the car gone
+
+
+#: an own car with dear fuel: a short drive to the park-and-ride beats driving all the way
+DEAR_CAR = {"name": "car", "type": "private_car", "fuel_cost_krw_per_km": 3000}
+
+
+def park_and_ride(spaces: int = 1, **kw) -> Scenario:
+    return scenario(
+        zones={STOP_B: 1.0},  # no scooter near the origin
+        transfer_penalty_min=0.0,
+        park_and_ride=[{"name": "Centre P+R", "place": STOP_A, "spaces": spaces}],
+        extra_services=[DEAR_CAR],
+        **kw,
+    )
+
+
+def test_park_and_ride_out_and_back_leaves_the_car_at_the_site_and_fetches_it(town):
+    network, _ = town
+    home, station, site = (node_of(network, p) for p in (ORIGIN_PLACE, STOP_B, STOP_A))
+    tour = {"person_id": 0, "tour_id": 0, "car_available": True}
+    rows = [(home, station, 7.5 * H, {**tour}), (station, home, 9.0 * H, {**tour, "leg_index": 1})]
+    out = run(town, park_and_ride(), rows)
+    trips = out.trips.set_index("trip_id")
+    out_leg, back_leg = trips.loc[0], trips.loc[1]
+    assert out_leg["mode"] == "chain" and out_leg["status"] == "completed"
+    assert (out_leg["access_mode"], out_leg["main_mode"]) == ("car", "shuttle")
+    assert (back_leg["mode"], back_leg["access_mode"], back_leg["main_mode"]) == (
+        "chain",
+        "shuttle",
+        "car",
+    )
+    drives = out.events[(out.events["event"] == "vehicle_leg") & (out.events["service"] == "car")]
+    # driven home -> the site, then (after the shuttle back) the site -> home: the car is fetched
+    assert list(zip(drives["node"], drives["to_node"], strict=True)) == [
+        (home, site),
+        (site, home),
+    ]
+
+
+def test_a_full_park_and_ride_site_is_not_offered(town):
+    network, _ = town
+    home, station = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    rows = [(home, station, 7.5 * H, {"car_available": True})] * 2  # two drivers, one space
+    out = run(town, park_and_ride(spaces=1), rows)
+    trips = out.trips.set_index("trip_id")
+    assert trips.loc[0, "mode"] == "chain" and trips.loc[0, "access_mode"] == "car"
+    assert trips.loc[1, "mode"] != "chain"  # the site is full: no park-and-ride offered
+    assert trips.loc[1, "n_offers_available"] < trips.loc[0, "n_offers_available"]
+
+
+def test_bad_park_and_ride_sites_are_scenario_errors(tmp_path, town):
+    network, router = town
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nchains: {enabled: true, park_and_ride: [{name: p, place: x, spaces: 0}]}\n"
+    )
+    with pytest.raises(ScenarioError, match=r"chains.park_and_ride.*spaces"):
+        load_scenario(path)
+    scn = scenario(park_and_ride=[{"name": "p", "place": "nowhere", "spaces": 3}])
+    with pytest.raises(ScenarioError, match=r"chains.park_and_ride\[0\].place"):
+        simulate(scn, network, router, trips_frame((0, 1, 7.5 * H)), RandomStreams(3))

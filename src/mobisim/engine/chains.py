@@ -22,9 +22,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import simpy
 
+from mobisim.errors import NetworkError, ScenarioError
 from mobisim.scenario.chains_config import ChainsConfig
 from mobisim.services.base import Offer, Service, Trip
+from mobisim.services.car import CAR_STATE
 from mobisim.units import min_to_s
 
 #: Offer.mode of every chain (its value of time: the default, bus and rail [T8])
@@ -34,6 +37,27 @@ ACCESS_SERVICE_MODE = "micromobility"
 #: car-sharing schemes whose car may be left at the transfer point's station (a round-trip car
 #: must come back to where it was taken, so it cannot be an access leg)
 CARSHARE_ACCESS_SCHEMES = ("one_way", "free_floating")
+#: ``Service.type_name`` of the own car driven to a park-and-ride site
+PRIVATE_CAR_TYPE = "private_car"
+#: ``trip.tour_state`` key: the index of the park-and-ride site where the tour's car stands
+PARK_AND_RIDE_STATE = "park_and_ride"
+#: ``trip.tour_state[CAR_STATE]`` of the private car being with the person (services.car)
+WITH_PERSON = "with_person"
+
+
+@dataclass(slots=True)
+class ParkAndRide:
+    """A park-and-ride site: its node and its spaces (a SimPy container, level = cars parked)."""
+
+    name: str
+    node: int
+    parked: simpy.Container
+
+    def has_space(self) -> bool:
+        """Is a space free (no car is offered a full site)?"""
+        return self.parked.level < self.parked.capacity
+
+
 #: stops of each main service tried as the transfer point: the nearest to the origin (A)
 CANDIDATE_STOPS = 3
 
@@ -48,6 +72,10 @@ class ChainPlan:
     main_service: str
     stop_node: int
     main_offer: Offer  # quoted at departure, from the stop
+    #: park-and-ride: the site's index in ChainComposer.sites (-1: none); ``fetch_car`` on the
+    #: way back (the line to the site first, then the car)
+    park_site: int = -1
+    fetch_car: bool = False
 
 
 def chain_name(access_service: str, main_service: str) -> str:
@@ -218,6 +246,8 @@ class ChainComposer:
             self.x_m, self.y_m = nodes["x_m"].to_numpy(), nodes["y_m"].to_numpy()
         self.stops_x_m = self.x_m[self.all_stops] if mains else None
         self.stops_y_m = self.y_m[self.all_stops] if mains else None
+        self.car = next((s for s in services if s.type_name == PRIVATE_CAR_TYPE), None)
+        self.sites = _sites(config, services) if config.park_and_ride else []
         #: origin node -> its candidate stops per main service (:meth:`_near`)
         self._near_by_origin: dict[int, list[tuple[Service, list[int]]]] = {}
         self.pairs = transfer_pairs(services, self.main_modes) if config.line_transfers else []
@@ -227,7 +257,49 @@ class ChainComposer:
         best = self._device_chains(trip, now_s) if self.access_services else {}
         if self.pairs:
             self._line_transfers(trip, now_s, best)
+        if self.sites and self.car is not None:
+            self._park_and_ride(trip, now_s, best)
         return list(best.values())
+
+    def _park_and_ride(self, trip: Trip, now_s: float, best: dict) -> None:
+        """Add the park-and-ride chains to ``best``: on a tour's first leg, the own car to every
+        site with a free space, then each main service from there; on a later leg of a tour
+        whose car stands at a site, each main service to the site, then the car on."""
+        car, allowed, modes = self.car, trip.allowed_modes, self.main_modes
+        site_index = trip.tour_state.get(PARK_AND_RIDE_STATE)
+        if site_index is None and trip.leg_index > 0:
+            return  # the car stayed at home (or is with the person: its own offer drives on)
+        for index, site in enumerate(self.sites):
+            if site_index is not None and index != site_index:
+                continue
+            if site.node in (trip.origin_node, trip.dest_node):
+                continue
+            if site_index is None and not site.has_space():
+                continue  # full: not offered
+            to_site, from_site = (
+                _moved(trip, dest_node=site.node),
+                _moved(trip, origin_node=site.node),
+            )
+            if site_index is not None:  # the car waits at the site for its driver
+                from_site.tour_state[CAR_STATE] = WITH_PERSON
+            drive_trip = to_site if site_index is None else from_site
+            drive = _best(car.offers(drive_trip, now_s), {car.mode}, allowed, 0.0, math.inf)
+            if drive is None:
+                continue
+            for main_service, _ in self.mains:
+                ride_trip = from_site if site_index is None else to_site
+                ride = _best(main_service.offers(ride_trip, now_s), modes, allowed, 0.0, math.inf)
+                if ride is None:
+                    continue
+                if site_index is None:
+                    plan = ChainPlan(
+                        car.name, to_site, drive, main_service.name, site.node, ride, index
+                    )
+                else:
+                    plan = ChainPlan(
+                        main_service.name, to_site, ride, car.name, site.node, drive, index, True
+                    )
+                _keep(best, (plan.access_service, plan.main_service), _sum(plan, self.config))
 
     def _line_transfers(self, trip: Trip, now_s: float, best: dict) -> None:
         """Add the line -> line chains to ``best``; each line asked once per stop and trip."""
@@ -328,6 +400,22 @@ class ChainComposer:
             if access is not None:
                 found.append((service, to_stop, access))
         return found
+
+
+def _sites(config: ChainsConfig, services: list[Service]) -> list[ParkAndRide]:
+    """The ``chains.park_and_ride`` sites on the network, each with an empty car park."""
+    network, env = services[0].ctx.network, services[0].ctx.env
+    sites, problems = [], []
+    for i, site in enumerate(config.park_and_ride):
+        try:
+            node = network.place_node(site.place)
+        except NetworkError as exc:
+            problems.append((f"chains.park_and_ride[{i}].place", str(exc)))
+            continue
+        sites.append(ParkAndRide(site.name, node, simpy.Container(env, capacity=site.spaces)))
+    if problems:
+        raise ScenarioError(None, problems)
+    return sites
 
 
 def _moved(trip: Trip, origin_node: int | None = None, dest_node: int | None = None) -> Trip:

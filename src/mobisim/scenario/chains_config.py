@@ -19,6 +19,14 @@ from mobisim.scenario.base import StrictModel
 ACCESS_MODES = ("bike", "ebike", "escooter", "segway", "carsharing")
 
 
+class ParkAndRideSite(StrictModel):
+    """A park-and-ride car park: private cars left there for a main service's stop near it."""
+
+    name: str = Field(description="The site's name.")
+    place: str = Field(description="Named place of the network where the car park is (its node).")
+    spaces: int = Field(gt=0, description="Car spaces; a full site offers no park-and-ride.")
+
+
 class ChainsConfig(StrictModel):
     """Intermodal chains (access ride -> main service -> walk), offered beside single modes."""
 
@@ -42,6 +50,10 @@ class ChainsConfig(StrictModel):
         default=3000.0,
         gt=0,
         description="Longest access ride, m (assumption A).",
+    )
+    park_and_ride: list[ParkAndRideSite] = Field(
+        default_factory=list,
+        description="Park-and-ride sites: drive the own car (private_car service) there, ride a main service from it; the way back rides to the site and drives the car on.",
     )
     line_transfers: bool = Field(
         default=False,
