@@ -19,6 +19,8 @@ import argparse
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from mobisim.demand.trips import build_trips
 from mobisim.engine.simulation import simulate
 from mobisim.network.load import build_network
@@ -98,12 +100,7 @@ def main() -> None:
         off.demand, network, RandomStreams(off.seed), off.period.start_s, off.period.end_s
     )
     rows = [timed(s, network, router, trips, args.repeat) for s in (off, on)]
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for row in rows:
-        cells = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in row.values()]
-        print("| " + " | ".join(cells) + " |")
+    print(pd.DataFrame(rows).to_string(index=False, float_format="{:.3g}".format))
     for key in ("us_per_trip", "cpu_us_per_trip"):
         print(f"ratio {key} on/off: {rows[1][key] / rows[0][key]:.2f}")
 
