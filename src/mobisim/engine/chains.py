@@ -247,7 +247,7 @@ class ChainComposer:
         self.stops_x_m = self.x_m[self.all_stops] if mains else None
         self.stops_y_m = self.y_m[self.all_stops] if mains else None
         self.car = next((s for s in services if s.type_name == PRIVATE_CAR_TYPE), None)
-        self.sites = _sites(config, services) if config.park_and_ride else []
+        self.sites = _sites(config, services) if config.park_and_ride and services else []
         #: origin node -> its candidate stops per main service (:meth:`_near`)
         self._near_by_origin: dict[int, list[tuple[Service, list[int]]]] = {}
         self.pairs = transfer_pairs(services, self.main_modes) if config.line_transfers else []
