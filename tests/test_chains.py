@@ -6,6 +6,7 @@ invariants (every vehicle and device conserved, legs connected) are checked on i
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from mobisim.engine.simulation import simulate
@@ -460,3 +461,14 @@ def test_bad_park_and_ride_sites_are_scenario_errors(tmp_path, town):
     scn = scenario(park_and_ride=[{"name": "p", "place": "nowhere", "spaces": 3}])
     with pytest.raises(ScenarioError, match=r"chains.park_and_ride\[0\].place"):
         simulate(scn, network, router, trips_frame((0, 1, 7.5 * H)), RandomStreams(3))
+
+
+def test_chains_are_deterministic_for_the_same_scenario_and_seed(town):
+    network, _ = town
+    home, station = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    rows = [(home, station, 7.5 * H + 60 * i, {"car_available": i % 2 == 0}) for i in range(6)]
+    scn = park_and_ride(spaces=2, main_modes=["shuttle", "bus", "drt"], line_transfers=True)
+    first, second = run(town, scn, rows), run(town, scn, rows)
+    pd.testing.assert_frame_equal(first.trips, second.trips)
+    pd.testing.assert_frame_equal(first.events, second.events)
+    assert (first.trips["mode"] == "chain").any()
