@@ -1,18 +1,28 @@
-"""Intermodal chains: a shared device to a main service's stop, the main ride, a walk egress.
+"""Intermodal chains: two legs, each judged by its own service, with one transfer between.
 
 The commuter's story of a chain (``chains.enabled``)::
 
-    at departure, for the stops of every main service (shuttle, transit: a ``stop_nodes``)
-    nearest the origin, ask the device services for a ride origin -> that stop, and the main
-    service for its offer from the stop: the chain offer is their sum, plus the transfer penalty;
-    if the chain is chosen: ride the device to the stop (the service parks it there: a dock or
-    the dockless zone node, so the device stays in the fleet), ask the main service again from
-    the stop (its own judgement at that moment), ride it, walk on.
+    at departure, for the transfer points of every main service (its stops; a door-to-door
+    DRT: its area's nodes) nearest the origin, ask the access services (shared devices,
+    one-way car-sharing) for a ride origin -> that point, and the main service for its offer
+    from there: the chain offer is their sum, plus one transfer penalty;
+    if the chain is chosen: ride the access vehicle to the point (its service parks it there:
+    a dock, the dockless node, the station nearest it, so it stays in its fleet), ask the main
+    service again from there (its own judgement at that moment), ride it, walk on.
+
+Two more kinds have the same two-leg shape (:class:`ChainPlan`: a first leg, then a second
+asked again at the transfer point): ``line_transfers`` (a line to a stop another line serves,
+then that line) and ``park_and_ride`` (the own car to a site with a free space, then a main
+service; the way back: a main service to the site, then the car).
 
 Each service judges its own leg; the chain adds nothing but the sum. A failed leg (the device
 taken meanwhile, the main service refusing at the stop) makes the commuter fall back down the
-ranking from where they stand, as any failed ride does. The main leg's wait is quoted at
+ranking from where they stand, as any failed ride does. The second leg's wait is quoted at
 departure from the stop; the commuter reaches the stop later, so the quote is an estimate.
+
+:func:`chain_offers` is the readable reference of the device chains and line transfers;
+:class:`ChainComposer` gives the same offers faster and adds park-and-ride (whose site spaces
+are run state, SimPy containers).
 """
 
 from __future__ import annotations
