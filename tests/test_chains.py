@@ -17,6 +17,7 @@ from mobisim.network.router import Router
 from mobisim.randomness import RandomStreams
 from mobisim.scenario.loader import load_scenario
 from mobisim.scenario.models import Scenario
+from trip_rows import trips_frame
 
 H = 3600.0
 ORIGIN_PLACE, STOP_A, STOP_B = "residential_nw", "town_centre", "rail_station"
@@ -34,13 +35,19 @@ def node_of(network, place: str) -> int:
 
 
 def scenario(
-    scooters: int = 20, per_min_krw: float = 500.0, zones=None, max_walk_m=200.0, **chains
+    scooters: int = 20,
+    per_min_krw: float = 500.0,
+    zones=None,
+    max_walk_m=200.0,
+    extra_services=(),
+    **chains,
 ) -> Scenario:
     return Scenario.model_validate(
         {
             "name": "chains",
             "period": {"start": "07:00", "end": "10:00"},
             "services": [
+                *extra_services,
                 {
                     "name": "scooters",
                     "type": "micromobility",
@@ -64,33 +71,9 @@ def scenario(
     )
 
 
-def trips_frame(rows) -> pd.DataFrame:
-    records = []
-    for i, (origin, dest, depart_s) in enumerate(rows):
-        records.append(
-            {
-                "trip_id": i,
-                "person_id": i,
-                "tour_id": i,
-                "leg_index": 0,
-                "group": "workers",
-                "purpose": "work",
-                "origin_node": origin,
-                "dest_node": dest,
-                "origin_place": "",
-                "dest_place": "",
-                "depart_s": depart_s,
-                "party_size": 1,
-                "car_available": False,
-                "allowed_modes": "",
-            }
-        )
-    return pd.DataFrame(records)
-
-
 def run(town, scn: Scenario, rows):
     network, router = town
-    out = simulate(scn, network, router, trips_frame(rows), RandomStreams(3))
+    out = simulate(scn, network, router, trips_frame(*rows, car_available=False), RandomStreams(3))
     tables = {"events": out.events, "trips": out.trips, "vehicles": out.vehicles, "manifest": {}}
     checks = check_tables(tables)
     failed = [c.line() for c in checks if not c.passed]
@@ -166,3 +149,326 @@ def test_bad_chain_keys_are_scenario_errors(tmp_path):
     path.write_text("name: s\nchains: {transfer_penalty_min: -1}\n")
     with pytest.raises(ScenarioError, match="transfer_penalty_min"):
         load_scenario(path)
+
+
+#: a door-to-door DRT serving only the centre and the station zones (not the origin's block)
+ZONE_DRT = {
+    "name": "drt",
+    "type": "drt",
+    "vehicles": 2,
+    "capacity_pax": 4,
+    "service_zones": [STOP_A, STOP_B],
+    "fare_base_krw": 1000,
+}
+
+
+def test_a_scooter_drt_walk_chain_is_chosen_when_better_and_the_drt_judges_its_own_leg(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario(
+        transfer_penalty_min=0.0,
+        main_modes=["drt"],
+        extra_services=[ZONE_DRT],
+    )
+    out = run(town, scn, [(origin, dest, 7.5 * H)])
+    trip = out.trips.iloc[0]
+    # the DRT refuses the door (outside its zones); a scooter into its zone, then the DRT
+    assert trip["mode"] == "chain" and trip["status"] == "completed"
+    assert (trip["legs"], trip["access_mode"], trip["main_mode"]) == (2, "escooter", "drt")
+    events = out.events[out.events["trip_id"] == 0]
+    assert list(events.loc[events["event"] == "pickup", "service"]) == ["scooters", "drt"]
+    rides = events[(events["event"] == "vehicle_leg") & (events["service"] == "scooters")]
+    area = set(network.zone_nodes(STOP_A).tolist()) | set(network.zone_nodes(STOP_B).tolist())
+    assert int(rides["to_node"].iloc[-1]) in area  # parked where the DRT takes over
+    # without the chain the DRT cannot serve this trip at all
+    off = run(
+        town,
+        scn.model_copy(update={"chains": Scenario(name="x").chains}),
+        [(origin, dest, 7.5 * H)],
+    )
+    assert off.trips.iloc[0]["service"] != "drt"
+
+
+def test_a_drt_chain_whose_scooter_is_taken_meanwhile_falls_back(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    zones = {ORIGIN_PLACE: 0.9, STOP_A: 0.1}
+    scn = scenario(
+        scooters=1,
+        zones=zones,
+        max_walk_m=1000.0,
+        transfer_penalty_min=0.0,
+        main_modes=["drt"],
+        extra_services=[ZONE_DRT],
+    )
+    out = run(town, scn, [(origin, dest, 7.5 * H), (origin, dest, 7.5 * H)])
+    trips = out.trips.set_index("trip_id")
+    assert trips.loc[0, "mode"] == "chain" and trips.loc[0, "main_mode"] == "drt"
+    assert trips.loc[1, "mode"] != "chain" and trips.loc[1, "fallback_reason"] != ""
+
+
+def test_the_fast_chain_composer_gives_the_reference_offers_on_random_trips(town):
+    import numpy as np
+    import simpy
+
+    from mobisim.engine.chains import ChainComposer, chain_offers
+    from mobisim.engine.simulation import build_services
+    from mobisim.events import EventLog
+    from mobisim.services.base import Trip
+
+    network, router = town
+    scn = scenario(
+        scooters=60,
+        zones={ORIGIN_PLACE: 0.4, STOP_A: 0.3, STOP_B: 0.3},
+        max_walk_m=600.0,
+        main_modes=["shuttle", "bus", "drt"],
+        access_modes=["escooter", "carsharing"],
+        line_transfers=True,
+        extra_services=[ZONE_DRT, FEEDER, carshare()],
+    )
+    env = simpy.Environment(initial_time=7 * H)
+    services = build_services(scn, network, router, RandomStreams(5), env, EventLog(False))
+    for service in services:
+        service.start()
+    composer = ChainComposer(scn.chains, services)
+    rng = np.random.default_rng(11)
+    compared = chained = 0
+    near_scooters = network.zone_nodes(ORIGIN_PLACE)
+    for i in range(150):
+        origin = int(rng.choice(near_scooters)) if i % 2 else int(rng.integers(network.n_nodes))
+        served = np.union1d(network.zone_nodes(STOP_A), network.zone_nodes(STOP_B))
+        dest = int(rng.choice(served)) if i % 3 else int(rng.integers(network.n_nodes))
+        trip = Trip(i, i, "workers", "work", origin, dest, 7.5 * H, car_available=False)
+        now_s = 7 * H + float(rng.uniform(0, 2 * H))
+
+        def seen(offers):
+            return [
+                (
+                    o.service,
+                    o.mode,
+                    o.door_to_door_s,
+                    o.fare_krw,
+                    o.access_node,
+                    o.egress_node,
+                    o.handle.stop_node,
+                    o.handle.access_offer.access_node,
+                )
+                for o in offers
+            ]
+
+        reference = seen(chain_offers(scn.chains, services, trip, now_s))
+        assert seen(composer.offers(trip, now_s)) == reference, (origin, dest, now_s)
+        compared += 1
+        chained += bool(reference)
+    assert compared == 150 and chained >= 20  # enough trips that have chains at all
+
+
+#: a feeder line from the origin's block to the centre, where the shuttle to the station stops
+FEEDER = {
+    "name": "feeder",
+    "type": "fixed_route",
+    "mode_label": "bus",
+    "stops": [{"name": p, "place": p} for p in (ORIGIN_PLACE, STOP_A)],
+    "headway_min": 10,
+    "fare_krw": 1000,
+}
+
+
+def test_a_transfer_between_lines_is_offered_chosen_when_better_and_counts_one_penalty(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    far_scooters = {STOP_B: 1.0}  # no device near the origin: no device chain
+    scn = scenario(
+        zones=far_scooters, line_transfers=True, transfer_penalty_min=0.0, extra_services=[FEEDER]
+    )
+    out = run(town, scn, [(origin, dest, 7.5 * H)])
+    trip = out.trips.iloc[0]
+    assert trip["mode"] == "chain" and trip["status"] == "completed"
+    assert (trip["legs"], trip["access_mode"], trip["main_mode"]) == (2, "bus", "shuttle")
+    events = out.events[out.events["trip_id"] == 0]
+    boards = events[events["event"] == "board"]
+    assert list(boards["service"]) == ["feeder", "shuttle"]
+    assert int(boards["node"].iloc[1]) == node_of(network, STOP_A)  # changed at the centre
+    assert trip["fare_krw"] == pytest.approx(1000.0)  # the feeder's fare, the shuttle free
+    # off by default: without line_transfers no chain (no device reaches a stop either)
+    off = run(
+        town, scenario(zones=far_scooters, extra_services=[FEEDER]), [(origin, dest, 7.5 * H)]
+    )
+    assert off.trips.iloc[0]["mode"] != "chain"
+
+
+def test_a_transfer_chain_penalty_is_one_transfer_penalty(town):
+    import simpy
+
+    from mobisim.engine.chains import ChainComposer
+    from mobisim.engine.simulation import build_services
+    from mobisim.events import EventLog
+    from mobisim.services.base import Trip
+
+    network, router = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario(
+        zones={STOP_B: 1.0}, line_transfers=True, transfer_penalty_min=12.0, extra_services=[FEEDER]
+    )
+    env = simpy.Environment(initial_time=7 * H)
+    services = build_services(scn, network, router, RandomStreams(5), env, EventLog(False))
+    for service in services:
+        service.start()
+    trip = Trip(0, 0, "workers", "work", origin, dest, 7.5 * H, car_available=False)
+    (chain,) = ChainComposer(scn.chains, services).offers(trip, 7.5 * H)
+    assert chain.service == "feeder+shuttle" and chain.penalty_ivt_s == 12.0 * 60
+    plan = chain.handle
+    assert chain.door_to_door_s == pytest.approx(
+        plan.access_offer.door_to_door_s + plan.main_offer.door_to_door_s
+    )
+
+
+def test_a_transfer_chain_whose_second_line_has_stopped_running_falls_back_at_the_stop(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario(zones={STOP_B: 1.0}, line_transfers=True, transfer_penalty_min=0.0)
+    services = [dict(s) for s in scn.model_dump(mode="json")["services"]]
+    for block in services:
+        if block["name"] == "shuttle":  # its last run leaves before the feeder reaches the centre
+            block["service_end"] = "07:31"
+    data = {**scn.model_dump(mode="json"), "services": [FEEDER, *services]}
+    out = run(town, Scenario.model_validate(data), [(origin, dest, 7.5 * H)])
+    trip = out.trips.iloc[0]
+    assert trip["mode"] != "chain" and trip["fallback_reason"] == "chain_main_refused"
+    events = out.events[out.events["trip_id"] == 0]
+    assert list(events.loc[events["event"] == "board", "service"]) == ["feeder"]
+    gave_up = events[events["event"] == "fallback"]
+    assert list(gave_up["service"]) == ["shuttle"]
+
+
+def carshare(cars: int = 2, reservation_min: float = 15.0) -> dict:
+    """One-way car-sharing: cars at the origin's block, spaces at the centre (a shuttle stop)."""
+    return {
+        "name": "carshare",
+        "type": "carsharing",
+        "scheme": "one_way",
+        "reservation_min": reservation_min,
+        "stations": [
+            {"name": "Home", "place": ORIGIN_PLACE, "vehicles": cars, "spaces": 4},
+            {"name": "Centre", "place": STOP_A, "vehicles": 0, "spaces": 4},
+        ],
+    }
+
+
+def test_a_carshare_shuttle_walk_chain_parks_the_car_at_the_stops_station(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario(
+        zones={STOP_B: 1.0},  # no scooter near the origin
+        access_modes=["carsharing"],
+        transfer_penalty_min=0.0,
+        extra_services=[carshare()],
+    )
+    out = run(town, scn, [(origin, dest, 7.5 * H)])
+    trip = out.trips.iloc[0]
+    # no car-sharing station near the station: the car alone cannot serve the trip
+    assert trip["mode"] == "chain" and trip["status"] == "completed"
+    assert (trip["access_mode"], trip["main_mode"]) == ("carsharing", "shuttle")
+    events = out.events[out.events["trip_id"] == 0]
+    drives = events[(events["event"] == "vehicle_leg") & (events["service"] == "carshare")]
+    assert int(drives["to_node"].iloc[-1]) == node_of(network, STOP_A)  # the Centre station
+    assert list(events.loc[events["event"] == "board", "service"]) == ["shuttle"]
+
+
+def test_a_carshare_chain_whose_car_is_taken_meanwhile_falls_back(town):
+    network, _ = town
+    origin, dest = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    scn = scenario(
+        zones={STOP_B: 1.0},
+        access_modes=["carsharing"],
+        transfer_penalty_min=0.0,
+        extra_services=[carshare(cars=1, reservation_min=0.0)],  # no hold: it can be taken
+    )
+    # both start a short walk from the car: both are offered it, the first to arrive takes it
+    network_, router = town
+    walks = router.distances_m("walk", origin, network_.zone_nodes(ORIGIN_PLACE))
+    near = [
+        int(n)
+        for n, m in zip(network_.zone_nodes(ORIGIN_PLACE), walks, strict=True)
+        if 50 < m < 250
+    ]
+    start = near[0]
+    out = run(town, scn, [(start, dest, 7.5 * H), (start, dest, 7.5 * H)])
+    trips = out.trips.set_index("trip_id")
+    assert trips.loc[0, "mode"] == "chain" and trips.loc[0, "access_mode"] == "carsharing"
+    assert trips.loc[1, "mode"] != "chain" and trips.loc[1, "fallback_reason"] != ""
+    events = out.events
+    gave_up = events[(events["event"] == "fallback") & (events["trip_id"] == 1)]
+    assert list(gave_up["service"]) == ["carshare"]  # chosen, then found the car gone
+
+
+#: an own car with dear fuel: a short drive to the park-and-ride beats driving all the way
+DEAR_CAR = {"name": "car", "type": "private_car", "fuel_cost_krw_per_km": 3000}
+
+
+def park_and_ride(spaces: int = 1, **kw) -> Scenario:
+    return scenario(
+        zones={STOP_B: 1.0},  # no scooter near the origin
+        transfer_penalty_min=0.0,
+        park_and_ride=[{"name": "Centre P+R", "place": STOP_A, "spaces": spaces}],
+        extra_services=[DEAR_CAR],
+        **kw,
+    )
+
+
+def test_park_and_ride_out_and_back_leaves_the_car_at_the_site_and_fetches_it(town):
+    network, _ = town
+    home, station, site = (node_of(network, p) for p in (ORIGIN_PLACE, STOP_B, STOP_A))
+    tour = {"person_id": 0, "tour_id": 0, "car_available": True}
+    rows = [(home, station, 7.5 * H, {**tour}), (station, home, 9.0 * H, {**tour, "leg_index": 1})]
+    out = run(town, park_and_ride(), rows)
+    trips = out.trips.set_index("trip_id")
+    out_leg, back_leg = trips.loc[0], trips.loc[1]
+    assert out_leg["mode"] == "chain" and out_leg["status"] == "completed"
+    assert (out_leg["access_mode"], out_leg["main_mode"]) == ("car", "shuttle")
+    assert (back_leg["mode"], back_leg["access_mode"], back_leg["main_mode"]) == (
+        "chain",
+        "shuttle",
+        "car",
+    )
+    drives = out.events[(out.events["event"] == "vehicle_leg") & (out.events["service"] == "car")]
+    # driven home -> the site, then (after the shuttle back) the site -> home: the car is fetched
+    assert list(zip(drives["node"], drives["to_node"], strict=True)) == [
+        (home, site),
+        (site, home),
+    ]
+
+
+def test_a_full_park_and_ride_site_is_not_offered(town):
+    network, _ = town
+    home, station = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    rows = [(home, station, 7.5 * H, {"car_available": True})] * 2  # two drivers, one space
+    out = run(town, park_and_ride(spaces=1), rows)
+    trips = out.trips.set_index("trip_id")
+    assert trips.loc[0, "mode"] == "chain" and trips.loc[0, "access_mode"] == "car"
+    assert trips.loc[1, "mode"] != "chain"  # the site is full: no park-and-ride offered
+    assert trips.loc[1, "n_offers_available"] < trips.loc[0, "n_offers_available"]
+
+
+def test_bad_park_and_ride_sites_are_scenario_errors(tmp_path, town):
+    network, router = town
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nchains: {enabled: true, park_and_ride: [{name: p, place: x, spaces: 0}]}\n"
+    )
+    with pytest.raises(ScenarioError, match=r"chains.park_and_ride.*spaces"):
+        load_scenario(path)
+    scn = scenario(park_and_ride=[{"name": "p", "place": "nowhere", "spaces": 3}])
+    with pytest.raises(ScenarioError, match=r"chains.park_and_ride\[0\].place"):
+        simulate(scn, network, router, trips_frame((0, 1, 7.5 * H)), RandomStreams(3))
+
+
+def test_chains_are_deterministic_for_the_same_scenario_and_seed(town):
+    network, _ = town
+    home, station = node_of(network, ORIGIN_PLACE), node_of(network, STOP_B)
+    rows = [(home, station, 7.5 * H + 60 * i, {"car_available": i % 2 == 0}) for i in range(6)]
+    scn = park_and_ride(spaces=2, main_modes=["shuttle", "bus", "drt"], line_transfers=True)
+    first, second = run(town, scn, rows), run(town, scn, rows)
+    pd.testing.assert_frame_equal(first.trips, second.trips)
+    pd.testing.assert_frame_equal(first.events, second.events)
+    assert (first.trips["mode"] == "chain").any()

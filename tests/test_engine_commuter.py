@@ -20,6 +20,7 @@ from mobisim.scenario import registry
 from mobisim.scenario.base import ServiceConfig
 from mobisim.scenario.models import Scenario
 from mobisim.services.base import Offer, RideOutcome, Service
+from trip_rows import trips_frame
 
 SPACING_M = 500.0
 WALK_MPS, CAR_MPS = 1.2, 10.0
@@ -141,32 +142,6 @@ def scenario(services, policy="cheapest", fallback="walk", end="10:00", **mode_c
             "mode_choice": {"policy": policy, "fallback": fallback, **mode_choice},
         }
     )
-
-
-def trips_frame(*rows):
-    """Trips table rows from (origin, dest, depart_s) plus optional column overrides."""
-    records = []
-    for i, row in enumerate(rows):
-        origin, dest, depart_s, *extra = row
-        record = {
-            "trip_id": i,
-            "person_id": i,
-            "tour_id": i,
-            "leg_index": 0,
-            "group": "workers",
-            "purpose": "work",
-            "origin_node": origin,
-            "dest_node": dest,
-            "origin_place": "",
-            "dest_place": "",
-            "depart_s": depart_s,
-            "party_size": 1,
-            "car_available": True,
-            "allowed_modes": "",
-        }
-        record.update(extra[0] if extra else {})
-        records.append(record)
-    return pd.DataFrame(records)
 
 
 def run(services, trips, router=None, **kwargs):

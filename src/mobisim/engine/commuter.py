@@ -26,9 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from mobisim.engine.chains import CHAIN_MODE, ChainPlan, chain_offers, is_chain
+from mobisim.engine.chains import (
+    CHAIN_MODE,
+    PARK_AND_RIDE_STATE,
+    WITH_PERSON,
+    ChainPlan,
+    is_chain,
+)
 from mobisim.events import EventLog
 from mobisim.services.base import MUST_USE, Offer, RideOutcome, Service, Trip
+from mobisim.services.car import CAR_STATE
 
 #: router profile of each scenario fallback (``mode_choice.fallback``); the mode is "<name>_fallback"
 FALLBACK_PROFILES = {"walk": "walk", "car": "car"}
@@ -104,7 +111,7 @@ class CommuterWorld:
     #: a fare policy between the offers and the choice (mobisim.engine.fares), None = fares as quoted
     fares: Any = None
     by_name: dict[str, Service] = dataclasses.field(default_factory=dict)
-    #: the scenario's ``chains`` section when enabled (mobisim.engine.chains), else None
+    #: the chain composer when ``chains.enabled`` (mobisim.engine.chains.ChainComposer), else None
     chains: Any = None
     #: (service, reason) -> number of trips the service refused at departure (``refusals.parquet``)
     refusals: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
@@ -229,13 +236,23 @@ def _ride_chain(world: CommuterWorld, trip: Trip, here: Trip, offer: Offer, reco
     the commuter stands); the trip's record holds both legs (times s, distances m, fares KRW)."""
     plan: ChainPlan = offer.handle
     access = plan.access_offer
+    site = world.chains.sites[plan.park_site] if plan.park_site >= 0 else None
+    if site is not None and not plan.fetch_car:  # park-and-ride: a space held from the choice
+        if not site.has_space():
+            refused = RideOutcome(served=False, reason="park_and_ride_full", wait_s=0.0)
+            return False, _failed(world, here, access, refused, record)
+        site.parked.put(1)
     ride = world.by_name[plan.access_service].request(plan.access_trip, access)
     if access.access_walk_s > 0:
         yield _access_walk(world, here, access)
         record.access_walk_s += access.access_walk_s
     outcome: RideOutcome = yield ride
     if not outcome.served:  # the device was taken meanwhile, the battery ran low ...
+        if site is not None and not plan.fetch_car:
+            site.parked.get(1)
         return False, _failed(world, here, access, outcome, record)
+    if site is not None and not plan.fetch_car:  # the car waits at the site for the way back
+        trip.tour_state[PARK_AND_RIDE_STATE] = plan.park_site
     parked_node, walk_m, walk_s = record.keep_ride(access, outcome)
     if world.fares is not None:
         record.fare_krw = world.fares.paid(trip.person_id, access.service, record.fare_krw)
@@ -245,6 +262,8 @@ def _ride_chain(world: CommuterWorld, trip: Trip, here: Trip, offer: Offer, reco
         yield _walk(world, trip, parked_node, plan.stop_node, walk_m, walk_s, "access")
         record.access_walk_s += walk_s
     at_stop = dataclasses.replace(here, origin_node=plan.stop_node)
+    if plan.fetch_car:  # at the park-and-ride site: the car is there
+        at_stop.tour_state[CAR_STATE] = WITH_PERSON
     mains = [
         o
         for o in usable_offers([world.by_name[plan.main_service]], at_stop, world.env.now)[0]
@@ -255,6 +274,9 @@ def _ride_chain(world: CommuterWorld, trip: Trip, here: Trip, offer: Offer, reco
         return False, _failed(world, at_stop, plan.main_offer, refused, record)
     main = _rank(world, at_stop, mains)[0] if len(mains) > 1 else mains[0]
     ride = world.by_name[plan.main_service].request(at_stop, main)
+    if plan.fetch_car:  # the car leaves the site
+        site.parked.get(1)
+        trip.tour_state.pop(PARK_AND_RIDE_STATE, None)
     if main.access_walk_s > 0:
         yield _access_walk(world, at_stop, main)
         record.access_walk_s += main.access_walk_s
@@ -316,7 +338,7 @@ def _first_choice(world: CommuterWorld, trip: Trip, now_s: float) -> tuple[list[
     bound = trip.tour_state.pop(MUST_USE, None)
     offers, reason = usable_offers(world.services, trip, now_s, world.refusals)
     if world.chains is not None:  # intermodal chains beside the single-mode offers
-        offers = offers + chain_offers(world.chains, world.services, trip, now_s)
+        offers = offers + world.chains.offers(trip, now_s)
     if not offers:
         return [], reason
     ranked = _rank(world, trip, offers)

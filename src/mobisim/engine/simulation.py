@@ -25,6 +25,7 @@ import pandas as pd
 import simpy
 
 from mobisim.energy.context import EnergyContext
+from mobisim.engine.chains import ChainComposer
 from mobisim.engine.commuter import CommuterWorld, TripRecord, person_day
 from mobisim.engine.draws import UniformBlocks, uniform_blocks
 from mobisim.engine.failures import explained
@@ -349,7 +350,7 @@ def _simulate(scenario, network, router, trips, streams, progress) -> SimOutput:
         records=records,
         acceptable_walk_m=acceptable_walk_m(scenario),
         fares=EMileageCredit.from_scenario(scenario),
-        chains=scenario.chains if scenario.chains.enabled else None,
+        chains=ChainComposer(scenario.chains, services) if scenario.chains.enabled else None,
     )
     for service in services:
         service.start()
