@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
+from matplotlib.font_manager import FontProperties
 
 from mobisim.errors import MobisimError, ResultsError
 from mobisim.metrics.common import as_str
@@ -29,16 +30,113 @@ FLOW_WIDTH_PT = (0.6, 7.0)
 SERVICE_COLOURS = ("#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c")
 
 
+#: mean Earth radius, m (IUGG), for distances on a map in degrees
+EARTH_RADIUS_M = 6_371_008.8
+#: round lengths a scale bar may show, km (× powers of ten)
+_ROUND_KM = (1.0, 2.0, 5.0)
+
+
+def in_degrees(nodes: pd.DataFrame) -> bool:
+    """Whether the nodes' ``lat``/``lon`` are degrees (WGS84) rather than projected metres.
+
+    A network read from a projected GraphML file (osmnx ``project_graph``) carries eastings and
+    northings in metres where lat/lon should be; no |lat| > 90 or |lon| > 180 means degrees.
+    """
+    if nodes.empty:
+        return True
+    lat = nodes["lat"].to_numpy(dtype=float)
+    lon = nodes["lon"].to_numpy(dtype=float)
+    return bool(np.nanmax(np.abs(lat)) <= 90.0 and np.nanmax(np.abs(lon)) <= 180.0)
+
+
 def node_xy(nodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Plot coordinates of every node index: (lon × cos(mean lat), lat) in degrees; NaN if unknown."""
+    """Plot coordinates of every node index; NaN if unknown.
+
+    Degrees: (lon × cos(mean lat), lat), so one unit is one degree of latitude either way and the
+    map is not stretched east-west. Projected metres: (easting, northing) as they are.
+    """
     size = int(nodes["node"].max()) + 1 if len(nodes) else 0
     x = np.full(size, np.nan)
     y = np.full(size, np.nan)
     idx = nodes["node"].to_numpy(dtype=np.int64)
-    scale = math.cos(math.radians(float(nodes["lat"].mean()))) if len(nodes) else 1.0
+    degrees = in_degrees(nodes)
+    scale = math.cos(math.radians(float(nodes["lat"].mean()))) if len(nodes) and degrees else 1.0
     x[idx] = nodes["lon"].to_numpy(dtype=float) * scale
     y[idx] = nodes["lat"].to_numpy(dtype=float)
     return x, y
+
+
+def metres_per_unit(nodes: pd.DataFrame) -> float:
+    """Ground metres of one plot unit of :func:`node_xy` (1 for projected metres).
+
+    In degrees one unit is one degree of latitude: π/180 × the mean Earth radius ≈ 111.2 km (within
+    0.5 % of the WGS84 ellipsoid's at any latitude, for a town-sized area).
+    """
+    return EARTH_RADIUS_M * math.pi / 180.0 if in_degrees(nodes) else 1.0
+
+
+def round_km(target_km: float) -> float:
+    """The largest round length (1, 2 or 5 × 10^k km) not longer than ``target_km`` (km)."""
+    if not target_km > 0:
+        return 0.0
+    power = 10.0 ** math.floor(math.log10(target_km))
+    return max(step * power for step in _ROUND_KM if step * power <= target_km * (1 + 1e-9))
+
+
+def add_scale_bar(ax, unit_m: float) -> Any:
+    """A scale bar of a round length (about a fifth of the view's width) in the lower right.
+
+    Parameters
+    ----------
+    ax : matplotlib axes with the view set (plot units of :func:`node_xy`).
+    unit_m : ground metres of one plot unit (:func:`metres_per_unit`).
+
+    Returns the AnchoredSizeBar; its ``length_km`` is the stated length, km.
+    """
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    x0, x1 = ax.get_xlim()
+    length_km = round_km(abs(x1 - x0) * unit_m / 1000.0 / 5.0)
+    label = f"{length_km:g} km" if length_km >= 1 else f"{length_km * 1000:g} m"
+    bar = AnchoredSizeBar(
+        ax.transData,
+        length_km * 1000.0 / unit_m,
+        label,
+        loc="lower right",
+        pad=0.4,
+        borderpad=0.6,
+        sep=4,
+        frameon=True,
+        size_vertical=0,
+        fontproperties=FontProperties(size=8),
+    )
+    bar.patch.set_alpha(0.85)
+    bar.patch.set_edgecolor("none")
+    bar.size_bar.get_children()[0].set_linewidth(2.5)
+    bar.length_km = length_km
+    bar.set_gid("scale-bar")
+    bar.set_zorder(6)
+    ax.add_artist(bar)
+    return bar
+
+
+def add_north_arrow(ax) -> Any:
+    """A north arrow in the upper left corner (up is north: the map is not rotated; for projected
+    networks up is grid north, within a degree or two of true north in a UTM zone)."""
+    arrow = ax.annotate(
+        "N",
+        xy=(0.05, 0.97),
+        xytext=(0.05, 0.87),
+        xycoords="axes fraction",
+        ha="center",
+        va="top",
+        fontsize=10,
+        fontweight="bold",
+        arrowprops={"arrowstyle": "-|>", "color": "#212529", "lw": 1.5},
+        zorder=6,
+    )
+    arrow.set_gid("north-arrow")
+    return arrow
 
 
 def _segments(x, y, origins, dests) -> np.ndarray:
@@ -162,6 +260,8 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
+    add_scale_bar(ax, metres_per_unit(nodes))
+    add_north_arrow(ax)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="lower left")
 

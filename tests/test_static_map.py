@@ -1,0 +1,144 @@
+"""The static map a planner reads (results/gis.py plot_network_map): scale bar, north arrow,
+devices as a density layer, outlying places as edge arrows, link volumes in the mode colours."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from mobisim.results.gis import metres_per_unit, node_xy, plot_network_map, round_km
+
+EVENT_COLUMNS = {
+    "time_s": 0.0,
+    "event": "",
+    "service": "",
+    "trip_id": -1,
+    "vehicle_id": -1,
+    "node": -1,
+    "to_node": -1,
+    "distance_m": np.nan,
+    "duration_s": np.nan,
+    "pax": -1,
+    "state": "",
+    "value": np.nan,
+    "detail": "",
+}
+SIDE = 12  # nodes per side of the grid town
+
+
+def grid_nodes(lat0=37.50, lon0=126.95, step_deg=0.002, projected=False) -> pd.DataFrame:
+    """A SIDE × SIDE grid of nodes, node = row * SIDE + col; degrees, or UTM-like metres."""
+    rows, cols = np.divmod(np.arange(SIDE * SIDE), SIDE)
+    if projected:
+        return pd.DataFrame(
+            {
+                "node": rows * SIDE + cols,
+                "lat": 4_150_000.0 + 200.0 * rows,
+                "lon": 320_000.0 + 200.0 * cols,
+            }
+        )
+    return pd.DataFrame(
+        {"node": rows * SIDE + cols, "lat": lat0 + step_deg * rows, "lon": lon0 + step_deg * cols}
+    )
+
+
+def grid_links() -> pd.DataFrame:
+    pairs = []
+    for r in range(SIDE):
+        for c in range(SIDE):
+            n = r * SIDE + c
+            if c + 1 < SIDE:
+                pairs += [(n, n + 1), (n + 1, n)]
+            if r + 1 < SIDE:
+                pairs += [(n, n + SIDE), (n + SIDE, n)]
+    frame = pd.DataFrame(pairs, columns=["from_node", "to_node"])
+    return frame.assign(length_m=200.0)
+
+
+def events(*rows: dict) -> pd.DataFrame:
+    return pd.DataFrame([{**EVENT_COLUMNS, **row} for row in rows], columns=list(EVENT_COLUMNS))
+
+
+def no_trips() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "trip_id": [],
+            "status": [],
+            "mode": [],
+            "service": [],
+            "origin_node": [],
+            "dest_node": [],
+            "origin_place": [],
+            "dest_place": [],
+        }
+    )
+
+
+def draw(tables):
+    fig, ax = plt.subplots(figsize=(6, 6))
+    plot_network_map(ax, tables, title="test")
+    return fig, ax
+
+
+def the(ax, gid):
+    found = [a for a in [*ax.artists, *ax.texts, *ax.collections] if a.get_gid() == gid]
+    assert len(found) == 1, f"{gid}: {len(found)} artists"
+    return found[0]
+
+
+def haversine_m(lat1, lon1, lat2, lon2) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+
+
+def test_round_lengths():
+    assert [round_km(v) for v in (0.37, 1.0, 1.9, 4.99, 7.0, 23.0)] == [
+        0.2,
+        1.0,
+        1.0,
+        2.0,
+        5.0,
+        20.0,
+    ]
+
+
+@pytest.mark.parametrize("projected", [False, True])
+def test_scale_bar_length_is_the_stated_km_and_there_is_a_north_arrow(projected):
+    nodes = grid_nodes(projected=projected)
+    tables = {"nodes": nodes, "links": grid_links(), "events": events(), "trips": no_trips()}
+    fig, ax = draw(tables)
+    bar = the(ax, "scale-bar")
+    the(ax, "north-arrow")
+    assert the(ax, "north-arrow").get_text() == "N"
+    width_units = bar.size_bar.get_children()[0].get_width()
+    stated_km = bar.length_km
+    label = bar.txt_label.get_children()[0].get_text()
+    assert label in (f"{stated_km:g} km", f"{stated_km * 1000:g} m")
+    # measure the bar on the ground, independently of the map's own unit
+    x0 = ax.get_xlim()[0]
+    y0 = ax.get_ylim()[0]
+    if projected:
+        ground_m = width_units  # eastings are metres
+    else:
+        cos_lat = math.cos(math.radians(nodes["lat"].mean()))
+        ground_m = haversine_m(y0, x0 / cos_lat, y0, (x0 + width_units) / cos_lat)
+    assert ground_m == pytest.approx(stated_km * 1000.0, rel=0.01)
+    # the largest round length within a fifth of the view (1-2-5 steps: at least 1/12.5 of it)
+    view_m = (ax.get_xlim()[1] - x0) * metres_per_unit(nodes)
+    assert view_m / 12.5 <= stated_km * 1000 <= view_m / 5
+    plt.close(fig)
+
+
+def test_projected_nodes_are_drawn_in_metres_as_they_are():
+    x, y = node_xy(grid_nodes(projected=True))
+    assert x[1] - x[0] == pytest.approx(200.0) and y[SIDE] - y[0] == pytest.approx(200.0)
+    assert metres_per_unit(grid_nodes(projected=True)) == 1.0
+    assert metres_per_unit(grid_nodes()) == pytest.approx(111_195, rel=1e-4)
