@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 
 from mobisim.results.gis import metres_per_unit, node_xy, plot_network_map, round_km
 
@@ -142,3 +143,63 @@ def test_projected_nodes_are_drawn_in_metres_as_they_are():
     assert x[1] - x[0] == pytest.approx(200.0) and y[SIDE] - y[0] == pytest.approx(200.0)
     assert metres_per_unit(grid_nodes(projected=True)) == 1.0
     assert metres_per_unit(grid_nodes()) == pytest.approx(111_195, rel=1e-4)
+
+
+def trips_of(*rows: dict) -> pd.DataFrame:
+    base = {
+        "status": "served",
+        "origin_place": "",
+        "dest_place": "",
+        "origin_node": 0,
+        "dest_node": 1,
+    }
+    frame = pd.DataFrame([{**base, **row} for row in rows])
+    return frame.assign(trip_id=np.arange(len(frame)))
+
+
+def test_device_pickups_are_a_density_layer_not_legs():
+    n = SIDE * 5 + 5  # an inner node
+    rows = [
+        {"event": "pickup", "service": "scooters", "node": n, "trip_id": i, "time_s": 100.0 * i}
+        for i in range(7)
+    ] + [
+        {"event": "pickup", "service": "scooters", "node": n + 2, "trip_id": 7},
+        {
+            "event": "vehicle_leg",
+            "service": "scooters",
+            "vehicle_id": 3,
+            "node": n,
+            "to_node": n + 2,
+        },
+        {"event": "vehicle_leg", "service": "drt", "vehicle_id": 1, "node": 0, "to_node": 2},
+    ]
+    trips = trips_of({"service": "scooters", "mode": "escooter"}, {"service": "drt", "mode": "drt"})
+    tables = {"nodes": grid_nodes(), "links": grid_links(), "events": events(*rows), "trips": trips}
+    fig, ax = draw(tables)
+    density = the(ax, "device-density")
+    counts = np.asarray(density.get_array())
+    assert counts.sum() == 8 and counts.max() == 7  # every pick-up in a hexagon, 7 in one
+    gids = {c.get_gid() for c in ax.collections}
+    assert "link-volumes:drt" in gids
+    assert "link-volumes:escooter" not in gids  # device rides are not drawn as legs
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("mode", ["drt", "shuttle", "carsharing"])
+def test_a_leg_of_a_mode_colours_its_links_with_that_modes_colour(mode):
+    from mobisim.results.style import mode_colour
+
+    # service "fleet" carries trips of `mode`; its one leg 0 -> 2 runs over links 0-1 and 1-2
+    rows = [{"event": "vehicle_leg", "service": "fleet", "vehicle_id": 1, "node": 0, "to_node": 2}]
+    trips = trips_of({"service": "fleet", "mode": mode})
+    tables = {"nodes": grid_nodes(), "links": grid_links(), "events": events(*rows), "trips": trips}
+    fig, ax = draw(tables)
+    lines = the(ax, f"link-volumes:{mode}")
+    assert {to_hex(c) for c in lines.get_colors()} == {mode_colour(mode)}
+    x, y = node_xy(grid_nodes())
+    drawn = {tuple(np.round(seg, 9).ravel()) for seg in lines.get_segments()}
+    expected = {
+        tuple(np.round([[x[u], y[u]], [x[v], y[v]]], 9).ravel()) for u, v in ((0, 1), (1, 2))
+    }
+    assert drawn == expected
+    plt.close(fig)

@@ -22,13 +22,20 @@ from mobisim.metrics.common import as_str
 from mobisim.metrics.stations import station_kpis
 from mobisim.metrics.tables import kpi_meta
 from mobisim.metrics.timeline import link_volumes, trip_flows
+from mobisim.scenario.chains_config import ACCESS_MODES
 
-#: most trip flows drawn on the map (the largest)
-MAX_TRIP_FLOWS = 150
+#: most trip flows drawn on the map (the largest; more make a hairball of dashed lines)
+MAX_TRIP_FLOWS = 30
 #: line widths of flows on the map, points (smallest, largest)
 FLOW_WIDTH_PT = (0.6, 7.0)
-SERVICE_COLOURS = ("#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c")
 
+
+#: modes of shared devices (bikes, e-bikes, scooters): drawn as a density of pick-ups, not as legs
+DEVICE_MODES = (*ACCESS_MODES, "micromobility")
+#: target width of a density hexagon on the ground, m
+DENSITY_HEX_M = 250.0
+#: density hexagons across the view (fewest, most)
+DENSITY_GRID = (8, 40)
 
 #: mean Earth radius, m (IUGG), for distances on a map in degrees
 EARTH_RADIUS_M = 6_371_008.8
@@ -160,6 +167,100 @@ def fitted_range(values: np.ndarray) -> list[float]:
     return [float(lo - pad), float(hi + pad)]
 
 
+def service_modes(tables: dict[str, Any]) -> dict[str, str]:
+    """Mode label of each service of a run: the mode most of its trips carry (``trips.mode``), else
+    the ``mode_label`` or ``type`` of the service in the manifest's scenario, else its name."""
+    modes: dict[str, str] = {}
+    manifest = tables.get("manifest") or {}
+    for block in (manifest.get("scenario") or {}).get("services") or []:
+        if isinstance(block, dict) and block.get("name"):
+            modes[str(block["name"])] = str(block.get("mode_label") or block.get("type") or "")
+    trips = tables.get("trips")
+    if trips is not None and len(trips) and {"service", "mode"} <= set(trips.columns):
+        pairs = pd.DataFrame({"service": as_str(trips["service"]), "mode": as_str(trips["mode"])})
+        pairs = pairs[(pairs["service"] != "") & (pairs["mode"] != "")]
+        for service, group in pairs.groupby("service", sort=True):
+            modes[str(service)] = str(group["mode"].value_counts().index[0])
+    return modes
+
+
+def device_services(tables: dict[str, Any]) -> set[str]:
+    """Services of shared devices (micromobility): type ``micromobility`` in the manifest or a
+    device mode (:data:`DEVICE_MODES`) in the trips."""
+    manifest = tables.get("manifest") or {}
+    services = {
+        str(block["name"])
+        for block in (manifest.get("scenario") or {}).get("services") or []
+        if isinstance(block, dict) and block.get("type") == "micromobility" and block.get("name")
+    }
+    return services | {s for s, m in service_modes(tables).items() if m in DEVICE_MODES}
+
+
+def device_pickups(events: pd.DataFrame, services: set[str]) -> pd.DataFrame:
+    """Pick-ups of shared devices: time_s, service, node (``pickup`` rows of those services)."""
+    rows = events[
+        (as_str(events["event"]) == "pickup")
+        & as_str(events["service"]).isin(sorted(services))
+        & (events["node"] >= 0)
+    ]
+    return pd.DataFrame(
+        {
+            "time_s": rows["time_s"].to_numpy(dtype=float),
+            "service": as_str(rows["service"]).to_numpy(),
+            "node": rows["node"].to_numpy(dtype=np.int64),
+        }
+    )
+
+
+def add_device_density(ax, x, y, pickups: pd.DataFrame, unit_m: float) -> Any:
+    """Hexagon density of device pick-ups over the current view (hexagons about
+    :data:`DENSITY_HEX_M` across), with a small colour bar; None without pick-ups in view.
+
+    Parameters
+    ----------
+    ax : matplotlib axes with the view set (plot units of :func:`node_xy`).
+    x, y : plot coordinates of every node index.
+    pickups : :func:`device_pickups`.
+    unit_m : ground metres of one plot unit.
+    """
+    from matplotlib.colors import LinearSegmentedColormap
+
+    from mobisim.results.style import mode_colour
+
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    nodes = pickups["node"].to_numpy(dtype=np.int64)
+    nodes = nodes[nodes < len(x)]
+    px, py = x[nodes], y[nodes]
+    inside = (px >= x0) & (px <= x1) & (py >= y0) & (py <= y1)
+    if not inside.any():
+        return None
+    across = int(np.clip(round((x1 - x0) * unit_m / DENSITY_HEX_M), *DENSITY_GRID))
+    cmap = LinearSegmentedColormap.from_list(
+        "devices", ["#ebfbee", mode_colour("micromobility"), "#0b3d16"]
+    )
+    density = ax.hexbin(
+        px[inside],
+        py[inside],
+        gridsize=across,
+        extent=(x0, x1, y0, y1),
+        mincnt=1,
+        cmap=cmap,
+        alpha=0.75,
+        linewidths=0.2,
+        edgecolors="white",
+        zorder=1.5,
+    )
+    density.set_gid("device-density")
+    hex_m = (x1 - x0) * unit_m / across
+    bar_ax = ax.inset_axes([0.70, 0.13, 0.27, 0.018])
+    bar = ax.figure.colorbar(density, cax=bar_ax, orientation="horizontal")
+    bar.ax.tick_params(labelsize=7)
+    bar.set_label(f"bike/scooter pick-ups per {hex_m:.0f} m hexagon", fontsize=7)
+    ax.set_xlim(x0, x1)  # hexbin autoscales: keep the fitted view
+    ax.set_ylim(y0, y1)
+    return density
+
+
 def stations_of(events: pd.DataFrame) -> pd.DataFrame:
     """Stations seen in ``station_stock`` rows: service, station (name), node."""
     rows = events[as_str(events["event"]) == "station_stock"]
@@ -191,40 +292,61 @@ def place_centres(
     return {str(p): (float(r.x), float(r.y)) for p, r in centres.iterrows()}
 
 
-def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None:
-    """Draw the network, shared-fleet flows by service, trip flows and stations of a run on ``ax``.
+def _legend_width(ax, vehicles: float, top: float) -> None:
+    """A grey legend line as wide as ``vehicles`` legs per link would be drawn."""
+    width = float(_widths(np.array([vehicles, top], dtype=float))[0])
+    ax.plot([], [], color="#868e96", lw=width, label=f"{vehicles:g} vehicle legs per link")
 
-    Line width is proportional to volume (vehicles for legs, trips for trip flows). Private car
-    legs are left out: they go door to door, so the trip flows show them.
+
+def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None:
+    """Draw the network, shared-fleet link volumes by mode, device pick-ups, trip flows, stations,
+    a scale bar and a north arrow of a run on ``ax``.
+
+    Vehicle legs are laid along the shortest road path between their end nodes; line width is
+    proportional to vehicles per road link, the same scale for every mode, colour the mode's colour
+    (results/style.py). Private car legs are left out: they go door to door, so the trip flows show
+    them. Shared devices (bikes, scooters) are drawn as a density of their pick-ups, not as legs.
+    The view is fitted to the study area (:func:`fitted_range`).
     """
+    from mobisim.results.maps import mode_edge_volumes
     from mobisim.results.plots import no_data
+    from mobisim.results.style import mode_colour, mode_name, ordered_modes
 
     nodes = tables.get("nodes")
     if nodes is None or nodes.empty:
         no_data(ax, title, "the run folder has no nodes.parquet (node, lat, lon)")
         return
     x, y = node_xy(nodes)
+    unit_m = metres_per_unit(nodes)
+    ax.set_xlim(*fitted_range(x))  # the study area; outlying places fall outside the frame
+    ax.set_ylim(*fitted_range(y))
+    ax.set_aspect("equal")
     links = tables.get("links")
     if links is not None and {"from_node", "to_node"} <= set(links.columns):
         segs, _ = _segments(x, y, links["from_node"], links["to_node"])
-        ax.add_collection(LineCollection(segs, colors="#dee2e6", linewidths=0.5, zorder=1))
-    ax.scatter(x, y, s=1, color="#ced4da", zorder=1)
-    from mobisim.results.maps import edge_volumes, leg_paths
-
-    volumes = link_volumes(tables["events"], shared_only=True)
-    for i, (service, legs) in enumerate(volumes.groupby("service", sort=True)):
-        # legs along their shortest road path, so line width is vehicles per road link
-        paths = leg_paths(legs, links)
-        part = edge_volumes(
-            [p for p, n in zip(paths, legs["vehicles"], strict=True) for _ in range(n)]
-        )
-        segs, ok = _segments(x, y, part["from_node"], part["to_node"])
-        widths = _widths(part["vehicles"].to_numpy(dtype=float))[ok]
-        colour = SERVICE_COLOURS[i % len(SERVICE_COLOURS)]
         ax.add_collection(
-            LineCollection(segs, colors=colour, linewidths=widths, alpha=0.6, zorder=3)
+            LineCollection(segs, colors="#dee2e6", linewidths=0.5, zorder=1), autolim=False
         )
-        ax.plot([], [], color=colour, lw=3, label=f"{service or 'vehicles'} (vehicle legs)")
+    else:
+        ax.scatter(x, y, s=1, color="#ced4da", zorder=1)
+    devices = device_services(tables)
+    volumes = mode_edge_volumes(tables["events"], links, service_modes(tables), skip=devices)
+    top = float(volumes["vehicles"].max()) if len(volumes) else 1.0
+    for mode in ordered_modes(volumes["mode"]):
+        part = volumes[volumes["mode"] == mode]
+        segs, ok = _segments(x, y, part["from_node"], part["to_node"])
+        widths = _widths(np.r_[part["vehicles"].to_numpy(dtype=float), top])[:-1][ok]
+        lines = LineCollection(
+            segs, colors=mode_colour(mode), linewidths=widths, alpha=0.75, zorder=3
+        )
+        lines.set_gid(f"link-volumes:{mode}")
+        ax.add_collection(lines, autolim=False)
+        ax.plot([], [], color=mode_colour(mode), lw=3, label=mode_name(mode))
+    if len(volumes):
+        _legend_width(ax, 1, top)
+        if top > 1:
+            _legend_width(ax, top, top)
+    add_device_density(ax, x, y, device_pickups(tables["events"], devices), unit_m)
     flows = trip_flows(tables["trips"]).nlargest(MAX_TRIP_FLOWS, "trips")
     if len(flows):
         segs, ok = _segments(x, y, flows["origin_node"], flows["dest_node"])
@@ -238,10 +360,19 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
         widths = _widths(flows["trips"].to_numpy(dtype=float))[ok]
         ax.add_collection(
             LineCollection(
-                segs, colors="#7048e8", linewidths=widths, alpha=0.35, linestyles="--", zorder=2
-            )
+                segs, colors="#7048e8", linewidths=widths, alpha=0.3, linestyles="--", zorder=2
+            ),
+            autolim=False,
         )
-        ax.plot([], [], color="#7048e8", lw=3, ls="--", alpha=0.5, label="trip flows (O→D)")
+        ax.plot(
+            [],
+            [],
+            color="#7048e8",
+            lw=3,
+            ls="--",
+            alpha=0.5,
+            label=f"{len(flows)} largest trip flows (O→D)",
+        )
     stations = stations_of(tables["events"])
     if len(stations):
         nodes_idx = stations["node"].to_numpy(dtype=np.int64)
@@ -254,16 +385,15 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
             zorder=4,
             label="stations",
         )
-    ax.set_xlim(*fitted_range(x))  # the study area; outlying places fall outside the frame
+    ax.set_xlim(*fitted_range(x))  # scatter and hexbin autoscale: keep the fitted view
     ax.set_ylim(*fitted_range(y))
-    ax.set_aspect("equal")
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
-    add_scale_bar(ax, metres_per_unit(nodes))
+    add_scale_bar(ax, unit_m)
     add_north_arrow(ax)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="lower left")
+        ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
 
 
 def _geopandas():

@@ -58,6 +58,37 @@ def edge_volumes(paths: list[list[int]]) -> pd.DataFrame:
     return out.reset_index()
 
 
+def mode_edge_volumes(
+    events: pd.DataFrame,
+    links: pd.DataFrame | None,
+    modes: dict[str, str],
+    skip: set[str] | frozenset[str] = frozenset(),
+) -> pd.DataFrame:
+    """Vehicles per directed road link and mode: mode, from_node, to_node, vehicles.
+
+    Parameters
+    ----------
+    events : the event table; legs of registered vehicles (vehicle_id ≥ 0) count, private cars not.
+    links : the road links (from_node, to_node, length_m) the legs are laid along (:func:`leg_paths`).
+    modes : service -> mode label (results/gis.service_modes); a service not in it is its own mode.
+    skip : services left out (shared devices, drawn as a density instead).
+    """
+    legs = _shared_legs(events)
+    legs = legs[~legs["service"].isin(sorted(skip))].reset_index(drop=True)
+    if legs.empty:
+        return pd.DataFrame({"mode": [], "from_node": [], "to_node": [], "vehicles": []}).astype(
+            {"from_node": np.int64, "to_node": np.int64, "vehicles": np.int64}
+        )
+    paths = leg_paths(legs, links)
+    mode = legs["service"].map(lambda service: modes.get(service) or service or "vehicles")
+    parts = []
+    for label, rows in mode.groupby(mode, sort=True).groups.items():
+        part = edge_volumes([paths[i] for i in rows])
+        parts.append(part.assign(mode=str(label)))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["mode", "from_node", "to_node", "vehicles"]]
+
+
 def _shared_legs(events: pd.DataFrame) -> pd.DataFrame:
     legs = events[
         (as_str(events["event"]) == "vehicle_leg")
@@ -69,6 +100,7 @@ def _shared_legs(events: pd.DataFrame) -> pd.DataFrame:
         {
             "time_s": legs["time_s"].to_numpy(dtype=float),
             "vehicle_id": legs["vehicle_id"].to_numpy(dtype=np.int64),
+            "service": as_str(legs["service"]).to_numpy(),
             "from_node": legs["node"].to_numpy(dtype=np.int64),
             "to_node": legs["to_node"].to_numpy(dtype=np.int64),
         }
