@@ -203,3 +203,58 @@ def test_a_leg_of_a_mode_colours_its_links_with_that_modes_colour(mode):
     }
     assert drawn == expected
     plt.close(fig)
+
+
+def test_a_place_far_outside_the_view_is_an_edge_arrow_with_name_and_distance():
+    nodes = grid_nodes()
+    far = SIDE * SIDE  # 20 km east of the town's middle row
+    mid_lat = float(nodes["lat"].iloc[SIDE * (SIDE // 2)])
+    far_lon = float(nodes["lon"].mean()) + 20_000 / (
+        6_371_008.8 * math.cos(math.radians(nodes["lat"].mean())) * math.pi / 180
+    )
+    nodes = pd.concat(
+        [nodes, pd.DataFrame({"node": [far], "lat": [mid_lat], "lon": [far_lon]})],
+        ignore_index=True,
+    )
+    links = pd.concat(
+        [
+            grid_links(),
+            pd.DataFrame({"from_node": [SIDE * 6 - 1], "to_node": [far], "length_m": [2e4]}),
+        ]
+    )
+    town = [
+        {"origin_place": "town", "dest_place": "town", "origin_node": n, "dest_node": n + 1}
+        for n in range(0, SIDE * SIDE - 1, 3)
+    ]
+    commute = [
+        {"origin_place": "town", "dest_place": "airport_east", "origin_node": 5, "dest_node": far}
+    ] * 4
+    tables = {
+        "nodes": nodes,
+        "links": links,
+        "events": events(),
+        "trips": trips_of(*town, *commute),
+    }
+    fig, ax = draw(tables)
+    note = the(ax, "outlying:airport_east")
+    label, distance = note.get_text().split(", ")
+    assert label == "Airport east"
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    x, y = node_xy(nodes)
+    centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
+    cos_lat = math.cos(math.radians(nodes["lat"].mean()))
+    expected_km = haversine_m(centre_y, centre_x / cos_lat, y[far], far_lon) / 1000
+    assert distance.endswith(" km")
+    assert float(distance[:-3]) == pytest.approx(expected_km, abs=0.5)
+    assert 18 < expected_km < 21
+    # the arrow sits inside the view, near its east edge, and points east toward the place
+    (head_x, head_y), (tail_x, tail_y) = note.xy, note.xyann
+    assert x0 < tail_x < head_x < x1 and y0 < head_y < y1
+    assert head_x > x1 - 0.1 * (x1 - x0)
+    assert abs(head_y - tail_y) < 0.05 * (y1 - y0)
+    assert x1 < x[far]  # the place itself is outside: the view is still the town
+    # places in the view get no arrow
+    assert [t.get_gid() for t in ax.texts if (t.get_gid() or "").startswith("outlying:")] == [
+        "outlying:airport_east"
+    ]
+    plt.close(fig)

@@ -245,14 +245,14 @@ def add_device_density(ax, x, y, pickups: pd.DataFrame, unit_m: float) -> Any:
         extent=(x0, x1, y0, y1),
         mincnt=1,
         cmap=cmap,
-        alpha=0.75,
+        alpha=0.6,
         linewidths=0.2,
         edgecolors="white",
         zorder=1.5,
     )
     density.set_gid("device-density")
     hex_m = (x1 - x0) * unit_m / across
-    bar_ax = ax.inset_axes([0.70, 0.13, 0.27, 0.018])
+    bar_ax = ax.inset_axes([1.04, 0.58, 0.36, 0.022])  # beside the map, under the legend
     bar = ax.figure.colorbar(density, cax=bar_ax, orientation="horizontal")
     bar.ax.tick_params(labelsize=7)
     bar.set_label(f"bike/scooter pick-ups per {hex_m:.0f} m hexagon", fontsize=7)
@@ -290,6 +290,92 @@ def place_centres(
     ends = ends.assign(x=x[ends["node"]], y=y[ends["node"]])
     centres = ends.groupby("place")[["x", "y"]].mean()
     return {str(p): (float(r.x), float(r.y)) for p, r in centres.iterrows()}
+
+
+def place_label(place: str) -> str:
+    """A place name as a reader writes it: ``industrial_complex`` -> ``Industrial complex``."""
+    text = place.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _edge_point(centre, target, view, inset: float) -> tuple[float, float]:
+    """Where the ray from ``centre`` to ``target`` leaves ``view`` (x0, x1, y0, y1) shrunk by
+    ``inset`` (a share of its width and height on each side)."""
+    x0, x1, y0, y1 = view
+    dx_in, dy_in = inset * (x1 - x0), inset * (y1 - y0)
+    bounds_x = (x0 + dx_in, x1 - dx_in)
+    bounds_y = (y0 + dy_in, y1 - dy_in)
+    dx, dy = target[0] - centre[0], target[1] - centre[1]
+    steps = []
+    if dx:
+        steps.append(((bounds_x[1] if dx > 0 else bounds_x[0]) - centre[0]) / dx)
+    if dy:
+        steps.append(((bounds_y[1] if dy > 0 else bounds_y[0]) - centre[1]) / dy)
+    step = min(steps) if steps else 0.0
+    return centre[0] + step * dx, centre[1] + step * dy
+
+
+def add_outlying_places(ax, centres: dict[str, tuple[float, float]], unit_m: float) -> list:
+    """An arrow at the edge of the view toward each named place outside it, labelled with the
+    place's name and its straight-line distance from the centre of the view (km). Places whose
+    arrows would touch share one arrow and one label (nearest first).
+
+    Parameters
+    ----------
+    ax : matplotlib axes with the view set.
+    centres : place -> plot position (:func:`place_centres`).
+    unit_m : ground metres of one plot unit.
+
+    Returns the annotations drawn (gid ``outlying:<place>|<place>…``).
+    """
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    view = (x0, x1, y0, y1)
+    centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+    outside = {
+        place: pos
+        for place, pos in centres.items()
+        if not (x0 <= pos[0] <= x1 and y0 <= pos[1] <= y1)
+    }
+    heads = {p: _edge_point(centre, pos, view, 0.03) for p, pos in outside.items()}
+    distance_km = {
+        p: math.hypot(pos[0] - centre[0], pos[1] - centre[1]) * unit_m / 1000.0
+        for p, pos in outside.items()
+    }
+    groups: list[list[str]] = []
+    close = 0.08 * max(x1 - x0, y1 - y0)
+    for place in sorted(outside, key=lambda p: distance_km[p]):
+        for group in groups:
+            hx, hy = heads[group[0]]
+            if math.hypot(heads[place][0] - hx, heads[place][1] - hy) < close:
+                group.append(place)
+                break
+        else:
+            groups.append([place])
+    drawn = []
+    for group in groups:
+        head = heads[group[0]]
+        tail = _edge_point(centre, outside[group[0]], view, 0.14)
+        text = "\n".join(
+            f"{place_label(p)}, {distance_km[p]:.1f} km"
+            if distance_km[p] < 10
+            else f"{place_label(p)}, {distance_km[p]:.0f} km"
+            for p in group
+        )
+        note = ax.annotate(
+            text,
+            xy=head,
+            xytext=tail,
+            ha="center",
+            va="center",
+            fontsize=7.5,
+            color="#343a40",
+            bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#adb5bd", "alpha": 0.9},
+            arrowprops={"arrowstyle": "-|>", "color": "#343a40", "lw": 1.4},
+            zorder=7,
+        )
+        note.set_gid("outlying:" + "|".join(group))
+        drawn.append(note)
+    return drawn
 
 
 def _legend_width(ax, vehicles: float, top: float) -> None:
@@ -348,9 +434,9 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
             _legend_width(ax, top, top)
     add_device_density(ax, x, y, device_pickups(tables["events"], devices), unit_m)
     flows = trip_flows(tables["trips"]).nlargest(MAX_TRIP_FLOWS, "trips")
+    centres = place_centres(tables["trips"], x, y)
     if len(flows):
         segs, ok = _segments(x, y, flows["origin_node"], flows["dest_node"])
-        centres = place_centres(tables["trips"], x, y)
         if centres and set(flows["origin"]) | set(flows["destination"]) <= set(centres):
             ends = [
                 (centres[o], centres[d])
@@ -390,10 +476,12 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
+    add_outlying_places(ax, centres, unit_m)
     add_scale_bar(ax, unit_m)
     add_north_arrow(ax)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
+        # beside the map (map_chart leaves room), so it hides no part of the town
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
 
 def _geopandas():

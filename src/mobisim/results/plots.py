@@ -340,10 +340,11 @@ def charging_chart(runs: Runs) -> Figure:
 
 
 def map_chart(label: str, tables: dict[str, Any]) -> Figure:
-    """The network with vehicle flows, stations and trip flows of one run (see results/gis.py)."""
-    fig, ax = _figure(8, 8)
+    """The network with vehicle flows by mode, device pick-ups, stations and trip flows of one run,
+    with a scale bar and a north arrow (see results/gis.py); legend and colour bar on the right."""
+    fig = plt.figure(figsize=(11, 8))
+    ax = fig.add_axes((0.02, 0.03, 0.66, 0.91))  # the right third holds the legend
     plot_network_map(ax, tables, title=f"Network, flows and stations — {label}")
-    fig.tight_layout()
     return fig
 
 
