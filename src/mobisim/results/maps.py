@@ -1,10 +1,11 @@
 """An interactive, self-contained map of one run for the HTML report (plotly, no tiles, no network).
 
-Layers: the road network (``links.parquet``, thin grey), link volumes (vehicle legs of registered
+Layers: the road network (``links.parquet``, thin grey), shared-device (bike/scooter) pick-ups as
+a density, link volumes by mode in the mode colours of results/style.py (vehicle legs of registered
 vehicles aggregated onto road links; a leg's path is not logged, so it is rebuilt as the
 shortest-length path over the run's links), stations, stops, and the vehicles' positions by hour
 (hour slider: each vehicle at the start node of its last leg begun before the end of that hour).
-Coordinates are lon × cos(mean lat), lat as in results/gis.py. plotly.js is embedded inline once per
+Coordinates are those of results/gis.node_xy (degrees or projected metres). plotly.js is embedded inline once per
 report (``include_js=True`` for the first map only), so the page works offline.
 """
 
@@ -18,7 +19,20 @@ import numpy as np
 import pandas as pd
 
 from mobisim.metrics.common import as_str
-from mobisim.results.gis import fitted_range, node_xy, stations_of
+from mobisim.results.gis import (
+    DENSITY_HEX_M,
+    device_pickups,
+    device_services,
+    fitted_range,
+    metres_per_unit,
+    node_xy,
+    service_modes,
+    stations_of,
+)
+from mobisim.results.style import mode_colour, mode_name, ordered_modes
+
+#: line-width classes of link volumes: (lowest, highest share of the busiest link, width px)
+WIDTH_CLASSES = ((0.0, 0.34, 2.0), (0.34, 0.67, 4.5), (0.67, 1.01, 7.0))
 
 
 def leg_paths(legs: pd.DataFrame, links: pd.DataFrame | None) -> list[list[int]]:
@@ -116,15 +130,58 @@ def _lines(x, y, pairs: pd.DataFrame) -> tuple[list, list]:
     return xs, ys
 
 
-def interactive_map_html(
-    tables: dict[str, Any], div_id: str = "map", include_js: bool = True
-) -> str:
-    """An HTML fragment (``<div>`` + script) with the interactive map of one run; '' without nodes."""
+def _add_device_density(fig, px: np.ndarray, py: np.ndarray, unit_m: float) -> None:
+    """Shared-device pick-ups as a 2-D histogram (square cells :data:`DENSITY_HEX_M` wide; empty
+    cells transparent), in the micromobility colour, under the link volumes."""
+    import plotly.graph_objects as go
+
+    size = DENSITY_HEX_M / unit_m
+    fig.add_trace(
+        go.Histogram2d(
+            x=px,
+            y=py,
+            xbins={"size": size},
+            ybins={"size": size},
+            colorscale=[
+                [0.0, "rgba(255,255,255,0)"],
+                [1e-9, "#ebfbee"],
+                [0.5, mode_colour("micromobility")],
+                [1.0, "#0b3d16"],
+            ],
+            opacity=0.6,
+            name="bike/scooter pick-ups",
+            showlegend=True,
+            showscale=True,
+            colorbar={  # lower right, under the legend
+                "title": {
+                    "text": f"pick-ups per<br>{DENSITY_HEX_M:.0f} m cell",
+                    "font": {"size": 11},
+                },
+                "x": 1.02,
+                "xanchor": "left",
+                "y": 0.0,
+                "yanchor": "bottom",
+                "len": 0.35,
+                "thickness": 12,
+            },
+            hovertemplate="%{z} bike/scooter pick-ups<extra></extra>",
+            meta={"layer": "device-density"},
+        )
+    )
+
+
+def interactive_map_figure(tables: dict[str, Any]):
+    """The interactive map of one run as a plotly Figure; None without nodes.
+
+    Traces: roads; bike/scooter pick-ups (2-D histogram, ``meta.layer`` = ``device-density``);
+    link volumes per mode in that mode's colour (results/style.py) and three width classes
+    (``meta`` = {layer: link-volumes, mode}); stations; stops; vehicles by hour (slider).
+    """
     import plotly.graph_objects as go
 
     nodes = tables.get("nodes")
     if nodes is None or nodes.empty:
-        return ""
+        return None
     x, y = node_xy(nodes)
     links = tables.get("links")
     events = tables["events"]
@@ -142,24 +199,38 @@ def interactive_map_html(
             )
         )
     legs = _shared_legs(events)
-    volumes = edge_volumes(leg_paths(legs, links)) if len(legs) else edge_volumes([])
-    if len(volumes):
-        top = float(volumes["vehicles"].max())
-        for lo, hi, width in ((0, 0.34, 2), (0.34, 0.67, 4.5), (0.67, 1.01, 7)):
-            part = volumes[(volumes["vehicles"] / top >= lo) & (volumes["vehicles"] / top < hi)]
-            if len(part):
-                vx, vy = _lines(x, y, part)
-                fig.add_trace(
-                    go.Scatter(
-                        x=vx,
-                        y=vy,
-                        mode="lines",
-                        line={"color": "#1c7ed6", "width": width},
-                        opacity=0.7,
-                        hoverinfo="skip",
-                        name=f"vehicles per link {int(part.vehicles.min())}–{int(part.vehicles.max())}",
-                    )
+    devices = device_services(tables)
+    pickups = device_pickups(events, devices)
+    if len(pickups):
+        _add_device_density(fig, x[pickups["node"]], y[pickups["node"]], metres_per_unit(nodes))
+    volumes = mode_edge_volumes(events, links, service_modes(tables), skip=devices)
+    top = float(volumes["vehicles"].max()) if len(volumes) else 1.0
+    for mode in ordered_modes(volumes["mode"]):
+        of_mode = volumes[volumes["mode"] == mode]
+        first = True
+        for lo, hi, width in WIDTH_CLASSES:
+            share = of_mode["vehicles"] / top
+            part = of_mode[(share >= lo) & (share < hi)]
+            if part.empty:
+                continue
+            vx, vy = _lines(x, y, part)
+            low, high = int(part.vehicles.min()), int(part.vehicles.max())
+            fig.add_trace(
+                go.Scatter(
+                    x=vx,
+                    y=vy,
+                    mode="lines",
+                    line={"color": mode_colour(mode), "width": width},
+                    opacity=0.75,
+                    name=mode_name(mode),
+                    legendgroup=mode,
+                    showlegend=first,
+                    hovertemplate=f"{mode_name(mode)}: {low}–{high} vehicle legs per link"
+                    "<extra></extra>",
+                    meta={"layer": "link-volumes", "mode": mode},
                 )
+            )
+            first = False
     stations = stations_of(events)
     if len(stations):
         idx = stations["node"].to_numpy(dtype=np.int64)
@@ -198,7 +269,7 @@ def interactive_map_html(
                 y=y[idx],
                 mode="markers",
                 name=f"vehicles {hour:02d}:00",
-                marker={"size": 10, "color": "#2f9e44", "line": {"width": 1, "color": "white"}},
+                marker={"size": 10, "color": "#fab005", "line": {"width": 1, "color": "#495057"}},
                 text=[f"vehicle {v}" for v in begun.index],
                 hoverinfo="text",
                 visible=hour == hours[0],
@@ -229,6 +300,16 @@ def interactive_map_html(
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"bgcolor": "rgba(255,255,255,0.8)"},
     )
+    return fig
+
+
+def interactive_map_html(
+    tables: dict[str, Any], div_id: str = "map", include_js: bool = True
+) -> str:
+    """An HTML fragment (``<div>`` + script) with the interactive map of one run; '' without nodes."""
+    fig = interactive_map_figure(tables)
+    if fig is None:
+        return ""
     return fig.to_html(
         full_html=False, include_plotlyjs=include_js, div_id=div_id, config={"displaylogo": False}
     )
