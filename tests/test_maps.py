@@ -76,7 +76,7 @@ def test_interactive_link_volumes_take_the_mode_colour_of_the_leg():
         layers = [t for t in fig.data if (t.meta or {}).get("layer") == "link-volumes"]
         assert [t.meta["mode"] for t in layers] == [mode]
         assert layers[0].line.color == mode_colour(mode)
-        x, y = node_xy(tables["nodes"])
+        x, _ = node_xy(tables["nodes"])
         # the leg 0 -> 2 is laid along links 0-1 and 1-2 (200 m, not the 500 m link 0-2)
         assert list(layers[0].x) == [x[0], x[1], None, x[1], x[2], None]
         # the scooter's pick-up is a density cell, not a line
