@@ -258,3 +258,19 @@ def test_a_place_far_outside_the_view_is_an_edge_arrow_with_name_and_distance():
         "outlying:airport_east"
     ]
     plt.close(fig)
+
+
+def test_the_view_holds_the_towns_places_but_not_one_far_out():
+    from mobisim.results.gis import fitted_view
+
+    rng = np.random.default_rng(1)
+    # a dense 1 × 1 km district, sparse roads out to a place 2 km north-east, one place 20 km east
+    x = np.r_[rng.uniform(0, 1, 400), np.linspace(1, 2, 5), np.linspace(1, 20, 10)]
+    y = np.r_[rng.uniform(0, 1, 400), np.linspace(1, 2, 5), np.full(10, 0.5)]
+    places = {"a": (0.2, 0.2), "b": (0.8, 0.5), "c": (0.5, 0.9), "hospital": (2.0, 2.0)}
+    view_x, view_y = fitted_view(x, y, {**places, "port": (20.0, 0.5)})
+    assert view_x[0] < 0.05 and 2.0 < view_x[1] < 2.5  # the hospital is in, the port is not
+    assert view_y[0] < 0.05 and 2.0 < view_y[1] < 2.5
+    # without the hospital among the places, its sparse road is not the town either
+    view_x, _ = fitted_view(x, y, places)
+    assert view_x[1] < 1.3

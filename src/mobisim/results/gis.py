@@ -159,12 +159,81 @@ def _widths(volume: np.ndarray) -> np.ndarray:
     return low + (high - low) * volume / (top or 1.0)
 
 
+#: nodes farther from the median node than this many times the median distance are not the town
+CORE_RADIUS_FACTOR = 3.0
+#: named places farther from the median place than this many times the median distance are outlying
+PLACE_RADIUS_FACTOR = 3.0
+#: share of the core nodes' span cut at each end (sparse tails of roads leaving the town)
+CORE_TAIL_SHARE = 0.02
+#: margin around the fitted view, share of its span
+VIEW_MARGIN_SHARE = 0.08
+
+
+def _robust_core(x: np.ndarray, y: np.ndarray, factor: float) -> np.ndarray:
+    """Mask of the points within ``factor`` × the median distance of the median point."""
+    cx, cy = np.median(x), np.median(y)
+    distance = np.hypot(x - cx, y - cy)
+    scale = float(np.median(distance))
+    return distance <= factor * scale if scale > 0 else np.ones(len(x), dtype=bool)
+
+
+def inlying_places(
+    centres: dict[str, tuple[float, float]], box: tuple[float, float, float, float] | None = None
+) -> dict[str, tuple[float, float]]:
+    """The places of the town: those inside ``box`` (x0, x1, y0, y1: the core nodes' extent), and,
+    with three places or more, those within :data:`PLACE_RADIUS_FACTOR` × the median distance of
+    the median place (an industrial park or a rail station 10 km out is neither)."""
+    names = list(centres)
+    if not names:
+        return {}
+    xy = np.array([centres[n] for n in names], dtype=float)
+    keep = np.zeros(len(names), dtype=bool)
+    if box is not None:
+        x0, x1, y0, y1 = box
+        keep |= (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+    if len(names) >= 3:
+        keep |= _robust_core(xy[:, 0], xy[:, 1], PLACE_RADIUS_FACTOR)
+    return {n: centres[n] for n, k in zip(names, keep, strict=True) if k}
+
+
+def fitted_view(
+    x: np.ndarray, y: np.ndarray, places: dict[str, tuple[float, float]] | None = None
+) -> tuple[list[float], list[float]]:
+    """The view (x range, y range) fitted to the study area, so a few long roads out to outlying
+    places do not shrink the town to a small box.
+
+    The core nodes are those within :data:`CORE_RADIUS_FACTOR` × the median distance of the median
+    node; the view spans them without the sparsest :data:`CORE_TAIL_SHARE` at each end, widened to
+    hold every inlying named place (:func:`inlying_places`), plus a :data:`VIEW_MARGIN_SHARE` margin.
+
+    Parameters
+    ----------
+    x, y : plot coordinates of the nodes (NaN for unknown ones are ignored).
+    places : place -> plot position (:func:`place_centres`), optional.
+    """
+    ok = np.isfinite(x) & np.isfinite(y)
+    px, py = np.asarray(x, dtype=float)[ok], np.asarray(y, dtype=float)[ok]
+    if not len(px):
+        return [0.0, 1.0], [0.0, 1.0]
+    core = _robust_core(px, py, CORE_RADIUS_FACTOR)
+    tail = 100 * CORE_TAIL_SHARE
+    x_lo, x_hi = np.percentile(px[core], [tail, 100 - tail])
+    y_lo, y_hi = np.percentile(py[core], [tail, 100 - tail])
+    box = (float(x_lo), float(x_hi), float(y_lo), float(y_hi))
+    for place_x, place_y in inlying_places(places or {}, box).values():
+        x_lo, x_hi = min(x_lo, place_x), max(x_hi, place_x)
+        y_lo, y_hi = min(y_lo, place_y), max(y_hi, place_y)
+    ranges = []
+    for lo, hi in ((x_lo, x_hi), (y_lo, y_hi)):
+        pad = VIEW_MARGIN_SHARE * (hi - lo) or max(abs(lo) * 1e-4, 1e-3)
+        ranges.append([float(lo - pad), float(hi + pad)])
+    return ranges[0], ranges[1]
+
+
 def fitted_range(values: np.ndarray) -> list[float]:
-    """View range of one axis fitted to the study area: nodes between the 5th and 95th percentile
-    plus 12 % margin, so a few outlying places (reached by long links) do not shrink the town."""
-    lo, hi = np.nanpercentile(values, [5, 95])
-    pad = 0.12 * (hi - lo or 0.01)
-    return [float(lo - pad), float(hi + pad)]
+    """One axis of :func:`fitted_view` for values on a line (no places)."""
+    values = np.asarray(values, dtype=float)
+    return fitted_view(values, np.zeros(len(values)))[0]
 
 
 def service_modes(tables: dict[str, Any]) -> dict[str, str]:
@@ -381,7 +450,8 @@ def add_outlying_places(ax, centres: dict[str, tuple[float, float]], unit_m: flo
 def _legend_width(ax, vehicles: float, top: float) -> None:
     """A grey legend line as wide as ``vehicles`` legs per link would be drawn."""
     width = float(_widths(np.array([vehicles, top], dtype=float))[0])
-    ax.plot([], [], color="#868e96", lw=width, label=f"{vehicles:g} vehicle legs per link")
+    legs = "vehicle leg" if vehicles == 1 else "vehicle legs"
+    ax.plot([], [], color="#868e96", lw=width, label=f"{vehicles:g} {legs} per link")
 
 
 def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None:
@@ -392,7 +462,8 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
     proportional to vehicles per road link, the same scale for every mode, colour the mode's colour
     (results/style.py). Private car legs are left out: they go door to door, so the trip flows show
     them. Shared devices (bikes, scooters) are drawn as a density of their pick-ups, not as legs.
-    The view is fitted to the study area (:func:`fitted_range`).
+    The view is fitted to the study area (:func:`fitted_view`); named places outside it are
+    arrows at its edge (:func:`add_outlying_places`).
     """
     from mobisim.results.maps import mode_edge_volumes
     from mobisim.results.plots import no_data
@@ -404,8 +475,10 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
         return
     x, y = node_xy(nodes)
     unit_m = metres_per_unit(nodes)
-    ax.set_xlim(*fitted_range(x))  # the study area; outlying places fall outside the frame
-    ax.set_ylim(*fitted_range(y))
+    centres = place_centres(tables["trips"], x, y)
+    view_x, view_y = fitted_view(x, y, centres)  # the study area; outlying places fall outside
+    ax.set_xlim(*view_x)
+    ax.set_ylim(*view_y)
     ax.set_aspect("equal")
     links = tables.get("links")
     if links is not None and {"from_node", "to_node"} <= set(links.columns):
@@ -434,7 +507,6 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
             _legend_width(ax, top, top)
     add_device_density(ax, x, y, device_pickups(tables["events"], devices), unit_m)
     flows = trip_flows(tables["trips"]).nlargest(MAX_TRIP_FLOWS, "trips")
-    centres = place_centres(tables["trips"], x, y)
     if len(flows):
         segs, ok = _segments(x, y, flows["origin_node"], flows["dest_node"])
         if centres and set(flows["origin"]) | set(flows["destination"]) <= set(centres):
@@ -471,8 +543,8 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
             zorder=4,
             label="stations",
         )
-    ax.set_xlim(*fitted_range(x))  # scatter and hexbin autoscale: keep the fitted view
-    ax.set_ylim(*fitted_range(y))
+    ax.set_xlim(*view_x)  # scatter and hexbin autoscale: keep the fitted view
+    ax.set_ylim(*view_y)
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])

@@ -23,9 +23,10 @@ from mobisim.results.gis import (
     DENSITY_HEX_M,
     device_pickups,
     device_services,
-    fitted_range,
+    fitted_view,
     metres_per_unit,
     node_xy,
+    place_centres,
     service_modes,
     stations_of,
 )
@@ -183,6 +184,7 @@ def interactive_map_figure(tables: dict[str, Any]):
     if nodes is None or nodes.empty:
         return None
     x, y = node_xy(nodes)
+    view_x, view_y = fitted_view(x, y, place_centres(tables["trips"], x, y))
     links = tables.get("links")
     events = tables["events"]
     fig = go.Figure()
@@ -293,8 +295,8 @@ def interactive_map_figure(tables: dict[str, Any]):
         ]
         if steps
         else [],
-        xaxis={"visible": False, "scaleanchor": "y", "range": fitted_range(x)},
-        yaxis={"visible": False, "range": fitted_range(y)},
+        xaxis={"visible": False, "scaleanchor": "y", "range": view_x},
+        yaxis={"visible": False, "range": view_y},
         plot_bgcolor="white",
         height=640,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
