@@ -253,7 +253,9 @@ def test_a_place_far_outside_the_view_is_an_edge_arrow_with_name_and_distance():
     assert head_x > x1 - 0.1 * (x1 - x0)
     assert abs(head_y - tail_y) < 0.05 * (y1 - y0)
     assert x1 < x[far]  # the place itself is outside: the view is still the town
-    # places in the view get no arrow
+    # places in the view get a name where they are, and no arrow
+    assert the(ax, "place:town").get_text() == "Town"
+    assert not [t for t in ax.texts if t.get_gid() == "place:airport_east"]
     assert [t.get_gid() for t in ax.texts if (t.get_gid() or "").startswith("outlying:")] == [
         "outlying:airport_east"
     ]

@@ -447,6 +447,29 @@ def add_outlying_places(ax, centres: dict[str, tuple[float, float]], unit_m: flo
     return drawn
 
 
+def add_place_labels(ax, centres: dict[str, tuple[float, float]]) -> list:
+    """Small grey names of the named places inside the view (gid ``place:<name>``)."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    labels = []
+    for place, (px, py) in sorted(centres.items()):
+        if x0 <= px <= x1 and y0 <= py <= y1:
+            text = ax.annotate(
+                place_label(place),
+                (px, py),
+                xytext=(0, -7),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=6.5,
+                color="#343a40",
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
+                zorder=5,
+            )
+            text.set_gid(f"place:{place}")
+            labels.append(text)
+    return labels
+
+
 def _legend_width(ax, vehicles: float, top: float) -> None:
     """A grey legend line as wide as ``vehicles`` legs per link would be drawn."""
     width = float(_widths(np.array([vehicles, top], dtype=float))[0])
@@ -548,6 +571,7 @@ def plot_network_map(ax, tables: dict[str, Any], title: str = "Network") -> None
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
+    add_place_labels(ax, centres)
     add_outlying_places(ax, centres, unit_m)
     add_scale_bar(ax, unit_m)
     add_north_arrow(ax)
