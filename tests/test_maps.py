@@ -46,6 +46,7 @@ def _tables_with_one_leg(mode: str) -> dict:
     rows = [
         [0.0, "vehicle_leg", "fleet", 1, 7, 0, 2, 200.0, 30.0, 1, "occupied", np.nan, ""],
         [0.0, "pickup", "scooters", 2, 9, 3, -1, np.nan, np.nan, -1, "", np.nan, ""],
+        [5.0, "vehicle_leg", "scooters", 2, 9, 3, 2, 400.0, 90.0, 1, "occupied", np.nan, ""],
     ]
     trips = pd.DataFrame(
         {
@@ -82,3 +83,6 @@ def test_interactive_link_volumes_take_the_mode_colour_of_the_leg():
         # the scooter's pick-up is a density cell, not a line
         density = [t for t in fig.data if (t.meta or {}).get("layer") == "device-density"]
         assert len(density) == 1 and list(density[0].x) == [x[3]]
+        # the hour slider shows vehicles, not devices
+        positions = [t for t in fig.data if (t.name or "").startswith("vehicles ")]
+        assert [list(t.text) for t in positions] == [["vehicle 7"]]

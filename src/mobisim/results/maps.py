@@ -4,7 +4,8 @@ Layers: the road network (``links.parquet``, thin grey), shared-device (bike/sco
 a density, link volumes by mode in the mode colours of results/style.py (vehicle legs of registered
 vehicles aggregated onto road links; a leg's path is not logged, so it is rebuilt as the
 shortest-length path over the run's links), stations, stops, and the vehicles' positions by hour
-(hour slider: each vehicle at the start node of its last leg begun before the end of that hour).
+(hour slider: each vehicle, not device, at the start node of its last leg begun before the end of
+that hour).
 Coordinates are those of results/gis.node_xy (degrees or projected metres). plotly.js is embedded inline once per
 report (``include_js=True`` for the first map only), so the page works offline.
 """
@@ -27,6 +28,7 @@ from mobisim.results.gis import (
     metres_per_unit,
     node_xy,
     place_centres,
+    place_label,
     service_modes,
     stations_of,
 )
@@ -176,7 +178,8 @@ def interactive_map_figure(tables: dict[str, Any]):
 
     Traces: roads; bike/scooter pick-ups (2-D histogram, ``meta.layer`` = ``device-density``);
     link volumes per mode in that mode's colour (results/style.py) and three width classes
-    (``meta`` = {layer: link-volumes, mode}); stations; stops; vehicles by hour (slider).
+    (``meta`` = {layer: link-volumes, mode}); place names; stations; stops; vehicles by hour
+    (slider).
     """
     import plotly.graph_objects as go
 
@@ -184,7 +187,7 @@ def interactive_map_figure(tables: dict[str, Any]):
     if nodes is None or nodes.empty:
         return None
     x, y = node_xy(nodes)
-    view_x, view_y = fitted_view(x, y, place_centres(tables["trips"], x, y))
+    view_x, view_y = fitted_view(x, y, place_centres(tables["trips"], x, y))  # as the static map
     links = tables.get("links")
     events = tables["events"]
     fig = go.Figure()
@@ -233,6 +236,22 @@ def interactive_map_figure(tables: dict[str, Any]):
                 )
             )
             first = False
+    centres = place_centres(tables["trips"], x, y)
+    if centres:
+        names = sorted(centres)
+        fig.add_trace(
+            go.Scatter(
+                x=[centres[n][0] for n in names],
+                y=[centres[n][1] for n in names],
+                mode="text",
+                text=[place_label(n) for n in names],
+                textposition="bottom center",
+                textfont={"size": 10, "color": "#343a40"},
+                name="place names",
+                hoverinfo="skip",
+                meta={"layer": "places"},
+            )
+        )
     stations = stations_of(events)
     if len(stations):
         idx = stations["node"].to_numpy(dtype=np.int64)
@@ -261,6 +280,7 @@ def interactive_map_figure(tables: dict[str, Any]):
             )
         )
     static = len(fig.data)
+    legs = legs[~legs["service"].isin(sorted(devices))]  # devices are the density layer
     hours = sorted(set((legs["time_s"] // 3600).astype(int))) if len(legs) else []
     for hour in hours:
         begun = legs[legs["time_s"] < (hour + 1) * 3600].groupby("vehicle_id").last()
