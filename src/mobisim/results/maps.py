@@ -281,7 +281,9 @@ def interactive_map_figure(tables: dict[str, Any]):
         )
     static = len(fig.data)
     legs = legs[~legs["service"].isin(sorted(devices))]  # devices are the density layer
-    hours = sorted(set((legs["time_s"] // 3600).astype(int))) if len(legs) else []
+    # every hour from the first leg to the last event: vehicles that stand still stay on the map
+    last_hour = int(events["time_s"].max() // 3600) if len(events) else 0
+    hours = list(range(int(legs["time_s"].min() // 3600), last_hour + 1)) if len(legs) else []
     for hour in hours:
         begun = legs[legs["time_s"] < (hour + 1) * 3600].groupby("vehicle_id").last()
         idx = begun["from_node"].to_numpy(dtype=np.int64)
