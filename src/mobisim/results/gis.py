@@ -453,13 +453,14 @@ def add_place_labels(ax, centres: dict[str, tuple[float, float]]) -> list:
     labels = []
     for place, (px, py) in sorted(centres.items()):
         if x0 <= px <= x1 and y0 <= py <= y1:
+            low = py < y0 + 0.15 * (y1 - y0)  # above the point near the bottom (the scale bar)
             text = ax.annotate(
                 place_label(place),
                 (px, py),
-                xytext=(0, -7),
+                xytext=(0, 7 if low else -7),
                 textcoords="offset points",
                 ha="center",
-                va="top",
+                va="bottom" if low else "top",
                 fontsize=6.5,
                 color="#343a40",
                 bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
