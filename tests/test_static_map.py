@@ -260,6 +260,16 @@ def test_a_place_far_outside_the_view_is_an_edge_arrow_with_name_and_distance():
         "outlying:airport_east"
     ]
     plt.close(fig)
+    # the interactive map's first view has the same arrow
+    from mobisim.results.maps import interactive_map_figure
+
+    figure = interactive_map_figure(tables)
+    notes = [a for a in figure.layout.annotations if (a.name or "").startswith("outlying:")]
+    assert [a.name for a in notes] == ["outlying:airport_east"]
+    assert notes[0].text == note.get_text()
+    assert (notes[0].x, notes[0].y, notes[0].ax, notes[0].ay) == pytest.approx(
+        (head_x, head_y, tail_x, tail_y)
+    )
 
 
 def test_the_view_holds_the_towns_places_but_not_one_far_out():

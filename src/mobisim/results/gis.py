@@ -384,21 +384,23 @@ def _edge_point(centre, target, view, inset: float) -> tuple[float, float]:
     return centre[0] + step * dx, centre[1] + step * dy
 
 
-def add_outlying_places(ax, centres: dict[str, tuple[float, float]], unit_m: float) -> list:
-    """An arrow at the edge of the view toward each named place outside it, labelled with the
-    place's name and its straight-line distance from the centre of the view (km). Places whose
-    arrows would touch share one arrow and one label (nearest first).
+def outlying_arrows(
+    centres: dict[str, tuple[float, float]], view: tuple[float, float, float, float], unit_m: float
+) -> list[dict[str, Any]]:
+    """Arrows at the edge of ``view`` toward the named places outside it, nearest first.
 
     Parameters
     ----------
-    ax : matplotlib axes with the view set.
     centres : place -> plot position (:func:`place_centres`).
+    view : x0, x1, y0, y1 of the view, plot units.
     unit_m : ground metres of one plot unit.
 
-    Returns the annotations drawn (gid ``outlying:<place>|<place>…``).
+    Returns one dict per arrow: ``places`` (names; places whose arrows would touch share one),
+    ``head`` (3 % inside the edge, on the ray from the view's centre to the first place), ``tail``
+    (14 % inside) and ``text`` (a line per place: its name and straight-line distance from the
+    view's centre, km).
     """
-    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-    view = (x0, x1, y0, y1)
+    x0, x1, y0, y1 = view
     centre = ((x0 + x1) / 2, (y0 + y1) / 2)
     outside = {
         place: pos
@@ -412,7 +414,7 @@ def add_outlying_places(ax, centres: dict[str, tuple[float, float]], unit_m: flo
     }
     groups: list[list[str]] = []
     close = 0.08 * max(x1 - x0, y1 - y0)
-    for place in sorted(outside, key=lambda p: distance_km[p]):
+    for place in sorted(outside, key=lambda p: (distance_km[p], p)):
         for group in groups:
             hx, hy = heads[group[0]]
             if math.hypot(heads[place][0] - hx, heads[place][1] - hy) < close:
@@ -420,20 +422,30 @@ def add_outlying_places(ax, centres: dict[str, tuple[float, float]], unit_m: flo
                 break
         else:
             groups.append([place])
+    return [
+        {
+            "places": group,
+            "head": heads[group[0]],
+            "tail": _edge_point(centre, outside[group[0]], view, 0.14),
+            "text": "\n".join(
+                f"{place_label(p)}, {distance_km[p]:.{1 if distance_km[p] < 10 else 0}f} km"
+                for p in group
+            ),
+        }
+        for group in groups
+    ]
+
+
+def add_outlying_places(ax, centres: dict[str, tuple[float, float]], unit_m: float) -> list:
+    """Draw :func:`outlying_arrows` of the current view on ``ax``; returns the annotations
+    (gid ``outlying:<place>|<place>…``)."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     drawn = []
-    for group in groups:
-        head = heads[group[0]]
-        tail = _edge_point(centre, outside[group[0]], view, 0.14)
-        text = "\n".join(
-            f"{place_label(p)}, {distance_km[p]:.1f} km"
-            if distance_km[p] < 10
-            else f"{place_label(p)}, {distance_km[p]:.0f} km"
-            for p in group
-        )
+    for arrow in outlying_arrows(centres, (x0, x1, y0, y1), unit_m):
         note = ax.annotate(
-            text,
-            xy=head,
-            xytext=tail,
+            arrow["text"],
+            xy=arrow["head"],
+            xytext=arrow["tail"],
             ha="center",
             va="center",
             fontsize=7.5,
@@ -442,7 +454,7 @@ def add_outlying_places(ax, centres: dict[str, tuple[float, float]], unit_m: flo
             arrowprops={"arrowstyle": "-|>", "color": "#343a40", "lw": 1.4},
             zorder=7,
         )
-        note.set_gid("outlying:" + "|".join(group))
+        note.set_gid("outlying:" + "|".join(arrow["places"]))
         drawn.append(note)
     return drawn
 

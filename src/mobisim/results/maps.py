@@ -27,6 +27,7 @@ from mobisim.results.gis import (
     fitted_view,
     metres_per_unit,
     node_xy,
+    outlying_arrows,
     place_centres,
     place_label,
     service_modes,
@@ -307,6 +308,27 @@ def interactive_map_figure(tables: dict[str, Any]):
         }
         for hour in hours
     ]
+    for arrow in outlying_arrows(centres, (*view_x, *view_y), metres_per_unit(nodes)):
+        # outlying places: arrows at the edge of the first view (data coordinates, like the map)
+        fig.add_annotation(
+            x=arrow["head"][0],
+            y=arrow["head"][1],
+            ax=arrow["tail"][0],
+            ay=arrow["tail"][1],
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            text=arrow["text"].replace("\n", "<br>"),
+            showarrow=True,
+            arrowhead=2,
+            arrowwidth=1.5,
+            arrowcolor="#343a40",
+            font={"size": 11, "color": "#343a40"},
+            bgcolor="rgba(255,255,255,0.9)",
+            bordercolor="#adb5bd",
+            name="outlying:" + "|".join(arrow["places"]),
+        )
     fig.update_layout(
         sliders=[
             {
