@@ -1,8 +1,8 @@
-"""Link volumes of the interactive map (results/maps.py), worked by hand."""
+"""Link volumes along road paths (results/map_data.py) and the interactive map (results/maps.py)."""
 
 import pandas as pd
 
-from mobisim.results.maps import edge_volumes, leg_paths
+from mobisim.results.map_data import edge_volumes, leg_paths
 
 LINKS = pd.DataFrame(
     {"from_node": [0, 1, 0, 2], "to_node": [1, 2, 2, 3], "length_m": [100.0, 100.0, 500.0, 50.0]}
@@ -27,7 +27,7 @@ def test_legs_are_rebuilt_along_the_shortest_road_path():
 def test_the_view_fits_the_town_not_an_outlying_place():
     import numpy as np
 
-    from mobisim.results.gis import fitted_range
+    from mobisim.results.map_data import fitted_range
 
     town = np.linspace(0.0, 1.0, 100)
     lo, hi = fitted_range(np.r_[town, 50.0])  # one outlying place 50 town-widths away
@@ -67,7 +67,7 @@ def _tables_with_one_leg(mode: str) -> dict:
 
 
 def test_interactive_link_volumes_take_the_mode_colour_of_the_leg():
-    from mobisim.results.gis import node_xy
+    from mobisim.results.map_data import node_xy
     from mobisim.results.maps import interactive_map_figure
     from mobisim.results.style import mode_colour
 

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from mobisim.results.gis import metres_per_unit, node_xy, plot_network_map, round_km
+from mobisim.results.gis import plot_network_map, round_km
+from mobisim.results.map_data import metres_per_unit, node_xy
 
 EVENT_COLUMNS = {
     "time_s": 0.0,
@@ -273,7 +274,7 @@ def test_a_place_far_outside_the_view_is_an_edge_arrow_with_name_and_distance():
 
 
 def test_the_view_holds_the_towns_places_but_not_one_far_out():
-    from mobisim.results.gis import fitted_view
+    from mobisim.results.map_data import fitted_view
 
     rng = np.random.default_rng(1)
     # a dense 1 × 1 km district, sparse roads out to a place 2 km north-east, one place 20 km east

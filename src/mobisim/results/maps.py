@@ -3,7 +3,7 @@
 Layers: the road network (``links.parquet``, thin grey), shared-device (bike/scooter) pick-ups as
 a density, link volumes by mode in the mode colours of results/style.py (vehicle legs of registered
 vehicles aggregated onto road links; a leg's path is not logged, so it is rebuilt as the
-shortest-length path over the run's links), stations, stops, and the vehicles' positions by hour
+shortest-length path over the run's links, results/map_data.py), stations, stops, and the vehicles' positions by hour
 (hour slider: each vehicle, not device, at the start node of its last leg begun before the end of
 that hour).
 Coordinates are those of results/gis.node_xy (degrees or projected metres). plotly.js is embedded inline once per
@@ -12,117 +12,31 @@ report (``include_js=True`` for the first map only), so the page works offline.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
 from mobisim.metrics.common import as_str
-from mobisim.results.gis import (
+from mobisim.results.map_data import (
     DENSITY_HEX_M,
     device_pickups,
     device_services,
     fitted_view,
     metres_per_unit,
+    mode_edge_volumes,
     node_xy,
     outlying_arrows,
     place_centres,
     place_label,
     service_modes,
+    shared_legs,
     stations_of,
 )
 from mobisim.results.style import mode_colour, mode_name, ordered_modes
 
 #: line-width classes of link volumes: (lowest, highest share of the busiest link, width px)
 WIDTH_CLASSES = ((0.0, 0.34, 2.0), (0.34, 0.67, 4.5), (0.67, 1.01, 7.0))
-
-
-def leg_paths(legs: pd.DataFrame, links: pd.DataFrame | None) -> list[list[int]]:
-    """Node path of each leg (columns from_node, to_node): shortest by ``length_m`` over ``links``.
-
-    Without links, or with no path between the ends, the leg is its two end nodes.
-    """
-    graph = nx.DiGraph()
-    if links is not None and len(links):
-        weight = links["length_m"] if "length_m" in links else pd.Series(1.0, index=links.index)
-        graph.add_weighted_edges_from(
-            zip(
-                links["from_node"].astype(int),
-                links["to_node"].astype(int),
-                weight.astype(float),
-                strict=False,
-            ),
-            weight="length_m",
-        )
-    paths: list[list[int]] = []
-    cache: dict[tuple[int, int], list[int]] = {}
-    for o, d in zip(legs["from_node"].astype(int), legs["to_node"].astype(int), strict=True):
-        if (o, d) not in cache:
-            try:
-                cache[o, d] = nx.shortest_path(graph, o, d, weight="length_m")
-            except (nx.NodeNotFound, nx.NetworkXNoPath):
-                cache[o, d] = [o, d]
-        paths.append(cache[o, d])
-    return paths
-
-
-def edge_volumes(paths: list[list[int]]) -> pd.DataFrame:
-    """Vehicles per directed link (from_node, to_node, vehicles): each path adds 1 to each of its links."""
-    pairs = [(u, v) for path in paths for u, v in itertools.pairwise(path)]
-    frame = pd.DataFrame(pairs, columns=["from_node", "to_node"], dtype=np.int64)
-    out = frame.groupby(["from_node", "to_node"], sort=True).size().rename("vehicles")
-    return out.reset_index()
-
-
-def mode_edge_volumes(
-    events: pd.DataFrame,
-    links: pd.DataFrame | None,
-    modes: dict[str, str],
-    skip: set[str] | frozenset[str] = frozenset(),
-) -> pd.DataFrame:
-    """Vehicles per directed road link and mode: mode, from_node, to_node, vehicles.
-
-    Parameters
-    ----------
-    events : the event table; legs of registered vehicles (vehicle_id ≥ 0) count, private cars not.
-    links : the road links (from_node, to_node, length_m) the legs are laid along (:func:`leg_paths`).
-    modes : service -> mode label (results/gis.service_modes); a service not in it is its own mode.
-    skip : services left out (shared devices, drawn as a density instead).
-    """
-    legs = _shared_legs(events)
-    legs = legs[~legs["service"].isin(sorted(skip))].reset_index(drop=True)
-    if legs.empty:
-        return pd.DataFrame({"mode": [], "from_node": [], "to_node": [], "vehicles": []}).astype(
-            {"from_node": np.int64, "to_node": np.int64, "vehicles": np.int64}
-        )
-    paths = leg_paths(legs, links)
-    mode = legs["service"].map(lambda service: modes.get(service) or service or "vehicles")
-    parts = []
-    for label, rows in mode.groupby(mode, sort=True).groups.items():
-        part = edge_volumes([paths[i] for i in rows])
-        parts.append(part.assign(mode=str(label)))
-    out = pd.concat(parts, ignore_index=True)
-    return out[["mode", "from_node", "to_node", "vehicles"]]
-
-
-def _shared_legs(events: pd.DataFrame) -> pd.DataFrame:
-    legs = events[
-        (as_str(events["event"]) == "vehicle_leg")
-        & (events["node"] >= 0)
-        & (events["to_node"] >= 0)
-        & (events["vehicle_id"] >= 0)
-    ]
-    return pd.DataFrame(
-        {
-            "time_s": legs["time_s"].to_numpy(dtype=float),
-            "vehicle_id": legs["vehicle_id"].to_numpy(dtype=np.int64),
-            "service": as_str(legs["service"]).to_numpy(),
-            "from_node": legs["node"].to_numpy(dtype=np.int64),
-            "to_node": legs["to_node"].to_numpy(dtype=np.int64),
-        }
-    )
 
 
 def _lines(x, y, pairs: pd.DataFrame) -> tuple[list, list]:
@@ -204,7 +118,7 @@ def interactive_map_figure(tables: dict[str, Any]):
                 hoverinfo="skip",
             )
         )
-    legs = _shared_legs(events)
+    legs = shared_legs(events)
     devices = device_services(tables)
     pickups = device_pickups(events, devices)
     if len(pickups):
