@@ -340,10 +340,14 @@ def charging_chart(runs: Runs) -> Figure:
 
 
 def map_chart(label: str, tables: dict[str, Any]) -> Figure:
-    """The network with vehicle flows, stations and trip flows of one run (see results/gis.py)."""
-    fig, ax = _figure(8, 8)
+    """The network with vehicle flows by mode, device pick-ups, stations and trip flows of one run,
+    with a scale bar and a north arrow (see results/gis.py); legend and colour bar on the right."""
+    fig = plt.figure(figsize=(11, 8))
+    ax = fig.add_axes((0.02, 0.03, 0.66, 0.91))  # the right third holds the legend
     plot_network_map(ax, tables, title=f"Network, flows and stations — {label}")
-    fig.tight_layout()
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    if x1 > x0:  # as tall as the study area, so a wide town leaves no empty bands
+        fig.set_size_inches(11, min(11.0, max(5.0, 11 * 0.66 * (y1 - y0) / (x1 - x0) / 0.91)))
     return fig
 
 
