@@ -16,11 +16,12 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from mobisim.metrics.common import DEVICE_MODES as PERSONAL_DEVICE_MODES
 from mobisim.metrics.common import as_str
-from mobisim.scenario.chains_config import ACCESS_MODES
 
-#: modes of shared devices (bikes, e-bikes, scooters): drawn as a density of pick-ups, not as legs
-DEVICE_MODES = (*ACCESS_MODES, "micromobility")
+#: modes of shared devices (bikes, e-bikes, scooters, segways): drawn as a density of pick-ups,
+#: not as legs (shared cars are vehicles: their legs are drawn)
+DEVICE_MODES = (*sorted(PERSONAL_DEVICE_MODES), "micromobility")
 
 #: target width of a density hexagon on the ground, m
 DENSITY_HEX_M = 250.0
