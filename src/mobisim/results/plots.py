@@ -65,20 +65,33 @@ def _hour_ticks(ax) -> None:
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=8, integer=True))
 
 
-def mode_share_chart(runs: Runs) -> Figure:
+def _final_modes(trips: pd.DataFrame) -> pd.Series:
+    return as_str(trips["mode"]).where(served_mask(trips), "unserved").replace("", "unserved")
+
+
+def mode_share_chart(runs: Runs, replicates: list[list[dict[str, Any]]] | None = None) -> Figure:
     """One horizontal bar per run split by final mode (unserved as its own segment), % of trips.
 
     Segments take the fixed mode colours of :mod:`mobisim.results.style`; shares of 3 % and more
-    carry their value.
+    carry their value. ``replicates`` (aligned with ``runs``: the tables of every replication of
+    each run's scenario) turns a bar into the mean share over the replications, with a black
+    error bar at the end of each segment: the 95 % interval of that mode's share (t-distribution).
     """
-    shares = {}
-    for label, tables in runs:
-        trips = tables["trips"]
-        if len(trips):
-            modes = (
-                as_str(trips["mode"]).where(served_mask(trips), "unserved").replace("", "unserved")
-            )
-            shares[label] = modes.value_counts(normalize=True) * 100
+    from mobisim.results.compare import mean_interval
+
+    shares, errors = {}, {}
+    for i, (label, tables) in enumerate(runs):
+        reps = replicates[i] if replicates is not None else [tables]
+        per_run = [
+            _final_modes(t["trips"]).value_counts(normalize=True) * 100
+            for t in reps
+            if len(t["trips"])
+        ]
+        if per_run:
+            frame = pd.DataFrame(per_run).fillna(0.0)
+            stats = {m: mean_interval(frame[m].tolist()) for m in frame.columns}
+            shares[label] = pd.Series({m: v[0] for m, v in stats.items()})
+            errors[label] = pd.Series({m: v[1] for m, v in stats.items()})
     fig, ax = _figure(10.0, 2.0 + 0.55 * max(len(shares), 1))
     if not shares:
         no_data(ax, "Mode share", "no trips")
@@ -93,6 +106,10 @@ def mode_share_chart(runs: Runs) -> Figure:
                        height=0.6, edgecolor="white", linewidth=0.5)  # fmt: skip
         ax.bar_label(bars, labels=[f"{v:.0f}" if v >= 3 else "" for v in values],
                      label_type="center", fontsize=8, color="white")  # fmt: skip
+        half = np.array([errors[run].get(mode, np.nan) for run in table.columns], dtype=float)
+        if np.isfinite(half).any():
+            ax.errorbar(left + values, y, xerr=np.nan_to_num(half), fmt="none", ecolor="black",
+                        elinewidth=1, capsize=3)  # fmt: skip
         left += values
     ax.set_yticks(y, list(table.columns))
     ax.set_xlim(0, 100)
@@ -222,24 +239,40 @@ BASELINE_COLOUR, RUN_COLOUR = "#868e96", "#1c7ed6"
 CAR_REFERENCE_COLOUR = "#c92a2a"
 
 
-def energy_chart(runs: Runs, baseline: int = 0) -> Figure:
+def energy_chart(
+    runs: Runs, baseline: int = 0, replicates: list[list[dict[str, Any]]] | None = None
+) -> Figure:
     """Energy (kWh), CO2 (kg) and kWh per passenger-km of each run against the baseline run.
 
     One panel per KPI, one bar per run with its value written on it, and for every run but the
     baseline the change against the baseline (%; :func:`~mobisim.results.compare.energy_against_baseline`).
     The dashed line (in the legend) is a second reference: every trip the baseline run made
     driven by private car (``energy_counterfactual``, docs/energy.md). Runs without energy tables are left
-    out; with none, a "no data" panel.
+    out; with none, a "no data" panel. ``replicates`` (aligned with ``runs``: the tables of every
+    replication of each run's scenario) makes each bar the mean over the replications with an
+    error bar of its 95 % interval (t-distribution).
     """
     from mobisim.metrics.counterfactual import car_reference, energy_totals
     from mobisim.results.compare import (
         ENERGY_KPIS,
         energy_against_baseline,
         format_number,
+        mean_interval,
         unique_labels,
     )
 
-    totals = [(label, {"system": energy_totals(tables)}) for label, tables in runs]
+    totals, halves = [], {}
+    for i, (label, tables) in enumerate(runs):
+        reps = [energy_totals(t) for t in (replicates[i] if replicates is not None else [tables])]
+        if "energy_kwh" not in reps[0]:
+            totals.append((label, {"system": reps[0]}))
+            continue
+        stats = {
+            kpi: mean_interval([float(r.get(kpi, np.nan)) for r in reps])
+            for kpi, _, _ in ENERGY_KPIS
+        }
+        totals.append((label, {"system": {kpi: v[0] for kpi, v in stats.items()}}))
+        halves[label] = {kpi: v[1] for kpi, v in stats.items()}
     if not totals or "energy_kwh" not in totals[baseline][1]["system"]:
         fig, ax = _figure()
         why = "the runs have no energy tables (energy accounting off)"
@@ -262,6 +295,12 @@ def energy_chart(runs: Runs, baseline: int = 0) -> Figure:
         colours = [BASELINE_COLOUR if r == base_label else RUN_COLOUR for r in rows["run"]]
         y = np.arange(len(rows))
         ax.barh(y, np.nan_to_num(values), color=colours, height=0.6)
+        half = np.array([halves.get(r, {}).get(kpi, np.nan) for r in rows["run"]], dtype=float)
+        half = np.where(np.isfinite(values), half, np.nan)
+        if np.isfinite(half).any():
+            ax.errorbar(np.nan_to_num(values), y, xerr=np.nan_to_num(half), fmt="none",
+                        ecolor="black", elinewidth=1, capsize=3)  # fmt: skip
+            values = values + np.nan_to_num(half)  # labels and the axis clear of the bars
         top = np.nanmax(values) if np.isfinite(values).any() else 1.0
         ref = reference.get(kpi, float("nan"))
         if np.isfinite(ref):
@@ -283,9 +322,11 @@ def energy_chart(runs: Runs, baseline: int = 0) -> Figure:
             )
         for yi, row in zip(y, rows.itertuples(index=False), strict=True):
             text = " " + format_number(row.value)
+            if np.isfinite(half[yi]):
+                text += f" ± {format_number(half[yi])}"
             if not math.isnan(row.change_pct):
                 text += f"  ({row.change_pct:+.1f} %)"
-            at = row.value if np.isfinite(row.value) else 0.0
+            at = values[yi] if np.isfinite(values[yi]) else 0.0
             ax.text(
                 at,
                 yi,
