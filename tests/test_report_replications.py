@@ -144,3 +144,26 @@ def test_single_runs_differing_in_seed_get_a_warning(runs, tmp_path):
     assert warning and "differ in seed" in warning.group(1)
     assert "today, more-drt are single runs" in warning.group(1)
     assert "id='replication-warning'" not in build_report([base, reps[0]])  # same seed, demand
+
+
+def test_per_service_tables_are_the_metrics_numbers(runs, page):
+    from mobisim.metrics.tables import load_run
+    from mobisim.results.compare import format_number, service_table
+
+    base, _ = runs
+    tables = load_run(base)
+    kpis = compute_kpis({k: v for k, v in tables.items() if k != "manifest"}, META)
+    expected = service_table(kpis)
+    found = re.search(r'<table id="services-0" class="services">(.*?)</table>', page, re.S)
+    head = re.findall(r"<th>(.*?)</th>", found.group(1))
+    assert head[:2] == ["service", "requests"]
+    assert {"wait p50 min", "wait p95 min", "rejected %", "empty %", "pax/veh", "kWh"} <= set(head)
+    assert "cost KRW/day" in head  # "–" when the scenario gives no costs
+    rows = re.findall(r"<tr>(.*?)</tr>", found.group(1).split("</thead>")[1])
+    assert len(rows) == len(expected)
+    shuttle = next(r for r in rows if r.startswith("<td>shuttle</td>"))
+    cells = re.findall(r'<td class="num">(.*?)</td>', shuttle)
+    want = expected.set_index("service").loc["shuttle"]
+    assert cells == [format_number(float(v)) for v in want]
+    # the sample's shuttle: 2 rides, waits 60 and 180 s -> median 2 min, mean 2 min
+    assert want["served"] == 2 and want["wait p50 min"] == pytest.approx(2.0)
