@@ -36,17 +36,42 @@ from mobisim.results.compare import (
 from mobisim.results.maps import interactive_maps_html
 
 CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
-       max-width: 1150px; color: #212529; padding: 0 1em; }
-h1 { margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 1px solid #dee2e6; }
-table { border-collapse: collapse; font-size: 0.9em; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em 2.5vw;
+       color: #212529; }
+h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #dee2e6; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0; }
+#kpi-table { width: 100%; }
 th, td { border: 1px solid #dee2e6; padding: 0.3em 0.6em; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-th { background: #f1f3f5; }
-figure.chart { margin: 1em 0; }
-figure.chart img { max-width: 100%; height: auto; border: 1px solid #e9ecef; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th { background: #f1f3f5; vertical-align: bottom; }
+th small { font-weight: normal; color: #495057; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(600px, 1fr));
+          gap: 0 1.5em; align-items: start; }
+figure.chart { margin: 0.8em 0; }
+figure.chart img { width: 100%; height: auto; border: 1px solid #e9ecef; }
 figcaption { font-size: 0.85em; color: #495057; }
 .meta { color: #495057; font-size: 0.9em; }
+#summary { background: #f8f9fa; border-left: 4px solid #1c7ed6; padding: 0.3em 1.2em 0.6em; }
+#summary h3 { margin: 0.6em 0 0.2em; }
+.warning { background: #fff4e6; border-left: 4px solid #f08c00; padding: 0.6em 1em; }
+ul.runs > li { margin-bottom: 0.6em; }
+.scenario-description { margin: 0.15em 0; }
+.scenario-description.missing { color: #868e96; font-style: italic; }
+.print-only { display: none; }
+@page { size: A4; margin: 12mm; }
+@media print {
+  body { margin: 0; font-size: 9.5pt; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  h3 { break-after: avoid; }
+  table { font-size: 7.5pt; }
+  tr, figure.chart, #summary, .warning { break-inside: avoid; page-break-inside: avoid; }
+  .charts { display: block; }
+  figure.chart img { max-height: 240mm; width: auto; max-width: 100%; }
+  section.interactive-map { display: none; }
+  .print-only { display: block; }
+  th { background: #f1f3f5 !important; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  #summary, .warning { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
 """
 
 
@@ -383,10 +408,15 @@ def build_report(
         service_tables_html(groups, group_kpis),
     ]
     for heading, charts in sections:
-        body.append(f"<h2>{html.escape(heading)}</h2>")
+        body.append(f"<h2>{html.escape(heading)}</h2><div class='charts'>")
         body.extend(_figure_html(name, draw(), caption) for name, draw, caption in charts)
+        body.append("</div>")
         if heading == "Maps":  # interactive offline maps next to the images (results/maps.py)
             body.append(interactive_maps_html(runs))
+            body.append(
+                "<p class='meta print-only'>The interactive maps are left out of the printout; "
+                "open report.html in a browser to use them.</p>"
+            )
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
