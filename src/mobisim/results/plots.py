@@ -320,7 +320,8 @@ def occupancy_chart(runs: Runs) -> Figure:
         ax.set_xticks(range(len(table.columns)), list(table.columns), fontsize=8)
         ax.set_ylabel("vehicle-km", fontsize=8)
         ax.set_title(service, color=colours[service], fontsize=10)
-        ax.legend(title="on board", fontsize=7, title_fontsize=7)
+        ax.legend(title="on board", fontsize=7, title_fontsize=7, loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0), frameon=False)  # fmt: skip
     fig.suptitle("Vehicle-km by passengers on board, by service", fontsize=11)
     fig.tight_layout()
     return fig

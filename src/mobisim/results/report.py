@@ -48,6 +48,7 @@ th small { font-weight: normal; color: #495057; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(600px, 1fr));
           gap: 0 1.5em; align-items: start; }
 figure.chart { margin: 0.8em 0; }
+.charts figure.chart:has(img[data-wide]) { grid-column: 1 / -1; }
 figure.chart img { width: 100%; height: auto; border: 1px solid #e9ecef; }
 figcaption { font-size: 0.85em; color: #495057; }
 .meta { color: #495057; font-size: 0.9em; }
@@ -84,10 +85,13 @@ def figure_png_base64(fig, dpi: int = 90) -> str:
 
 
 def _figure_html(name: str, fig, caption: str) -> str:
+    """A chart as ``<figure>``; figures 10 in wide or more (small multiples, mode share) are
+    marked ``data-wide`` and take the full page width."""
+    wide = " data-wide" if fig.get_figwidth() >= 10 else ""
     data = figure_png_base64(fig)
     return (
         f'<figure class="chart" data-chart="{html.escape(name)}">'
-        f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+        f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"{wide}>'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 
