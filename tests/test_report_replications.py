@@ -26,12 +26,20 @@ T_975_2 = 4.302652729911275
 WAIT = "Wait, mean"
 
 
-def write_run(out: Path, name: str, seed: int, wait_trip0_s: float, description: str = "") -> Path:
+def write_run(
+    out: Path,
+    name: str,
+    seed: int,
+    wait_trip0_s: float,
+    description: str = "",
+    demand: dict | None = None,
+) -> Path:
     """The sample run (shared rides: trips 0, 1, 4 with waits ``wait_trip0_s``, 180 s, 0 s) as a
     run folder of scenario ``name`` with ``seed``."""
     tables = sample_tables()
     tables["trips"].loc[tables["trips"]["trip_id"] == 0, "wait_s"] = wait_trip0_s
     scenario = {"name": name, "description": description, "seed": seed}
+    scenario |= {"demand": demand or {"synthetic": {"residents": 6000}}}
     scenario |= {"period": {"start": "07:00", "end": "09:00"}}
     meta = {**META, "scenario": name}
     manifest = {"scenario": scenario, "scenario_name": name, "seed": seed}
@@ -144,6 +152,9 @@ def test_single_runs_differing_in_seed_get_a_warning(runs, tmp_path):
     assert warning and "differ in seed" in warning.group(1)
     assert "today, more-drt are single runs" in warning.group(1)
     assert "id='replication-warning'" not in build_report([base, reps[0]])  # same seed, demand
+    more = write_run(tmp_path, "more-people", 1, 60.0, demand={"synthetic": {"residents": 9000}})
+    warning = re.search(r"id='replication-warning'>(.*?)</p>", build_report([base, more]), re.S)
+    assert warning and "differ in demand and today, more-people" in warning.group(1)
 
 
 def test_per_service_tables_are_the_metrics_numbers(runs, page):
@@ -167,3 +178,42 @@ def test_per_service_tables_are_the_metrics_numbers(runs, page):
     assert cells == [format_number(float(v)) for v in want]
     # the sample's shuttle: 2 rides, waits 60 and 180 s -> median 2 min, mean 2 min
     assert want["served"] == 2 and want["wait p50 min"] == pytest.approx(2.0)
+
+
+@pytest.mark.slow
+def test_three_seeds_of_a_small_real_scenario_are_one_column(tmp_path, repo_root):
+    """The small demo (300 residents, 07:00-09:00) run for seeds 1, 2, 3: one column whose mean
+    and interval are those of the three runs' own kpis.json, worked out here with numpy."""
+    import json
+
+    import numpy as np
+
+    from mobisim.api import run
+    from mobisim.scenario.loader import load_scenario
+
+    overrides = {
+        "demand.synthetic.residents": 300,
+        "demand.synthetic.households": 120,
+        "period.start": "07:00",
+        "period.end": "09:00",
+        "network.synthetic.target_nodes": 300,
+        "outputs.charts": False,
+    }
+    scenario = load_scenario(repo_root / "scenarios" / "demo.yaml", overrides)
+    dirs = [run(scenario, out_dir=tmp_path, seed=seed).run_dir for seed in (1, 2, 3)]
+    waits = np.array(
+        [json.loads((d / "kpis.json").read_text())["system"]["wait_mean_s"] / 60 for d in dirs]
+    )
+    page = build_report(dirs)
+    head = re.search(r'<table id="kpi-table"><thead><tr>(.*?)</tr>', page, re.S).group(1)
+    assert re.findall(r"<th>(.*?)</th>", head)[2:] == [
+        "demo (3 seeds)<br><small>mean ± 95 % CI</small>"
+    ]
+    half = T_975_2 * waits.std(ddof=1) / math.sqrt(3)
+    from mobisim.results.compare import format_number
+
+    wait = re.search(r"<tr><td>Wait, mean</td><td>min</td>(.*?)</tr>", page).group(1)
+    assert re.findall(r'<td class="num">(.*?)</td>', wait) == [
+        f"{format_number(float(waits.mean()))} ± {format_number(float(half))}"
+    ]
+    assert "seeds 1, 2, 3" in page
