@@ -123,6 +123,7 @@ def test_three_seeds_are_one_column_with_mean_and_interval(page):
     trips = re.search(r"<tr><td>Trips</td><td>trips</td>(.*?)</tr>", table).group(1)
     assert re.findall(r'<td class="num">(.*?)</td>', trips) == ["6", "6 ± 0", "0 ± 0", "+0.0%"]
     assert "id='replication-warning'" not in page  # the compared group has replications
+    assert "show the first replication (more-drt (3 seeds): seed 1)" in page
 
 
 def test_summary_repeats_the_table_numbers_and_says_within_noise(page):

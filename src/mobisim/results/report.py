@@ -411,6 +411,18 @@ def build_report(
         "(docs/kpis.md).</p>",
         service_tables_html(groups, group_kpis),
     ]
+    grouped = [(label, reps) for label, reps in groups if len(reps) > 1]
+    if grouped:
+        seeds = "; ".join(
+            f"{label}: seed {reps[0][1].get('manifest', {}).get('seed', '?')}"
+            for label, reps in grouped
+        )
+        body.append(
+            "<p class='meta' id='replication-charts-note'>Grouped replications: the mode-share "
+            "and energy charts show the mean with 95 % error bars; the other charts and the "
+            f"tables of who is left without service and of services show the first replication "
+            f"({html.escape(seeds)}).</p>"
+        )
     for heading, charts in sections:
         body.append(f"<h2>{html.escape(heading)}</h2><div class='charts'>")
         body.extend(_figure_html(name, draw(), caption) for name, draw, caption in charts)
