@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mobisim.metrics.economics import cost_per_tco2_avoided_krw
@@ -111,45 +112,148 @@ def comparison_table(runs: Sequence[tuple[str, dict[str, Any]]], baseline: int =
     Returns one row per KPI (rows every run lacks are dropped; mode shares included) with columns
     ``kpi``, ``unit``, one value column per run label, and for each other run ``<label> Δ`` (absolute
     change; percentage points for %) and ``<label> Δ%`` (relative change, % of the baseline value;
-    NaN when the baseline is 0 or undefined).
+    NaN when the baseline is 0 or undefined). Replications: :func:`replicated_comparison_table`.
     """
-    labels = unique_labels([label for label, _ in runs])
-    systems = [kpis.get("system", {}) for _, kpis in runs]
-    rows: list[tuple[str, str, list[float]]] = []
+    return replicated_comparison_table([(label, [kpis]) for label, kpis in runs], baseline)
+
+
+def replication_key(manifest: dict[str, Any]) -> str:
+    """What replications of one scenario share: sha256 of the run's resolved scenario (as in its
+    manifest) without its ``seed``. Runs with equal keys differ in the seed only."""
+    import hashlib
+    import json
+
+    scenario = dict(manifest.get("scenario") or {})
+    scenario.pop("seed", None)
+    if not scenario:  # no scenario in the manifest: every run stands alone
+        return "run:" + str(manifest.get("fingerprint", id(manifest)))
+    text = json.dumps(scenario, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def group_replications(keys: Sequence[str]) -> list[list[int]]:
+    """Indices of ``keys`` grouped by equal key, groups in order of first appearance."""
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of its ``level`` confidence interval (Student t, n − 1 degrees of
+    freedom) of the finite ``values``; half-width NaN with fewer than two values."""
+    from scipy import stats
+
+    finite = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    if len(finite) == 0:
+        return math.nan, math.nan
+    mean = float(finite.mean())
+    if len(finite) < 2:
+        return mean, math.nan
+    sem = float(finite.std(ddof=1)) / math.sqrt(len(finite))
+    return mean, float(stats.t.ppf(0.5 + level / 2, len(finite) - 1)) * sem
+
+
+def difference_interval(
+    base: Sequence[float], other: Sequence[float], level: float = 0.95
+) -> tuple[float, float]:
+    """Difference of means (``other`` − ``base``) and the half-width of its ``level`` interval:
+    Welch's t when both have two or more values; the t interval of the one that has when only
+    one has (the other is taken as exact); NaN when neither has."""
+    from scipy import stats
+
+    a = np.asarray([v for v in base if not math.isnan(v)], dtype=float)
+    b = np.asarray([v for v in other if not math.isnan(v)], dtype=float)
+    if len(a) == 0 or len(b) == 0:
+        return math.nan, math.nan
+    diff = float(b.mean() - a.mean())
+    var_a = a.var(ddof=1) / len(a) if len(a) > 1 else 0.0
+    var_b = b.var(ddof=1) / len(b) if len(b) > 1 else 0.0
+    if len(a) < 2 and len(b) < 2:
+        return diff, math.nan
+    if len(a) > 1 and len(b) > 1:
+        se2 = var_a + var_b
+        if se2 == 0:
+            return diff, 0.0
+        dof = se2**2 / (var_a**2 / (len(a) - 1) + var_b**2 / (len(b) - 1))
+    else:
+        se2, dof = var_a + var_b, (len(a) if len(a) > 1 else len(b)) - 1
+    return diff, float(stats.t.ppf(0.5 + level / 2, dof)) * math.sqrt(se2)
+
+
+def replicated_comparison_table(
+    groups: Sequence[tuple[str, Sequence[dict[str, Any]]]], baseline: int = 0
+) -> pd.DataFrame:
+    """:func:`comparison_table` of groups of replications (runs of one scenario that differ in
+    the seed only, :func:`replication_key`).
+
+    Parameters
+    ----------
+    groups : (label, [kpis of each replication]) pairs; a group of one is a single run.
+    baseline : index in ``groups`` of the baseline.
+
+    Returns the columns of :func:`comparison_table`, a value column being the mean over the
+    group's runs; for a group of two or more runs also ``<label> ±`` (half-width of the 95 %
+    interval of the mean, t-distribution) and, against the baseline, ``<label> Δ ±`` (half-width
+    of the 95 % interval of the difference, :func:`difference_interval`) whenever the group or
+    the baseline has replications. ``Δ%`` is the difference relative to the baseline mean.
+    """
+    labels = unique_labels([label for label, _ in groups])
+    sizes = [len(reps) for _, reps in groups]
+    systems = [[kpis.get("system", {}) for kpis in reps] for _, reps in groups]
+    rows: list[tuple[str, str, list[list[float]]]] = []
     for kpi, label, unit, factor in MAIN_KPIS:
-        rows.append((label, unit, [_value(s, kpi) * factor for s in systems]))
-    base_kpis = runs[baseline][1]
+        rows.append((label, unit, [[_value(s, kpi) * factor for s in g] for g in systems]))
+    base_reps = groups[baseline][1]
     rows.append(
         (
             "Cost per t CO2 avoided (vs baseline)",
             "KRW/t",
             [
-                math.nan if i == baseline else cost_per_tco2_avoided_krw(kpis, base_kpis)
-                for i, (_, kpis) in enumerate(runs)
+                [math.nan]
+                if i == baseline
+                else [  # each replication against the baseline run of the same position
+                    cost_per_tco2_avoided_krw(kpis, base_reps[j % len(base_reps)])
+                    for j, kpis in enumerate(reps)
+                ]
+                for i, (_, reps) in enumerate(groups)
             ],
         )
     )
-    services = [kpis.get("by_service", {}) for _, kpis in runs]
-    costed = sorted({name for b in services for name, k in b.items() if "cost_krw" in k})
+    services = [[kpis.get("by_service", {}) for kpis in reps] for _, reps in groups]
+    costed = sorted({name for g in services for b in g for name, k in b.items() if "cost_krw" in k})
     for kpi, label, unit in SERVICE_ECONOMICS_KPIS:
         for name in costed:
-            values = [_value(b.get(name, {}), kpi) for b in services]
+            values = [[_value(b.get(name, {}), kpi) for b in g] for g in services]
             rows.append((f"{label}: {name}", unit, values))
-    modes = ordered_modes({m for s in systems for m in (s.get("mode_share") or {})})
+    modes = ordered_modes({m for g in systems for s in g for m in (s.get("mode_share") or {})})
     for mode in modes:
-        values = [_value(s.get("mode_share") or {}, mode) * 100 for s in systems]
-        rows.append(
-            (f"Mode share: {mode_name(mode)}", "%", [0.0 if math.isnan(v) else v for v in values])
-        )
+        values = [[(s.get("mode_share") or {}).get(mode, 0.0) * 100 for s in g] for g in systems]
+        rows.append((f"Mode share: {mode_name(mode)}", "%", values))
+    means = [[mean_interval(v)[0] for v in values] for _, _, values in rows]
     table = pd.DataFrame(
-        [[label, unit, *values] for label, unit, values in rows], columns=["kpi", "unit", *labels]
+        [[label, unit, *m] for (label, unit, _), m in zip(rows, means, strict=True)],
+        columns=["kpi", "unit", *labels],
     )
-    table = table[table[labels].notna().any(axis=1)].reset_index(drop=True)
+    keep = table[labels].notna().any(axis=1).to_numpy()
+    rows = [r for r, k in zip(rows, keep, strict=True) if k]
+    table = table[keep].reset_index(drop=True)
+    for i, label in enumerate(labels):
+        if sizes[i] > 1:
+            table.insert(
+                table.columns.get_loc(label) + 1,
+                f"{label} ±",
+                [mean_interval(values[i])[1] for _, _, values in rows],
+            )
     base = table[labels[baseline]]
     for i, label in enumerate(labels):
         if i == baseline:
             continue
         table[f"{label} Δ"] = table[label] - base
+        if sizes[i] > 1 or sizes[baseline] > 1:
+            table[f"{label} Δ ±"] = [
+                difference_interval(values[baseline], values[i])[1] for _, _, values in rows
+            ]
         relative = (table[label] - base) / base.abs()
         table[f"{label} Δ%"] = (relative * 100).where(base.abs() > 0)
     return table
@@ -201,12 +305,14 @@ SERVICE_COLUMNS: tuple[tuple[str, str, float], ...] = (
     ("served", "served", 1.0),
     ("rejection_rate", "rejected %", 100.0),
     ("wait_mean_s", "wait min", 1 / 60),
+    ("wait_median_s", "wait p50 min", 1 / 60),
     ("wait_p95_s", "wait p95 min", 1 / 60),
     ("in_vehicle_mean_s", "ride min", 1 / 60),
     ("vehicle_km", "veh-km", 1.0),
     ("empty_share", "empty %", 100.0),
     ("occupancy_pax", "pax/veh", 1.0),
     ("energy_kwh", "kWh", 1.0),
+    ("cost_krw", "cost KRW/day", 1.0),
 )
 #: (trip KPI, heading with its unit, factor) of :func:`group_table`
 GROUP_COLUMNS: tuple[tuple[str, str, float], ...] = (
@@ -285,6 +391,73 @@ def unserved_table(
     return pd.DataFrame(rows, columns=list(UNSERVED_COLUMNS))
 
 
+#: system KPIs the written summary of a report speaks of, in this order (labels: MAIN_KPIS)
+SUMMARY_KPIS: tuple[str, ...] = (
+    "served_share",
+    "unserved_share",
+    "shared_ride_share",
+    "wait_mean_s",
+    "door_to_door_served_mean_s",
+    "vehicle_km",
+    "private_car_km",
+    "energy_kwh",
+    "co2_kg",
+    "cost_krw",
+    "subsidy_annual_krw",
+)
+
+
+def summary_lines(table: pd.DataFrame, baseline: str) -> dict[str, list[str]]:
+    """The written summary of a comparison table (:func:`replicated_comparison_table`): for every
+    run (or group of replications) but the baseline, one sentence per KPI of
+    :data:`SUMMARY_KPIS` that both have, saying how it changed against ``baseline``.
+
+    The numbers are the table's own, as :func:`formatted` writes them: value of the baseline,
+    value of the run, change (percentage points for %), relative change, and with replications
+    the 95 % interval of the change, "within noise" when it covers zero.
+    """
+    text = formatted(table).set_index("kpi")
+    numbers = table.set_index("kpi")
+    wanted = [label for kpi, label, _, _ in MAIN_KPIS if kpi in SUMMARY_KPIS]
+    wanted.sort(key=lambda label: SUMMARY_KPIS.index(_KPI_OF_LABEL[label]))
+    runs = [c for c in table.columns[2:] if c + " Δ" in table.columns]
+    out: dict[str, list[str]] = {}
+    for run in runs:
+        lines = []
+        for kpi in wanted:
+            if kpi not in numbers.index:
+                continue
+            change = float(numbers.at[kpi, run + " Δ"])
+            if math.isnan(change):
+                continue
+            unit = str(numbers.at[kpi, "unit"])
+            delta_unit = "pp" if unit == "%" else unit
+            short = kpi.split(" (")[0]
+            base_text = f"{text.at[kpi, baseline]} {unit}"
+            run_text = f"{text.at[kpi, run]} {unit}"
+            if change == 0:
+                lines.append(f"{short}: unchanged at {run_text}.")
+                continue
+            sentence = f"{short}: {base_text} → {run_text} ({text.at[kpi, run + ' Δ']} {delta_unit}"
+            if run + " Δ%" in numbers.columns and not math.isnan(
+                float(numbers.at[kpi, run + " Δ%"])
+            ):
+                sentence += f", {text.at[kpi, run + ' Δ%']}"
+            sentence += ")"
+            if run + " Δ ±" in numbers.columns:
+                half = float(numbers.at[kpi, run + " Δ ±"])
+                if not math.isnan(half):
+                    sentence += f", 95 % interval ± {text.at[kpi, run + ' Δ ±']} {delta_unit}"
+                    if abs(change) <= half:
+                        sentence += ": within noise"
+            lines.append(sentence + ".")
+        out[run] = lines
+    return out
+
+
+_KPI_OF_LABEL = {label: kpi for kpi, label, _, _ in MAIN_KPIS}
+
+
 def format_number(value: float, digits: int = 3) -> str:
     """A number for humans: ``digits`` significant digits, thousands separators, "–" for NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -301,6 +474,10 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
         if column.endswith(" Δ%"):
             out[column] = [
                 "–" if math.isnan(v) else f"{v:+.1f}%" for v in table[column].astype(float)
+            ]
+        elif column.endswith(" ±"):
+            out[column] = [
+                "–" if math.isnan(v) else format_number(v) for v in table[column].astype(float)
             ]
         elif column.endswith(" Δ"):
             out[column] = [

@@ -65,20 +65,66 @@ def _hour_ticks(ax) -> None:
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=8, integer=True))
 
 
-def mode_share_chart(runs: Runs) -> Figure:
+#: line styles telling runs apart in a chart whose colours are the modes
+RUN_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _run_style(i: int) -> str:
+    return RUN_LINESTYLES[i % len(RUN_LINESTYLES)]
+
+
+def service_modes(tables: dict[str, Any]) -> dict[str, str]:
+    """Service name -> the mode label its trips carry (the most frequent one), so a chart by
+    service takes the service's mode colour; a service without trips maps to its own name."""
+    trips = tables["trips"]
+    if trips.empty or "service" not in trips:
+        return {}
+    pairs = pd.DataFrame({"service": as_str(trips["service"]), "mode": as_str(trips["mode"])})
+    pairs = pairs[(pairs["service"] != "") & (pairs["mode"] != "")]
+    counts = pairs.value_counts().reset_index().sort_values(["service", "count", "mode"])
+    return dict(counts.groupby("service")["mode"].last())
+
+
+def _panels(n: int, width_in: float = 11.0, height_in: float = 3.0, ncols: int = 3):
+    """``n`` small-multiple axes (rows of ``ncols``), unused ones hidden."""
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width_in, height_in * nrows + 0.6), squeeze=False
+    )
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _final_modes(trips: pd.DataFrame) -> pd.Series:
+    return as_str(trips["mode"]).where(served_mask(trips), "unserved").replace("", "unserved")
+
+
+def mode_share_chart(runs: Runs, replicates: list[list[dict[str, Any]]] | None = None) -> Figure:
     """One horizontal bar per run split by final mode (unserved as its own segment), % of trips.
 
     Segments take the fixed mode colours of :mod:`mobisim.results.style`; shares of 3 % and more
-    carry their value.
+    carry their value. ``replicates`` (aligned with ``runs``: the tables of every replication of
+    each run's scenario) turns a bar into the mean share over the replications, with a black
+    error bar at the end of each segment: the 95 % interval of that mode's share (t-distribution).
     """
-    shares = {}
-    for label, tables in runs:
-        trips = tables["trips"]
-        if len(trips):
-            modes = (
-                as_str(trips["mode"]).where(served_mask(trips), "unserved").replace("", "unserved")
-            )
-            shares[label] = modes.value_counts(normalize=True) * 100
+    from mobisim.results.compare import mean_interval
+
+    shares, errors = {}, {}
+    for i, (label, tables) in enumerate(runs):
+        reps = replicates[i] if replicates is not None else [tables]
+        per_run = [
+            _final_modes(t["trips"]).value_counts(normalize=True) * 100
+            for t in reps
+            if len(t["trips"])
+        ]
+        if per_run:
+            frame = pd.DataFrame(per_run).fillna(0.0)
+            stats = {m: mean_interval(frame[m].tolist()) for m in frame.columns}
+            shares[label] = pd.Series({m: v[0] for m, v in stats.items()})
+            errors[label] = pd.Series({m: v[1] for m, v in stats.items()})
     fig, ax = _figure(10.0, 2.0 + 0.55 * max(len(shares), 1))
     if not shares:
         no_data(ax, "Mode share", "no trips")
@@ -93,6 +139,10 @@ def mode_share_chart(runs: Runs) -> Figure:
                        height=0.6, edgecolor="white", linewidth=0.5)  # fmt: skip
         ax.bar_label(bars, labels=[f"{v:.0f}" if v >= 3 else "" for v in values],
                      label_type="center", fontsize=8, color="white")  # fmt: skip
+        half = np.array([errors[run].get(mode, np.nan) for run in table.columns], dtype=float)
+        if np.isfinite(half).any():
+            ax.errorbar(left + values, y, xerr=np.nan_to_num(half), fmt="none", ecolor="black",
+                        elinewidth=1, capsize=3)  # fmt: skip
         left += values
     ax.set_yticks(y, list(table.columns))
     ax.set_xlim(0, 100)
@@ -109,26 +159,51 @@ def mode_share_chart(runs: Runs) -> Figure:
     return fig
 
 
-def wait_chart(runs: Runs) -> Figure:
-    """Distribution of waits of shared rides (min, % of each run's rides), one step histogram per run."""
-    fig, ax = _figure()
-    waits = {label: shared_rides(t["trips"])["wait_s"].dropna() / 60 for label, t in runs}
-    waits = {k: v for k, v in waits.items() if len(v)}
-    if not waits:
-        no_data(ax, "Wait time", "no rides of shared services")
-        return fig
-    top = max(float(v.quantile(0.99)) for v in waits.values())
+def _histograms_by_mode(
+    series: dict[str, pd.Series], modes: dict[str, pd.Series], title: str, xlabel: str, ylabel: str
+) -> Figure:
+    """Small multiples, one panel per mode in its colour; one step histogram per run in it
+    (runs told apart by line style; % of that run's trips of that mode)."""
+    present = ordered_modes({m for v in modes.values() for m in v.unique()})
+    fig, axes = _panels(len(present))
+    top = max(float(v.quantile(0.99)) for v in series.values())
     bins = np.linspace(0, max(top, 1.0), 30)
-    for label, values in waits.items():
-        weights = np.full(len(values), 100.0 / len(values))
-        ax.hist(values.clip(upper=bins[-1]), bins=bins, weights=weights, histtype="step", lw=2,
-                label=label)  # fmt: skip
-    ax.set_xlabel("wait, min")
-    ax.set_ylabel("% of shared rides")
-    ax.set_title("Wait time of shared rides")
-    ax.legend(fontsize=8)
+    for ax, mode in zip(axes, present, strict=True):
+        for i, (label, values) in enumerate(series.items()):
+            mine = values[modes[label] == mode]
+            if not len(mine):
+                continue
+            weights = np.full(len(mine), 100.0 / len(mine))
+            ax.hist(mine.clip(upper=bins[-1]), bins=bins, weights=weights, histtype="step", lw=2,
+                    color=mode_colour(mode), ls=_run_style(i),
+                    label=f"{label} ({len(mine):,})")  # fmt: skip
+        ax.set_title(mode_name(mode), color=mode_colour(mode), fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def wait_chart(runs: Runs) -> Figure:
+    """Distribution of waits of shared rides (min, % of each run's rides of that mode): one panel
+    per mode in the mode's colour (mixing a bus and a DRT hides both stories), one step
+    histogram per run (line style = run; the legend gives each run's number of rides)."""
+    waits, modes = {}, {}
+    for label, t in runs:
+        rides = shared_rides(t["trips"])
+        rides = rides[rides["wait_s"].notna()]
+        if len(rides):
+            waits[label] = rides["wait_s"] / 60
+            modes[label] = as_str(rides["mode"])
+    if not waits:
+        fig, ax = _figure()
+        no_data(ax, "Wait time", "no rides of shared services")
+        return fig
+    return _histograms_by_mode(
+        waits, modes, "Wait time of shared rides, by mode", "wait, min", "% of rides"
+    )
 
 
 def hourly_chart(runs: Runs) -> Figure:
@@ -168,50 +243,86 @@ def hourly_chart(runs: Runs) -> Figure:
 
 
 def fleet_state_chart(label: str, tables: dict[str, Any]) -> Figure:
-    """Vehicles of the shared fleets by state over the day (stacked areas, one run)."""
-    fig, ax = _figure(9, 4)
-    profile = fleet_state_profile(tables["events"])
+    """Vehicles of the shared fleets by state over the day (stacked areas, one run): one panel
+    per service (title in its mode's colour) when the run has several fleets, since their sum
+    hides which fleet sits idle."""
+    events = tables["events"]
     title = f"Fleet state over the day — {label}"
-    if profile.empty:
+    legs = events[events["vehicle_id"] >= 0] if "vehicle_id" in events else events.iloc[0:0]
+    services = sorted(set(as_str(legs["service"])) - {""}) if len(legs) else []
+    profiles = [(s, fleet_state_profile(events, service=s)) for s in services]
+    profiles = [(s, p) for s, p in profiles if not p.empty]
+    if not profiles:
+        fig, ax = _figure(9, 4)
         no_data(ax, title, "no vehicle legs or dwells of shared fleets")
         return fig
-    states = [s for s in STATE_COLOURS if s in profile] + [
-        s for s in profile if s not in STATE_COLOURS
-    ]
-    hours = profile.index.to_numpy() / 3600.0
-    ax.stackplot(
-        hours,
-        [profile[s].to_numpy() for s in states],
-        labels=states,
-        colors=[STATE_COLOURS.get(s, "#adb5bd") for s in states],
-    )
-    ax.set_ylabel("vehicles")
-    ax.set_title(title)
-    _hour_ticks(ax)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    mode_of = service_modes(tables)
+    fig, axes = _panels(len(profiles), width_in=11.0, height_in=3.2, ncols=2)
+    for ax, (service, profile) in zip(axes, profiles, strict=True):
+        states = [s for s in STATE_COLOURS if s in profile] + [
+            s for s in profile if s not in STATE_COLOURS
+        ]
+        ax.stackplot(
+            profile.index.to_numpy() / 3600.0,
+            [profile[s].to_numpy() for s in states],
+            labels=states,
+            colors=[STATE_COLOURS.get(s, "#adb5bd") for s in states],
+        )
+        ax.set_ylabel("vehicles", fontsize=8)
+        ax.set_title(service, color=mode_colour(mode_of.get(service, service)), fontsize=10)
+        _hour_ticks(ax)
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
 
+#: passengers-on-board classes of the occupancy chart, empty first
+LOAD_CLASSES = ("0", "1", "2", "3", "4+")
+
+
 def occupancy_chart(runs: Runs) -> Figure:
-    """Vehicle-km of shared fleets by passengers on board (0, 1, 2, 3, 4+), one bar group per run."""
-    fig, ax = _figure()
-    rows = {}
+    """Vehicle-km of shared fleets by passengers on board (0, 1, 2, 3, 4+): one panel per service
+    (title in its mode's colour), one stacked bar per run, the loads as shades of the mode's
+    colour (lightest = empty)."""
+    from matplotlib.colors import to_rgb
+
+    rows: dict[str, dict[str, pd.Series]] = {}
+    colours: dict[str, str] = {}
     for label, tables in runs:
         events = tables["events"]
         legs = events[(as_str(events["event"]) == "vehicle_leg") & (events["vehicle_id"] >= 0)]
         if legs.empty:
             continue
-        load = legs["pax"].clip(lower=0, upper=4).map(lambda p: "4+" if p >= 4 else str(p))
-        rows[label] = (legs["distance_m"].fillna(0) / 1000).groupby(load).sum()
+        mode_of = service_modes(tables)
+        load = legs["pax"].clip(lower=0, upper=4).map(lambda p: "4+" if p >= 4 else str(int(p)))
+        km = legs["distance_m"].fillna(0) / 1000
+        for service, part in km.groupby(as_str(legs["service"])):
+            rows.setdefault(service, {})[label] = part.groupby(load[part.index]).sum()
+            colours.setdefault(service, mode_colour(mode_of.get(service, service)))
     if not rows:
+        fig, ax = _figure()
         no_data(ax, "Occupancy", "no vehicle legs of shared fleets")
         return fig
-    table = pd.DataFrame(rows).fillna(0.0).reindex(["0", "1", "2", "3", "4+"], fill_value=0.0)
-    table.T.plot(kind="bar", stacked=True, ax=ax, colormap="viridis", rot=0)
-    ax.set_ylabel("vehicle-km")
-    ax.set_title("Vehicle-km by passengers on board")
-    ax.legend(title="on board", fontsize=8)
+    services = sorted(rows)
+    fig, axes = _panels(len(services))
+    for ax, service in zip(axes, services, strict=True):
+        table = pd.DataFrame(rows[service]).fillna(0.0).reindex(list(LOAD_CLASSES), fill_value=0.0)
+        base = np.array(to_rgb(colours[service]))
+        bottom = np.zeros(len(table.columns))
+        for k, load_class in enumerate(LOAD_CLASSES):
+            shade = 1.0 - (0.25 + 0.75 * k / (len(LOAD_CLASSES) - 1))  # white share
+            colour = base * (1 - shade) + shade
+            values = table.loc[load_class].to_numpy()
+            ax.bar(range(len(values)), values, bottom=bottom, color=colour, edgecolor="white",
+                   linewidth=0.5, label=load_class)  # fmt: skip
+            bottom += values
+        ax.set_xticks(range(len(table.columns)), list(table.columns), fontsize=8)
+        ax.set_ylabel("vehicle-km", fontsize=8)
+        ax.set_title(service, color=colours[service], fontsize=10)
+        ax.legend(title="on board", fontsize=7, title_fontsize=7, loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0), frameon=False)  # fmt: skip
+    fig.suptitle("Vehicle-km by passengers on board, by service", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -222,24 +333,40 @@ BASELINE_COLOUR, RUN_COLOUR = "#868e96", "#1c7ed6"
 CAR_REFERENCE_COLOUR = "#c92a2a"
 
 
-def energy_chart(runs: Runs, baseline: int = 0) -> Figure:
+def energy_chart(
+    runs: Runs, baseline: int = 0, replicates: list[list[dict[str, Any]]] | None = None
+) -> Figure:
     """Energy (kWh), CO2 (kg) and kWh per passenger-km of each run against the baseline run.
 
     One panel per KPI, one bar per run with its value written on it, and for every run but the
     baseline the change against the baseline (%; :func:`~mobisim.results.compare.energy_against_baseline`).
     The dashed line (in the legend) is a second reference: every trip the baseline run made
     driven by private car (``energy_counterfactual``, docs/energy.md). Runs without energy tables are left
-    out; with none, a "no data" panel.
+    out; with none, a "no data" panel. ``replicates`` (aligned with ``runs``: the tables of every
+    replication of each run's scenario) makes each bar the mean over the replications with an
+    error bar of its 95 % interval (t-distribution).
     """
     from mobisim.metrics.counterfactual import car_reference, energy_totals
     from mobisim.results.compare import (
         ENERGY_KPIS,
         energy_against_baseline,
         format_number,
+        mean_interval,
         unique_labels,
     )
 
-    totals = [(label, {"system": energy_totals(tables)}) for label, tables in runs]
+    totals, halves = [], {}
+    for i, (label, tables) in enumerate(runs):
+        reps = [energy_totals(t) for t in (replicates[i] if replicates is not None else [tables])]
+        if "energy_kwh" not in reps[0]:
+            totals.append((label, {"system": reps[0]}))
+            continue
+        stats = {
+            kpi: mean_interval([float(r.get(kpi, np.nan)) for r in reps])
+            for kpi, _, _ in ENERGY_KPIS
+        }
+        totals.append((label, {"system": {kpi: v[0] for kpi, v in stats.items()}}))
+        halves[label] = {kpi: v[1] for kpi, v in stats.items()}
     if not totals or "energy_kwh" not in totals[baseline][1]["system"]:
         fig, ax = _figure()
         why = "the runs have no energy tables (energy accounting off)"
@@ -262,6 +389,12 @@ def energy_chart(runs: Runs, baseline: int = 0) -> Figure:
         colours = [BASELINE_COLOUR if r == base_label else RUN_COLOUR for r in rows["run"]]
         y = np.arange(len(rows))
         ax.barh(y, np.nan_to_num(values), color=colours, height=0.6)
+        half = np.array([halves.get(r, {}).get(kpi, np.nan) for r in rows["run"]], dtype=float)
+        half = np.where(np.isfinite(values), half, np.nan)
+        if np.isfinite(half).any():
+            ax.errorbar(np.nan_to_num(values), y, xerr=np.nan_to_num(half), fmt="none",
+                        ecolor="black", elinewidth=1, capsize=3)  # fmt: skip
+            values = values + np.nan_to_num(half)  # labels and the axis clear of the bars
         top = np.nanmax(values) if np.isfinite(values).any() else 1.0
         ref = reference.get(kpi, float("nan"))
         if np.isfinite(ref):
@@ -283,9 +416,11 @@ def energy_chart(runs: Runs, baseline: int = 0) -> Figure:
             )
         for yi, row in zip(y, rows.itertuples(index=False), strict=True):
             text = " " + format_number(row.value)
+            if np.isfinite(half[yi]):
+                text += f" ± {format_number(half[yi])}"
             if not math.isnan(row.change_pct):
                 text += f"  ({row.change_pct:+.1f} %)"
-            at = row.value if np.isfinite(row.value) else 0.0
+            at = values[yi] if np.isfinite(values[yi]) else 0.0
             ax.text(
                 at,
                 yi,
@@ -372,27 +507,23 @@ def trips_by_hour_chart(label: str, tables: dict[str, Any]) -> Figure:
 
 
 def door_to_door_chart(runs: Runs) -> Figure:
-    """Distribution of door-to-door times of served trips (min, % of each run's trips), one histogram per run."""
-    fig, ax = _figure()
-    times = {
-        label: t["trips"].loc[served_mask(t["trips"]), "door_to_door_s"].dropna() / 60
-        for label, t in runs
-    }
-    times = {k: v for k, v in times.items() if len(v)}
+    """Distribution of door-to-door times of served trips (min, % of each run's served trips of
+    that mode): one panel per final mode in its colour, one step histogram per run (line style)."""
+    times, modes = {}, {}
+    for label, t in runs:
+        trips = t["trips"].loc[served_mask(t["trips"])]
+        trips = trips[trips["door_to_door_s"].notna()]
+        if len(trips):
+            times[label] = trips["door_to_door_s"] / 60
+            modes[label] = as_str(trips["mode"])
     if not times:
+        fig, ax = _figure()
         no_data(ax, "Door-to-door time", "no served trips")
         return fig
-    bins = np.linspace(0, max(float(v.quantile(0.99)) for v in times.values()) + 1, 40)
-    for label, values in times.items():
-        weights = np.full(len(values), 100.0 / len(values))
-        ax.hist(values.clip(upper=bins[-1]), bins=bins, weights=weights, histtype="step", lw=2,
-                label=label)  # fmt: skip
-    ax.set_xlabel("door-to-door time, min")
-    ax.set_ylabel("% of served trips")
-    ax.set_title("Door-to-door time")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _histograms_by_mode(
+        times, modes, "Door-to-door time of served trips, by mode", "door-to-door, min",
+        "% of trips",
+    )  # fmt: skip
 
 
 def run_charts(label: str, tables: dict[str, Any]) -> dict[str, Figure]:
