@@ -63,6 +63,12 @@ GRID_MIN = 48
 #: path times (1e-12 s at a day's clock) can never prune a vehicle that could make it
 BOUND_SLACK_S = 1e-6
 
+#: busy vehicles' cost bounds (:func:`busy_cost_bounds`) are lowered by this much (s) before the
+#: search stops on them: the router stores drive times as float32 (a cell is the exact path sum
+#: rounded, 2.4e-4 s at 3,600 s), so the triangle inequality the bound rests on can fail between
+#: stored times by a few such steps; 0.05 s is far above that and far below any useful cost
+COST_SLACK_S = 0.05
+
 
 def _rows(matrix: np.ndarray) -> list[array]:
     """One ``array('d')`` per row of a float64 matrix (indexing gives Python floats)."""
@@ -136,6 +142,10 @@ class DenseDrive:
         """Drive time from node ``origin`` to ``dest``, s."""
         return self.times[origin][dest]
 
+    def period(self) -> int:
+        """Which table set the drive times come from now (one: dense tables have no periods)."""
+        return 0
+
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """(bound, index, start, drive to pick-up) of the vehicles whose pick-up bound (s) is
         within ``latest_s`` (less ``BOUND_SLACK_S``), in index order."""
@@ -193,6 +203,11 @@ class RouterDrive:
         """Drive time from node ``origin`` to ``dest``, s."""
         time_s = float(self.router.travel_times_s(self.profile, origin, dest))
         return math.inf if math.isnan(time_s) else time_s
+
+    def period(self) -> int:
+        """The router's time-of-day period now (its tables, hence the drive times, change
+        with it)."""
+        return self.router.period_index()
 
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """As :meth:`DenseDrive.pickup_bounds`, with one router query."""
@@ -344,6 +359,75 @@ def fast_best_insertion(
     return best
 
 
+# ------------------------------------------------------------------ cost bound of a busy vehicle
+class RouteGeometry:
+    """What :func:`busy_cost_bounds` reads of a vehicle's route (anchor, then the plan's stops),
+    as of ``key`` = (plan version, anchor node, drive source, its period): ``points`` is a
+    (3, stops + 1) array of the route nodes' x (m), y (m) and the drive time (s) of the leg that
+    leaves each (0 after the last stop)."""
+
+    __slots__ = ("key", "points")
+
+    def __init__(self, key: tuple, points: np.ndarray):
+        self.key, self.points = key, points
+
+
+def route_geometry(vehicle: DrtVehicle, drive, grid: PickupGrid) -> RouteGeometry:
+    """The :class:`RouteGeometry` of ``vehicle``'s route, worked out again only when its plan,
+    anchor node or the drive source's period changed (one table query for the legs)."""
+    key = (vehicle.version, vehicle._node, drive, drive.period())
+    geometry = vehicle.route_geometry
+    if geometry is None or geometry.key != key:
+        route = [vehicle._node, *plan_windows(vehicle).nodes]
+        table = drive.local_tables([route])[0]
+        legs = [table[k][k + 1] for k in range(len(route) - 1)]
+        legs.append(0.0)
+        points = np.array([grid.x_m[route], grid.y_m[route], legs], dtype=np.float64)
+        geometry = vehicle.route_geometry = RouteGeometry(key, points)
+    return geometry
+
+
+def busy_cost_bounds(
+    vehicles: list[DrtVehicle], request: DrtRequest, drive, grid: PickupGrid
+) -> np.ndarray:
+    """A lower bound (s) on the cost of every insertion of ``request`` into each vehicle (with a
+    plan), less ``COST_SLACK_S``: the search may skip a vehicle whose bound exceeds the best cost
+    found, and misses nothing.
+
+    Proof. Let the route be r_0 (anchor), r_1 .. r_n, p the pick-up, q the drop-off, d the drive
+    times (fastest paths: d(a, c) <= d(a, b) + d(b, c)). With
+    P_i = d(r_i, p) + d(p, r_{i+1}) - d(r_i, r_{i+1}) (P_n = d(r_n, p)) and Q_j the same with q,
+    :func:`~mobisim.services.drt_timing.insertion_cost_s` is, for the pick-up after r_i and the
+    drop-off after r_j:
+
+    * j > i: exactly P_i + Q_j, each term >= 0 by the triangle inequality, so >= max(P_i, Q_j);
+    * j = i: d(r_i, p) + d(p, q) + d(q, r_{i+1}) - d(r_i, r_{i+1}) (the last two terms absent
+      when i = n), >= P_i as d(p, q) + d(q, r_{i+1}) >= d(p, r_{i+1}), and >= Q_i as
+      d(r_i, p) + d(p, q) >= d(r_i, q).
+
+    So every insertion costs >= max(min_i P_i, min_j Q_j). Each drive time is >= the straight
+    line / the grid's top speed (see :mod:`mobisim.services.drt_grid`), and d(r_i, r_{i+1}) is
+    the leg's drive time itself, so P_i >= (|r_i p| + |p r_{i+1}|) / v_max - d(r_i, r_{i+1}), and
+    likewise Q_j. The bound returned is the max of the two minima of these, less the slack.
+    """
+    geometries = [route_geometry(vehicle, drive, grid).points for vehicle in vehicles]
+    sizes = np.fromiter((g.shape[1] for g in geometries), dtype=np.int64, count=len(geometries))
+    starts = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    lasts = starts + sizes - 1
+    x, y, legs = np.concatenate(geometries, axis=1)
+    inv_speed = 1.0 / grid.speed_max_mps
+    bounds = None
+    for node in (request.pickup_node, request.dropoff_node):
+        reach = np.hypot(x - grid.x_m[node], y - grid.y_m[node]) * inv_speed
+        onward = np.empty_like(reach)
+        onward[:-1] = reach[1:]
+        onward[lasts] = 0.0
+        added = np.minimum.reduceat(reach + onward - legs, starts)
+        bounds = added if bounds is None else np.maximum(bounds, added)
+    return bounds - COST_SLACK_S
+
+
 # ------------------------------------------------------------------ the fleet
 def fast_insert(
     request: DrtRequest,
@@ -356,7 +440,13 @@ def fast_insert(
 ) -> Insertion | None:
     """Twin of :func:`~mobisim.services.drt_timing.reference_insert` (exact unless
     ``approx_k`` is given: then only the ``approx_k`` vehicles with the lowest pick-up bound,
-    ties by list order, are examined)."""
+    ties by list order, are examined).
+
+    The vehicles that can make the pick-up in time are examined in order of a lower bound on
+    their cost: an idle vehicle's exact cost (drive to the pick-up + the ride), a busy one's
+    :func:`busy_cost_bounds` (when the drive source has a grid, else 0). The search stops when
+    the next bound exceeds the best cost found: no vehicle left can beat it (nor tie: a tie needs
+    an equal cost, and the bound is below the cost)."""
     if not vehicles:
         return None
     pickup, dropoff = request.pickup_node, request.dropoff_node
@@ -383,24 +473,44 @@ def fast_insert(
         if t_d > latest_dropoff:
             continue
         idle.append((to_pickup + ride, t_p, vehicle.vehicle_id, vehicle, t_d))
-    best: Insertion | None = None
-    if busy:
-        node_lists = [[v.node, *plan_windows(v).nodes, pickup, dropoff] for v in busy]
-        tables = drive.local_tables(node_lists)
-        for vehicle, times in zip(busy, tables, strict=True):
-            option = fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
-            if option is not None and (best is None or decision_key(option) < decision_key(best)):
-                best = option
     idle.sort()  # vehicle ids are unique: the tuples never compare past the id
-    for cost, t_p, vehicle_id, vehicle, t_d in idle:
-        if best is not None and (cost, t_p, vehicle_id) >= decision_key(best):
-            break  # sorted by exact cost: no idle vehicle after this one beats ``best``
-        if (
-            vehicle.battery is None
-            or energy_ok is None
-            or energy_ok(vehicle, [vehicle.node, pickup, dropoff])
-        ):
-            return Insertion(vehicle, 0, 0, t_p, t_d, cost, vehicle.version, now_s)
+    grid = getattr(drive, "grid", None)
+    if busy and grid is not None:
+        bounds = busy_cost_bounds(busy, request, drive, grid)
+        order = np.argsort(bounds, kind="stable").tolist()
+        busy_bounds = bounds[order].tolist()
+        busy = [busy[k] for k in order]
+    else:
+        busy_bounds = [-math.inf] * len(busy)
+    best: Insertion | None = None
+    best_cost = math.inf
+    at_idle = at_busy = 0
+    while at_idle < len(idle) or at_busy < len(busy):
+        idle_cost = idle[at_idle][0] if at_idle < len(idle) else math.inf
+        busy_bound = busy_bounds[at_busy] if at_busy < len(busy) else math.inf
+        if busy_bound <= idle_cost:
+            if busy_bound > best_cost:
+                break  # sorted by bound, below the cost: no vehicle left beats ``best``
+            vehicle = busy[at_busy]
+            at_busy += 1
+            times = drive.local_tables(
+                [[vehicle.node, *plan_windows(vehicle).nodes, pickup, dropoff]]
+            )[0]
+            option = fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
+        else:
+            if idle_cost > best_cost:
+                break  # idle costs are exact and sorted, busy bounds are higher still
+            cost, t_p, _vehicle_id, vehicle, t_d = idle[at_idle]
+            at_idle += 1
+            if not (
+                vehicle.battery is None
+                or energy_ok is None
+                or energy_ok(vehicle, [vehicle.node, pickup, dropoff])
+            ):
+                continue
+            option = Insertion(vehicle, 0, 0, t_p, t_d, cost, vehicle.version, now_s)
+        if option is not None and (best is None or decision_key(option) < decision_key(best)):
+            best, best_cost = option, option.cost_s
     return best
 
 

@@ -88,6 +88,7 @@ class DrtVehicle:
         self.battery: Any = None
         self.vt: Any = None  # its VehicleType when it has a battery
         self.windows: PlanWindows | None = None  # see plan_windows()
+        self.route_geometry: Any = None  # see drt_insertion_fast.route_geometry()
 
     @property
     def node(self) -> int:
