@@ -163,8 +163,7 @@ def exactness_check(town, monkeypatch, seeds=range(220)) -> dict:
     counts of mismatches, requests, accepted, rejected, plans with >= 2 riders on board, busy
     vehicles the time bound kept and busy vehicles the fast path examined (its early stop
     skipped the rest). The fast path runs on dense tables and router queries, each with and
-    without the grid of vehicles (without a grid there is no cost bound: every busy vehicle in
-    reach is examined)."""
+    without the grid of vehicles."""
     network, router, drive = town
     sources = [
         RouterDrive(router, PROFILE),
@@ -195,15 +194,13 @@ def exactness_check(town, monkeypatch, seeds=range(220)) -> dict:
                 request, inst.vehicles, NOW_S, drive.drive_s, inst.stop_s, inst.energy_ok
             )
             source = sources[seed % 5]
-            if source.grid is not None:
-                reach = source.pickup_bounds(
-                    inst.vehicles, NOW_S, request.pickup_node, request.latest_pickup_s
-                )
-                counts["in_reach"] += sum(1 for entry in reach if inst.vehicles[entry[1]].plan)
+            reach = source.pickup_bounds(
+                inst.vehicles, NOW_S, request.pickup_node, request.latest_pickup_s
+            )
+            counts["in_reach"] += sum(1 for entry in reach if inst.vehicles[entry[1]].plan)
             before = examined_busy[0]
             fast = fast_insert(request, inst.vehicles, NOW_S, source, inst.stop_s, inst.energy_ok)
-            if source.grid is not None:
-                counts["examined"] += examined_busy[0] - before
+            counts["examined"] += examined_busy[0] - before
             counts["mismatch"] += not same(fast, brute)
             counts["accepted"] += brute is not None
             counts["rejected"] += brute is None

@@ -146,6 +146,15 @@ class DenseDrive:
         """Which table set the drive times come from now (one: dense tables have no periods)."""
         return 0
 
+    #: :meth:`rows_at` gives the very floats of :meth:`local_tables` (tables can be put together
+    #: from rows, see :func:`busy_table`)
+    rows_exact = True
+
+    def rows_at(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+        """(drive times from every node to ``node``, from ``node`` to every node), s, float64
+        arrays (inf = unreachable): the same floats as :meth:`drive_s`."""
+        return self.dense.times_to[node], np.frombuffer(self.times[node])
+
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """(bound, index, start, drive to pick-up) of the vehicles whose pick-up bound (s) is
         within ``latest_s`` (less ``BOUND_SLACK_S``), in index order."""
@@ -198,6 +207,9 @@ class RouterDrive:
 
     def __init__(self, router, profile: str, grid: PickupGrid | None = None):
         self.router, self.profile, self.grid = router, profile, grid
+        #: all-pairs tables: a row is the matrix's own cells (LRU rows are Dijkstra runs from
+        #: either end, which may round a pair differently: tables are asked for then)
+        self.rows_exact = getattr(router, "mode", None) == "all_pairs"
 
     def drive_s(self, origin: int, dest: int) -> float:
         """Drive time from node ``origin`` to ``dest``, s."""
@@ -208,6 +220,12 @@ class RouterDrive:
         """The router's time-of-day period now (its tables, hence the drive times, change
         with it)."""
         return self.router.period_index()
+
+    def rows_at(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`DenseDrive.rows_at`: one reverse and one forward row of the router."""
+        to_node = self.router.times_to_s(self.profile, node)
+        from_node = self.router.times_from_s(self.profile, node)
+        return np.nan_to_num(to_node, nan=np.inf), np.nan_to_num(from_node, nan=np.inf)
 
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """As :meth:`DenseDrive.pickup_bounds`, with one router query."""
@@ -362,17 +380,17 @@ def fast_best_insertion(
 # ------------------------------------------------------------------ cost bound of a busy vehicle
 class RouteGeometry:
     """What :func:`busy_cost_bounds` reads of a vehicle's route (anchor, then the plan's stops),
-    as of ``key`` = (plan version, anchor node, drive source, its period): ``points`` is a
-    (3, stops + 1) array of the route nodes' x (m), y (m) and the drive time (s) of the leg that
-    leaves each (0 after the last stop)."""
+    as of ``key`` = (plan version, anchor node, drive source, its period): the route's ``nodes``,
+    the drive time (s) of the leg that leaves each (``legs``; 0 after the last stop) and the
+    drive times between every two of them (``table``, as :meth:`DenseDrive.local_tables`)."""
 
-    __slots__ = ("key", "points")
+    __slots__ = ("key", "legs", "nodes", "table")
 
-    def __init__(self, key: tuple, points: np.ndarray):
-        self.key, self.points = key, points
+    def __init__(self, key: tuple, nodes: np.ndarray, legs: np.ndarray, table):
+        self.key, self.nodes, self.legs, self.table = key, nodes, legs, table
 
 
-def route_geometry(vehicle: DrtVehicle, drive, grid: PickupGrid) -> RouteGeometry:
+def route_geometry(vehicle: DrtVehicle, drive) -> RouteGeometry:
     """The :class:`RouteGeometry` of ``vehicle``'s route, worked out again only when its plan,
     anchor node or the drive source's period changed (one table query for the legs)."""
     key = (vehicle.version, vehicle._node, drive, drive.period())
@@ -382,14 +400,14 @@ def route_geometry(vehicle: DrtVehicle, drive, grid: PickupGrid) -> RouteGeometr
         table = drive.local_tables([route])[0]
         legs = [table[k][k + 1] for k in range(len(route) - 1)]
         legs.append(0.0)
-        points = np.array([grid.x_m[route], grid.y_m[route], legs], dtype=np.float64)
-        geometry = vehicle.route_geometry = RouteGeometry(key, points)
+        geometry = RouteGeometry(
+            key, np.array(route, dtype=np.int64), np.array(legs, dtype=np.float64), table
+        )
+        vehicle.route_geometry = geometry
     return geometry
 
 
-def busy_cost_bounds(
-    vehicles: list[DrtVehicle], request: DrtRequest, drive, grid: PickupGrid
-) -> np.ndarray:
+def busy_cost_bounds(vehicles: list[DrtVehicle], request: DrtRequest, drive) -> np.ndarray:
     """A lower bound (s) on the cost of every insertion of ``request`` into each vehicle (with a
     plan), less ``COST_SLACK_S``: the search may skip a vehicle whose bound exceeds the best cost
     found, and misses nothing.
@@ -405,27 +423,42 @@ def busy_cost_bounds(
       when i = n), >= P_i as d(p, q) + d(q, r_{i+1}) >= d(p, r_{i+1}), and >= Q_i as
       d(r_i, p) + d(p, q) >= d(r_i, q).
 
-    So every insertion costs >= max(min_i P_i, min_j Q_j). Each drive time is >= the straight
-    line / the grid's top speed (see :mod:`mobisim.services.drt_grid`), and d(r_i, r_{i+1}) is
-    the leg's drive time itself, so P_i >= (|r_i p| + |p r_{i+1}|) / v_max - d(r_i, r_{i+1}), and
-    likewise Q_j. The bound returned is the max of the two minima of these, less the slack.
+    So every insertion costs >= max(min_i P_i, min_j Q_j), computed here exactly from one row of
+    drive times to and one from each of p and q (:meth:`DenseDrive.rows_at`), for every busy
+    vehicle at once. The slack covers the float32 rounding of stored times (the triangle
+    inequality holds for the exact path sums, within a few rounding steps for stored ones).
     """
-    geometries = [route_geometry(vehicle, drive, grid).points for vehicle in vehicles]
-    sizes = np.fromiter((g.shape[1] for g in geometries), dtype=np.int64, count=len(geometries))
+    geometries = [route_geometry(vehicle, drive) for vehicle in vehicles]
+    sizes = np.fromiter((len(g.nodes) for g in geometries), dtype=np.int64, count=len(geometries))
     starts = np.zeros(len(sizes), dtype=np.int64)
     np.cumsum(sizes[:-1], out=starts[1:])
     lasts = starts + sizes - 1
-    x, y, legs = np.concatenate(geometries, axis=1)
-    inv_speed = 1.0 / grid.speed_max_mps
+    nodes = np.concatenate([g.nodes for g in geometries])
+    legs = np.concatenate([g.legs for g in geometries])
+    onward_nodes = np.empty_like(nodes)
+    onward_nodes[:-1] = nodes[1:]
+    onward_nodes[lasts] = nodes[lasts]  # read, then zeroed: the last stop has no onward leg
     bounds = None
     for node in (request.pickup_node, request.dropoff_node):
-        reach = np.hypot(x - grid.x_m[node], y - grid.y_m[node]) * inv_speed
-        onward = np.empty_like(reach)
-        onward[:-1] = reach[1:]
+        to_node, from_node = drive.rows_at(node)
+        onward = from_node[onward_nodes]
         onward[lasts] = 0.0
-        added = np.minimum.reduceat(reach + onward - legs, starts)
+        added = np.minimum.reduceat(to_node[nodes] + onward - legs, starts)
         bounds = added if bounds is None else np.maximum(bounds, added)
     return bounds - COST_SLACK_S
+
+
+def busy_table(geometry: RouteGeometry, pickup: int, dropoff: int, rows_p, rows_d) -> list:
+    """The drive times between [anchor, plan stops..., pick-up, drop-off] (as
+    :meth:`DenseDrive.local_tables` gives them) put together from the route's cached table and
+    the rows to and from the pick-up and drop-off (:meth:`DenseDrive.rows_at`, same floats)."""
+    (to_p, from_p), (to_d, from_d) = rows_p, rows_d
+    nodes = geometry.nodes
+    col_p, col_d = to_p[nodes].tolist(), to_d[nodes].tolist()
+    table = [[*row, tp, td] for row, tp, td in zip(geometry.table, col_p, col_d, strict=True)]
+    table.append([*from_p[nodes].tolist(), float(from_p[pickup]), float(from_p[dropoff])])
+    table.append([*from_d[nodes].tolist(), float(from_d[pickup]), float(from_d[dropoff])])
+    return table
 
 
 # ------------------------------------------------------------------ the fleet
@@ -444,7 +477,7 @@ def fast_insert(
 
     The vehicles that can make the pick-up in time are examined in order of a lower bound on
     their cost: an idle vehicle's exact cost (drive to the pick-up + the ride), a busy one's
-    :func:`busy_cost_bounds` (when the drive source has a grid, else 0). The search stops when
+    :func:`busy_cost_bounds`. The search stops when
     the next bound exceeds the best cost found: no vehicle left can beat it (nor tie: a tie needs
     an equal cost, and the bound is below the cost)."""
     if not vehicles:
@@ -474,14 +507,14 @@ def fast_insert(
             continue
         idle.append((to_pickup + ride, t_p, vehicle.vehicle_id, vehicle, t_d))
     idle.sort()  # vehicle ids are unique: the tuples never compare past the id
-    grid = getattr(drive, "grid", None)
-    if busy and grid is not None:
-        bounds = busy_cost_bounds(busy, request, drive, grid)
+    if busy:
+        bounds = busy_cost_bounds(busy, request, drive)
         order = np.argsort(bounds, kind="stable").tolist()
         busy_bounds = bounds[order].tolist()
         busy = [busy[k] for k in order]
     else:
-        busy_bounds = [-math.inf] * len(busy)
+        busy_bounds = []
+    rows = (drive.rows_at(pickup), drive.rows_at(dropoff)) if busy and drive.rows_exact else None
     best: Insertion | None = None
     best_cost = math.inf
     at_idle = at_busy = 0
@@ -493,9 +526,11 @@ def fast_insert(
                 break  # sorted by bound, below the cost: no vehicle left beats ``best``
             vehicle = busy[at_busy]
             at_busy += 1
-            times = drive.local_tables(
-                [[vehicle.node, *plan_windows(vehicle).nodes, pickup, dropoff]]
-            )[0]
+            if rows is not None:
+                times = busy_table(route_geometry(vehicle, drive), pickup, dropoff, *rows)
+            else:
+                nodes = [vehicle.node, *plan_windows(vehicle).nodes, pickup, dropoff]
+                times = drive.local_tables([nodes])[0]
             option = fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
         else:
             if idle_cost > best_cost:
