@@ -121,7 +121,7 @@ class Instance:
             rider = self.request(NOW_S - float(rng.uniform(0, 900)), 1)
             if rider is None or vehicle.anchor_load + rider.party > capacity:
                 continue
-            vehicle.plan.append(PlanStop(rider, False))
+            vehicle.plan = [*vehicle.plan, PlanStop(rider, False)]
             vehicle.anchor_load += rider.party
             vehicle.version += 1
         visits = schedule(

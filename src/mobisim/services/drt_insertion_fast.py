@@ -210,6 +210,7 @@ class RouterDrive:
         #: all-pairs tables: a row is the matrix's own cells (LRU rows are Dijkstra runs from
         #: either end, which may round a pair differently: tables are asked for then)
         self.rows_exact = getattr(router, "mode", None) == "all_pairs"
+        self._rows: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def drive_s(self, origin: int, dest: int) -> float:
         """Drive time from node ``origin`` to ``dest``, s."""
@@ -222,10 +223,18 @@ class RouterDrive:
         return self.router.period_index()
 
     def rows_at(self, node: int) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`DenseDrive.rows_at`: one reverse and one forward row of the router."""
-        to_node = self.router.times_to_s(self.profile, node)
-        from_node = self.router.times_from_s(self.profile, node)
-        return np.nan_to_num(to_node, nan=np.inf), np.nan_to_num(from_node, nan=np.inf)
+        """As :meth:`DenseDrive.rows_at`: one reverse and one forward row of the router (the
+        last few kept: a request asks for its pick-up's and drop-off's more than once)."""
+        key = (node, self.period())
+        rows = self._rows.get(key)
+        if rows is None:
+            to_node = self.router.times_to_s(self.profile, node)
+            from_node = self.router.times_from_s(self.profile, node)
+            rows = np.nan_to_num(to_node, nan=np.inf), np.nan_to_num(from_node, nan=np.inf)
+            if len(self._rows) >= 8:
+                self._rows.pop(next(iter(self._rows)))
+            self._rows[key] = rows
+        return rows
 
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """As :meth:`DenseDrive.pickup_bounds`, with one router query."""
@@ -484,29 +493,27 @@ def fast_insert(
         return None
     pickup, dropoff = request.pickup_node, request.dropoff_node
     latest = request.latest_pickup_s
-    reachable = drive.pickup_bounds(vehicles, now_s, pickup, latest)
-    if approx_k is not None and len(reachable) > approx_k:
-        reachable = sorted(reachable)[:approx_k]  # by bound, then index
     ready, latest_dropoff, party = request.ready_s, request.latest_dropoff_s, request.party
     ride = drive.drive_s(pickup, dropoff)
     # empty plans: the one position pair of the reference, same arithmetic, exact cost
-    idle: list[tuple] = []  # (cost, pick-up time, vehicle id, vehicle, drop-off time)
+    idle: list[tuple] | _IdleQueue = []  # (cost, pick-up time, vehicle id, vehicle, drop-off)
     busy: list[DrtVehicle] = []
-    for bound, index, _start, to_pickup in reachable:
-        vehicle = vehicles[index]
-        if vehicle.plan:
-            busy.append(vehicle)
-            continue
-        if vehicle.anchor_load + party > vehicle.capacity:
-            continue
-        t_p = bound if bound >= ready else ready
-        if t_p > latest:
-            continue
-        t_d = t_p + stop_s + ride
-        if t_d > latest_dropoff:
-            continue
-        idle.append((to_pickup + ride, t_p, vehicle.vehicle_id, vehicle, t_d))
-    idle.sort()  # vehicle ids are unique: the tuples never compare past the id
+    if approx_k is None:
+        idle, busy = _fleet_candidates(request, vehicles, now_s, drive, stop_s, ride)
+    else:
+        reachable = drive.pickup_bounds(vehicles, now_s, pickup, latest)
+        if len(reachable) > approx_k:
+            reachable = sorted(reachable)[:approx_k]  # by bound, then index
+        for bound, index, _start, to_pickup in reachable:
+            vehicle = vehicles[index]
+            if vehicle.plan:
+                busy.append(vehicle)
+                continue
+            t_p = bound if bound >= ready else ready
+            t_d = t_p + stop_s + ride
+            if t_p <= latest and t_d <= latest_dropoff:
+                idle.append((to_pickup + ride, t_p, vehicle.vehicle_id, vehicle, t_d))
+        idle.sort()  # vehicle ids are unique: the tuples never compare past the id
     if busy:
         bounds = busy_cost_bounds(busy, request, drive)
         order = np.argsort(bounds, kind="stable").tolist()
@@ -537,6 +544,8 @@ def fast_insert(
                 break  # idle costs are exact and sorted, busy bounds are higher still
             cost, t_p, _vehicle_id, vehicle, t_d = idle[at_idle]
             at_idle += 1
+            if vehicle.anchor_load + party > vehicle.capacity:
+                continue
             if not (
                 vehicle.battery is None
                 or energy_ok is None
@@ -547,6 +556,55 @@ def fast_insert(
         if option is not None and (best is None or decision_key(option) < decision_key(best)):
             best, best_cost = option, option.cost_s
     return best
+
+
+def _fleet_candidates(
+    request: DrtRequest, vehicles: list[DrtVehicle], now_s: float, drive, stop_s: float, ride: float
+) -> tuple[_IdleQueue, list[DrtVehicle]]:
+    """The vehicles that can make the pick-up in time, with NumPy over the whole fleet (one row
+    of drive times to the pick-up, :meth:`DenseDrive.rows_at`): idle ones as (cost, pick-up
+    time, vehicle id, vehicle, drop-off time) sorted by cost (exact: drive to the pick-up + the
+    ride; those that would break the pick-up or drop-off limit left out), and busy ones in list
+    order. The arithmetic is the reference's (max, then sums in the same order)."""
+    fleet = drt_fleet(vehicles)
+    to_pickup = drive.rows_at(request.pickup_node)[0]
+    free = fleet.free_s
+    start = np.where(free >= now_s, free, now_s)
+    reach = to_pickup[fleet.nodes]
+    bound = start + reach
+    ok = bound <= request.latest_pickup_s + BOUND_SLACK_S
+    busy = [vehicles[k] for k in np.flatnonzero(ok & fleet.busy).tolist()]
+    slots = np.flatnonzero(ok & ~fleet.busy)
+    t_p = np.maximum(bound[slots], request.ready_s)
+    t_d = t_p + stop_s + ride
+    keep = (t_p <= request.latest_pickup_s) & (t_d <= request.latest_dropoff_s)
+    slots, t_p, t_d = slots[keep], t_p[keep], t_d[keep]
+    cost = reach[slots] + ride
+    order = np.argsort(cost, kind="stable")
+    return _IdleQueue(vehicles, cost[order], t_p[order], slots[order], t_d[order]), busy
+
+
+class _IdleQueue:
+    """Idle candidates sorted by cost, made into (cost, pick-up time, vehicle id, vehicle,
+    drop-off time) tuples of Python floats only when read (the search reads a few)."""
+
+    __slots__ = ("cost", "slots", "t_d", "t_p", "vehicles")
+
+    def __init__(self, vehicles, cost, t_p, slots, t_d):
+        self.vehicles, self.cost, self.t_p, self.slots, self.t_d = vehicles, cost, t_p, slots, t_d
+
+    def __len__(self) -> int:
+        return len(self.cost)
+
+    def __getitem__(self, k: int) -> tuple:
+        vehicle = self.vehicles[int(self.slots[k])]
+        return (
+            float(self.cost[k]),
+            float(self.t_p[k]),
+            vehicle.vehicle_id,
+            vehicle,
+            float(self.t_d[k]),
+        )
 
 
 # ------------------------------------------------------------------ every vehicle (batch)
