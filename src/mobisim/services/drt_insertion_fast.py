@@ -69,6 +69,11 @@ BOUND_SLACK_S = 1e-6
 #: stored times by a few such steps; 0.05 s is far above that and far below any useful cost
 COST_SLACK_S = 0.05
 
+#: separation (s) of the vehicles' values in the segmented suffix minimum of
+#: :func:`busy_cost_bounds` (5,000 vehicles: values up to 5e10 s, rounding 1e-5 s, far inside
+#: ``COST_SLACK_S``)
+SEGMENT_S = 1e7
+
 
 def _rows(matrix: np.ndarray) -> list[array]:
     """One ``array('d')`` per row of a float64 matrix (indexing gives Python floats)."""
@@ -432,9 +437,12 @@ def busy_cost_bounds(vehicles: list[DrtVehicle], request: DrtRequest, drive) -> 
       when i = n), >= P_i as d(p, q) + d(q, r_{i+1}) >= d(p, r_{i+1}), and >= Q_i as
       d(r_i, p) + d(p, q) >= d(r_i, q).
 
-    So every insertion costs >= max(min_i P_i, min_j Q_j), computed here exactly from one row of
-    drive times to and one from each of p and q (:meth:`DenseDrive.rows_at`), for every busy
-    vehicle at once. The slack covers the float32 rounding of stored times (the triangle
+    So every insertion costs >= min_i min(max(P_i, Q_i), P_i + min_{j > i} Q_j), computed here
+    from one row of drive times to and one from each of p and q (:meth:`DenseDrive.rows_at`),
+    for every busy vehicle at once. The suffix minimum over j > i runs over all vehicles
+    together with each vehicle's Q clipped to +-SEGMENT_S / 4 (clipping lowers a bound, never
+    raises it above Q) and raised by SEGMENT_S times its rank: a later vehicle's values are then
+    above every value of an earlier one and do not reach into it. The slack covers the float32 rounding of stored times (the triangle
     inequality holds for the exact path sums, within a few rounding steps for stored ones).
     """
     geometries = [route_geometry(vehicle, drive) for vehicle in vehicles]
@@ -447,14 +455,24 @@ def busy_cost_bounds(vehicles: list[DrtVehicle], request: DrtRequest, drive) -> 
     onward_nodes = np.empty_like(nodes)
     onward_nodes[:-1] = nodes[1:]
     onward_nodes[lasts] = nodes[lasts]  # read, then zeroed: the last stop has no onward leg
-    bounds = None
+    added = []  # P then Q, every position of every vehicle
     for node in (request.pickup_node, request.dropoff_node):
         to_node, from_node = drive.rows_at(node)
         onward = from_node[onward_nodes]
         onward[lasts] = 0.0
-        added = np.minimum.reduceat(to_node[nodes] + onward - legs, starts)
-        bounds = added if bounds is None else np.maximum(bounds, added)
-    return bounds - COST_SLACK_S
+        added.append(to_node[nodes] + onward - legs)
+    p_added, q_added = added
+    # min over j > i of Q_j within each vehicle (inf after its last stop): a suffix minimum
+    # run backwards over all vehicles, each vehicle's values raised by SEGMENT_S times its rank
+    # so that a later vehicle's values never reach into an earlier one's (see segment_rank)
+    rank = np.repeat(np.arange(len(sizes), dtype=np.float64), sizes) * SEGMENT_S
+    q_clipped = np.clip(q_added, -SEGMENT_S / 4, SEGMENT_S / 4) + rank
+    q_after = np.empty_like(q_clipped)
+    q_after[:-1] = np.minimum.accumulate(q_clipped[:0:-1])[::-1]
+    q_after -= rank
+    q_after[lasts] = np.inf
+    pair = np.minimum(np.maximum(p_added, q_added), p_added + q_after)
+    return np.minimum.reduceat(pair, starts) - COST_SLACK_S
 
 
 def busy_table(geometry: RouteGeometry, pickup: int, dropoff: int, rows_p, rows_d) -> list:
