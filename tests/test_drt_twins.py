@@ -18,6 +18,7 @@ import pytest
 
 from mobisim.network.load import build_network, config_for
 from mobisim.network.router import Router
+from mobisim.scenario.network_config import RouterSettings
 from mobisim.services import drt_insertion_fast
 from mobisim.services.drt_grid import PickupGrid, dense_grid, router_grid
 from mobisim.services.drt_insertion_fast import (
@@ -375,3 +376,54 @@ def test_grid_with_a_speed_too_low_is_caught(town):
 
     differ, requests, _ = grid_mismatches(town, too_slow)
     assert differ > 0, requests
+
+
+@pytest.fixture(scope="module")
+def lru_router(town):
+    """The town's router with LRU tables (rows on demand), as networks above
+    ``all_pairs_max_nodes`` get."""
+    network, _router, _drive = town
+    router = Router(network, RouterSettings(all_pairs_max_nodes=0, cache_dir=None))
+    router.add_profile(PROFILE, view="drive")
+    assert router.mode == "lru"
+    return router
+
+
+def test_bounded_rows_are_the_routers_rows_within_the_limit(town, lru_router):
+    """The time-bounded Dijkstra of LRU tables (``bounded_row``, reverse and forward) gives the
+    very floats of the router's whole rows up to the limit, and inf beyond it."""
+    network, _router, _drive = town
+    drive = RouterDrive(lru_router, PROFILE)
+    rng = np.random.default_rng(5)
+    for node in rng.integers(network.n_nodes, size=20).tolist():
+        limit_s = float(rng.uniform(60, 900))
+        to_node, from_node = drive.rows_at(node, limit_s)
+        whole_to = lru_router.times_to_s(PROFILE, node)
+        whole_from = lru_router.times_from_s(PROFILE, node)
+        for bounded, whole in ((to_node, whole_to), (from_node, whole_from)):
+            within = np.nan_to_num(whole, nan=np.inf) <= limit_s
+            assert within.sum() > 1
+            assert np.array_equal(bounded[within], whole[within])
+            assert np.all(np.isinf(bounded[~within]) | (bounded[~within] <= limit_s * (1 + 1e-9)))
+
+
+def test_fast_path_on_lru_tables_decides_as_brute_force(town, lru_router, monkeypatch):
+    """On LRU tables (bounded rows for the candidates and the cost bounds, router queries for
+    the examined vehicles) the fast path agrees with brute force over the same drive times."""
+    network, _router, drive = town
+    source = RouterDrive(lru_router, PROFILE)
+    mismatch = requests = accepted = 0
+    for seed in range(700, 712):
+        inst = Instance(drive, network.n_nodes, seed)
+        for _ in range(3):
+            request = inst.request(NOW_S + float(inst.rng.uniform(0, 300)), 3)
+            if request is None:
+                continue
+            brute = reference_insert(
+                request, inst.vehicles, NOW_S, source.drive_s, inst.stop_s, inst.energy_ok
+            )
+            fast = fast_insert(request, inst.vehicles, NOW_S, source, inst.stop_s, inst.energy_ok)
+            mismatch += not same(fast, brute)
+            requests += 1
+            accepted += brute is not None
+    assert mismatch == 0 and requests > 30 and accepted > 10

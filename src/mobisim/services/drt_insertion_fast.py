@@ -34,6 +34,7 @@ from array import array
 from operator import itemgetter
 
 import numpy as np
+from scipy.sparse.csgraph import dijkstra
 
 from mobisim.services.drt_grid import PickupGrid
 from mobisim.services.drt_plan import (
@@ -45,6 +46,7 @@ from mobisim.services.drt_plan import (
     plan_windows,
 )
 from mobisim.services.drt_timing import EnergyCheck, decision_key
+from mobisim.units import kmh_to_mps
 
 #: networks with at most this many nodes get :class:`DenseLegs` (8 n² bytes per table: 32 MB
 #: for times and as much for distances at 2,000 nodes); larger ones query the router per request
@@ -78,6 +80,22 @@ SEGMENT_S = 1e7
 def _rows(matrix: np.ndarray) -> list[array]:
     """One ``array('d')`` per row of a float64 matrix (indexing gives Python floats)."""
     return [array("d", row.tobytes()) for row in matrix]
+
+
+def bounded_row(graph, node: int, limit_s: float, time_per_weight: float = 1.0) -> np.ndarray:
+    """Drive times (s) from ``node`` along ``graph`` (a router table's ``csr``, or its
+    ``csr_reverse`` for the times *to* ``node``) up to ``limit_s``, inf beyond it or unreachable:
+    ``scipy.sparse.csgraph.dijkstra`` with ``limit``, rounded to float32 as the router stores
+    its rows (so within the limit the floats are those of the whole row of
+    :meth:`~mobisim.network.router.Router.times_to_s` / ``times_from_s``; a test holds them
+    equal)."""
+    limit = limit_s / time_per_weight * (1 + 1e-9) if limit_s >= 0 else -1.0
+    weight = dijkstra(graph, directed=True, indices=node, limit=limit)
+    times = weight.astype(np.float32).astype(np.float64)  # the router's row, as stored
+    if time_per_weight != 1.0:
+        times = times * time_per_weight  # a constant-speed profile: length / speed
+    times[~np.isfinite(weight)] = np.inf
+    return times
 
 
 class DenseLegs:
@@ -155,9 +173,10 @@ class DenseDrive:
     #: from rows, see :func:`busy_table`)
     rows_exact = True
 
-    def rows_at(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+    def rows_at(self, node: int, limit_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
         """(drive times from every node to ``node``, from ``node`` to every node), s, float64
-        arrays (inf = unreachable): the same floats as :meth:`drive_s`."""
+        arrays (inf = unreachable): the same floats as :meth:`drive_s`. Times above ``limit_s``
+        may be given as inf (:class:`RouterDrive` on LRU tables; dense rows are whole)."""
         return self.dense.times_to[node], np.frombuffer(self.times[node])
 
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
@@ -227,19 +246,35 @@ class RouterDrive:
         with it)."""
         return self.router.period_index()
 
-    def rows_at(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+    def rows_at(self, node: int, limit_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`DenseDrive.rows_at`: one reverse and one forward row of the router (the
-        last few kept: a request asks for its pick-up's and drop-off's more than once)."""
-        key = (node, self.period())
+        last few kept: a request asks for its pick-up's and drop-off's more than once).
+
+        All-pairs tables: the matrix's own rows. LRU tables: two Dijkstra runs stopped at
+        ``limit_s`` (:func:`bounded_row`; inf beyond it), instead of whole-network rows."""
+        key = (node, self.period(), None if self.rows_exact else limit_s)
         rows = self._rows.get(key)
         if rows is None:
-            to_node = self.router.times_to_s(self.profile, node)
-            from_node = self.router.times_from_s(self.profile, node)
-            rows = np.nan_to_num(to_node, nan=np.inf), np.nan_to_num(from_node, nan=np.inf)
+            if self.rows_exact or limit_s == math.inf:
+                to_node = self.router.times_to_s(self.profile, node)
+                from_node = self.router.times_from_s(self.profile, node)
+                rows = np.nan_to_num(to_node, nan=np.inf), np.nan_to_num(from_node, nan=np.inf)
+            else:
+                table = self.router.table(self.profile)
+                scale = self._time_per_weight()
+                rows = (
+                    bounded_row(table.csr_reverse, node, limit_s, scale),
+                    bounded_row(table.csr, node, limit_s, scale),
+                )
             if len(self._rows) >= 8:
                 self._rows.pop(next(iter(self._rows)))
             self._rows[key] = rows
         return rows
+
+    def _time_per_weight(self) -> float:
+        """s per unit of the profile's edge weight (1: times; 1 / speed: lengths)."""
+        prof = self.router.profiles[self.profile]
+        return 1.0 if prof.speed_kmh is None else 1.0 / kmh_to_mps(prof.speed_kmh)
 
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """As :meth:`DenseDrive.pickup_bounds`, with one router query."""
@@ -421,7 +456,9 @@ def route_geometry(vehicle: DrtVehicle, drive) -> RouteGeometry:
     return geometry
 
 
-def busy_cost_bounds(vehicles: list[DrtVehicle], request: DrtRequest, drive) -> np.ndarray:
+def busy_cost_bounds(
+    vehicles: list[DrtVehicle], request: DrtRequest, drive, now_s: float
+) -> np.ndarray:
     """A lower bound (s) on the cost of every insertion of ``request`` into each vehicle (with a
     plan), less ``COST_SLACK_S``: the search may skip a vehicle whose bound exceeds the best cost
     found, and misses nothing.
@@ -444,6 +481,8 @@ def busy_cost_bounds(vehicles: list[DrtVehicle], request: DrtRequest, drive) -> 
     raises it above Q) and raised by SEGMENT_S times its rank: a later vehicle's values are then
     above every value of an earlier one and do not reach into it. The slack covers the float32 rounding of stored times (the triangle
     inequality holds for the exact path sums, within a few rounding steps for stored ones).
+    Rows stopped at a limit L (LRU tables, :func:`bounded_row`) give min(d, L) for each time,
+    still a lower bound of it.
     """
     geometries = [route_geometry(vehicle, drive) for vehicle in vehicles]
     sizes = np.fromiter((len(g.nodes) for g in geometries), dtype=np.int64, count=len(geometries))
@@ -456,8 +495,11 @@ def busy_cost_bounds(vehicles: list[DrtVehicle], request: DrtRequest, drive) -> 
     onward_nodes[:-1] = nodes[1:]
     onward_nodes[lasts] = nodes[lasts]  # read, then zeroed: the last stop has no onward leg
     added = []  # P then Q, every position of every vehicle
+    limit_s = math.inf if drive.rows_exact else reach_limit_s(request, now_s)
     for node in (request.pickup_node, request.dropoff_node):
-        to_node, from_node = drive.rows_at(node)
+        to_node, from_node = drive.rows_at(node, limit_s)
+        if limit_s != math.inf:  # times beyond the limit are inf: the limit is below them
+            to_node, from_node = np.minimum(to_node, limit_s), np.minimum(from_node, limit_s)
         onward = from_node[onward_nodes]
         onward[lasts] = 0.0
         added.append(to_node[nodes] + onward - legs)
@@ -533,7 +575,7 @@ def fast_insert(
                 idle.append((to_pickup + ride, t_p, vehicle.vehicle_id, vehicle, t_d))
         idle.sort()  # vehicle ids are unique: the tuples never compare past the id
     if busy:
-        bounds = busy_cost_bounds(busy, request, drive)
+        bounds = busy_cost_bounds(busy, request, drive, now_s)
         order = np.argsort(bounds, kind="stable").tolist()
         busy_bounds = bounds[order].tolist()
         busy = [busy[k] for k in order]
@@ -576,6 +618,13 @@ def fast_insert(
     return best
 
 
+def reach_limit_s(request: DrtRequest, now_s: float) -> float:
+    """How far (s) rows of drive times around a request must be exact: a vehicle leaves at
+    ``now_s`` at the earliest, so one further than the time left to the latest pick-up (plus 1 s
+    for rounding) cannot make it."""
+    return max(0.0, request.latest_pickup_s - now_s) + 1.0
+
+
 def _fleet_candidates(
     request: DrtRequest, vehicles: list[DrtVehicle], now_s: float, drive, stop_s: float, ride: float
 ) -> tuple[_IdleQueue, list[DrtVehicle]]:
@@ -585,7 +634,7 @@ def _fleet_candidates(
     ride; those that would break the pick-up or drop-off limit left out), and busy ones in list
     order. The arithmetic is the reference's (max, then sums in the same order)."""
     fleet = drt_fleet(vehicles)
-    to_pickup = drive.rows_at(request.pickup_node)[0]
+    to_pickup = drive.rows_at(request.pickup_node, reach_limit_s(request, now_s))[0]
     free = fleet.free_s
     start = np.where(free >= now_s, free, now_s)
     reach = to_pickup[fleet.nodes]
