@@ -21,11 +21,11 @@ import argparse
 import cProfile
 import os
 import pstats
-import time
 
 import numpy as np
 import simpy
 
+from bench_drt_feed import feed_requests
 from mobisim.events import EventLog
 from mobisim.network.load import build_network, config_for
 from mobisim.network.router import Router
@@ -77,32 +77,21 @@ def run_case(
     departs = np.sort(rng.uniform(START_S, end_s, n_requests))
     stats = {"dispatch_s": 0.0, "served": 0, "refused": 0, "checked": 0, "feasible": 0}
 
-    def feed():
-        for i in range(n_requests):
-            if departs[i] > env.now:
-                yield env.timeout(departs[i] - env.now)
-            trip = Trip(i, i, "bench", "any", int(origins[i]), int(dests[i]), env.now)
-            tic = time.perf_counter()
-            offer = service.offers(trip, env.now)[0]
-            if offer.available:
-                service.request(trip, offer)
-            stats["dispatch_s"] += time.perf_counter() - tic
-            if offer.available:
-                stats["served"] += 1
-                continue
-            stats["refused"] += 1
-            if stats["checked"] < brute and stats["refused"] % 3 == 1:  # spread over the run
-                planned = service._plan_request(trip, env.now)
-                if isinstance(planned, str):
-                    continue
-                drive = service.fleet_view._drive
-                found = reference_insert(
-                    planned[0], service.vehicles, env.now, drive.drive_s, config.stop_s
-                )
-                stats["checked"] += 1
-                stats["feasible"] += found is not None
+    def check(trip: Trip) -> None:
+        """Brute force over every vehicle for a sample of the rejections (spread over the run)."""
+        if stats["checked"] >= brute or stats["refused"] % 3 != 1:
+            return
+        planned = service._plan_request(trip, env.now)
+        if isinstance(planned, str):
+            return
+        drive = service.fleet_view._drive
+        found = reference_insert(
+            planned[0], service.vehicles, env.now, drive.drive_s, config.stop_s
+        )
+        stats["checked"] += 1
+        stats["feasible"] += found is not None
 
-    env.process(feed())
+    env.process(feed_requests(env, service, origins, dests, departs, stats, check))
     env.run(until=end_s + 3600)
     service.finish(env.now)
     stats["requests"] = n_requests
