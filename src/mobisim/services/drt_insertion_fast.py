@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import weakref
 from array import array
+from itertools import pairwise
 from operator import itemgetter
 
 import numpy as np
@@ -235,6 +236,7 @@ class RouterDrive:
         #: either end, which may round a pair differently: tables are asked for then)
         self.rows_exact = getattr(router, "mode", None) == "all_pairs"
         self._rows: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._legs: dict[tuple[int, int, int], float] = {}
 
     def drive_s(self, origin: int, dest: int) -> float:
         """Drive time from node ``origin`` to ``dest``, s."""
@@ -270,6 +272,17 @@ class RouterDrive:
                 self._rows.pop(next(iter(self._rows)))
             self._rows[key] = rows
         return rows
+
+    def leg_s(self, origin: int, dest: int) -> float:
+        """:meth:`drive_s` remembered per pair and period (a plan's legs are asked again each
+        time the plan changes; the memory is cleared at 500,000 pairs)."""
+        key = (origin, dest, self.period())
+        time_s = self._legs.get(key)
+        if time_s is None:
+            if len(self._legs) >= 500_000:
+                self._legs.clear()
+            time_s = self._legs[key] = self.drive_s(origin, dest)
+        return time_s
 
     def _time_per_weight(self) -> float:
         """s per unit of the profile's edge weight (1: times; 1 / speed: lengths)."""
@@ -446,8 +459,12 @@ def route_geometry(vehicle: DrtVehicle, drive) -> RouteGeometry:
     geometry = vehicle.route_geometry
     if geometry is None or geometry.key != key:
         route = [vehicle._node, *plan_windows(vehicle).nodes]
-        table = drive.local_tables([route])[0]
-        legs = [table[k][k + 1] for k in range(len(route) - 1)]
+        if drive.rows_exact:
+            table = drive.local_tables([route])[0]
+            legs = [table[k][k + 1] for k in range(len(route) - 1)]
+        else:  # LRU tables: the legs only, each asked once (see RouterDrive.leg_s)
+            table = None
+            legs = [drive.leg_s(a, b) for a, b in pairwise(route)]
         legs.append(0.0)
         geometry = RouteGeometry(
             key, np.array(route, dtype=np.int64), np.array(legs, dtype=np.float64), table
@@ -495,7 +512,7 @@ def busy_cost_bounds(
     onward_nodes[:-1] = nodes[1:]
     onward_nodes[lasts] = nodes[lasts]  # read, then zeroed: the last stop has no onward leg
     added = []  # P then Q, every position of every vehicle
-    limit_s = math.inf if drive.rows_exact else reach_limit_s(request, now_s)
+    limit_s = math.inf if drive.rows_exact else plan_limit_s(request, vehicles, now_s)
     for node in (request.pickup_node, request.dropoff_node):
         to_node, from_node = drive.rows_at(node, limit_s)
         if limit_s != math.inf:  # times beyond the limit are inf: the limit is below them
@@ -524,6 +541,19 @@ def busy_table(geometry: RouteGeometry, pickup: int, dropoff: int, rows_p, rows_
     (to_p, from_p), (to_d, from_d) = rows_p, rows_d
     nodes = geometry.nodes
     col_p, col_d = to_p[nodes].tolist(), to_d[nodes].tolist()
+    if geometry.table is None:  # LRU tables: fast_best_insertion reads consecutive legs only
+        n = len(nodes)
+        legs = geometry.legs.tolist()
+        table = []
+        for k in range(n):
+            row = [math.inf] * n
+            if k + 1 < n:
+                row[k + 1] = legs[k]
+            row[k] = 0.0
+            table.append([*row, col_p[k], col_d[k]])
+        table.append([*from_p[nodes].tolist(), float(from_p[pickup]), float(from_p[dropoff])])
+        table.append([*from_d[nodes].tolist(), float(from_d[pickup]), float(from_d[dropoff])])
+        return table
     table = [[*row, tp, td] for row, tp, td in zip(geometry.table, col_p, col_d, strict=True)]
     table.append([*from_p[nodes].tolist(), float(from_p[pickup]), float(from_p[dropoff])])
     table.append([*from_d[nodes].tolist(), float(from_d[pickup]), float(from_d[dropoff])])
@@ -581,7 +611,10 @@ def fast_insert(
         busy = [busy[k] for k in order]
     else:
         busy_bounds = []
-    rows = (drive.rows_at(pickup), drive.rows_at(dropoff)) if busy and drive.rows_exact else None
+    rows = None
+    if busy:
+        limit_s = math.inf if drive.rows_exact else plan_limit_s(request, busy, now_s)
+        rows = (drive.rows_at(pickup, limit_s), drive.rows_at(dropoff, limit_s))
     best: Insertion | None = None
     best_cost = math.inf
     at_idle = at_busy = 0
@@ -593,11 +626,7 @@ def fast_insert(
                 break  # sorted by bound, below the cost: no vehicle left beats ``best``
             vehicle = busy[at_busy]
             at_busy += 1
-            if rows is not None:
-                times = busy_table(route_geometry(vehicle, drive), pickup, dropoff, *rows)
-            else:
-                nodes = [vehicle.node, *plan_windows(vehicle).nodes, pickup, dropoff]
-                times = drive.local_tables([nodes])[0]
+            times = busy_table(route_geometry(vehicle, drive), pickup, dropoff, *rows)
             option = fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
         else:
             if idle_cost > best_cost:
@@ -623,6 +652,19 @@ def reach_limit_s(request: DrtRequest, now_s: float) -> float:
     ``now_s`` at the earliest, so one further than the time left to the latest pick-up (plus 1 s
     for rounding) cannot make it."""
     return max(0.0, request.latest_pickup_s - now_s) + 1.0
+
+
+def plan_limit_s(request: DrtRequest, vehicles: list[DrtVehicle], now_s: float) -> float:
+    """How long (s) a leg of a feasible new plan of any of ``vehicles`` can be: every leg ends at
+    a stop served by its latest time, and the vehicle leaves at ``now_s`` at the earliest; so
+    rows stopped there (plus 1 s for rounding) hold every leg such a plan drives, and a longer
+    one (inf in those rows) makes the plan infeasible, as in the reference."""
+    latest = request.latest_dropoff_s
+    for vehicle in vehicles:
+        stops_latest = plan_windows(vehicle).latest_s
+        if stops_latest:
+            latest = max(latest, max(stops_latest))
+    return max(0.0, latest - now_s) + 1.0
 
 
 def _fleet_candidates(
