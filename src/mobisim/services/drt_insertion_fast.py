@@ -8,18 +8,19 @@ which one wins. This module finds the same one faster, by three means that chang
   ``max(free, now) + drive(anchor → pick-up)`` (every route to the pick-up starts at the anchor and
   shortest drive times obey the triangle inequality), so a vehicle whose bound is past the latest
   pick-up is skipped (the bound is taken ``BOUND_SLACK_S`` lower, so float rounding in path sums
-  never skips a feasible vehicle). Vehicles with an empty plan have an exact cost
-  (drive to the pick-up + direct ride): they are examined in cost order and the search stops at
-  the first that beats nothing found so far. Vehicles with a plan have no useful cost bound (the
-  added drive can be ~0 when the trip lies on their route), so each that passes the time bound is
-  examined;
+  never skips a feasible vehicle), for the whole fleet at once from one row of drive times to the
+  pick-up (:func:`_fleet_candidates`). Idle vehicles have an exact cost (drive to the pick-up +
+  direct ride), busy ones a lower bound on it (:func:`busy_cost_bounds`, proof there); all are
+  examined in the order of these numbers and the search stops when the next one exceeds the best
+  cost found;
 * **incremental timing** (:func:`fast_best_insertion`): the old plan's departures are worked out
   once; a position pair is dropped as soon as one stop breaks a limit, later pick-up positions
   once the vehicle leaves too late, and the rest of the plan is not re-timed once the delay is
   absorbed (its times are then those of the old, feasible plan);
 * **plain floats**: on networks with the router's all-pairs tables and at most
   ``DENSE_MAX_NODES`` nodes, drive times are read from one float row per node
-  (:class:`DenseLegs`); larger networks ask the router once per request for every pair needed.
+  (:class:`DenseLegs`); larger networks read the router's rows around the request (on LRU
+  tables, Dijkstra runs stopped at a limit: :func:`bounded_row`) and the plans' cached legs.
 
 Approximation (off by default): ``approx_k`` examines only the K vehicles with the lowest
 pick-up bound, as mobisim did before exact search; it can reject a request that another vehicle
