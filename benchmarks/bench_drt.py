@@ -18,10 +18,11 @@ import time
 import numpy as np
 import simpy
 
+from bench_drt_feed import feed_requests
 from mobisim.events import EventLog
 from mobisim.network.load import build_network, config_for
 from mobisim.network.router import Router
-from mobisim.services.base import ServiceContext, Trip
+from mobisim.services.base import ServiceContext
 from mobisim.services.drt import DrtConfig, DrtService
 from mobisim.services.drt_insertion_fast import dense_legs
 
@@ -56,21 +57,7 @@ def run_case(
     departs = np.sort(rng.uniform(START_S, END_S - 3600, n_requests))
     stats = {"dispatch_s": 0.0, "served": 0, "refused": 0}
 
-    def feed():
-        for i in range(n_requests):
-            if departs[i] > env.now:
-                yield env.timeout(departs[i] - env.now)
-            trip = Trip(i, i, "bench", "any", int(origins[i]), int(dests[i]), env.now)
-            tic = time.perf_counter()
-            offer = service.offers(trip, env.now)[0]
-            if offer.available:
-                service.request(trip, offer)
-                stats["served"] += 1
-            else:
-                stats["refused"] += 1
-            stats["dispatch_s"] += time.perf_counter() - tic
-
-    env.process(feed())
+    env.process(feed_requests(env, service, origins, dests, departs, stats))
     tic = time.perf_counter()
     env.run(until=END_S + 3600)
     service.finish(env.now)

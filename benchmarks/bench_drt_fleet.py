@@ -4,14 +4,13 @@ Each case is a synthetic new town of ``KM2_PER_VEHICLE`` km² and ``NODES_PER_VE
 per vehicle, with ``REQUESTS_PER_VEHICLE_H`` requests per vehicle and hour (uniform origins,
 destinations and times) over a ``--hours`` window, served door to door by the real DrtService
 (exact search, default limits, rejected at once when no vehicle can serve). ``ms/request`` is
-the wall time of offers() + request() per request; ``grid`` is the exact vehicle grid of
-:mod:`mobisim.services.drt_grid`, ``none`` the bound over the whole fleet (``--compare``), run
-side by side in one session. A sample of rejected requests is checked by brute force
+the wall time of offers() + request() per request; ``router`` is the router's storage (all-pairs
+tables up to 6,000 nodes, LRU rows with time-bounded Dijkstra for the dispatcher above). A sample of rejected requests is checked by brute force
 (:func:`~mobisim.services.drt_timing.reference_insert` over every vehicle at the moment of the
 rejection): ``rejected feasible`` must be 0.
 
     python benchmarks/bench_drt_fleet.py                         # 100, 1,000, 5,000 vehicles
-    python benchmarks/bench_drt_fleet.py --fleets 100 1000 --compare
+    python benchmarks/bench_drt_fleet.py --fleets 100 1000 --hours 0.25 --rate 8 --brute 3
     python benchmarks/bench_drt_fleet.py --fleets 2000 --profile   # cProfile of one case
 """
 
@@ -21,15 +20,14 @@ import argparse
 import cProfile
 import os
 import pstats
-import time
 
 import numpy as np
 import simpy
 
+from bench_drt_feed import feed_requests
 from mobisim.events import EventLog
 from mobisim.network.load import build_network, config_for
 from mobisim.network.router import Router
-from mobisim.services import drt_insertion_fast
 from mobisim.services.base import ServiceContext, Trip
 from mobisim.services.drt import DrtConfig, DrtService
 from mobisim.services.drt_timing import reference_insert
@@ -59,10 +57,9 @@ def town(n_vehicles: int):
 
 
 def run_case(
-    network, router, n_vehicles: int, hours: float, grid: bool, rate: float, brute: int, seed=0
+    network, router, n_vehicles: int, hours: float, rate: float, brute: int, seed=0
 ) -> dict:
     """One window of demand; timings and outcomes."""
-    drt_insertion_fast.GRID_MIN = 48 if grid else 10**12
     end_s = START_S + hours * 3600.0
     n_requests = int(rate * n_vehicles * hours)
     env = simpy.Environment(initial_time=START_S)
@@ -71,38 +68,27 @@ def run_case(
     config = DrtConfig(name="drt", vehicles=n_vehicles, capacity_pax=8, queue_requests=False)
     service = DrtService(config, ctx)
     service.start()
-    _ = service.fleet_view  # the drive source and its grid, built outside the timing
+    _ = service.fleet_view  # the drive source, built outside the timing
     origins = rng.integers(0, network.n_nodes, n_requests)
     dests = rng.integers(0, network.n_nodes, n_requests)
     departs = np.sort(rng.uniform(START_S, end_s, n_requests))
     stats = {"dispatch_s": 0.0, "served": 0, "refused": 0, "checked": 0, "feasible": 0}
 
-    def feed():
-        for i in range(n_requests):
-            if departs[i] > env.now:
-                yield env.timeout(departs[i] - env.now)
-            trip = Trip(i, i, "bench", "any", int(origins[i]), int(dests[i]), env.now)
-            tic = time.perf_counter()
-            offer = service.offers(trip, env.now)[0]
-            if offer.available:
-                service.request(trip, offer)
-            stats["dispatch_s"] += time.perf_counter() - tic
-            if offer.available:
-                stats["served"] += 1
-                continue
-            stats["refused"] += 1
-            if stats["checked"] < brute and stats["refused"] % 3 == 1:  # spread over the run
-                planned = service._plan_request(trip, env.now)
-                if isinstance(planned, str):
-                    continue
-                drive = service.fleet_view._drive
-                found = reference_insert(
-                    planned[0], service.vehicles, env.now, drive.drive_s, config.stop_s
-                )
-                stats["checked"] += 1
-                stats["feasible"] += found is not None
+    def check(trip: Trip) -> None:
+        """Brute force over every vehicle for a sample of the rejections (spread over the run)."""
+        if stats["checked"] >= brute or stats["refused"] % 3 != 1:
+            return
+        planned = service._plan_request(trip, env.now)
+        if isinstance(planned, str):
+            return
+        drive = service.fleet_view._drive
+        found = reference_insert(
+            planned[0], service.vehicles, env.now, drive.drive_s, config.stop_s
+        )
+        stats["checked"] += 1
+        stats["feasible"] += found is not None
 
-    env.process(feed())
+    env.process(feed_requests(env, service, origins, dests, departs, stats, check))
     env.run(until=end_s + 3600)
     service.finish(env.now)
     stats["requests"] = n_requests
@@ -117,34 +103,32 @@ def main() -> None:
         "--rate", type=float, default=REQUESTS_PER_VEHICLE_H, help="requests/vehicle/h"
     )
     parser.add_argument("--brute", type=int, default=5, help="rejections checked by brute force")
-    parser.add_argument("--compare", action="store_true", help="also without the grid")
-    parser.add_argument("--profile", action="store_true", help="cProfile each case (grid)")
+    parser.add_argument("--profile", action="store_true", help="cProfile each case")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}")
     header = (
-        f"{'vehicles':>8} {'nodes':>6} {'km2':>5} {'search':>6} {'requests':>8} {'booked':>7} "
+        f"{'vehicles':>8} {'nodes':>6} {'km2':>5} {'router':>9} {'requests':>8} {'booked':>7} "
         f"{'refused':>7} {'ms/request':>10} {'brute checked':>13} {'rejected feasible':>17}"
     )
     print(header)
     print("-" * len(header))
     for n_vehicles in args.fleets:
         network, router = town(n_vehicles)
-        for grid in [True, False] if args.compare else [True]:
-            profiler = cProfile.Profile() if args.profile else None
-            if profiler:
-                profiler.enable()
-            s = run_case(network, router, n_vehicles, args.hours, grid, args.rate, args.brute)
-            if profiler:
-                profiler.disable()
-            print(
-                f"{n_vehicles:>8} {network.n_nodes:>6} {KM2_PER_VEHICLE * n_vehicles:>5.0f} "
-                f"{'grid' if grid else 'none':>6} {s['requests']:>8} {s['served']:>7} "
-                f"{s['refused']:>7} {1000 * s['dispatch_s'] / s['requests']:>10.2f} "
-                f"{s['checked']:>13} {s['feasible']:>17}",
-                flush=True,
-            )
-            if profiler:
-                pstats.Stats(profiler).sort_stats("tottime").print_stats(8)
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler:
+            profiler.enable()
+        s = run_case(network, router, n_vehicles, args.hours, args.rate, args.brute)
+        if profiler:
+            profiler.disable()
+        print(
+            f"{n_vehicles:>8} {network.n_nodes:>6} {KM2_PER_VEHICLE * n_vehicles:>5.0f} "
+            f"{router.mode:>9} {s['requests']:>8} {s['served']:>7} "
+            f"{s['refused']:>7} {1000 * s['dispatch_s'] / s['requests']:>10.2f} "
+            f"{s['checked']:>13} {s['feasible']:>17}",
+            flush=True,
+        )
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(8)
     print(f"load average at end: {os.getloadavg()}")
 
 

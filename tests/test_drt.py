@@ -478,7 +478,7 @@ def test_plan_windows_follow_every_plan_change():
         windows = plan_windows(vehicle)
         assert listed(windows) == stop_by_stop(vehicle)
         assert plan_windows(vehicle) is windows  # kept while the plan is unchanged
-    vehicle.plan.pop(0)  # served, as DrtService._serve_next does
+    vehicle.plan = vehicle.plan[1:]  # served, as DrtService._serve_next does
     vehicle.version += 1
     assert listed(plan_windows(vehicle)) == stop_by_stop(vehicle)
 

@@ -444,7 +444,7 @@ class DrtService(Service):
     def _serve_next(self, vehicle: DrtVehicle):
         """Commit to the first stop of the plan: drive, wait for the rider if early, serve, dwell."""
         env, cfg = self.ctx.env, self.config
-        stop = vehicle.plan.pop(0)
+        stop, vehicle.plan = vehicle.plan[0], vehicle.plan[1:]  # a new list: see DrtVehicle.plan
         vehicle.version += 1
         time_s, distance_m = self.leg(vehicle.node, stop.node)
         served_s = max(env.now + time_s, stop.earliest_s)

@@ -1,6 +1,8 @@
 """Which vehicles can possibly reach a pick-up in time: a grid of the vehicles' anchors.
 
-The exact candidate search (:mod:`mobisim.services.drt_insertion_fast`) keeps a vehicle only if
+Used by the batch options (:func:`~mobisim.services.drt_insertion_fast.fast_options`) and the
+``approx_k`` approximation; the exact single-request search reads one row of drive times to the
+pick-up for the whole fleet instead. The candidate search keeps a vehicle only if
 ``max(free, now) + drive(anchor → pick-up) <= latest pick-up``. Asking that of every vehicle costs
 O(fleet) per request. This grid asks it only of the vehicles that are not ruled out by a
 *valid lower bound* on the drive time:

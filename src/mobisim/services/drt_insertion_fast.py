@@ -8,18 +8,19 @@ which one wins. This module finds the same one faster, by three means that chang
   ``max(free, now) + drive(anchor → pick-up)`` (every route to the pick-up starts at the anchor and
   shortest drive times obey the triangle inequality), so a vehicle whose bound is past the latest
   pick-up is skipped (the bound is taken ``BOUND_SLACK_S`` lower, so float rounding in path sums
-  never skips a feasible vehicle). Vehicles with an empty plan have an exact cost
-  (drive to the pick-up + direct ride): they are examined in cost order and the search stops at
-  the first that beats nothing found so far. Vehicles with a plan have no useful cost bound (the
-  added drive can be ~0 when the trip lies on their route), so each that passes the time bound is
-  examined;
+  never skips a feasible vehicle), for the whole fleet at once from one row of drive times to the
+  pick-up (:func:`_fleet_candidates`). Idle vehicles have an exact cost (drive to the pick-up +
+  direct ride), busy ones a lower bound on it (:func:`busy_cost_bounds`, proof there); all are
+  examined in the order of these numbers and the search stops when the next one exceeds the best
+  cost found;
 * **incremental timing** (:func:`fast_best_insertion`): the old plan's departures are worked out
   once; a position pair is dropped as soon as one stop breaks a limit, later pick-up positions
   once the vehicle leaves too late, and the rest of the plan is not re-timed once the delay is
   absorbed (its times are then those of the old, feasible plan);
 * **plain floats**: on networks with the router's all-pairs tables and at most
   ``DENSE_MAX_NODES`` nodes, drive times are read from one float row per node
-  (:class:`DenseLegs`); larger networks ask the router once per request for every pair needed.
+  (:class:`DenseLegs`); larger networks read the router's rows around the request (on LRU
+  tables, Dijkstra runs stopped at a limit: :func:`bounded_row`) and the plans' cached legs.
 
 Approximation (off by default): ``approx_k`` examines only the K vehicles with the lowest
 pick-up bound, as mobisim did before exact search; it can reject a request that another vehicle
@@ -31,9 +32,11 @@ from __future__ import annotations
 import math
 import weakref
 from array import array
+from itertools import pairwise
 from operator import itemgetter
 
 import numpy as np
+from scipy.sparse.csgraph import dijkstra
 
 from mobisim.services.drt_grid import PickupGrid
 from mobisim.services.drt_plan import (
@@ -45,6 +48,7 @@ from mobisim.services.drt_plan import (
     plan_windows,
 )
 from mobisim.services.drt_timing import EnergyCheck, decision_key
+from mobisim.units import kmh_to_mps
 
 #: networks with at most this many nodes get :class:`DenseLegs` (8 n² bytes per table: 32 MB
 #: for times and as much for distances at 2,000 nodes); larger ones query the router per request
@@ -63,10 +67,37 @@ GRID_MIN = 48
 #: path times (1e-12 s at a day's clock) can never prune a vehicle that could make it
 BOUND_SLACK_S = 1e-6
 
+#: busy vehicles' cost bounds (:func:`busy_cost_bounds`) are lowered by this much (s) before the
+#: search stops on them: the router stores drive times as float32 (a cell is the exact path sum
+#: rounded, 2.4e-4 s at 3,600 s), so the triangle inequality the bound rests on can fail between
+#: stored times by a few such steps; 0.05 s is far above that and far below any useful cost
+COST_SLACK_S = 0.05
+
+#: separation (s) of the vehicles' values in the segmented suffix minimum of
+#: :func:`busy_cost_bounds` (5,000 vehicles: values up to 5e10 s, rounding 1e-5 s, far inside
+#: ``COST_SLACK_S``)
+SEGMENT_S = 1e7
+
 
 def _rows(matrix: np.ndarray) -> list[array]:
     """One ``array('d')`` per row of a float64 matrix (indexing gives Python floats)."""
     return [array("d", row.tobytes()) for row in matrix]
+
+
+def bounded_row(graph, node: int, limit_s: float, time_per_weight: float = 1.0) -> np.ndarray:
+    """Drive times (s) from ``node`` along ``graph`` (a router table's ``csr``, or its
+    ``csr_reverse`` for the times *to* ``node``) up to ``limit_s``, inf beyond it or unreachable:
+    ``scipy.sparse.csgraph.dijkstra`` with ``limit``, rounded to float32 as the router stores
+    its rows (so within the limit the floats are those of the whole row of
+    :meth:`~mobisim.network.router.Router.times_to_s` / ``times_from_s``; a test holds them
+    equal)."""
+    limit = limit_s / time_per_weight * (1 + 1e-9) if limit_s >= 0 else -1.0
+    weight = dijkstra(graph, directed=True, indices=node, limit=limit)
+    times = weight.astype(np.float32).astype(np.float64)  # the router's row, as stored
+    if time_per_weight != 1.0:
+        times = times * time_per_weight  # a constant-speed profile: length / speed
+    times[~np.isfinite(weight)] = np.inf
+    return times
 
 
 class DenseLegs:
@@ -136,6 +167,20 @@ class DenseDrive:
         """Drive time from node ``origin`` to ``dest``, s."""
         return self.times[origin][dest]
 
+    def period(self) -> int:
+        """Which table set the drive times come from now (one: dense tables have no periods)."""
+        return 0
+
+    #: :meth:`rows_at` gives the very floats of :meth:`local_tables` (tables can be put together
+    #: from rows, see :func:`busy_table`)
+    rows_exact = True
+
+    def rows_at(self, node: int, limit_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
+        """(drive times from every node to ``node``, from ``node`` to every node), s, float64
+        arrays (inf = unreachable): the same floats as :meth:`drive_s`. Times above ``limit_s``
+        may be given as inf (:class:`RouterDrive` on LRU tables; dense rows are whole)."""
+        return self.dense.times_to[node], np.frombuffer(self.times[node])
+
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """(bound, index, start, drive to pick-up) of the vehicles whose pick-up bound (s) is
         within ``latest_s`` (less ``BOUND_SLACK_S``), in index order."""
@@ -188,11 +233,62 @@ class RouterDrive:
 
     def __init__(self, router, profile: str, grid: PickupGrid | None = None):
         self.router, self.profile, self.grid = router, profile, grid
+        #: all-pairs tables: a row is the matrix's own cells (LRU rows are Dijkstra runs from
+        #: either end, which may round a pair differently: tables are asked for then)
+        self.rows_exact = getattr(router, "mode", None) == "all_pairs"
+        self._rows: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._legs: dict[tuple[int, int, int], float] = {}
 
     def drive_s(self, origin: int, dest: int) -> float:
         """Drive time from node ``origin`` to ``dest``, s."""
         time_s = float(self.router.travel_times_s(self.profile, origin, dest))
         return math.inf if math.isnan(time_s) else time_s
+
+    def period(self) -> int:
+        """The router's time-of-day period now (its tables, hence the drive times, change
+        with it)."""
+        return self.router.period_index()
+
+    def rows_at(self, node: int, limit_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`DenseDrive.rows_at`: one reverse and one forward row of the router (the
+        last few kept: a request asks for its pick-up's and drop-off's more than once).
+
+        All-pairs tables: the matrix's own rows. LRU tables: two Dijkstra runs stopped at
+        ``limit_s`` (:func:`bounded_row`; inf beyond it), instead of whole-network rows."""
+        key = (node, self.period(), None if self.rows_exact else limit_s)
+        rows = self._rows.get(key)
+        if rows is None:
+            if self.rows_exact or limit_s == math.inf:
+                to_node = self.router.times_to_s(self.profile, node)
+                from_node = self.router.times_from_s(self.profile, node)
+                rows = np.nan_to_num(to_node, nan=np.inf), np.nan_to_num(from_node, nan=np.inf)
+            else:
+                table = self.router.table(self.profile)
+                scale = self._time_per_weight()
+                rows = (
+                    bounded_row(table.csr_reverse, node, limit_s, scale),
+                    bounded_row(table.csr, node, limit_s, scale),
+                )
+            if len(self._rows) >= 8:
+                self._rows.pop(next(iter(self._rows)))
+            self._rows[key] = rows
+        return rows
+
+    def leg_s(self, origin: int, dest: int) -> float:
+        """:meth:`drive_s` remembered per pair and period (a plan's legs are asked again each
+        time the plan changes; the memory is cleared at 500,000 pairs)."""
+        key = (origin, dest, self.period())
+        time_s = self._legs.get(key)
+        if time_s is None:
+            if len(self._legs) >= 500_000:
+                self._legs.clear()
+            time_s = self._legs[key] = self.drive_s(origin, dest)
+        return time_s
+
+    def _time_per_weight(self) -> float:
+        """s per unit of the profile's edge weight (1: times; 1 / speed: lengths)."""
+        prof = self.router.profiles[self.profile]
+        return 1.0 if prof.speed_kmh is None else 1.0 / kmh_to_mps(prof.speed_kmh)
 
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """As :meth:`DenseDrive.pickup_bounds`, with one router query."""
@@ -344,6 +440,127 @@ def fast_best_insertion(
     return best
 
 
+# ------------------------------------------------------------------ cost bound of a busy vehicle
+class RouteGeometry:
+    """What :func:`busy_cost_bounds` reads of a vehicle's route (anchor, then the plan's stops),
+    as of ``key`` = (plan version, anchor node, drive source, its period): the route's ``nodes``,
+    the drive time (s) of the leg that leaves each (``legs``; 0 after the last stop) and the
+    drive times between every two of them (``table``, as :meth:`DenseDrive.local_tables`)."""
+
+    __slots__ = ("key", "legs", "nodes", "table")
+
+    def __init__(self, key: tuple, nodes: np.ndarray, legs: np.ndarray, table):
+        self.key, self.nodes, self.legs, self.table = key, nodes, legs, table
+
+
+def route_geometry(vehicle: DrtVehicle, drive) -> RouteGeometry:
+    """The :class:`RouteGeometry` of ``vehicle``'s route, worked out again only when its plan,
+    anchor node or the drive source's period changed (one table query for the legs)."""
+    key = (vehicle.version, vehicle._node, drive, drive.period())
+    geometry = vehicle.route_geometry
+    if geometry is None or geometry.key != key:
+        route = [vehicle._node, *plan_windows(vehicle).nodes]
+        if drive.rows_exact:
+            table = drive.local_tables([route])[0]
+            legs = [table[k][k + 1] for k in range(len(route) - 1)]
+        else:  # LRU tables: the legs only, each asked once (see RouterDrive.leg_s)
+            table = None
+            legs = [drive.leg_s(a, b) for a, b in pairwise(route)]
+        legs.append(0.0)
+        geometry = RouteGeometry(
+            key, np.array(route, dtype=np.int64), np.array(legs, dtype=np.float64), table
+        )
+        vehicle.route_geometry = geometry
+    return geometry
+
+
+def busy_cost_bounds(
+    vehicles: list[DrtVehicle], request: DrtRequest, drive, now_s: float
+) -> np.ndarray:
+    """A lower bound (s) on the cost of every insertion of ``request`` into each vehicle (with a
+    plan), less ``COST_SLACK_S``: the search may skip a vehicle whose bound exceeds the best cost
+    found, and misses nothing.
+
+    Proof. Let the route be r_0 (anchor), r_1 .. r_n, p the pick-up, q the drop-off, d the drive
+    times (fastest paths: d(a, c) <= d(a, b) + d(b, c)). With
+    P_i = d(r_i, p) + d(p, r_{i+1}) - d(r_i, r_{i+1}) (P_n = d(r_n, p)) and Q_j the same with q,
+    :func:`~mobisim.services.drt_timing.insertion_cost_s` is, for the pick-up after r_i and the
+    drop-off after r_j:
+
+    * j > i: exactly P_i + Q_j, each term >= 0 by the triangle inequality, so >= max(P_i, Q_j);
+    * j = i: d(r_i, p) + d(p, q) + d(q, r_{i+1}) - d(r_i, r_{i+1}) (the last two terms absent
+      when i = n), >= P_i as d(p, q) + d(q, r_{i+1}) >= d(p, r_{i+1}), and >= Q_i as
+      d(r_i, p) + d(p, q) >= d(r_i, q).
+
+    So every insertion costs >= min_i min(max(P_i, Q_i), P_i + min_{j > i} Q_j), computed here
+    from one row of drive times to and one from each of p and q (:meth:`DenseDrive.rows_at`),
+    for every busy vehicle at once. The suffix minimum over j > i runs over all vehicles
+    together with each vehicle's Q clipped to +-SEGMENT_S / 4 (clipping lowers a bound, never
+    raises it above Q) and raised by SEGMENT_S times its rank: a later vehicle's values are then
+    above every value of an earlier one and do not reach into it. The slack covers the float32 rounding of stored times (the triangle
+    inequality holds for the exact path sums, within a few rounding steps for stored ones).
+    Rows stopped at a limit L (LRU tables, :func:`bounded_row`) give min(d, L) for each time,
+    still a lower bound of it.
+    """
+    geometries = [route_geometry(vehicle, drive) for vehicle in vehicles]
+    sizes = np.fromiter((len(g.nodes) for g in geometries), dtype=np.int64, count=len(geometries))
+    starts = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    lasts = starts + sizes - 1
+    nodes = np.concatenate([g.nodes for g in geometries])
+    legs = np.concatenate([g.legs for g in geometries])
+    onward_nodes = np.empty_like(nodes)
+    onward_nodes[:-1] = nodes[1:]
+    onward_nodes[lasts] = nodes[lasts]  # read, then zeroed: the last stop has no onward leg
+    added = []  # P then Q, every position of every vehicle
+    limit_s = math.inf if drive.rows_exact else plan_limit_s(request, vehicles, now_s)
+    for node in (request.pickup_node, request.dropoff_node):
+        to_node, from_node = drive.rows_at(node, limit_s)
+        if limit_s != math.inf:  # times beyond the limit are inf: the limit is below them
+            to_node, from_node = np.minimum(to_node, limit_s), np.minimum(from_node, limit_s)
+        onward = from_node[onward_nodes]
+        onward[lasts] = 0.0
+        added.append(to_node[nodes] + onward - legs)
+    p_added, q_added = added
+    # min over j > i of Q_j within each vehicle (inf after its last stop): a suffix minimum
+    # run backwards over all vehicles, each vehicle's values raised by SEGMENT_S times its rank
+    # so that a later vehicle's values never reach into an earlier one's (see segment_rank)
+    rank = np.repeat(np.arange(len(sizes), dtype=np.float64), sizes) * SEGMENT_S
+    q_clipped = np.clip(q_added, -SEGMENT_S / 4, SEGMENT_S / 4) + rank
+    q_after = np.empty_like(q_clipped)
+    q_after[:-1] = np.minimum.accumulate(q_clipped[:0:-1])[::-1]
+    q_after -= rank
+    q_after[lasts] = np.inf
+    pair = np.minimum(np.maximum(p_added, q_added), p_added + q_after)
+    return np.minimum.reduceat(pair, starts) - COST_SLACK_S
+
+
+def busy_table(geometry: RouteGeometry, pickup: int, dropoff: int, rows_p, rows_d) -> list:
+    """The drive times between [anchor, plan stops..., pick-up, drop-off] (as
+    :meth:`DenseDrive.local_tables` gives them) put together from the route's cached table and
+    the rows to and from the pick-up and drop-off (:meth:`DenseDrive.rows_at`, same floats)."""
+    (to_p, from_p), (to_d, from_d) = rows_p, rows_d
+    nodes = geometry.nodes
+    col_p, col_d = to_p[nodes].tolist(), to_d[nodes].tolist()
+    if geometry.table is None:  # LRU tables: fast_best_insertion reads consecutive legs only
+        n = len(nodes)
+        legs = geometry.legs.tolist()
+        table = []
+        for k in range(n):
+            row = [math.inf] * n
+            if k + 1 < n:
+                row[k + 1] = legs[k]
+            row[k] = 0.0
+            table.append([*row, col_p[k], col_d[k]])
+        table.append([*from_p[nodes].tolist(), float(from_p[pickup]), float(from_p[dropoff])])
+        table.append([*from_d[nodes].tolist(), float(from_d[pickup]), float(from_d[dropoff])])
+        return table
+    table = [[*row, tp, td] for row, tp, td in zip(geometry.table, col_p, col_d, strict=True)]
+    table.append([*from_p[nodes].tolist(), float(from_p[pickup]), float(from_p[dropoff])])
+    table.append([*from_d[nodes].tolist(), float(from_d[pickup]), float(from_d[dropoff])])
+    return table
+
+
 # ------------------------------------------------------------------ the fleet
 def fast_insert(
     request: DrtRequest,
@@ -356,52 +573,148 @@ def fast_insert(
 ) -> Insertion | None:
     """Twin of :func:`~mobisim.services.drt_timing.reference_insert` (exact unless
     ``approx_k`` is given: then only the ``approx_k`` vehicles with the lowest pick-up bound,
-    ties by list order, are examined)."""
+    ties by list order, are examined).
+
+    The vehicles that can make the pick-up in time are examined in order of a lower bound on
+    their cost: an idle vehicle's exact cost (drive to the pick-up + the ride), a busy one's
+    :func:`busy_cost_bounds`. The search stops when
+    the next bound exceeds the best cost found: no vehicle left can beat it (nor tie: a tie needs
+    an equal cost, and the bound is below the cost)."""
     if not vehicles:
         return None
     pickup, dropoff = request.pickup_node, request.dropoff_node
     latest = request.latest_pickup_s
-    reachable = drive.pickup_bounds(vehicles, now_s, pickup, latest)
-    if approx_k is not None and len(reachable) > approx_k:
-        reachable = sorted(reachable)[:approx_k]  # by bound, then index
     ready, latest_dropoff, party = request.ready_s, request.latest_dropoff_s, request.party
     ride = drive.drive_s(pickup, dropoff)
     # empty plans: the one position pair of the reference, same arithmetic, exact cost
-    idle: list[tuple] = []  # (cost, pick-up time, vehicle id, vehicle, drop-off time)
+    idle: list[tuple] | _IdleQueue = []  # (cost, pick-up time, vehicle id, vehicle, drop-off)
     busy: list[DrtVehicle] = []
-    for bound, index, _start, to_pickup in reachable:
-        vehicle = vehicles[index]
-        if vehicle.plan:
-            busy.append(vehicle)
-            continue
-        if vehicle.anchor_load + party > vehicle.capacity:
-            continue
-        t_p = bound if bound >= ready else ready
-        if t_p > latest:
-            continue
-        t_d = t_p + stop_s + ride
-        if t_d > latest_dropoff:
-            continue
-        idle.append((to_pickup + ride, t_p, vehicle.vehicle_id, vehicle, t_d))
-    best: Insertion | None = None
+    if approx_k is None:
+        idle, busy = _fleet_candidates(request, vehicles, now_s, drive, stop_s, ride)
+    else:
+        reachable = drive.pickup_bounds(vehicles, now_s, pickup, latest)
+        if len(reachable) > approx_k:
+            reachable = sorted(reachable)[:approx_k]  # by bound, then index
+        for bound, index, _start, to_pickup in reachable:
+            vehicle = vehicles[index]
+            if vehicle.plan:
+                busy.append(vehicle)
+                continue
+            t_p = bound if bound >= ready else ready
+            t_d = t_p + stop_s + ride
+            if t_p <= latest and t_d <= latest_dropoff:
+                idle.append((to_pickup + ride, t_p, vehicle.vehicle_id, vehicle, t_d))
+        idle.sort()  # vehicle ids are unique: the tuples never compare past the id
     if busy:
-        node_lists = [[v.node, *plan_windows(v).nodes, pickup, dropoff] for v in busy]
-        tables = drive.local_tables(node_lists)
-        for vehicle, times in zip(busy, tables, strict=True):
+        bounds = busy_cost_bounds(busy, request, drive, now_s)
+        order = np.argsort(bounds, kind="stable").tolist()
+        busy_bounds = bounds[order].tolist()
+        busy = [busy[k] for k in order]
+    else:
+        busy_bounds = []
+    rows = None
+    if busy:
+        limit_s = math.inf if drive.rows_exact else plan_limit_s(request, busy, now_s)
+        rows = (drive.rows_at(pickup, limit_s), drive.rows_at(dropoff, limit_s))
+    best: Insertion | None = None
+    best_cost = math.inf
+    at_idle = at_busy = 0
+    while at_idle < len(idle) or at_busy < len(busy):
+        idle_cost = idle[at_idle][0] if at_idle < len(idle) else math.inf
+        busy_bound = busy_bounds[at_busy] if at_busy < len(busy) else math.inf
+        if busy_bound <= idle_cost:
+            if busy_bound > best_cost:
+                break  # sorted by bound, below the cost: no vehicle left beats ``best``
+            vehicle = busy[at_busy]
+            at_busy += 1
+            times = busy_table(route_geometry(vehicle, drive), pickup, dropoff, *rows)
             option = fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
-            if option is not None and (best is None or decision_key(option) < decision_key(best)):
-                best = option
-    idle.sort()  # vehicle ids are unique: the tuples never compare past the id
-    for cost, t_p, vehicle_id, vehicle, t_d in idle:
-        if best is not None and (cost, t_p, vehicle_id) >= decision_key(best):
-            break  # sorted by exact cost: no idle vehicle after this one beats ``best``
-        if (
-            vehicle.battery is None
-            or energy_ok is None
-            or energy_ok(vehicle, [vehicle.node, pickup, dropoff])
-        ):
-            return Insertion(vehicle, 0, 0, t_p, t_d, cost, vehicle.version, now_s)
+        else:
+            if idle_cost > best_cost:
+                break  # idle costs are exact and sorted, busy bounds are higher still
+            cost, t_p, _vehicle_id, vehicle, t_d = idle[at_idle]
+            at_idle += 1
+            if vehicle.anchor_load + party > vehicle.capacity:
+                continue
+            if not (
+                vehicle.battery is None
+                or energy_ok is None
+                or energy_ok(vehicle, [vehicle.node, pickup, dropoff])
+            ):
+                continue
+            option = Insertion(vehicle, 0, 0, t_p, t_d, cost, vehicle.version, now_s)
+        if option is not None and (best is None or decision_key(option) < decision_key(best)):
+            best, best_cost = option, option.cost_s
     return best
+
+
+def reach_limit_s(request: DrtRequest, now_s: float) -> float:
+    """How far (s) rows of drive times around a request must be exact: a vehicle leaves at
+    ``now_s`` at the earliest, so one further than the time left to the latest pick-up (plus 1 s
+    for rounding) cannot make it."""
+    return max(0.0, request.latest_pickup_s - now_s) + 1.0
+
+
+def plan_limit_s(request: DrtRequest, vehicles: list[DrtVehicle], now_s: float) -> float:
+    """How long (s) a leg of a feasible new plan of any of ``vehicles`` can be: every leg ends at
+    a stop served by its latest time, and the vehicle leaves at ``now_s`` at the earliest; so
+    rows stopped there (plus 1 s for rounding) hold every leg such a plan drives, and a longer
+    one (inf in those rows) makes the plan infeasible, as in the reference."""
+    latest = request.latest_dropoff_s
+    for vehicle in vehicles:
+        stops_latest = plan_windows(vehicle).latest_s
+        if stops_latest:
+            latest = max(latest, max(stops_latest))
+    return max(0.0, latest - now_s) + 1.0
+
+
+def _fleet_candidates(
+    request: DrtRequest, vehicles: list[DrtVehicle], now_s: float, drive, stop_s: float, ride: float
+) -> tuple[_IdleQueue, list[DrtVehicle]]:
+    """The vehicles that can make the pick-up in time, with NumPy over the whole fleet (one row
+    of drive times to the pick-up, :meth:`DenseDrive.rows_at`): idle ones as (cost, pick-up
+    time, vehicle id, vehicle, drop-off time) sorted by cost (exact: drive to the pick-up + the
+    ride; those that would break the pick-up or drop-off limit left out), and busy ones in list
+    order. The arithmetic is the reference's (max, then sums in the same order)."""
+    fleet = drt_fleet(vehicles)
+    to_pickup = drive.rows_at(request.pickup_node, reach_limit_s(request, now_s))[0]
+    free = fleet.free_s
+    start = np.where(free >= now_s, free, now_s)
+    reach = to_pickup[fleet.nodes]
+    bound = start + reach
+    ok = bound <= request.latest_pickup_s + BOUND_SLACK_S
+    busy = [vehicles[k] for k in np.flatnonzero(ok & fleet.busy).tolist()]
+    slots = np.flatnonzero(ok & ~fleet.busy)
+    t_p = np.maximum(bound[slots], request.ready_s)
+    t_d = t_p + stop_s + ride
+    keep = (t_p <= request.latest_pickup_s) & (t_d <= request.latest_dropoff_s)
+    slots, t_p, t_d = slots[keep], t_p[keep], t_d[keep]
+    cost = reach[slots] + ride
+    order = np.argsort(cost, kind="stable")
+    return _IdleQueue(vehicles, cost[order], t_p[order], slots[order], t_d[order]), busy
+
+
+class _IdleQueue:
+    """Idle candidates sorted by cost, made into (cost, pick-up time, vehicle id, vehicle,
+    drop-off time) tuples of Python floats only when read (the search reads a few)."""
+
+    __slots__ = ("cost", "slots", "t_d", "t_p", "vehicles")
+
+    def __init__(self, vehicles, cost, t_p, slots, t_d):
+        self.vehicles, self.cost, self.t_p, self.slots, self.t_d = vehicles, cost, t_p, slots, t_d
+
+    def __len__(self) -> int:
+        return len(self.cost)
+
+    def __getitem__(self, k: int) -> tuple:
+        vehicle = self.vehicles[int(self.slots[k])]
+        return (
+            float(self.cost[k]),
+            float(self.t_p[k]),
+            vehicle.vehicle_id,
+            vehicle,
+            float(self.t_d[k]),
+        )
 
 
 # ------------------------------------------------------------------ every vehicle (batch)

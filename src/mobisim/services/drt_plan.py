@@ -78,7 +78,7 @@ class DrtVehicle:
         self._slot = -1  # index in ``_fleet``
         self._node = node
         self._free_s = free_s
-        self.plan: list[PlanStop] = []
+        self._plan: list[PlanStop] = []
         self.onboard: list[DrtRequest] = []
         self.anchor_load = 0  # persons on board once the committed stop is served
         self.load = 0  # persons on board now
@@ -88,6 +88,7 @@ class DrtVehicle:
         self.battery: Any = None
         self.vt: Any = None  # its VehicleType when it has a battery
         self.windows: PlanWindows | None = None  # see plan_windows()
+        self.route_geometry: Any = None  # see drt_insertion_fast.route_geometry()
 
     @property
     def node(self) -> int:
@@ -108,6 +109,19 @@ class DrtVehicle:
             fleet.nodes[self._slot] = node
 
     @property
+    def plan(self) -> list[PlanStop]:
+        """The stops still to serve, in order. Give a new list to change it (``vehicle.plan =
+        ...``), never change the list in place: the :class:`DrtFleet` mirrors whether it is
+        empty (idle vehicles and busy ones are searched apart)."""
+        return self._plan
+
+    @plan.setter
+    def plan(self, plan: list[PlanStop]) -> None:
+        self._plan = plan
+        if self._fleet is not None:
+            self._fleet.busy[self._slot] = bool(plan)
+
+    @property
     def free_s(self) -> float:
         """Anchor time, s: when the committed action ends."""
         return self._free_s
@@ -126,14 +140,15 @@ class DrtVehicle:
 
 
 class DrtFleet:
-    """The anchor nodes and free times of a list of vehicles as NumPy arrays (slot = index in
-    the list), kept in step by the vehicles' ``node`` and ``free_s`` setters.
+    """The anchor nodes, free times and whether the plan is non-empty (``busy``) of a list of
+    vehicles as NumPy arrays (slot = index in the list), kept in step by the vehicles' ``node``,
+    ``free_s`` and ``plan`` setters.
 
     A vehicle mirrors into one fleet at a time: making a fleet of it invalidates its previous
     one. The list may grow (then :func:`drt_fleet` makes a new fleet), not change in place.
     """
 
-    __slots__ = ("cell_of_node", "cells", "free_s", "nodes", "valid", "vehicles")
+    __slots__ = ("busy", "cell_of_node", "cells", "free_s", "nodes", "valid", "vehicles")
 
     def __init__(self, vehicles: list[DrtVehicle]):
         self.vehicles = vehicles
@@ -145,6 +160,7 @@ class DrtFleet:
             vehicle._fleet, vehicle._slot = self, slot
         self.nodes = np.array([v._node for v in vehicles], dtype=np.int64)
         self.free_s = np.array([v._free_s for v in vehicles], dtype=np.float64)
+        self.busy = np.array([bool(v._plan) for v in vehicles], dtype=bool)
         #: grid cell -> slots of the vehicles anchored in it (see :meth:`index_cells`)
         self.cells: dict[int, set[int]] | None = None
         self.cell_of_node: np.ndarray | None = None
