@@ -197,3 +197,39 @@ def test_sigterm_of_the_sweep_parent_stops_cleanly_and_the_resume_completes(tmp_
     assert len(found) == 6 and set(done.items()) <= set(found.items())  # finished ones kept
     complete, temporary = _folders(runs)
     assert len(complete) == 6 and temporary == []  # every run once
+
+
+def _worker_whose_sigterm_is_swallowed(runs_dir: str) -> None:
+    """In a multiprocessing child: run_task with a run during which SIGTERM's handler ran but
+    its KeyboardInterrupt was lost (as when raised inside a weakref callback)."""
+    import contextlib
+    import types
+
+    import mobisim.api
+    from mobisim.experiments import local_workers
+    from mobisim.experiments.planning import SweepTask
+
+    def swallowed_run(scenario, out_dir, check=None):
+        # what Python does with an exception raised in a weakref callback: prints and drops it
+        with contextlib.suppress(KeyboardInterrupt):
+            local_workers._interrupt(signal.SIGTERM, None)
+        return types.SimpleNamespace(run_dir=str(Path(out_dir) / "complete"))
+
+    mobisim.api.run = swallowed_run
+    local_workers.load_task_scenario = lambda base, params, seed: None
+    task = SweepTask("base.yaml", {}, 0, 1, "f" * 10, runs_dir)
+    local_workers.run_task(task)
+    os._exit(0)  # reached only if the worker went on after the signal
+
+
+def test_a_worker_whose_sigterm_interrupt_was_swallowed_stops_after_its_run(tmp_path):
+    # seen in CI: the sweep parent's SIGTERM reached a worker inside a weakref callback, the
+    # run went on, and the worker took the next task, so the sweep did not stop
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(
+        target=_worker_whose_sigterm_is_swallowed, args=(str(tmp_path),)
+    )
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 128 + signal.SIGTERM

@@ -88,6 +88,11 @@ def run_task(task: SweepTask, check: bool | None = None) -> SweepOutcome:
 
         scenario = load_task_scenario(task.base, task.params, task.seed)
         result = run(scenario, out_dir=task.runs_dir, check=check)
+        if in_worker and _STOP.requested:
+            # SIGTERM came, but its KeyboardInterrupt was raised inside a weakref callback or a
+            # __del__, where Python only prints it: the run went on and its folder is complete.
+            # Stop now, as the sweep asked (a resume finds the folder finished).
+            os._exit(128 + signal.SIGTERM)
         return outcome_from_folder(task, Path(result.run_dir))
     except KeyboardInterrupt:
         if in_worker:  # stopped by the sweep (its temporary folder is removed by now): exit
@@ -102,7 +107,17 @@ def run_task(task: SweepTask, check: bool | None = None) -> SweepOutcome:
         )
 
 
+class _StopFlag:
+    """Set by the SIGTERM handler of a local worker; read after a run (see :func:`run_task`)."""
+
+    requested = False
+
+
+_STOP = _StopFlag()
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    _STOP.requested = True
     raise KeyboardInterrupt(f"signal {signum}")
 
 
