@@ -126,3 +126,16 @@ def period_s(meta: dict, events: pd.DataFrame) -> tuple[float, float]:
         start = float(events["time_s"].min()) if start is None else start
         end = float(finish.max()) if end is None else end
     return float(start), float(end)
+
+
+def service_modes(trips: pd.DataFrame) -> dict[str, str]:
+    """Service name -> the mode label most of its trips carry (``trips.mode``; a tie goes to the
+    mode name sorting last), for the services that carried trips; {} without those columns."""
+    if trips.empty or not {"service", "mode"} <= set(trips.columns):
+        return {}
+    pairs = pd.DataFrame({"service": as_str(trips["service"]), "mode": as_str(trips["mode"])})
+    pairs = pairs[(pairs["service"] != "") & (pairs["mode"] != "")]
+    if pairs.empty:
+        return {}
+    counts = pairs.value_counts().reset_index().sort_values(["service", "count", "mode"])
+    return {str(k): str(v) for k, v in counts.groupby("service")["mode"].last().items()}

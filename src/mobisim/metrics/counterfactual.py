@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from mobisim.metrics.common import as_str, ratio
+from mobisim.metrics.common import as_str, ratio, service_modes
 from mobisim.metrics.energy import LEG_TABLE
 from mobisim.metrics.trip_kpis import passenger_km, shared_rides
 
@@ -23,15 +23,6 @@ COUNTERFACTUAL = "all by private car"
 CAR_REFERENCE_TABLE = "energy_counterfactual"
 #: optional table of PV generation over the day (time_s, pv_kw)
 PV_TABLE = "energy_pv"
-
-
-def service_modes(trips: pd.DataFrame) -> dict[str, str]:
-    """Each service's mode label, the most frequent final mode of the trips it served."""
-    served = trips[as_str(trips["service"]) != ""]
-    out = {}
-    for service, part in served.groupby(as_str(served["service"]), sort=True):
-        out[str(service)] = str(as_str(part["mode"]).value_counts().index[0])
-    return out
 
 
 def car_kwh_per_km(tables: dict[str, Any]) -> float:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from mobisim.metrics.common import DEVICE_MODES as PERSONAL_DEVICE_MODES
 from mobisim.metrics.common import as_str
+from mobisim.metrics.common import service_modes as trip_service_modes
 
 #: modes of shared devices (bikes, e-bikes, scooters, segways): drawn as a density of pick-ups,
 #: not as legs (shared cars are vehicles: their legs are drawn)
@@ -157,11 +158,8 @@ def service_modes(tables: dict[str, Any]) -> dict[str, str]:
         if isinstance(block, dict) and block.get("name"):
             modes[str(block["name"])] = str(block.get("mode_label") or block.get("type") or "")
     trips = tables.get("trips")
-    if trips is not None and len(trips) and {"service", "mode"} <= set(trips.columns):
-        pairs = pd.DataFrame({"service": as_str(trips["service"]), "mode": as_str(trips["mode"])})
-        pairs = pairs[(pairs["service"] != "") & (pairs["mode"] != "")]
-        for service, group in pairs.groupby("service", sort=True):
-            modes[str(service)] = str(group["mode"].value_counts().index[0])
+    if trips is not None:
+        modes.update(trip_service_modes(trips))
     return modes
 
 

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from mobisim.metrics.charging import charging_load_kw
 from mobisim.metrics.common import as_str
+from mobisim.metrics.common import service_modes as trip_service_modes
 from mobisim.metrics.timeline import fleet_state_profile
 from mobisim.metrics.trip_kpis import served_mask, shared_rides
 from mobisim.results.gis import plot_network_map
@@ -74,15 +75,9 @@ def _run_style(i: int) -> str:
 
 
 def service_modes(tables: dict[str, Any]) -> dict[str, str]:
-    """Service name -> the mode label its trips carry (the most frequent one), so a chart by
-    service takes the service's mode colour; a service without trips maps to its own name."""
-    trips = tables["trips"]
-    if trips.empty or "service" not in trips:
-        return {}
-    pairs = pd.DataFrame({"service": as_str(trips["service"]), "mode": as_str(trips["mode"])})
-    pairs = pairs[(pairs["service"] != "") & (pairs["mode"] != "")]
-    counts = pairs.value_counts().reset_index().sort_values(["service", "count", "mode"])
-    return dict(counts.groupby("service")["mode"].last())
+    """Service name -> the mode label its trips carry (:func:`mobisim.metrics.common.service_modes`),
+    so a chart by service takes the service's mode colour."""
+    return trip_service_modes(tables["trips"])
 
 
 def _panels(n: int, width_in: float = 11.0, height_in: float = 3.0, ncols: int = 3):
