@@ -330,3 +330,27 @@ def test_a_run_on_the_synthetic_town_does_not_import_osmnx(tmp_path):
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_projected_graphml_is_projected_back_to_lat_lon(shared_networks, tmp_path):
+    """A GraphML saved after ``ox.project_graph`` (x/y in UTM metres) loads like the original."""
+    path = shared_networks / "nootdorp-maassim.graphml"
+    projected = ox.project_graph(ox.load_graphml(path))
+    assert ox.projection.is_projected(projected.graph["crs"])
+    ox.save_graphml(projected, tmp_path / "utm.graphml")
+    plain = build_network(config_for(str(path)), ".")
+    again = build_network(config_for(str(tmp_path / "utm.graphml")), ".")
+    assert again.report["reprojected_from_crs"] == str(projected.graph["crs"])
+    assert "reprojected_from_crs" not in plain.report
+    assert again.graph.number_of_nodes() == plain.graph.number_of_nodes()
+    node = next(iter(plain.graph.nodes))
+    assert again.graph.nodes[node]["x"] == pytest.approx(plain.graph.nodes[node]["x"], abs=1e-7)
+    assert again.graph.nodes[node]["y"] == pytest.approx(plain.graph.nodes[node]["y"], abs=1e-7)
+
+
+def test_metre_coordinates_without_a_crs_name_the_node(shared_networks, tmp_path):
+    graph = ox.project_graph(ox.load_graphml(shared_networks / "nootdorp-maassim.graphml"))
+    del graph.graph["crs"]
+    ox.save_graphml(graph, tmp_path / "no-crs.graphml")
+    with pytest.raises(NetworkError, match=r"node \d+ has x=.*expected longitude/latitude"):
+        build_network(config_for(str(tmp_path / "no-crs.graphml")), ".")

@@ -78,6 +78,7 @@ def prepare_graph(graph: nx.MultiDiGraph, label: str) -> tuple[nx.MultiDiGraph, 
     if graph.number_of_edges() == 0:
         raise NetworkError(f"{label}: the network has no edges")
     report = {"nodes_read": graph.number_of_nodes(), "edges_read": graph.number_of_edges()}
+    graph = _in_lat_lon(graph, label, report)
     if not nx.is_strongly_connected(graph):  # osmnx makes the same check first
         graph = _osmnx().truncate.largest_component(graph, strongly=True)
     if graph.number_of_edges() == 0:
@@ -96,6 +97,38 @@ def prepare_graph(graph: nx.MultiDiGraph, label: str) -> tuple[nx.MultiDiGraph, 
             highway = highway[0] if isinstance(highway, list) else highway
             data["speed_kph"] = DEFAULT_SPEEDS_KMH.get(highway, FALLBACK_SPEED_KMH)
     return add_travel_times(graph), report
+
+
+def _in_lat_lon(graph: nx.MultiDiGraph, label: str, report: dict) -> nx.MultiDiGraph:
+    """The graph with node ``x``/``y`` in degrees of longitude/latitude (WGS 84).
+
+    A graph saved after ``osmnx.project_graph`` has ``x``/``y`` in metres of a projected CRS
+    (e.g. UTM); it is projected back with ``osmnx.project_graph(..., to_latlong=True)`` and the
+    report notes the original CRS. Coordinates outside ±180° / ±90° without a projected CRS are
+    an error naming the first bad node, not a crash deep in the spatial index.
+    """
+    crs = graph.graph.get("crs")
+    plainly_lat_lon = crs is None or any(k in str(crs).lower() for k in ("4326", "longlat"))
+    if not plainly_lat_lon:  # spares a synthetic town the osmnx import
+        ox = _osmnx()
+        try:
+            projected = ox.projection.is_projected(crs)
+        except Exception as exc:  # pyproj raises CRSError for a CRS string it cannot read
+            raise NetworkError(
+                f"{label}: graph attribute crs={crs!r} is not a readable CRS ({exc})"
+            ) from None
+        if projected:
+            graph = ox.project_graph(graph, to_latlong=True)
+            report["reprojected_from_crs"] = str(crs)
+    for node, data in graph.nodes(data=True):
+        x, y = data.get("x"), data.get("y")
+        if not (_is_number(x) and _is_number(y) and -180 <= x <= 180 and -90 <= y <= 90):
+            raise NetworkError(
+                f"{label}: node {node} has x={x!r}, y={y!r}; expected longitude/latitude in "
+                "degrees (WGS 84). A projected graph needs its 'crs' graph attribute, as "
+                "osmnx.project_graph writes it, so it can be projected back"
+            )
+    return graph
 
 
 #: a ``maxspeed`` that is a plain number of km/h (osmnx reads it as that number)
