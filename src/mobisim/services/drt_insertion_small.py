@@ -33,9 +33,10 @@ from mobisim.services.drt_plan import DrtRequest, DrtVehicle, Insertion
 from mobisim.services.drt_timing import EnergyCheck, decision_key
 
 #: fleets of fewer vehicles than this are searched by :func:`small_insert` (plain Python);
-#: larger ones by the NumPy expressions of ``fast_insert`` (measured crossover about 40-60
-#: vehicles on the HIVE Denver network and the synthetic town: see the module docstring)
-SMALL_FLEET_MAX = 32
+#: larger ones by the NumPy expressions of ``fast_insert``. Measured crossover
+#: (``benchmarks/bench_drt_small_fleet.py``, a 300-node town): about 50 vehicles with 8 seats,
+#: above 80 with one seat (fewer busy vehicles in reach per request)
+SMALL_FLEET_MAX = 48
 
 
 def busy_cost_bound(times_s: list, n_stops: int) -> float:
