@@ -75,6 +75,10 @@ from mobisim.services.stops import StopConfig, resolve_stops
 from mobisim.services.vehicle import Motion
 from mobisim.units import METRES_PER_KM, min_to_s
 
+#: queued requests are not dispatched again while the fleet is as when they were last tried
+#: (when the dispatcher allows it; see DrtService._rematch); off only to compare in tests
+REMATCH_SKIPS_UNCHANGED = True
+
 WALK_PROFILE = "walk"
 
 
@@ -307,6 +311,9 @@ class DrtService(Service):
         #: first come first
         self.waiting: list[DrtRequest] = []
         self._rematching = False  # is the periodic re-match process running?
+        #: id(request) -> (request, fleet state it was last tried on), see :meth:`_rematch`
+        self._tried: dict[int, tuple] = {}
+        self.rematch_skipped = 0  # re-match searches left out as the fleet had not changed
 
     # ------------------------------------------------------------------ set-up
     def _policy(self, kind: str, name: str, key: str, built_from):
@@ -601,15 +608,36 @@ class DrtService(Service):
             self._rematch()
 
     def _rematch(self) -> None:
-        """Dispatch every waiting request again, first come first; matched ones leave the queue."""
+        """Dispatch every waiting request again, first come first; matched ones leave the queue.
+
+        A request already tried on the fleet state of now (:meth:`FleetView.state`: no plan,
+        anchor, charge or drive-time period changed since) is not tried again when the
+        dispatcher says its rejection holds then
+        (:meth:`~mobisim.services.drt_dispatch.Dispatcher.rejection_holds_while_fleet_unchanged`;
+        the same decisions, fewer searches: ``tests/test_drt_rematch.py``)."""
         now_s, still = self.ctx.env.now, []
+        skip = REMATCH_SKIPS_UNCHANGED and self.dispatcher.rejection_holds_while_fleet_unchanged()
+        state = None  # the fleet's state, worked out when first needed after each change
+        tried = {}
         for request in self.waiting:
+            if skip:
+                state = state or self.fleet_view.state()
+                last = self._tried.get(id(request))
+                if last is not None and last[0] is request and last[1] == state:
+                    still.append(request)
+                    tried[id(request)] = last
+                    self.rematch_skipped += 1
+                    continue
             insertion = self._dispatch_one(request, now_s)
             if insertion is None:
                 still.append(request)
+                if skip:
+                    tried[id(request)] = (request, state)
             else:
                 self._assign(request, insertion)
+                state = None  # a plan changed
         self.waiting = still
+        self._tried = tried
 
     def _enqueue(self, request: DrtRequest) -> None:
         """Let ``request`` wait for a vehicle until its latest pick-up (``queue_requests``)."""

@@ -202,6 +202,25 @@ class FleetView:
         """Fastest drive from node ``origin`` to ``dest`` (indices), s (inf: unreachable)."""
         return self._drive.drive_s(origin, dest)
 
+    def state(self) -> tuple:
+        """Everything of the fleet an insertion reads, as one comparable tuple: each vehicle's
+        plan version (bumped on every plan change), anchor node, free time, load at the anchor
+        and battery charge, and the drive source's time-of-day period. Equal states at two
+        moments: the same vehicles, plans and drive times, only the clock moved on."""
+        return (
+            self._drive.period(),
+            *(
+                (
+                    v.version,
+                    v._node,
+                    v._free_s,
+                    v.anchor_load,
+                    None if v.battery is None else getattr(v.battery, "soc_kwh", v.battery),
+                )
+                for v in self._vehicles
+            ),
+        )
+
     def drive_among(self, nodes: list[int]):
         """A ``drive_s(a, b)`` for nodes among ``nodes`` only, from one table query (the same
         times as :meth:`drive_s`)."""
@@ -260,6 +279,13 @@ class Dispatcher(ABC):
     def __init__(self, config):
         self.config = config
 
+    def rejection_holds_while_fleet_unchanged(self) -> bool:
+        """Does a request this dispatcher found no vehicle for stay without one at any later
+        moment at which :meth:`FleetView.state` is unchanged? Then a queued request is not
+        dispatched again until the fleet changed (the service's re-match). False unless a
+        dispatcher says so (its decisions may depend on the clock in other ways)."""
+        return False
+
     @abstractmethod
     def dispatch(
         self, requests: list[DrtRequest], fleet: FleetView, now_s: float
@@ -289,6 +315,16 @@ class InsertionDispatch(Dispatcher):
             for request in requests
         )
         return [assignment for assignment in found if assignment is not None]
+
+    def rejection_holds_while_fleet_unchanged(self) -> bool:
+        """True for the exact search (no ``approx_candidates_k``): with the same plans, anchors,
+        free times, charge and drive times, a later clock only makes every vehicle leave later
+        (``max(free, now)``), so every stop of every insertion is reached no earlier, under the
+        same limits, capacity and energy need: no insertion infeasible before becomes feasible.
+        (With K candidates the K vehicles of best pick-up bound can change as the clock passes
+        their free times.) Not for a subclass with its own :meth:`dispatch`."""
+        exact = self.config.approx_candidates_k is None
+        return exact and type(self).dispatch is InsertionDispatch.dispatch
 
 
 class BatchAssignment(Dispatcher):

@@ -582,6 +582,10 @@ def fast_insert(
     an equal cost, and the bound is below the cost)."""
     if not vehicles:
         return None
+    from mobisim.services import drt_insertion_small as small  # imports this module
+
+    if approx_k is None and len(vehicles) < small.SMALL_FLEET_MAX:  # plain Python is faster
+        return small.small_insert(request, vehicles, now_s, drive, stop_s, energy_ok)
     pickup, dropoff = request.pickup_node, request.dropoff_node
     latest = request.latest_pickup_s
     ready, latest_dropoff, party = request.ready_s, request.latest_dropoff_s, request.party
