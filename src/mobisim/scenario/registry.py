@@ -44,6 +44,7 @@ POLICIES: dict[str, dict[str, str]] = {
     "drt_dispatch": {
         "insertion": "mobisim.services.drt_dispatch:InsertionDispatch",
         "batch": "mobisim.services.drt_dispatch:BatchAssignment",
+        "hive_step": "mobisim.services.drt_hive:HiveStepDispatch",
     },
     "drt_idle": {
         "stay": "mobisim.services.drt_dispatch:StayPolicy",

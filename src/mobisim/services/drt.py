@@ -161,7 +161,12 @@ class DrtConfig(ServiceConfig):
     )
     dispatch: str = Field(
         default="insertion",
-        description="Dispatch policy (registered name): insertion (each request at once), batch (open requests assigned together every batch_interval_s).",
+        description="Dispatch policy (registered name): insertion (each request at once), batch (open requests assigned together every batch_interval_s), hive_step (NREL HIVE's time-stepped dispatch, for converted HIVE scenarios: mobisim.services.drt_hive).",
+    )
+    time_step_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="dispatch hive_step: the time step, s (HIVE's sim.timestep_duration_seconds, 60 in its demo); at most max_wait_s.",
     )
     batch_interval_s: float = Field(
         default=60.0,
@@ -232,6 +237,16 @@ class DrtConfig(ServiceConfig):
                 f"batch_interval_s ({self.batch_interval_s:g} s) expects at most max_wait_s "
                 f"({self.max_wait_s:g} s) with dispatch batch: a request would give up before "
                 "its first assignment round"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _step_within_wait(self) -> DrtConfig:
+        if self.dispatch == "hive_step" and self.time_step_s > self.max_wait_s:
+            raise ValueError(
+                f"time_step_s ({self.time_step_s:g} s) expects at most max_wait_s "
+                f"({self.max_wait_s:g} s) with dispatch hive_step: a request would be cancelled "
+                "before its first step"
             )
         return self
 
@@ -307,6 +322,10 @@ class DrtService(Service):
         #: first come first
         self.waiting: list[DrtRequest] = []
         self._rematching = False  # is the periodic re-match process running?
+        #: where the dispatcher's time steps count from, s (the batch rounds' start)
+        self._clock_origin_s = ctx.env.now
+        #: cancel_en_route dispatchers: id(request) -> cancel time, s, until picked up
+        self._cancel_at: dict[int, float] = {}
 
     # ------------------------------------------------------------------ set-up
     def _policy(self, kind: str, name: str, key: str, built_from):
@@ -371,6 +390,7 @@ class DrtService(Service):
             self.vehicles.append(vehicle)
             ctx.env.process(self._vehicle(vehicle))
         if self.batch_s is not None:
+            self._clock_origin_s = ctx.env.now
             ctx.env.process(self._batch_rounds())
 
     # ------------------------------------------------------------------ routing
@@ -447,7 +467,8 @@ class DrtService(Service):
         stop, vehicle.plan = vehicle.plan[0], vehicle.plan[1:]  # a new list: see DrtVehicle.plan
         vehicle.version += 1
         time_s, distance_m = self.leg(vehicle.node, stop.node)
-        served_s = max(env.now + time_s, stop.earliest_s)
+        arrive_s = self.dispatcher.arrival_takes_effect_s(env.now + time_s, self._clock_origin_s)
+        served_s = max(arrive_s, stop.earliest_s)
         vehicle.free_s = served_s + cfg.stop_s
         vehicle.anchor_load = vehicle.load + party_of(stop)
         motion = self.motion
@@ -457,14 +478,33 @@ class DrtService(Service):
                 vehicle, stop.node, time_s, distance_m, state=state, pax=vehicle.load
             )
         yield from motion.stand(vehicle, served_s - env.now, state="dwell", pax=vehicle.load)
+        if stop.pickup and self._cancelled(stop.request):
+            self._skip_cancelled(vehicle, stop.request)
+            return
         if stop.pickup:
             self._pick_up(vehicle, stop.request)
         else:
             self._drop_off(vehicle, stop.request)
         yield from motion.stand(vehicle, cfg.stop_s, state="dwell", pax=vehicle.load)
 
+    def _cancelled(self, request: DrtRequest) -> bool:
+        """Was ``request`` cancelled before the vehicle reached its pick-up (cancel_en_route
+        dispatchers: the clock is at or past its cancel time)?"""
+        cancel_s = self._cancel_at.get(id(request))
+        return cancel_s is not None and self.ctx.env.now >= cancel_s
+
+    def _skip_cancelled(self, vehicle: DrtVehicle, request: DrtRequest) -> None:
+        """The rider of ``request`` is gone: drop its drop-off from the plan; the vehicle stands
+        where it is (HIVE's DispatchTrip to a cancelled request ends Idle at the pick-up)."""
+        del self._cancel_at[id(request)]
+        vehicle.plan = [stop for stop in vehicle.plan if stop.request is not request]
+        vehicle.version += 1
+        vehicle.free_s = self.ctx.env.now
+        vehicle.anchor_load = vehicle.load
+
     def _pick_up(self, vehicle: DrtVehicle, request: DrtRequest) -> None:
         env, log = self.ctx.env, self.ctx.log
+        self._cancel_at.pop(id(request), None)
         request.pickup_s = env.now
         vehicle.onboard.append(request)
         vehicle.load += request.party
@@ -615,7 +655,10 @@ class DrtService(Service):
         """Let ``request`` wait for a vehicle until its latest pick-up (``queue_requests``)."""
         env = self.ctx.env
         self.waiting.append(request)
-        env.process(self._give_up_at_latest_pickup(request))
+        if self.dispatcher.cancel_en_route:
+            env.process(self._cancel_at_cancel_time(request))
+        else:
+            env.process(self._give_up_at_latest_pickup(request))
         if self.batch_s is None and not self._rematching:
             self._rematching = True
             env.process(self._periodic_rematch())
@@ -639,6 +682,31 @@ class DrtService(Service):
                 changes = self.dispatcher.dispatch(self.waiting, self.fleet_view, env.now)
                 assigned = self._apply(changes, self.waiting, env.now)
                 self.waiting = [r for r in self.waiting if id(r) not in assigned]
+
+    def _cancel_at_cancel_time(self, request: DrtRequest):
+        """cancel_en_route dispatchers (HIVE): the request is cancelled at the dispatcher's
+        cancel time unless picked up, also while a vehicle drives to it (event ``give_up``,
+        reason ``gave_up_max_wait``); that vehicle finds no rider (:meth:`_skip_cancelled`)."""
+        env = self.ctx.env
+        cancel_s = self.dispatcher.cancel_s(request, self.config.max_wait_s, self._clock_origin_s)
+        self._cancel_at[id(request)] = cancel_s
+        yield env.timeout(max(cancel_s - env.now, 0.0))
+        if request.pickup_s == request.pickup_s:  # picked up (not NaN)
+            return
+        if any(waiting is request for waiting in self.waiting):  # no vehicle will come
+            self.waiting = [waiting for waiting in self.waiting if waiting is not request]
+            del self._cancel_at[id(request)]
+        waited_s = env.now - request.arrival_s
+        reason = "gave_up_max_wait"
+        self.ctx.log.give_up(
+            env.now,
+            service=self.name,
+            trip_id=request.trip_id,
+            node=request.pickup_node,
+            waited_s=waited_s,
+            reason=reason,
+        )
+        request.done.succeed(RideOutcome(served=False, reason=reason, wait_s=waited_s))
 
     def _give_up_at_latest_pickup(self, request: DrtRequest):
         """The rider stops waiting at the latest pick-up if no vehicle took the request
@@ -673,8 +741,10 @@ class DrtService(Service):
                 drive = RouterDrive(
                     self.router, self.profile, router_grid(self.router, self.profile)
                 )
+            nodes = self.ctx.network.nodes
+            xy_m = np.column_stack([nodes["x_m"].to_numpy(float), nodes["y_m"].to_numpy(float)])
             self._fleet_view = FleetView(
-                self.vehicles, drive, float(self.config.stop_s), self.energy_ok
+                self.vehicles, drive, float(self.config.stop_s), self.energy_ok, xy_m
             )
         return self._fleet_view
 
@@ -802,6 +872,8 @@ class DrtService(Service):
             return "no_drive_path"
         arrival_s = now_s + access[1] / WALK_SPEED_MPS
         ready_s = max(arrival_s, now_s + min_to_s(cfg.booking_lead_min))
+        # cancel_en_route (HIVE): planned without pick-up and arrival limits, cancelled instead
+        unlimited = self.dispatcher.cancel_en_route
         request = DrtRequest(
             trip_id=trip.trip_id,
             pickup_node=access[0],
@@ -809,10 +881,10 @@ class DrtService(Service):
             party=trip.party_size,
             arrival_s=arrival_s,
             ready_s=ready_s,
-            latest_pickup_s=latest_pickup_s(ready_s, cfg.max_wait_s),
-            latest_dropoff_s=latest_dropoff_s(
-                ready_s, leg[0], cfg.max_travel_alpha, cfg.max_travel_beta_s
-            ),
+            latest_pickup_s=math.inf if unlimited else latest_pickup_s(ready_s, cfg.max_wait_s),
+            latest_dropoff_s=math.inf
+            if unlimited
+            else latest_dropoff_s(ready_s, leg[0], cfg.max_travel_alpha, cfg.max_travel_beta_s),
             direct_s=leg[0],
             direct_m=leg[1],
         )
