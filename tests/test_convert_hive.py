@@ -144,15 +144,17 @@ def test_converts_trips_fleet_and_energy(tmp_path):
     assert [d["name"] for d in leaf["depots"]] == ["v1", "v2"]
     assert leaf["depots"][1] == {"name": "v2", "lat": LAT0 + 2 * STEP, "lon": LON0 + 2 * STEP}
     assert corolla["vehicle_type"] == "hive_toyota_corolla" and len(corolla["depots"]) == 1
-    # HIVE's queueing and idle behaviour: requests wait until the cancel time, matched again
-    # every time step; idle vehicles go to the nearest base after idle_time_out_seconds
+    # HIVE's dispatch emulated (the default): matched every time step, requests wait until the
+    # cancel time; idle vehicles go to the nearest base after idle_time_out_seconds
     for service in (leaf, corolla):
-        assert service["queue_requests"] is True and service["rematch_interval_s"] == 60.0
+        assert service["dispatch"] == "hive_step" and service["time_step_s"] == 60.0
+        assert service["queue_requests"] is True and "rematch_interval_s" not in service
         assert service["idle_policy"] == "nearest_base_after_idle"
         assert service["idle_after_min"] == 30.0
         assert service["idle_bases"] == [{"name": "b1", "lat": LAT0, "lon": LON0}]
     assert any("nearest of 1 base(s) after 30 min" in note for note in result.notes)
-    assert any("cancel time (420 s)" in note for note in result.notes)
+    assert any("hive_step" in note and "cancel time (420 s)" in note for note in result.notes)
+    assert any("one service per vehicle model" in note for note in result.notes)
 
     energy = scenario["energy"]
     bev = energy["vehicle_types"]["hive_leaf_50"]
@@ -211,7 +213,7 @@ def test_hive_idle_time_out_and_time_step_carry_over_and_no_bases_means_stay(tmp
     path.write_text(yaml.safe_dump(config))
     result = convert_hive(path, tmp_path / "out")
     leaf = yaml.safe_load(result.scenario_file.read_text())["services"][0]
-    assert leaf["idle_after_min"] == 10.0 and leaf["rematch_interval_s"] == 30.0
+    assert leaf["idle_after_min"] == 10.0 and leaf["time_step_s"] == 30.0
     (tmp_path / "hive" / "bases" / "b.csv").write_text("base_id,lat,lon,station_id,stall_count\n")
     result = convert_hive(path, tmp_path / "out2")
     leaf = yaml.safe_load(result.scenario_file.read_text())["services"][0]
@@ -314,3 +316,14 @@ def test_converted_bevs_start_at_their_own_charge(tmp_path):
     run = api.run(scenario, out_dir=tmp_path / "results")
     bevs = run.vehicles[run.vehicles["service"] == "hive_leaf_50"].sort_values("vehicle_id")
     assert bevs["initial_soc_kwh"].tolist() == pytest.approx([10.0, 30.0])
+
+
+def test_native_dispatch_option_writes_mobisims_own_queued_insertion(tmp_path):
+    path = _write_hive(tmp_path / "hive")
+    result = convert_hive(path, tmp_path / "out", dispatch="native")
+    for service in yaml.safe_load(result.scenario_file.read_text())["services"]:
+        assert service["dispatch"] == "insertion" and "time_step_s" not in service
+        assert service["queue_requests"] is True and service["rematch_interval_s"] == 60.0
+    assert any("matched again every 60 s" in note for note in result.notes)
+    with pytest.raises(ValueError, match="dispatch expects one of hive_step, native"):
+        convert_hive(path, tmp_path / "out2", dispatch="hive")

@@ -14,10 +14,17 @@ they are. What maps to what (HIVE 1.3 input format):
   one depot per vehicle at its start point (mobisim starts vehicle *i* at depot *i*), pick-up
   within ``sim.request_cancel_time_seconds`` (``max_wait_s``), no dwell at stops (HIVE boards
   within its time step);
-- HIVE's queueing and idle behaviour, the closest mobisim has: a request no vehicle can take at
-  once waits until its cancel time (``queue_requests``) and is matched again every
-  ``sim.timestep_duration_seconds`` (``rematch_interval_s``; HIVE dispatches each time step) and
-  whenever a vehicle frees up; an idle vehicle drives to the nearest base after
+- dispatch, by default the one **closest to HIVE**: ``dispatch: hive_step``
+  (:mod:`mobisim.services.drt_hive`), HIVE's time-stepped dispatch emulated: every
+  ``sim.timestep_duration_seconds`` (``time_step_s``) the open requests are matched to the
+  vehicles idle since before the step by least total straight-line distance, with no
+  arrival-time check; a request waits (``queue_requests``) until its cancel time
+  (``sim.request_cancel_time_seconds``), which also cancels it while a vehicle drives to it, and
+  pick-ups and drop-offs take effect at step boundaries. ``convert_hive(..., dispatch="native")``
+  writes mobisim's own event-driven dispatch instead: cheapest feasible insertion at once,
+  a request no vehicle can reach in time waits until its cancel time and is matched again every
+  time step (``rematch_interval_s``) and whenever a vehicle frees up;
+- idle vehicles: an idle vehicle drives to the nearest base after
   ``dispatcher.idle_time_out_seconds`` without work (``idle_policy: nearest_base_after_idle``,
   ``idle_after_min``, the bases as ``idle_bases``; no bases: it stays where it is). Nearest
   is by road time here (HIVE: great-circle distance), base membership and stall counts are not
@@ -428,8 +435,17 @@ def fleet_initial_soc(values: pd.Series) -> float:
 
 
 # ---------------------------------------------------------------------- the conversion
+#: ``convert_hive(dispatch=...)`` choices: HIVE's dispatch emulated, or mobisim's own
+DISPATCH_CHOICES = ("hive_step", "native")
+
+
 def convert_hive(
-    scenario_file: str | Path, out_dir: str | Path, *, name: str | None = None, seed: int = 0
+    scenario_file: str | Path,
+    out_dir: str | Path,
+    *,
+    name: str | None = None,
+    seed: int = 0,
+    dispatch: str = "hive_step",
 ) -> HiveConversion:
     """Convert a HIVE scenario into ``out_dir`` (scenario.yaml, trips.csv, network.graphml).
 
@@ -438,10 +454,17 @@ def convert_hive(
         out_dir: folder to write into (created; existing files of those names are replaced).
         name: mobisim scenario name (default: HIVE's ``sim.sim_name``).
         seed: seed of the mobisim run (HIVE's demo is deterministic).
+        dispatch: ``hive_step`` (default, closest to HIVE: its time-stepped, arrival-blind
+            dispatch emulated, :mod:`mobisim.services.drt_hive`) or ``native`` (mobisim's
+            event-driven insertion with queued requests).
 
     Requests outside the simulated period, or whose origin and destination snap to the same
     node, are left out and counted in ``dropped``. Raises ScenarioError for unreadable input.
     """
+    if dispatch not in DISPATCH_CHOICES:
+        raise ValueError(
+            f"dispatch expects one of {', '.join(DISPATCH_CHOICES)} (got {dispatch!r})"
+        )
     hive = read_hive(scenario_file)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -554,6 +577,10 @@ def convert_hive(
         if bases
         else {"idle_policy": "stay"}
     )
+    if dispatch == "hive_step":
+        matching = {"dispatch": "hive_step", "time_step_s": min(timestep_s, max_wait_s)}
+    else:
+        matching = {"dispatch": "insertion", "rematch_interval_s": min(timestep_s, max_wait_s)}
     for mech_id, group in veh.groupby(veh["mechatronics_id"].astype(str), sort=False):
         type_name = f"hive_{mech_id}"
         counts[type_name] = len(group)
@@ -571,7 +598,7 @@ def convert_hive(
             "max_wait_s": max_wait_s,
             "stop_s": 0.0,
             "queue_requests": True,
-            "rematch_interval_s": min(timestep_s, max_wait_s),
+            **matching,
             **idle,
             "fare_base_krw": 0.0,
             "mode_label": "taxi",
@@ -589,10 +616,23 @@ def convert_hive(
         )
     else:
         notes.append("no bases: idle vehicles stay where they are")
-    notes.append(
-        f"requests no vehicle can take wait until HIVE's cancel time ({max_wait_s:g} s), "
-        f"matched again every {min(timestep_s, max_wait_s):g} s and when a vehicle frees up"
-    )
+    if dispatch == "hive_step":
+        notes.append(
+            f"HIVE's dispatch emulated (dispatch hive_step): every {min(timestep_s, max_wait_s):g} s "
+            "the open requests go to the vehicles idle since before the step by least total "
+            f"straight-line distance; requests are cancelled at HIVE's cancel time ({max_wait_s:g} s) "
+            "even with a vehicle on the way"
+        )
+        if len(services) > 1:
+            notes.append(
+                "one service per vehicle model: each matches its own vehicles (HIVE matches the "
+                "whole fleet at once)"
+            )
+    else:
+        notes.append(
+            f"requests no vehicle can take wait until HIVE's cancel time ({max_wait_s:g} s), "
+            f"matched again every {min(timestep_s, max_wait_s):g} s and when a vehicle frees up"
+        )
     scenario = {
         "name": name or str(sim.get("sim_name", "hive")),
         "description": f"Imported from HIVE scenario {hive.scenario_file.name} by mobisim.convert.hive.",

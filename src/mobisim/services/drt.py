@@ -904,7 +904,8 @@ class DrtService(Service):
         ``outside_service_area``, ``no_stop_within_walk``, ``no_useful_stop_pair``,
         ``no_drive_path``, ``no_vehicle_feasible`` (not with ``queue_requests``: then the offer
         quotes the worst case its limits allow, pick-up at the latest pick-up and drop-off at
-        the latest drop-off). The offer's ``handle`` holds the planned insertion (used by
+        the latest drop-off; with ``dispatch: hive_step``, pick-up at the cancel time and the direct
+        ride after it). The offer's ``handle`` holds the planned insertion (used by
         :meth:`request` while the vehicle's plan is unchanged).
         """
         planned = self._plan_request(trip, now_s)
@@ -914,7 +915,10 @@ class DrtService(Service):
         insertion = self._quote(request, now_s)
         if insertion is None and not self.config.queue_requests:
             return [unavailable(self.name, self.mode, "no_vehicle_feasible")]
-        if insertion is None:  # it would wait: quote the worst case its limits allow
+        if insertion is None and self.dispatcher.cancel_en_route:  # no limits: its cancel time
+            pickup_s = request.ready_s + self.config.max_wait_s
+            dropoff_s = pickup_s + request.direct_s
+        elif insertion is None:  # it would wait: quote the worst case its limits allow
             pickup_s, dropoff_s = request.latest_pickup_s, request.latest_dropoff_s
         else:
             pickup_s, dropoff_s = insertion.pickup_s, insertion.dropoff_s
