@@ -76,6 +76,7 @@ def run(service: DrtService, trips: list[Trip]) -> tuple[dict, object]:
     for trip in trips:
         env.process(rider(trip))
     env.run(until=END_S)
+    service.finish(END_S)
     return outcomes, service.ctx.log.to_frame()
 
 

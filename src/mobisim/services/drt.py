@@ -78,8 +78,12 @@ from mobisim.units import METRES_PER_KM, min_to_s
 WALK_PROFILE = "walk"
 
 
+DAY_S = 24 * 3600.0
+
+
 class DepotConfig(StopConfig):
-    """A DRT depot: a stop where vehicles start (in turn), optionally with their charge."""
+    """A DRT depot: a stop where vehicles start (in turn), optionally with their charge and a
+    driver shift (the vehicles take work only from ``shift_start`` to ``shift_end``)."""
 
     initial_soc_share: float | None = Field(
         default=None,
@@ -87,6 +91,52 @@ class DepotConfig(StopConfig):
         le=1,
         description="State of charge of the electric vehicles starting here, share of battery capacity (none: energy.initial_soc_share).",
     )
+    shift_start: ClockTime | None = Field(
+        default=None,
+        description='Driver shift of the vehicles starting here: they take work from this clock time ("09:00") every day (none: all day; with shift_end).',
+    )
+    shift_end: ClockTime | None = Field(
+        default=None,
+        description="...until this clock time, exclusive (before shift_start: the shift runs past midnight). Off shift a vehicle finishes its plan, drives to home_base and stands there (parked).",
+    )
+    home_base: StopConfig | None = Field(
+        default=None,
+        description="Where the vehicles starting here spend their off-shift time (name and lat/lon, node or place; none: this depot).",
+    )
+
+    @model_validator(mode="after")
+    def _whole_shift(self) -> DepotConfig:
+        if (self.shift_start is None) != (self.shift_end is None):
+            raise ValueError(
+                f"depot {self.name!r}: expected both shift_start and shift_end (or neither)"
+            )
+        if self.shift_start is not None and self.shift_start % DAY_S == self.shift_end % DAY_S:
+            raise ValueError(
+                f"depot {self.name!r}: shift_end expects a clock time other than shift_start "
+                "(leave both out for a vehicle that works all day)"
+            )
+        return self
+
+
+def on_shift(now_s: float, start_s: float, end_s: float) -> bool:
+    """Is the clock ``now_s`` (s) within the daily shift [``start_s``, ``end_s``) (clock times,
+    s; end before start: past midnight)? HIVE's ``time_in_range``."""
+    start, end, now = start_s % DAY_S, end_s % DAY_S, now_s % DAY_S
+    return start <= now < end if start < end else (now >= start or now < end)
+
+
+def next_shift_start_s(now_s: float, start_s: float) -> float:
+    """The first shift start (clock ``start_s`` on some day) at or after ``now_s`` (s)."""
+    day_s = math.floor(now_s / DAY_S) * DAY_S
+    first = day_s + start_s % DAY_S
+    return first if first >= now_s else first + DAY_S
+
+
+def shift_end_after_s(now_s: float, end_s: float) -> float:
+    """The first shift end (clock ``end_s`` on some day) after ``now_s`` (s)."""
+    day_s = math.floor(now_s / DAY_S) * DAY_S
+    first = day_s + end_s % DAY_S
+    return first if first > now_s else first + DAY_S
 
 
 class DrtConfig(ServiceConfig):
@@ -324,6 +374,9 @@ class DrtService(Service):
         self._rematching = False  # is the periodic re-match process running?
         #: where the dispatcher's time steps count from, s (the batch rounds' start)
         self._clock_origin_s = ctx.env.now
+        #: vehicle id -> (shift start, shift end: clock s; home node) of the vehicles with a shift
+        self.shifts: dict[int, tuple[float, float, int]] = {}
+        self.off_duty: set[int] = set()  # ids of the vehicles standing off shift now
         #: cancel_en_route dispatchers: id(request) -> cancel time, s, until picked up
         self._cancel_at: dict[int, float] = {}
 
@@ -378,7 +431,17 @@ class DrtService(Service):
         else:
             starts = ctx.rng.choice(self.area_nodes, size=cfg.vehicles)
             socs = [None] * cfg.vehicles
-        for node, soc_share in zip(starts, socs, strict=True):
+        depot_cfgs = (
+            [cfg.depots[i % len(cfg.depots)] for i in range(cfg.vehicles)]
+            if cfg.depots
+            else [None] * cfg.vehicles
+        )
+        homes = {}
+        for k, depot in enumerate(cfg.depots or []):
+            if depot.home_base is not None:
+                key = f"services.{self.name}.depots[{k}].home_base"
+                homes[k] = int(resolve_stops(ctx.network, [depot.home_base], key)[0])
+        for i, (node, soc_share) in enumerate(zip(starts, socs, strict=True)):
             node = int(node)
             vehicle_id = ctx.new_vehicle(
                 self.name, cfg.vehicle_type, capacity_pax=cfg.capacity_pax, depot_node=node
@@ -387,6 +450,10 @@ class DrtService(Service):
             if self.vehicle_type is not None:
                 vehicle.battery = ctx.energy.new_battery(vehicle_id, self.vehicle_type, soc_share)
                 vehicle.vt = self.vehicle_type
+            depot = depot_cfgs[i]
+            if depot is not None and depot.shift_start is not None:
+                home = homes.get(i % len(cfg.depots), node)
+                self.shifts[vehicle_id] = (depot.shift_start, depot.shift_end, home)
             self.vehicles.append(vehicle)
             ctx.env.process(self._vehicle(vehicle))
         if self.batch_s is not None:
@@ -538,6 +605,10 @@ class DrtService(Service):
         then wait to be dispatched (or until the idle drain brings the pack down to the charge
         threshold)."""
         env = self.ctx.env
+        shift = self.shifts.get(vehicle.vehicle_id)
+        if shift is not None and not on_shift(env.now, shift[0], shift[1]):
+            yield from self._off_shift(vehicle, *shift)
+            return
         if self._charger_for(vehicle) is not None:
             yield from self._charge(vehicle)
             return
@@ -563,6 +634,8 @@ class DrtService(Service):
         recheck_s = self.idle.recheck_after_s(vehicle, env.now)
         if recheck_s:
             limit_s = min(limit_s, recheck_s)
+        if shift is not None:  # wake at the shift end to go home
+            limit_s = min(limit_s, shift_end_after_s(env.now, shift[1]) - env.now)
         if math.isfinite(limit_s):
             yield vehicle.wake | env.timeout(limit_s)
         else:
@@ -570,6 +643,30 @@ class DrtService(Service):
         vehicle.wake, vehicle.idle_since_s = None, None
         if env.now > since_s:
             self._log_idle(vehicle, since_s, env.now, state)
+
+    def _off_shift(self, vehicle: DrtVehicle, start_s: float, end_s: float, home: int):
+        """Off shift (its plan done): drive to the home base (``repositioning``), stand there
+        switched off (``parked``) until the next shift start, taking no work meanwhile
+        (HIVE's human driver off shift: DispatchBase home, ReserveBase)."""
+        env = self.ctx.env
+        vehicle.free_s = math.inf  # no dispatcher gives it work (as while charging)
+        vehicle.version += 1
+        leg = self.try_leg(vehicle.node, home) if home != vehicle.node else None
+        if leg is not None:
+            yield from self.motion.drive(
+                vehicle, home, leg[0], leg[1], state="repositioning", pax=0
+            )
+        back_s = next_shift_start_s(env.now, start_s)
+        self.off_duty.add(vehicle.vehicle_id)
+        vehicle.idle_since_s = since_s = env.now
+        yield env.timeout(back_s - env.now)  # logged at the end, or by finish() at the period end
+        vehicle.idle_since_s = None
+        self.off_duty.discard(vehicle.vehicle_id)
+        if env.now > since_s:
+            self._log_idle(vehicle, since_s, env.now, "parked")
+        vehicle.free_s = env.now
+        vehicle.version += 1
+        self._vehicle_freed()
 
     def _log_idle(self, vehicle: DrtVehicle, since_s: float, until_s: float, state: str) -> None:
         """Draw and log an idle stand from ``since_s`` to ``until_s`` (s) in ``state``."""
@@ -1000,7 +1097,9 @@ class DrtService(Service):
         for vehicle in self.vehicles:
             since_s = vehicle.idle_since_s
             if since_s is not None and end_s > since_s:
-                self._log_idle(vehicle, since_s, end_s, self._idle_state(vehicle))
+                off = vehicle.vehicle_id in self.off_duty
+                state = "parked" if off else self._idle_state(vehicle)
+                self._log_idle(vehicle, since_s, end_s, state)
                 vehicle.idle_since_s = end_s
 
 
