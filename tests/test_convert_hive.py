@@ -61,7 +61,7 @@ def _write_hive(
         (folder / sub).mkdir(parents=True, exist_ok=True)
     (folder / "vehicles" / "veh.csv").write_text(
         "\ufeffvehicle_id,lat,lon,mechatronics_id,initial_soc,schedule_id,home_base_id\n"
-        f"v1,{LAT0},{LON0},leaf_50,{soc[0]},first,hb1\n"
+        f"v1,{LAT0},{LON0},leaf_50,{soc[0]},first,\n"
         f"v2,{LAT0 + 2 * STEP},{LON0 + 2 * STEP},leaf_50,{soc[1]},,\n"
         f"v3,{LAT0},{LON0 + 2 * STEP},toyota_corolla,{soc[2]},,\n"
     )
@@ -327,3 +327,44 @@ def test_native_dispatch_option_writes_mobisims_own_queued_insertion(tmp_path):
     assert any("matched again every 60 s" in note for note in result.notes)
     with pytest.raises(ValueError, match="dispatch expects one of hive_step, native"):
         convert_hive(path, tmp_path / "out2", dispatch="hive")
+
+
+def test_human_driver_schedules_become_depot_shifts_with_the_home_base(tmp_path):
+    path = _write_hive(tmp_path / "hive")
+    # the default schedules as HIVE's built-in file has them; v1 is on "first" (09:00-17:00)
+    result = convert_hive(path, tmp_path / "out")
+    leaf = yaml.safe_load(result.scenario_file.read_text())["services"][0]
+    v1, v2 = leaf["depots"]
+    assert v1["shift_start"] == "09:00" and v1["shift_end"] == "17:00" and "home_base" not in v1
+    assert "shift_start" not in v2
+    assert any("v1: human driver on schedule 'first'" in note for note in result.notes)
+    # a schedules file of the scenario and a home base among the bases
+    folder = tmp_path / "hive"
+    (folder / "schedules").mkdir()
+    (folder / "schedules" / "default_schedules.csv").write_text(
+        'schedule_id,start_time,end_time\nfirst,"17:00:00","01:00:00"\n'
+    )
+    vehicles = folder / "vehicles" / "veh.csv"
+    vehicles.write_text(vehicles.read_text(encoding="utf-8-sig").replace(",first,", ",first,hb1"))
+    bases = folder / "bases" / "b.csv"
+    bases.write_text(bases.read_text() + f"hb1,{LAT0 + 2 * STEP},{LON0},,1\n")
+    result = convert_hive(path, tmp_path / "out2")
+    v1 = yaml.safe_load(result.scenario_file.read_text())["services"][0]["depots"][0]
+    assert v1["shift_start"] == "17:00" and v1["shift_end"] == "01:00"
+    assert v1["home_base"] == {"name": "hb1", "lat": LAT0 + 2 * STEP, "lon": LON0}
+    # the converted scenario loads (the shift keys validate)
+    from mobisim.scenario.loader import load_scenario
+
+    assert load_scenario(result.scenario_file).services[0].depots[0].home_base.name == "hb1"
+
+
+def test_unknown_schedule_or_home_base_is_reported(tmp_path):
+    path = _write_hive(tmp_path / "hive")
+    vehicles = tmp_path / "hive" / "vehicles" / "veh.csv"
+    text = vehicles.read_text(encoding="utf-8-sig")
+    vehicles.write_text(text.replace(",first,", ",late,"))
+    with pytest.raises(ScenarioError, match=r"vehicles_file\.schedule_id.*unknown schedule 'late'"):
+        convert_hive(path, tmp_path / "out")
+    vehicles.write_text(text.replace(",first,", ",first,nowhere"))
+    with pytest.raises(ScenarioError, match=r"vehicles_file\.home_base_id.*'nowhere'"):
+        convert_hive(path, tmp_path / "out")

@@ -117,6 +117,13 @@ class HiveStepDispatch(Dispatcher):
                 changes.append(change)
         return sorted(changes, key=lambda c: c.request.trip_id)
 
+    def quote(self, request: DrtRequest, fleet: FleetView, now_s: float) -> Assignment | None:
+        """The offer: the vehicle HIVE's matching would give ``request`` alone now (None: no
+        vehicle is dispatchable; the service then quotes the cancel time). Requests have no
+        pick-up limit here, so the exact insertion search of other dispatchers would also
+        accept vehicles that take no work (charging, off shift)."""
+        return next(iter(self.dispatch([request], fleet, now_s)), None)
+
     def arrival_takes_effect_s(self, arrival_s: float, origin_s: float) -> float:
         """HIVE changes state at the step boundary after the route's end (rule 5)."""
         return next_step_s(arrival_s, origin_s, self.time_step_s)
