@@ -149,7 +149,7 @@ def test_converts_trips_fleet_and_energy(tmp_path):
     for service in (leaf, corolla):
         assert service["dispatch"] == "hive_step" and service["time_step_s"] == 60.0
         assert service["queue_requests"] is True and "rematch_interval_s" not in service
-        assert service["idle_policy"] == "nearest_base_after_idle"
+        assert service["idle_policy"] == "hive_base_after_idle"
         assert service["idle_after_min"] == 30.0
         assert service["idle_bases"] == [{"name": "b1", "lat": LAT0, "lon": LON0}]
     assert any("nearest of 1 base(s) after 30 min" in note for note in result.notes)
@@ -230,10 +230,12 @@ def test_converted_bevs_charge_in_the_run_and_ice_cars_do_not(tmp_path):
         f"x{i},{LAT0 + 2 * STEP},{LON0},{LAT0},{LON0 + 2 * STEP},1970-01-01T0{3 + i}:00:00,1\n"
         for i in range(3)
     )
-    result = convert_hive(
-        _write_hive(tmp_path / "hive", soc=(0.05, 0.05, 0.05), requests_extra=extra),
-        tmp_path / "out",
-    )
+    path = _write_hive(tmp_path / "hive", soc=(0.05, 0.05, 0.05), requests_extra=extra)
+    # every vehicle autonomous and in service at the bases (mobisim's own dispatch): driver
+    # shifts and HIVE's retiring at a base are tested on their own
+    vehicles_csv = tmp_path / "hive" / "vehicles" / "veh.csv"
+    vehicles_csv.write_text(vehicles_csv.read_text(encoding="utf-8-sig").replace(",first,", ",,"))
+    result = convert_hive(path, tmp_path / "out", dispatch="native")
     scenario = api.load_scenario(result.scenario_file)
     scenario.outputs.charts = False
     run = api.run(scenario, out_dir=tmp_path / "results")
@@ -324,6 +326,7 @@ def test_native_dispatch_option_writes_mobisims_own_queued_insertion(tmp_path):
     for service in yaml.safe_load(result.scenario_file.read_text())["services"]:
         assert service["dispatch"] == "insertion" and "time_step_s" not in service
         assert service["queue_requests"] is True and service["rematch_interval_s"] == 60.0
+        assert service["idle_policy"] == "nearest_base_after_idle"
     assert any("matched again every 60 s" in note for note in result.notes)
     with pytest.raises(ValueError, match="dispatch expects one of hive_step, native"):
         convert_hive(path, tmp_path / "out2", dispatch="hive")
@@ -368,3 +371,20 @@ def test_unknown_schedule_or_home_base_is_reported(tmp_path):
     vehicles.write_text(text.replace(",first,", ",first,nowhere"))
     with pytest.raises(ScenarioError, match=r"vehicles_file\.home_base_id.*'nowhere'"):
         convert_hive(path, tmp_path / "out")
+
+
+def test_the_default_conversion_runs_hive_s_time_steps(tmp_path):
+    """End to end with the default (hive_step): every trip leg starts at a 60-s step."""
+    from mobisim import api
+
+    result = convert_hive(_write_hive(tmp_path / "hive"), tmp_path / "out")
+    scenario = api.load_scenario(result.scenario_file)
+    scenario.outputs.charts = False
+    run = api.run(scenario, out_dir=tmp_path / "results")
+    assert (run.trips["status"] != "unserved").sum() >= 1
+    legs = run.events[run.events["event"] == "vehicle_leg"]
+    trip_legs = legs[legs["state"].astype(str).isin(["to_pickup", "occupied"])]
+    assert len(trip_legs) >= 1
+    assert (trip_legs["time_s"] % 60.0).abs().max() < 1e-6
+    pickups = run.events[run.events["event"] == "pickup"]
+    assert (pickups["time_s"] % 60.0).abs().max() < 1e-6

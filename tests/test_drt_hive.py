@@ -201,3 +201,36 @@ def test_bad_time_step_and_unknown_policy_are_errors_naming_the_key():
     assert "services.drt.dispatch: expected one of: batch, hive_step, insertion" in str(
         caught.value
     )
+
+
+def test_hive_idle_sends_an_autonomous_vehicle_to_a_base_where_it_retires(road):
+    # idle 1 min: V0 (node 3) drives to the base at node 6 and is never dispatched again; a
+    # request at +10 min gives up although V0 stands next to it
+    service = taxis(
+        road,
+        depots=[3],
+        idle_policy="hive_base_after_idle",
+        idle_after_min=1.0,
+        idle_bases=[{"name": "base", "node": 6}],
+    )
+    (taxi,) = service.vehicles
+    outcomes, events = run(service, [Trip(0, 0, "g", "a", 5, 4, START_S + 600.0)])
+    assert not outcomes[0].served
+    legs = events[events["event"] == "vehicle_leg"]
+    assert legs["state"].tolist() == ["repositioning"] and legs["to_node"].tolist() == [6]
+    assert legs["time_s"].iloc[0] == pytest.approx(START_S + 60.0)
+    assert taxi.free_s == np.inf and taxi.vehicle_id in service.off_duty
+    parked = events[(events["event"] == "vehicle_dwell") & (events["state"] == "parked")]
+    assert parked["duration_s"].sum() == pytest.approx(
+        END_S - START_S - 60.0 - service.leg(3, 6)[0]
+    )
+    # with nearest_base_after_idle the same vehicle serves it from the base
+    service = taxis(
+        road,
+        depots=[3],
+        idle_policy="nearest_base_after_idle",
+        idle_after_min=1.0,
+        idle_bases=[{"name": "base", "node": 6}],
+    )
+    outcomes, _ = run(service, [Trip(0, 0, "g", "a", 5, 4, START_S + 600.0)])
+    assert outcomes[0].served

@@ -32,7 +32,7 @@ __all__ = ["road"]  # the fixture, shared
 H = 3600.0
 
 
-def shift_taxi(road, dispatch: str, **depot) -> DrtService:
+def shift_taxi(road, dispatch: str, extra: dict | None = None, **depot) -> DrtService:
     network, router = road
     env = simpy.Environment(initial_time=START_S)
     ctx = ServiceContext(env, network, router, EventLog(), np.random.default_rng(0), START_S, END_S)
@@ -48,6 +48,7 @@ def shift_taxi(road, dispatch: str, **depot) -> DrtService:
         queue_requests=True,
         depots=[{"name": "V0", "node": 3, **depot}],
         **keys,
+        **(extra or {}),
     )
     service = DrtService(config, ctx)
     service.start()
@@ -128,3 +129,17 @@ def test_bad_shift_keys_are_errors_naming_the_key():
         )
     assert "services.drt.depots" in str(caught.value)
     assert "expected both shift_start and shift_end" in str(caught.value)
+
+
+def test_a_vehicle_with_a_driver_does_not_retire_at_the_base_under_hive_idle(road):
+    # HIVE retires only autonomous vehicles at a base; a human driver (a shift) stays in service
+    idle = {
+        "idle_policy": "hive_base_after_idle",
+        "idle_after_min": 1.0,
+        "idle_bases": [{"name": "base", "node": 6}],
+    }
+    service = shift_taxi(road, "hive_step", idle, shift_start="07:00", shift_end="10:00")
+    outcomes, events = run(service, [Trip(0, 0, "g", "a", 5, 4, START_S + 600.0)])
+    assert outcomes[0].served
+    legs = events[events["event"] == "vehicle_leg"]
+    assert legs["state"].iloc[0] == "repositioning" and legs["to_node"].iloc[0] == 6

@@ -24,7 +24,9 @@ they are. What maps to what (HIVE 1.3 input format):
   writes mobisim's own event-driven dispatch instead: cheapest feasible insertion at once,
   a request no vehicle can reach in time waits until its cancel time and is matched again every
   time step (``rematch_interval_s``) and whenever a vehicle frees up;
-- idle vehicles: an idle vehicle drives to the nearest base after
+- idle vehicles (with ``hive_step``: ``idle_policy: hive_base_after_idle``, an autonomous
+  vehicle that reached a base after the time-out retires there, as HIVE's never leave
+  ReserveBase; native: ``nearest_base_after_idle``): an idle vehicle drives to the nearest base after
   ``dispatcher.idle_time_out_seconds`` without work (``idle_policy: nearest_base_after_idle``,
   ``idle_after_min``, the bases as ``idle_bases``; no bases: it stays where it is). Nearest
   is by road time here (HIVE: great-circle distance), base membership and stall counts are not
@@ -668,7 +670,10 @@ def convert_hive(
     ]
     idle = (
         {
-            "idle_policy": "nearest_base_after_idle",
+            # HIVE's autonomous vehicles retire at the base (emulated); native: stay in service
+            "idle_policy": "hive_base_after_idle"
+            if dispatch == "hive_step"
+            else "nearest_base_after_idle",
             "idle_after_min": idle_after_min,
             "idle_bases": bases,
         }
@@ -709,6 +714,11 @@ def convert_hive(
         notes.append(
             f"idle vehicles go to the nearest of {len(bases)} base(s) after {idle_after_min:g} min "
             "idle (nearest by road time; base membership and stalls not modelled)"
+            + (
+                "; autonomous ones retire there for the rest of the run, as in HIVE"
+                if dispatch == "hive_step"
+                else ""
+            )
         )
     else:
         notes.append("no bases: idle vehicles stay where they are")

@@ -51,6 +51,7 @@ POLICIES: dict[str, dict[str, str]] = {
         "return_to_depot": "mobisim.services.drt_dispatch:ReturnToDepotPolicy",
         "zone_rebalancing": "mobisim.services.drt_dispatch:ZoneDemandRebalancing",
         "nearest_base_after_idle": "mobisim.services.drt_dispatch:NearestBaseAfterIdle",
+        "hive_base_after_idle": "mobisim.services.drt_hive:HiveBaseAfterIdle",
     },
 }
 

@@ -239,7 +239,7 @@ class DrtConfig(ServiceConfig):
     )
     idle_policy: str = Field(
         default="stay",
-        description="What idle vehicles do (registered name): stay, return_to_depot, zone_rebalancing, nearest_base_after_idle.",
+        description="What idle vehicles do (registered name): stay, return_to_depot, zone_rebalancing, nearest_base_after_idle, hive_base_after_idle (HIVE: retire at the base after the time-out).",
     )
     idle_after_min: float = Field(
         default=30.0,
@@ -626,6 +626,9 @@ class DrtService(Service):
                     vehicle, target, time_s, distance_m, state="repositioning", pax=0
                 )
                 return
+        if self.idle.retires(vehicle, env.now):
+            yield from self._retired(vehicle)
+            return
         vehicle.idle_since_s = since_s = env.now
         vehicle.free_s = env.now
         vehicle.wake = env.event()
@@ -667,6 +670,15 @@ class DrtService(Service):
         vehicle.free_s = env.now
         vehicle.version += 1
         self._vehicle_freed()
+
+    def _retired(self, vehicle: DrtVehicle):
+        """The idle policy retires the vehicle where it stands (HIVE's autonomous vehicle at a
+        base): switched off (``parked``), no more work for the rest of the run."""
+        vehicle.free_s = math.inf
+        vehicle.version += 1
+        self.off_duty.add(vehicle.vehicle_id)
+        vehicle.idle_since_s = self.ctx.env.now  # logged by finish() at the period end
+        yield self.ctx.env.event()  # never fires
 
     def _log_idle(self, vehicle: DrtVehicle, since_s: float, until_s: float, state: str) -> None:
         """Draw and log an idle stand from ``since_s`` to ``until_s`` (s) in ``state``."""

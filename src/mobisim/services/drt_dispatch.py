@@ -413,6 +413,11 @@ class StayPolicy:
         (None: until dispatched); ``recheck_s`` for every vehicle unless a policy says more."""
         return self.recheck_s
 
+    def retires(self, vehicle: DrtVehicle, now_s: float) -> bool:
+        """Does the idle ``vehicle`` leave service where it stands at ``now_s`` (s), for the
+        rest of the run (no policy here does; HIVE's emulation does at a base)?"""
+        return False
+
 
 class ReturnToDepotPolicy(StayPolicy):
     """Idle vehicles drive back to their depot (their starting node)."""

@@ -39,8 +39,13 @@ rule below mirrors one HIVE file / function (paths under ``nrel/hive/``):
    (:meth:`HiveStepDispatch.arrival_takes_effect_s`; the vehicle stands, ``dwell``, until then).
    Requests appear at the first step at or after their departure (the batch round).
 
-Not emulated here: HIVE's vehicles at a base (ReserveBase / ChargingBase) are not dispatchable
-again in HIVE; mobisim's ``nearest_base_after_idle`` keeps them in service at the base.
+6. **Idle vehicles** (``idle_policy: hive_base_after_idle``, :class:`HiveBaseAfterIdle`;
+   ``state/driver_state/driver_instruction_ops.py``, ``av_dispatch_base_instruction``): after
+   ``idle_after_min`` idle an autonomous vehicle drives to the nearest base and, once there, is
+   never dispatched again (ReserveBase / ChargingBase are not in the valid dispatch states;
+   ``autonomous_available.py`` only charges it there). A vehicle with a driver shift (HIVE's
+   human driver) stays in service at the base instead (HIVE sends it toward demand,
+   ``human_look_for_requests``: not modelled).
 """
 
 from __future__ import annotations
@@ -50,8 +55,14 @@ import math
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from mobisim.services.drt_dispatch import Assignment, Dispatcher, FleetView, VehicleView
-from mobisim.services.drt_plan import DrtRequest
+from mobisim.services.drt_dispatch import (
+    Assignment,
+    Dispatcher,
+    FleetView,
+    NearestBaseAfterIdle,
+    VehicleView,
+)
+from mobisim.services.drt_plan import DrtRequest, DrtVehicle
 
 #: clock tolerance of a step boundary, s (times are sums of float drive times)
 STEP_EPS_S = 1e-6
@@ -131,3 +142,45 @@ class HiveStepDispatch(Dispatcher):
     def cancel_s(self, request: DrtRequest, max_wait_s: float, origin_s: float) -> float:
         """The first step at or after ready + ``max_wait_s`` (rule 4)."""
         return next_step_s(request.ready_s + max_wait_s, origin_s, self.time_step_s)
+
+
+class HiveBaseAfterIdle(NearestBaseAfterIdle):
+    """``hive_base_after_idle``: HIVE's autonomous idle behaviour (rule 6 of the module
+    docstring): after ``idle_after_min`` without work a vehicle drives to the nearest base
+    (``idle_bases``) and retires there for the rest of the run; a vehicle with a driver shift
+    waits at the base in service instead (as ``nearest_base_after_idle``)."""
+
+    def __init__(self, service):
+        super().__init__(service)
+        #: vehicle id -> (base, plan version) when its idle time ran out and it was sent there
+        self.sent: dict[int, tuple[int, int]] = {}
+
+    def _timed_out(self, vehicle: DrtVehicle, now_s: float) -> bool:
+        return now_s - self._idle_since_s(vehicle, now_s) >= self.after_s - self.CLOCK_EPS_S
+
+    def target_node(self, vehicle: DrtVehicle, now_s: float) -> int | None:
+        """The nearest base once the vehicle has been idle ``idle_after_min``; else None."""
+        if not self._timed_out(vehicle, now_s):
+            return None
+        base = self.nearest_base(vehicle)
+        if base is not None:  # the drive there bumps the plan version once
+            self.sent[vehicle.vehicle_id] = (base, vehicle.version)
+        return None if base == vehicle.node else base
+
+    def recheck_after_s(self, vehicle: DrtVehicle, now_s: float) -> float | None:
+        """The idle time left before the vehicle times out (at a base too: HIVE sends an idle
+        vehicle to the base it stands at, and it retires there)."""
+        if vehicle.vehicle_id in self.service.shifts and vehicle.node in self._bases_of(vehicle):
+            return None
+        left_s = self._idle_since_s(vehicle, now_s) + self.after_s - now_s
+        return left_s if left_s > self.CLOCK_EPS_S else None
+
+    def retires(self, vehicle: DrtVehicle, now_s: float) -> bool:
+        """An autonomous vehicle (no driver shift) at the base its time-out sent it to."""
+        if vehicle.vehicle_id in self.service.shifts:
+            return False
+        sent = self.sent.get(vehicle.vehicle_id)
+        if sent is None:
+            return False
+        base, version = sent
+        return vehicle.node == base and vehicle.version <= version + 1  # no work since
