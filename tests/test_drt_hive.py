@@ -234,3 +234,12 @@ def test_hive_idle_sends_an_autonomous_vehicle_to_a_base_where_it_retires(road):
     )
     outcomes, _ = run(service, [Trip(0, 0, "g", "a", 5, 4, START_S + 600.0)])
     assert outcomes[0].served
+
+
+def test_a_request_made_at_a_step_boundary_is_matched_at_that_step(road):
+    # HIVE adds a step's requests before it dispatches: asked at +60 s exactly, with the taxi
+    # at the pick-up, the ride starts at +60 s (whatever order SimPy runs the two processes in)
+    for depart_s in (START_S + 60.0, START_S + 600.0):
+        service = taxis(road, depots=[2])
+        _, events = run(service, [Trip(0, 0, "g", "a", 2, 1, depart_s)])
+        assert times(events, "pickup")[0] == depart_s

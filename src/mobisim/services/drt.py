@@ -42,6 +42,7 @@ from typing import Literal
 
 import numpy as np
 import shapely
+import simpy
 from pydantic import Field, field_validator, model_validator
 
 from mobisim.energy.battery import EPS_KWH, can_finish
@@ -116,6 +117,21 @@ class DepotConfig(StopConfig):
                 "(leave both out for a vehicle that works all day)"
             )
         return self
+
+
+#: SimPy priority of a batch round: after every ordinary event of the same instant (NORMAL = 1)
+LATE = 2
+
+
+class LateTimeout(simpy.events.Event):
+    """A timeout that fires after every ordinary event scheduled for the same instant, also
+    those scheduled meanwhile (so a batch round at t sees the requests made at t, as HIVE
+    adds a step's requests before it dispatches)."""
+
+    def __init__(self, env: simpy.Environment, delay_s: float):
+        super().__init__(env)
+        self._ok, self._value = True, None
+        env.schedule(self, LATE, delay_s)
 
 
 def on_shift(now_s: float, start_s: float, end_s: float) -> bool:
@@ -786,7 +802,7 @@ class DrtService(Service):
         rounds end once the service hours are over and no request is open."""
         env = self.ctx.env
         while self.waiting or env.now <= self.service_end_s:
-            yield env.timeout(self.batch_s)
+            yield LateTimeout(env, self.batch_s)  # after the requests made at the round's time
             if self.waiting:
                 changes = self.dispatcher.dispatch(self.waiting, self.fleet_view, env.now)
                 assigned = self._apply(changes, self.waiting, env.now)
