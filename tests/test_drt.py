@@ -269,7 +269,7 @@ def test_outside_service_hours_and_unknown_policy(town):
     with pytest.raises(ScenarioError) as caught:
         load_scenario(demo, overrides={"services.drt.idle_policy": "rebalance"})
     assert (
-        "demo.yaml: services.drt.idle_policy: expected one of: nearest_base_after_idle, return_to_depot, stay, "
+        "demo.yaml: services.drt.idle_policy: expected one of: hive_base_after_idle, nearest_base_after_idle, return_to_depot, stay, "
         in str(caught.value)
     )
 
