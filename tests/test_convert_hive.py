@@ -61,7 +61,7 @@ def _write_hive(
         (folder / sub).mkdir(parents=True, exist_ok=True)
     (folder / "vehicles" / "veh.csv").write_text(
         "\ufeffvehicle_id,lat,lon,mechatronics_id,initial_soc,schedule_id,home_base_id\n"
-        f"v1,{LAT0},{LON0},leaf_50,{soc[0]},first,hb1\n"
+        f"v1,{LAT0},{LON0},leaf_50,{soc[0]},first,\n"
         f"v2,{LAT0 + 2 * STEP},{LON0 + 2 * STEP},leaf_50,{soc[1]},,\n"
         f"v3,{LAT0},{LON0 + 2 * STEP},toyota_corolla,{soc[2]},,\n"
     )
@@ -144,15 +144,17 @@ def test_converts_trips_fleet_and_energy(tmp_path):
     assert [d["name"] for d in leaf["depots"]] == ["v1", "v2"]
     assert leaf["depots"][1] == {"name": "v2", "lat": LAT0 + 2 * STEP, "lon": LON0 + 2 * STEP}
     assert corolla["vehicle_type"] == "hive_toyota_corolla" and len(corolla["depots"]) == 1
-    # HIVE's queueing and idle behaviour: requests wait until the cancel time, matched again
-    # every time step; idle vehicles go to the nearest base after idle_time_out_seconds
+    # HIVE's dispatch emulated (the default): matched every time step, requests wait until the
+    # cancel time; idle vehicles go to the nearest base after idle_time_out_seconds
     for service in (leaf, corolla):
-        assert service["queue_requests"] is True and service["rematch_interval_s"] == 60.0
-        assert service["idle_policy"] == "nearest_base_after_idle"
+        assert service["dispatch"] == "hive_step" and service["time_step_s"] == 60.0
+        assert service["queue_requests"] is True and "rematch_interval_s" not in service
+        assert service["idle_policy"] == "hive_base_after_idle"
         assert service["idle_after_min"] == 30.0
         assert service["idle_bases"] == [{"name": "b1", "lat": LAT0, "lon": LON0}]
     assert any("nearest of 1 base(s) after 30 min" in note for note in result.notes)
-    assert any("cancel time (420 s)" in note for note in result.notes)
+    assert any("hive_step" in note and "cancel time (420 s)" in note for note in result.notes)
+    assert any("one service per vehicle model" in note for note in result.notes)
 
     energy = scenario["energy"]
     bev = energy["vehicle_types"]["hive_leaf_50"]
@@ -211,7 +213,7 @@ def test_hive_idle_time_out_and_time_step_carry_over_and_no_bases_means_stay(tmp
     path.write_text(yaml.safe_dump(config))
     result = convert_hive(path, tmp_path / "out")
     leaf = yaml.safe_load(result.scenario_file.read_text())["services"][0]
-    assert leaf["idle_after_min"] == 10.0 and leaf["rematch_interval_s"] == 30.0
+    assert leaf["idle_after_min"] == 10.0 and leaf["time_step_s"] == 30.0
     (tmp_path / "hive" / "bases" / "b.csv").write_text("base_id,lat,lon,station_id,stall_count\n")
     result = convert_hive(path, tmp_path / "out2")
     leaf = yaml.safe_load(result.scenario_file.read_text())["services"][0]
@@ -228,10 +230,12 @@ def test_converted_bevs_charge_in_the_run_and_ice_cars_do_not(tmp_path):
         f"x{i},{LAT0 + 2 * STEP},{LON0},{LAT0},{LON0 + 2 * STEP},1970-01-01T0{3 + i}:00:00,1\n"
         for i in range(3)
     )
-    result = convert_hive(
-        _write_hive(tmp_path / "hive", soc=(0.05, 0.05, 0.05), requests_extra=extra),
-        tmp_path / "out",
-    )
+    path = _write_hive(tmp_path / "hive", soc=(0.05, 0.05, 0.05), requests_extra=extra)
+    # every vehicle autonomous and in service at the bases (mobisim's own dispatch): driver
+    # shifts and HIVE's retiring at a base are tested on their own
+    vehicles_csv = tmp_path / "hive" / "vehicles" / "veh.csv"
+    vehicles_csv.write_text(vehicles_csv.read_text(encoding="utf-8-sig").replace(",first,", ",,"))
+    result = convert_hive(path, tmp_path / "out", dispatch="native")
     scenario = api.load_scenario(result.scenario_file)
     scenario.outputs.charts = False
     run = api.run(scenario, out_dir=tmp_path / "results")
@@ -314,3 +318,73 @@ def test_converted_bevs_start_at_their_own_charge(tmp_path):
     run = api.run(scenario, out_dir=tmp_path / "results")
     bevs = run.vehicles[run.vehicles["service"] == "hive_leaf_50"].sort_values("vehicle_id")
     assert bevs["initial_soc_kwh"].tolist() == pytest.approx([10.0, 30.0])
+
+
+def test_native_dispatch_option_writes_mobisims_own_queued_insertion(tmp_path):
+    path = _write_hive(tmp_path / "hive")
+    result = convert_hive(path, tmp_path / "out", dispatch="native")
+    for service in yaml.safe_load(result.scenario_file.read_text())["services"]:
+        assert service["dispatch"] == "insertion" and "time_step_s" not in service
+        assert service["queue_requests"] is True and service["rematch_interval_s"] == 60.0
+        assert service["idle_policy"] == "nearest_base_after_idle"
+    assert any("matched again every 60 s" in note for note in result.notes)
+    with pytest.raises(ValueError, match="dispatch expects one of hive_step, native"):
+        convert_hive(path, tmp_path / "out2", dispatch="hive")
+
+
+def test_human_driver_schedules_become_depot_shifts_with_the_home_base(tmp_path):
+    path = _write_hive(tmp_path / "hive")
+    # the default schedules as HIVE's built-in file has them; v1 is on "first" (09:00-17:00)
+    result = convert_hive(path, tmp_path / "out")
+    leaf = yaml.safe_load(result.scenario_file.read_text())["services"][0]
+    v1, v2 = leaf["depots"]
+    assert v1["shift_start"] == "09:00" and v1["shift_end"] == "17:00" and "home_base" not in v1
+    assert "shift_start" not in v2
+    assert any("v1: human driver on schedule 'first'" in note for note in result.notes)
+    # a schedules file of the scenario and a home base among the bases
+    folder = tmp_path / "hive"
+    (folder / "schedules").mkdir()
+    (folder / "schedules" / "default_schedules.csv").write_text(
+        'schedule_id,start_time,end_time\nfirst,"17:00:00","01:00:00"\n'
+    )
+    vehicles = folder / "vehicles" / "veh.csv"
+    vehicles.write_text(vehicles.read_text(encoding="utf-8-sig").replace(",first,", ",first,hb1"))
+    bases = folder / "bases" / "b.csv"
+    bases.write_text(bases.read_text() + f"hb1,{LAT0 + 2 * STEP},{LON0},,1\n")
+    result = convert_hive(path, tmp_path / "out2")
+    v1 = yaml.safe_load(result.scenario_file.read_text())["services"][0]["depots"][0]
+    assert v1["shift_start"] == "17:00" and v1["shift_end"] == "01:00"
+    assert v1["home_base"] == {"name": "hb1", "lat": LAT0 + 2 * STEP, "lon": LON0}
+    # the converted scenario loads (the shift keys validate)
+    from mobisim.scenario.loader import load_scenario
+
+    assert load_scenario(result.scenario_file).services[0].depots[0].home_base.name == "hb1"
+
+
+def test_unknown_schedule_or_home_base_is_reported(tmp_path):
+    path = _write_hive(tmp_path / "hive")
+    vehicles = tmp_path / "hive" / "vehicles" / "veh.csv"
+    text = vehicles.read_text(encoding="utf-8-sig")
+    vehicles.write_text(text.replace(",first,", ",late,"))
+    with pytest.raises(ScenarioError, match=r"vehicles_file\.schedule_id.*unknown schedule 'late'"):
+        convert_hive(path, tmp_path / "out")
+    vehicles.write_text(text.replace(",first,", ",first,nowhere"))
+    with pytest.raises(ScenarioError, match=r"vehicles_file\.home_base_id.*'nowhere'"):
+        convert_hive(path, tmp_path / "out")
+
+
+def test_the_default_conversion_runs_hive_s_time_steps(tmp_path):
+    """End to end with the default (hive_step): every trip leg starts at a 60-s step."""
+    from mobisim import api
+
+    result = convert_hive(_write_hive(tmp_path / "hive"), tmp_path / "out")
+    scenario = api.load_scenario(result.scenario_file)
+    scenario.outputs.charts = False
+    run = api.run(scenario, out_dir=tmp_path / "results")
+    assert (run.trips["status"] != "unserved").sum() >= 1
+    legs = run.events[run.events["event"] == "vehicle_leg"]
+    trip_legs = legs[legs["state"].astype(str).isin(["to_pickup", "occupied"])]
+    assert len(trip_legs) >= 1
+    assert (trip_legs["time_s"] % 60.0).abs().max() < 1e-6
+    pickups = run.events[run.events["event"] == "pickup"]
+    assert (pickups["time_s"] % 60.0).abs().max() < 1e-6

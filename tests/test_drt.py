@@ -269,7 +269,7 @@ def test_outside_service_hours_and_unknown_policy(town):
     with pytest.raises(ScenarioError) as caught:
         load_scenario(demo, overrides={"services.drt.idle_policy": "rebalance"})
     assert (
-        "demo.yaml: services.drt.idle_policy: expected one of: nearest_base_after_idle, return_to_depot, stay, "
+        "demo.yaml: services.drt.idle_policy: expected one of: hive_base_after_idle, nearest_base_after_idle, return_to_depot, stay, "
         in str(caught.value)
     )
 
@@ -488,7 +488,9 @@ def test_unknown_dispatch_policy_is_a_scenario_error_naming_the_key(town, monkey
     with pytest.raises(ScenarioError) as caught:
         load_scenario(demo, overrides={"services.drt.dispatch": "nearest_first"})
     message = str(caught.value)
-    assert "demo.yaml: services.drt.dispatch: expected one of: batch, insertion" in message
+    assert (
+        "demo.yaml: services.drt.dispatch: expected one of: batch, hive_step, insertion" in message
+    )
     assert "'nearest_first'" in message
     with pytest.raises(ValidationError, match="dispatch"):
         make_service(town, name="bad_dispatch", dispatch="nearest_first")

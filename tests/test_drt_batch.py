@@ -220,7 +220,9 @@ def test_bad_batch_interval_and_max_wait_are_scenario_errors_naming_the_key():
     assert "max_wait_s (300 s)" in message
     with pytest.raises(ScenarioError) as caught:
         load_scenario(demo, overrides={"services.drt.dispatch": "batched"})
-    assert "services.drt.dispatch: expected one of: batch, insertion" in str(caught.value)
+    assert "services.drt.dispatch: expected one of: batch, hive_step, insertion" in str(
+        caught.value
+    )
 
 
 def test_the_rounds_end_after_the_service_hours_once_nothing_is_open(road):

@@ -2,11 +2,15 @@
 
     PEERS_DIR=/work/peers /work/venv/bin/python benchmarks/peers/hive_denver.py [--repeats 3]
         [--fleets 5 10]   # the same demand with only the demo's first 5, 10 vehicles (scarcity)
+        [--dispatch both] # mobisim with the converter's HIVE emulation (hive_step), its own
+                          # dispatch (native), or both (default)
 
 1. HIVE 1.3.1 runs ``denver_demo.yaml`` in its own venv ($PEERS_DIR/hive): the whole ``hive``
    process is timed (interpreter start and imports included; the wrapper that finds the scenario
    is not), and HIVE's own "time elapsed" (its simulation loop) is read from its log.
-2. ``mobisim.convert.hive.convert_hive`` turns the same inputs into a mobisim scenario.
+2. ``mobisim.convert.hive.convert_hive`` turns the same inputs into a mobisim scenario, with
+   ``dispatch="hive_step"`` (HIVE's dispatch emulated, the converter's default) and/or
+   ``dispatch="native"`` (mobisim's event-driven insertion with queued requests).
 3. mobisim runs it in this process: ``mobisim.api.run`` end to end (network, demand, simulation,
    KPIs, result folder, no charts), and the phases separately (``simulate()`` alone); and once
    more as a whole ``mobisim run`` process (interpreter start and imports included, like HIVE's).
@@ -241,35 +245,58 @@ def run_mobisim_cli(scenario_file: Path, work: Path) -> float:
     return wall_s
 
 
-def compare(work: Path, vehicles: int | None, repeats: int) -> dict:
-    """Run HIVE and mobisim on the demo with ``vehicles`` vehicles (None: the shipped 20); print
-    the side-by-side tables and return the summary row."""
+#: ``--dispatch`` choices -> the converter's ``dispatch`` values run
+DISPATCH_RUNS = {
+    "hive_step": ("hive_step",),
+    "native": ("native",),
+    "both": ("native", "hive_step"),
+}
+#: how the summary names each mobisim variant
+VARIANT = {"native": "mobisim-native", "hive_step": "mobisim-emulated"}
+
+
+def compare(work: Path, vehicles: int | None, repeats: int, dispatches: tuple[str, ...]) -> dict:
+    """Run HIVE and mobisim (each converter ``dispatch`` of ``dispatches``) on the demo with
+    ``vehicles`` vehicles (None: the shipped 20); print the side-by-side tables and return the
+    summary row."""
     scenario, sim_name = fleet_variant(work, vehicles)
     label = "shipped demo" if vehicles is None else f"{vehicles} vehicles"
     print(f"\n## HIVE Denver demo, {label} ({scenario.name})")
     side = work / sim_name
     side.mkdir(exist_ok=True)
-    # the two sides take turns, so that load from other processes falls on both alike
-    hives, runs, clis = [], [], []
+    # the sides take turns, so that load from other processes falls on all alike
+    hives = []
+    runs: dict[str, list] = {d: [] for d in dispatches}
+    clis: dict[str, list] = {d: [] for d in dispatches}
+    conversions, convert_s = {}, {}
     for repeat in range(repeats):
         hives.append(run_hive(side, scenario, sim_name))
-        if repeat == 0:
-            conversion_t0 = time.perf_counter()
-            conversion = convert_hive(scenario, side / "mobisim")
-            convert_s = time.perf_counter() - conversion_t0
-        runs.append(run_mobisim(conversion.scenario_file, side))
-        clis.append(run_mobisim_cli(conversion.scenario_file, side))
+        for dispatch in dispatches:
+            if repeat == 0:
+                conversion_t0 = time.perf_counter()
+                conversions[dispatch] = convert_hive(
+                    scenario, side / f"mobisim_{dispatch}", dispatch=dispatch
+                )
+                convert_s[dispatch] = time.perf_counter() - conversion_t0
+            out = side / f"run_{dispatch}"
+            out.mkdir(exist_ok=True)
+            runs[dispatch].append(run_mobisim(conversions[dispatch].scenario_file, out))
+            clis[dispatch].append(run_mobisim_cli(conversions[dispatch].scenario_file, out))
     hive = min(hives, key=lambda h: h["process_s"])
-    mob = min(runs, key=lambda r: r["run_s"])
-    mob["simulate_s"] = min(r["simulate_s"] for r in runs)
-    mob["cli_process_s"] = min(clis)
-
-    print(
-        f"conversion: {convert_s:.2f} s, {conversion.trips_written} of {conversion.requests_read} "
-        f"requests, dropped {conversion.dropped}; notes: {conversion.notes}"
-    )
+    mobs = {}
+    for dispatch in dispatches:
+        mob = min(runs[dispatch], key=lambda r: r["run_s"])
+        mob["simulate_s"] = min(r["simulate_s"] for r in runs[dispatch])
+        mob["cli_process_s"] = min(clis[dispatch])
+        mob["share"] = mob["served"] / max(mob["trips"], 1)
+        mobs[dispatch] = mob
+        conversion = conversions[dispatch]
+        print(
+            f"conversion ({dispatch}): {convert_s[dispatch]:.2f} s, {conversion.trips_written} "
+            f"of {conversion.requests_read} requests, dropped {conversion.dropped}; "
+            f"notes: {conversion.notes}"
+        )
     hive_share = hive["served"] / max(hive["served"] + hive["cancelled"], 1)
-    mob_share = mob["served"] / max(mob["trips"], 1)
     print_table(
         [
             {
@@ -283,83 +310,80 @@ def compare(work: Path, vehicles: int | None, repeats: int) -> dict:
                 "kwh": hive["kwh"],
                 "gallons": hive["gallons"],
                 "charged_kwh": hive["charged_kwh"],
-            },
+            }
+        ]
+        + [
             {
-                "simulator": "mobisim",
+                "simulator": VARIANT[dispatch],
                 "process_s": mob["run_s"],
                 "loop_s": mob["simulate_s"],
                 "requests": mob["trips"],
                 "served": mob["served"],
-                "served_share": mob_share,
+                "served_share": mob["share"],
                 "mean_wait_s": mob["mean_wait_s"],
                 "kwh": mob["kwh"],
                 "gallons": mob["gallons"],
                 "charged_kwh": mob["charged_kwh"],
-            },
+            }
+            for dispatch, mob in mobs.items()
         ],
         f"HIVE Denver demo, {label}: wall time and KPIs (best of {repeats})",
     )
     print_table(
         [
-            {
-                "state (HIVE / mobisim)": f"{h} / {m}",
-                "HIVE_km": hive["vkm"][m],
-                "mobisim_km": mob["vkm"].get(m, 0.0),
-            }
+            {"state (HIVE / mobisim)": f"{h} / {m}", "HIVE_km": hive["vkm"][m]}
+            | {f"{VARIANT[d]}_km": mob["vkm"].get(m, 0.0) for d, mob in mobs.items()}
             for h, m in {**STATE_PAIRS, "total": "total"}.items()
         ],
         "vehicle-km by state",
     )
+    models = sorted(set(hive["km_by_model"]).union(*(mob["km_by_model"] for mob in mobs.values())))
     print_table(
         [
-            {
-                "vehicle model": name,
-                "HIVE_km": hive["km_by_model"].get(name, 0.0),
-                "mobisim_km": mob["km_by_model"].get(name, 0.0),
-            }
-            for name in sorted(set(hive["km_by_model"]) | set(mob["km_by_model"]))
+            {"vehicle model": name, "HIVE_km": hive["km_by_model"].get(name, 0.0)}
+            | {f"{VARIANT[d]}_km": mob["km_by_model"].get(name, 0.0) for d, mob in mobs.items()}
+            for name in models
         ],
         "vehicle-km by vehicle model",
     )
-    print(
-        f"\nBEV kWh moving / standing: HIVE {hive['bev_moving_kwh']:.0f} / "
-        f"{hive['kwh'] - hive['bev_moving_kwh']:.0f}, mobisim {mob['bev_moving_kwh']:.0f} / "
-        f"{mob['bev_standing_kwh']:.0f}; ICE gallons moving / standing: mobisim "
-        f"{mob['ice_moving_gallons']:.1f} / {mob['ice_standing_gallons']:.1f} (HIVE logs no fuel "
-        f"per move; its total is {hive['gallons']:.1f})"
-    )
-    print(
-        f"\ncharging: HIVE {hive['charged_station_kwh']:.0f} kWh in {hive['station_sessions']} "
-        f"DCFC sessions + {hive['charged_base_kwh']:.0f} kWh at bases (L2), "
-        f"{hive['refuelled_gallons']:.1f} gal refuelled; mobisim {mob['charged_kwh']:.0f} kWh "
-        f"into the batteries ({mob['charged_plug_kwh']:.0f} kWh at the plugs) in "
-        f"{mob['station_sessions']} DCFC sessions"
-    )
-    print(
-        f"\nratios: whole run {hive['process_s'] / mob['run_s']:.1f}x (HIVE process / mobisim "
-        f"api.run), loop {hive['loop_s'] / mob['simulate_s']:.1f}x (HIVE loop / simulate()); "
-        f"target >= 20x. served share {100 * (mob_share - hive_share):+.1f} points (target ±3). "
-        f"(mile = {MILE_M} m)\nwhole processes (interpreter start and imports included on both "
-        f"sides): HIVE {hive['process_s']:.2f} s, `mobisim run` {mob['cli_process_s']:.2f} s, "
-        f"{hive['process_s'] / mob['cli_process_s']:.1f}x"
-    )
+    for dispatch, mob in mobs.items():
+        print(
+            f"\n{VARIANT[dispatch]}: BEV kWh moving / standing: HIVE {hive['bev_moving_kwh']:.0f} / "
+            f"{hive['kwh'] - hive['bev_moving_kwh']:.0f}, mobisim {mob['bev_moving_kwh']:.0f} / "
+            f"{mob['bev_standing_kwh']:.0f}; ICE gallons moving / standing: mobisim "
+            f"{mob['ice_moving_gallons']:.1f} / {mob['ice_standing_gallons']:.1f} (HIVE logs no "
+            f"fuel per move; its total is {hive['gallons']:.1f})"
+        )
+        print(
+            f"charging: HIVE {hive['charged_station_kwh']:.0f} kWh in {hive['station_sessions']} "
+            f"DCFC sessions + {hive['charged_base_kwh']:.0f} kWh at bases (L2), "
+            f"{hive['refuelled_gallons']:.1f} gal refuelled; mobisim {mob['charged_kwh']:.0f} kWh "
+            f"into the batteries ({mob['charged_plug_kwh']:.0f} kWh at the plugs) in "
+            f"{mob['station_sessions']} DCFC sessions"
+        )
+        print(
+            f"ratios: whole run {hive['process_s'] / mob['run_s']:.1f}x (HIVE process / mobisim "
+            f"api.run), loop {hive['loop_s'] / mob['simulate_s']:.1f}x (HIVE loop / simulate()); "
+            f"served share {100 * (mob['share'] - hive_share):+.1f} points (target ±3). "
+            f"(mile = {MILE_M} m)\nwhole processes (interpreter start and imports included on "
+            f"both sides): HIVE {hive['process_s']:.2f} s, `mobisim run` "
+            f"{mob['cli_process_s']:.2f} s, {hive['process_s'] / mob['cli_process_s']:.1f}x"
+        )
     (side / "hive_denver.json").write_text(
-        json.dumps({"hive": hive, "mobisim": mob}, indent=1, default=str)
+        json.dumps({"hive": hive, "mobisim": mobs}, indent=1, default=str)
     )
     print(f"details: {side / 'hive_denver.json'}")
-    return {
-        "fleet": label,
-        "HIVE_served": hive_share,
-        "mobisim_served": mob_share,
-        "points": 100 * (mob_share - hive_share),
-        "HIVE_wait_s": hive["mean_wait_s"],
-        "mobisim_wait_s": mob["mean_wait_s"],
-        "HIVE_vkm": hive["vkm"]["total"],
-        "mobisim_vkm": mob["vkm"]["total"],
-        "HIVE_s": hive["process_s"],
-        "mobisim_s": mob["run_s"],
-        "speed_ratio": hive["process_s"] / mob["run_s"],
-    }
+    row = {"fleet": label, "HIVE_served": hive_share}
+    for dispatch, mob in mobs.items():
+        row[f"{VARIANT[dispatch]}_served"] = mob["share"]
+        row[f"{VARIANT[dispatch]}_points"] = 100 * (mob["share"] - hive_share)
+    row["HIVE_wait_s"] = hive["mean_wait_s"]
+    row |= {f"{VARIANT[d]}_wait_s": mob["mean_wait_s"] for d, mob in mobs.items()}
+    row["HIVE_vkm"] = hive["vkm"]["total"]
+    row |= {f"{VARIANT[d]}_vkm": mob["vkm"]["total"] for d, mob in mobs.items()}
+    row["HIVE_s"] = hive["process_s"]
+    row |= {f"{VARIANT[d]}_s": mob["run_s"] for d, mob in mobs.items()}
+    return row
 
 
 def main() -> None:
@@ -372,14 +396,22 @@ def main() -> None:
         default=[],
         help="also run the same demand with only the demo's first N vehicles (e.g. 5 10)",
     )
+    parser.add_argument(
+        "--dispatch",
+        choices=sorted(DISPATCH_RUNS),
+        default="both",
+        help="mobisim side: the converter's HIVE emulation (hive_step, its default), mobisim's "
+        "own dispatch (native), or both",
+    )
     args = parser.parse_args()
+    dispatches = DISPATCH_RUNS[args.dispatch]
     registered = ensure_drt_registered()
     print(f"machine: {machine()}")
     if not registered:
         print("note: `type: drt` is not in mobisim's registry yet; registered for this run only")
     work = Path(tempfile.mkdtemp(prefix="hive_denver_"))
-    rows = [compare(work, None, args.repeats)]
-    rows += [compare(work, n, args.repeats) for n in args.fleets]
+    rows = [compare(work, None, args.repeats, dispatches)]
+    rows += [compare(work, n, args.repeats, dispatches) for n in args.fleets]
     print_table(
         rows, "served share, wait, vehicle-km and wall time by fleet size (HIVE vs mobisim)"
     )

@@ -14,10 +14,19 @@ they are. What maps to what (HIVE 1.3 input format):
   one depot per vehicle at its start point (mobisim starts vehicle *i* at depot *i*), pick-up
   within ``sim.request_cancel_time_seconds`` (``max_wait_s``), no dwell at stops (HIVE boards
   within its time step);
-- HIVE's queueing and idle behaviour, the closest mobisim has: a request no vehicle can take at
-  once waits until its cancel time (``queue_requests``) and is matched again every
-  ``sim.timestep_duration_seconds`` (``rematch_interval_s``; HIVE dispatches each time step) and
-  whenever a vehicle frees up; an idle vehicle drives to the nearest base after
+- dispatch, by default the one **closest to HIVE**: ``dispatch: hive_step``
+  (:mod:`mobisim.services.drt_hive`), HIVE's time-stepped dispatch emulated: every
+  ``sim.timestep_duration_seconds`` (``time_step_s``) the open requests are matched to the
+  vehicles idle since before the step by least total straight-line distance, with no
+  arrival-time check; a request waits (``queue_requests``) until its cancel time
+  (``sim.request_cancel_time_seconds``), which also cancels it while a vehicle drives to it, and
+  pick-ups and drop-offs take effect at step boundaries. ``convert_hive(..., dispatch="native")``
+  writes mobisim's own event-driven dispatch instead: cheapest feasible insertion at once,
+  a request no vehicle can reach in time waits until its cancel time and is matched again every
+  time step (``rematch_interval_s``) and whenever a vehicle frees up;
+- idle vehicles (with ``hive_step``: ``idle_policy: hive_base_after_idle``, an autonomous
+  vehicle that reached a base after the time-out retires there, as HIVE's never leave
+  ReserveBase; native: ``nearest_base_after_idle``): an idle vehicle drives to the nearest base after
   ``dispatcher.idle_time_out_seconds`` without work (``idle_policy: nearest_base_after_idle``,
   ``idle_after_min``, the bases as ``idle_bases``; no bases: it stays where it is). Nearest
   is by road time here (HIVE: great-circle distance), base membership and stall counts are not
@@ -43,8 +52,13 @@ they are. What maps to what (HIVE 1.3 input format):
 - choice: the cheapest offer, and a request no vehicle can reach in time is unserved (as HIVE
   cancels it).
 
-Not carried over, each listed in :attr:`HiveConversion.notes`: human-driver schedules and home
-bases (all vehicles work all day), base stalls and base charging, gas pumps (no refuelling: a
+- human drivers (``schedule_id``, ``home_base_id``; schedules from ``input.schedules_file``,
+  else ``default_schedules.csv`` in the scenario folder, else HIVE's built-in one) -> the
+  vehicle's depot ``shift_start`` / ``shift_end`` / ``home_base``: off shift the vehicle finishes
+  its work, drives home and parks (HIVE also charges it there and, on shift, sends an idle
+  human driver toward demand: not modelled, noted).
+
+Not carried over, each listed in :attr:`HiveConversion.notes`: base stalls and base charging, gas pumps (no refuelling: a
 combustion vehicle does not run dry within a day), fleets, prices and the geofence.
 """
 
@@ -81,6 +95,14 @@ HIVE_DEFAULTS = {
     # as HIVE's resolved configuration of its Denver demo shows them (run log of denver_demo)
     "timestep_duration_seconds": 60,
     "idle_time_out_seconds": 1800,
+}
+#: HIVE 1.3.1 built-in human-driver schedules (resources/schedules/default_schedules.csv, the
+#: ``time_range`` type): schedule id -> (start, end) clock times, end exclusive, past midnight
+#: when before the start
+HIVE_SCHEDULES = {
+    "first": ("09:00:00", "17:00:00"),
+    "second": ("17:00:00", "01:00:00"),
+    "third": ("00:00:00", "08:00:00"),
 }
 #: HIVE 1.3.1 built-in mechatronics (resources/mechatronics/mechatronics.yaml)
 HIVE_MECHATRONICS = {
@@ -134,6 +156,8 @@ class HiveInputs:
     mechatronics: dict[str, dict[str, Any]]
     chargers: dict[str, tuple[str, float]]
     graph: nx.MultiDiGraph
+    #: human-driver schedules: id -> (start, end) as HIVE's time strings
+    schedules: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(HIVE_SCHEDULES))
 
     def setting(self, section: str, key: str):
         """``config[section][key]`` or HIVE's default for it."""
@@ -254,6 +278,19 @@ def read_hive(scenario_file: str | Path) -> HiveInputs:
         chargers.update(
             {str(r.charger_id): (str(r.energy_type), float(r.rate)) for r in table.itertuples()}
         )
+    schedules = dict(HIVE_SCHEDULES)
+    schedules_file = inputs.get("schedules_file") or "default_schedules.csv"
+    try:
+        path = find_input(scenario_file, schedules_file, "schedules", "schedules_file")
+    except ScenarioError:
+        if inputs.get("schedules_file"):
+            raise
+        path = None  # HIVE's built-in default_schedules.csv
+    if path is not None:
+        table = read_csv(path, ("schedule_id", "start_time", "end_time"), scenario_file)
+        schedules.update(
+            {str(r.schedule_id): (str(r.start_time), str(r.end_time)) for r in table.itertuples()}
+        )
     unknown = sorted(set(vehicles["mechatronics_id"].astype(str)) - set(mechatronics))
     if unknown:
         raise ScenarioError(
@@ -266,7 +303,16 @@ def read_hive(scenario_file: str | Path) -> HiveInputs:
             ],
         )
     return HiveInputs(
-        scenario_file, config, vehicles, requests, stations, bases, mechatronics, chargers, graph
+        scenario_file,
+        config,
+        vehicles,
+        requests,
+        stations,
+        bases,
+        mechatronics,
+        chargers,
+        graph,
+        schedules,
     )
 
 
@@ -418,6 +464,66 @@ def mean_station_distance_km(
     return float(np.mean(metres)) / METRES_PER_KM if metres else 0.0
 
 
+def hive_clock_s(text: str) -> float:
+    """Seconds after midnight of a HIVE schedule time ("09:00:00" or "09:00")."""
+    parts = [float(p) for p in str(text).strip().split(":")]
+    hours, minutes, seconds = [*parts, 0.0, 0.0][:3]
+    return hours * 3600.0 + minutes * 60.0 + seconds
+
+
+def driver_shifts(hive: HiveInputs, notes: list[str]) -> dict[str, dict[str, Any]]:
+    """vehicle id -> the depot keys of its human driver's shift (``shift_start``, ``shift_end``,
+    ``home_base``) for the vehicles with a ``schedule_id``; ScenarioError for an unknown
+    schedule or home base."""
+    veh = hive.vehicles
+    if "schedule_id" not in veh:
+        return {}
+    bases = {str(b.base_id): b for b in hive.bases.itertuples()}
+    shifts, problems = {}, []
+    for row in veh.itertuples():
+        schedule = getattr(row, "schedule_id", None)
+        if schedule is None or pd.isna(schedule) or str(schedule).strip() == "":
+            continue
+        schedule = str(schedule).strip()
+        if schedule not in hive.schedules:
+            problems.append(
+                (
+                    "vehicles_file.schedule_id",
+                    f"vehicle {row.vehicle_id}: unknown schedule {schedule!r}; known: "
+                    f"{sorted(hive.schedules)}",
+                )
+            )
+            continue
+        start, end = (hive_clock_s(t) for t in hive.schedules[schedule])
+        keys: dict[str, Any] = {
+            "shift_start": format_clock(start),
+            "shift_end": format_clock(end),
+        }
+        home = getattr(row, "home_base_id", None)
+        if home is not None and not pd.isna(home) and str(home).strip():
+            base = bases.get(str(home).strip())
+            if base is None:
+                problems.append(
+                    (
+                        "vehicles_file.home_base_id",
+                        f"vehicle {row.vehicle_id}: home base {home!r} is not among the bases "
+                        f"{sorted(bases)}",
+                    )
+                )
+                continue
+            keys["home_base"] = {"name": str(home), "lat": float(base.lat), "lon": float(base.lon)}
+        shifts[str(row.vehicle_id)] = keys
+        notes.append(
+            f"vehicle {row.vehicle_id}: human driver on schedule {schedule!r}, works "
+            f"{keys['shift_start']}-{keys['shift_end']}, off shift parks at "
+            f"{home if 'home_base' in keys else 'its start point'} (HIVE's off-shift charging "
+            "at home and its on-shift repositioning toward demand are not modelled)"
+        )
+    if problems:
+        raise ScenarioError(hive.scenario_file, problems)
+    return shifts
+
+
 def fleet_initial_soc(values: pd.Series) -> float:
     """``energy.initial_soc_share``: the vehicles' common ``initial_soc`` (0..1), or their mean
     when they differ (then each vehicle's depot also carries its own, see ``convert_hive``)."""
@@ -428,8 +534,17 @@ def fleet_initial_soc(values: pd.Series) -> float:
 
 
 # ---------------------------------------------------------------------- the conversion
+#: ``convert_hive(dispatch=...)`` choices: HIVE's dispatch emulated, or mobisim's own
+DISPATCH_CHOICES = ("hive_step", "native")
+
+
 def convert_hive(
-    scenario_file: str | Path, out_dir: str | Path, *, name: str | None = None, seed: int = 0
+    scenario_file: str | Path,
+    out_dir: str | Path,
+    *,
+    name: str | None = None,
+    seed: int = 0,
+    dispatch: str = "hive_step",
 ) -> HiveConversion:
     """Convert a HIVE scenario into ``out_dir`` (scenario.yaml, trips.csv, network.graphml).
 
@@ -438,10 +553,17 @@ def convert_hive(
         out_dir: folder to write into (created; existing files of those names are replaced).
         name: mobisim scenario name (default: HIVE's ``sim.sim_name``).
         seed: seed of the mobisim run (HIVE's demo is deterministic).
+        dispatch: ``hive_step`` (default, closest to HIVE: its time-stepped, arrival-blind
+            dispatch emulated, :mod:`mobisim.services.drt_hive`) or ``native`` (mobisim's
+            event-driven insertion with queued requests).
 
     Requests outside the simulated period, or whose origin and destination snap to the same
     node, are left out and counted in ``dropped``. Raises ScenarioError for unreadable input.
     """
+    if dispatch not in DISPATCH_CHOICES:
+        raise ValueError(
+            f"dispatch expects one of {', '.join(DISPATCH_CHOICES)} (got {dispatch!r})"
+        )
     hive = read_hive(scenario_file)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -537,6 +659,7 @@ def convert_hive(
     per_vehicle_soc = veh["soc_share"].nunique() > 1
     if per_vehicle_soc:
         notes.append("vehicles start with different SoC: each depot carries its vehicle's")
+    shifts = driver_shifts(hive, notes)
     services, counts = [], {}
     max_wait_s = float(hive.setting("sim", "request_cancel_time_seconds"))
     timestep_s = float(hive.setting("sim", "timestep_duration_seconds"))
@@ -547,13 +670,20 @@ def convert_hive(
     ]
     idle = (
         {
-            "idle_policy": "nearest_base_after_idle",
+            # HIVE's autonomous vehicles retire at the base (emulated); native: stay in service
+            "idle_policy": "hive_base_after_idle"
+            if dispatch == "hive_step"
+            else "nearest_base_after_idle",
             "idle_after_min": idle_after_min,
             "idle_bases": bases,
         }
         if bases
         else {"idle_policy": "stay"}
     )
+    if dispatch == "hive_step":
+        matching = {"dispatch": "hive_step", "time_step_s": min(timestep_s, max_wait_s)}
+    else:
+        matching = {"dispatch": "insertion", "rematch_interval_s": min(timestep_s, max_wait_s)}
     for mech_id, group in veh.groupby(veh["mechatronics_id"].astype(str), sort=False):
         type_name = f"hive_{mech_id}"
         counts[type_name] = len(group)
@@ -566,12 +696,13 @@ def convert_hive(
             "depots": [
                 {"name": str(v.vehicle_id), "lat": float(v.lat), "lon": float(v.lon)}
                 | ({"initial_soc_share": float(v.soc_share)} if per_vehicle_soc else {})
+                | shifts.get(str(v.vehicle_id), {})
                 for v in group.itertuples()
             ],
             "max_wait_s": max_wait_s,
             "stop_s": 0.0,
             "queue_requests": True,
-            "rematch_interval_s": min(timestep_s, max_wait_s),
+            **matching,
             **idle,
             "fare_base_krw": 0.0,
             "mode_label": "taxi",
@@ -579,20 +710,35 @@ def convert_hive(
         if vehicle_types[type_name]["powertrain"] == "electric" and reserve_share is not None:
             service["battery_reserve_share"] = reserve_share
         services.append(service)
-    if "schedule_id" in veh and veh["schedule_id"].notna().any():
-        humans = veh.loc[veh["schedule_id"].notna(), "vehicle_id"].astype(str).tolist()
-        notes.append(f"human-driver schedules ignored, these work all day: {', '.join(humans)}")
     if bases:
         notes.append(
             f"idle vehicles go to the nearest of {len(bases)} base(s) after {idle_after_min:g} min "
             "idle (nearest by road time; base membership and stalls not modelled)"
+            + (
+                "; autonomous ones retire there for the rest of the run, as in HIVE"
+                if dispatch == "hive_step"
+                else ""
+            )
         )
     else:
         notes.append("no bases: idle vehicles stay where they are")
-    notes.append(
-        f"requests no vehicle can take wait until HIVE's cancel time ({max_wait_s:g} s), "
-        f"matched again every {min(timestep_s, max_wait_s):g} s and when a vehicle frees up"
-    )
+    if dispatch == "hive_step":
+        notes.append(
+            f"HIVE's dispatch emulated (dispatch hive_step): every {min(timestep_s, max_wait_s):g} s "
+            "the open requests go to the vehicles idle since before the step by least total "
+            f"straight-line distance; requests are cancelled at HIVE's cancel time ({max_wait_s:g} s) "
+            "even with a vehicle on the way"
+        )
+        if len(services) > 1:
+            notes.append(
+                "one service per vehicle model: each matches its own vehicles (HIVE matches the "
+                "whole fleet at once)"
+            )
+    else:
+        notes.append(
+            f"requests no vehicle can take wait until HIVE's cancel time ({max_wait_s:g} s), "
+            f"matched again every {min(timestep_s, max_wait_s):g} s and when a vehicle frees up"
+        )
     scenario = {
         "name": name or str(sim.get("sim_name", "hive")),
         "description": f"Imported from HIVE scenario {hive.scenario_file.name} by mobisim.convert.hive.",

@@ -44,12 +44,14 @@ POLICIES: dict[str, dict[str, str]] = {
     "drt_dispatch": {
         "insertion": "mobisim.services.drt_dispatch:InsertionDispatch",
         "batch": "mobisim.services.drt_dispatch:BatchAssignment",
+        "hive_step": "mobisim.services.drt_hive:HiveStepDispatch",
     },
     "drt_idle": {
         "stay": "mobisim.services.drt_dispatch:StayPolicy",
         "return_to_depot": "mobisim.services.drt_dispatch:ReturnToDepotPolicy",
         "zone_rebalancing": "mobisim.services.drt_dispatch:ZoneDemandRebalancing",
         "nearest_base_after_idle": "mobisim.services.drt_dispatch:NearestBaseAfterIdle",
+        "hive_base_after_idle": "mobisim.services.drt_hive:HiveBaseAfterIdle",
     },
 }
 

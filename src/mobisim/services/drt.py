@@ -42,6 +42,7 @@ from typing import Literal
 
 import numpy as np
 import shapely
+import simpy
 from pydantic import Field, field_validator, model_validator
 
 from mobisim.energy.battery import EPS_KWH, can_finish
@@ -82,8 +83,12 @@ REMATCH_SKIPS_UNCHANGED = True
 WALK_PROFILE = "walk"
 
 
+DAY_S = 24 * 3600.0
+
+
 class DepotConfig(StopConfig):
-    """A DRT depot: a stop where vehicles start (in turn), optionally with their charge."""
+    """A DRT depot: a stop where vehicles start (in turn), optionally with their charge and a
+    driver shift (the vehicles take work only from ``shift_start`` to ``shift_end``)."""
 
     initial_soc_share: float | None = Field(
         default=None,
@@ -91,6 +96,67 @@ class DepotConfig(StopConfig):
         le=1,
         description="State of charge of the electric vehicles starting here, share of battery capacity (none: energy.initial_soc_share).",
     )
+    shift_start: ClockTime | None = Field(
+        default=None,
+        description='Driver shift of the vehicles starting here: they take work from this clock time ("09:00") every day (none: all day; with shift_end).',
+    )
+    shift_end: ClockTime | None = Field(
+        default=None,
+        description="...until this clock time, exclusive (before shift_start: the shift runs past midnight). Off shift a vehicle finishes its plan, drives to home_base and stands there (parked).",
+    )
+    home_base: StopConfig | None = Field(
+        default=None,
+        description="Where the vehicles starting here spend their off-shift time (name and lat/lon, node or place; none: this depot).",
+    )
+
+    @model_validator(mode="after")
+    def _whole_shift(self) -> DepotConfig:
+        if (self.shift_start is None) != (self.shift_end is None):
+            raise ValueError(
+                f"depot {self.name!r}: expected both shift_start and shift_end (or neither)"
+            )
+        if self.shift_start is not None and self.shift_start % DAY_S == self.shift_end % DAY_S:
+            raise ValueError(
+                f"depot {self.name!r}: shift_end expects a clock time other than shift_start "
+                "(leave both out for a vehicle that works all day)"
+            )
+        return self
+
+
+#: SimPy priority of a batch round: after every ordinary event of the same instant (NORMAL = 1)
+LATE = 2
+
+
+class LateTimeout(simpy.events.Event):
+    """A timeout that fires after every ordinary event scheduled for the same instant, also
+    those scheduled meanwhile (so a batch round at t sees the requests made at t, as HIVE
+    adds a step's requests before it dispatches)."""
+
+    def __init__(self, env: simpy.Environment, delay_s: float):
+        super().__init__(env)
+        self._ok, self._value = True, None
+        env.schedule(self, LATE, delay_s)
+
+
+def on_shift(now_s: float, start_s: float, end_s: float) -> bool:
+    """Is the clock ``now_s`` (s) within the daily shift [``start_s``, ``end_s``) (clock times,
+    s; end before start: past midnight)? HIVE's ``time_in_range``."""
+    start, end, now = start_s % DAY_S, end_s % DAY_S, now_s % DAY_S
+    return start <= now < end if start < end else (now >= start or now < end)
+
+
+def next_shift_start_s(now_s: float, start_s: float) -> float:
+    """The first shift start (clock ``start_s`` on some day) at or after ``now_s`` (s)."""
+    day_s = math.floor(now_s / DAY_S) * DAY_S
+    first = day_s + start_s % DAY_S
+    return first if first >= now_s else first + DAY_S
+
+
+def shift_end_after_s(now_s: float, end_s: float) -> float:
+    """The first shift end (clock ``end_s`` on some day) after ``now_s`` (s)."""
+    day_s = math.floor(now_s / DAY_S) * DAY_S
+    first = day_s + end_s % DAY_S
+    return first if first > now_s else first + DAY_S
 
 
 class DrtConfig(ServiceConfig):
@@ -165,7 +231,12 @@ class DrtConfig(ServiceConfig):
     )
     dispatch: str = Field(
         default="insertion",
-        description="Dispatch policy (registered name): insertion (each request at once), batch (open requests assigned together every batch_interval_s).",
+        description="Dispatch policy (registered name): insertion (each request at once), batch (open requests assigned together every batch_interval_s), hive_step (NREL HIVE's time-stepped dispatch, for converted HIVE scenarios: mobisim.services.drt_hive).",
+    )
+    time_step_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="dispatch hive_step: the time step, s (HIVE's sim.timestep_duration_seconds, 60 in its demo); at most max_wait_s.",
     )
     batch_interval_s: float = Field(
         default=60.0,
@@ -188,7 +259,7 @@ class DrtConfig(ServiceConfig):
     )
     idle_policy: str = Field(
         default="stay",
-        description="What idle vehicles do (registered name): stay, return_to_depot, zone_rebalancing, nearest_base_after_idle.",
+        description="What idle vehicles do (registered name): stay, return_to_depot, zone_rebalancing, nearest_base_after_idle, hive_base_after_idle (HIVE: retire at the base after the time-out).",
     )
     idle_after_min: float = Field(
         default=30.0,
@@ -236,6 +307,16 @@ class DrtConfig(ServiceConfig):
                 f"batch_interval_s ({self.batch_interval_s:g} s) expects at most max_wait_s "
                 f"({self.max_wait_s:g} s) with dispatch batch: a request would give up before "
                 "its first assignment round"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _step_within_wait(self) -> DrtConfig:
+        if self.dispatch == "hive_step" and self.time_step_s > self.max_wait_s:
+            raise ValueError(
+                f"time_step_s ({self.time_step_s:g} s) expects at most max_wait_s "
+                f"({self.max_wait_s:g} s) with dispatch hive_step: a request would be cancelled "
+                "before its first step"
             )
         return self
 
@@ -314,6 +395,13 @@ class DrtService(Service):
         #: id(request) -> (request, fleet state it was last tried on), see :meth:`_rematch`
         self._tried: dict[int, tuple] = {}
         self.rematch_skipped = 0  # re-match searches left out as the fleet had not changed
+        #: where the dispatcher's time steps count from, s (the batch rounds' start)
+        self._clock_origin_s = ctx.env.now
+        #: vehicle id -> (shift start, shift end: clock s; home node) of the vehicles with a shift
+        self.shifts: dict[int, tuple[float, float, int]] = {}
+        self.off_duty: set[int] = set()  # ids of the vehicles standing off shift now
+        #: cancel_en_route dispatchers: id(request) -> cancel time, s, until picked up
+        self._cancel_at: dict[int, float] = {}
 
     # ------------------------------------------------------------------ set-up
     def _policy(self, kind: str, name: str, key: str, built_from):
@@ -366,7 +454,17 @@ class DrtService(Service):
         else:
             starts = ctx.rng.choice(self.area_nodes, size=cfg.vehicles)
             socs = [None] * cfg.vehicles
-        for node, soc_share in zip(starts, socs, strict=True):
+        depot_cfgs = (
+            [cfg.depots[i % len(cfg.depots)] for i in range(cfg.vehicles)]
+            if cfg.depots
+            else [None] * cfg.vehicles
+        )
+        homes = {}
+        for k, depot in enumerate(cfg.depots or []):
+            if depot.home_base is not None:
+                key = f"services.{self.name}.depots[{k}].home_base"
+                homes[k] = int(resolve_stops(ctx.network, [depot.home_base], key)[0])
+        for i, (node, soc_share) in enumerate(zip(starts, socs, strict=True)):
             node = int(node)
             vehicle_id = ctx.new_vehicle(
                 self.name, cfg.vehicle_type, capacity_pax=cfg.capacity_pax, depot_node=node
@@ -375,9 +473,14 @@ class DrtService(Service):
             if self.vehicle_type is not None:
                 vehicle.battery = ctx.energy.new_battery(vehicle_id, self.vehicle_type, soc_share)
                 vehicle.vt = self.vehicle_type
+            depot = depot_cfgs[i]
+            if depot is not None and depot.shift_start is not None:
+                home = homes.get(i % len(cfg.depots), node)
+                self.shifts[vehicle_id] = (depot.shift_start, depot.shift_end, home)
             self.vehicles.append(vehicle)
             ctx.env.process(self._vehicle(vehicle))
         if self.batch_s is not None:
+            self._clock_origin_s = ctx.env.now
             ctx.env.process(self._batch_rounds())
 
     # ------------------------------------------------------------------ routing
@@ -454,7 +557,8 @@ class DrtService(Service):
         stop, vehicle.plan = vehicle.plan[0], vehicle.plan[1:]  # a new list: see DrtVehicle.plan
         vehicle.version += 1
         time_s, distance_m = self.leg(vehicle.node, stop.node)
-        served_s = max(env.now + time_s, stop.earliest_s)
+        arrive_s = self.dispatcher.arrival_takes_effect_s(env.now + time_s, self._clock_origin_s)
+        served_s = max(arrive_s, stop.earliest_s)
         vehicle.free_s = served_s + cfg.stop_s
         vehicle.anchor_load = vehicle.load + party_of(stop)
         motion = self.motion
@@ -464,14 +568,33 @@ class DrtService(Service):
                 vehicle, stop.node, time_s, distance_m, state=state, pax=vehicle.load
             )
         yield from motion.stand(vehicle, served_s - env.now, state="dwell", pax=vehicle.load)
+        if stop.pickup and self._cancelled(stop.request):
+            self._skip_cancelled(vehicle, stop.request)
+            return
         if stop.pickup:
             self._pick_up(vehicle, stop.request)
         else:
             self._drop_off(vehicle, stop.request)
         yield from motion.stand(vehicle, cfg.stop_s, state="dwell", pax=vehicle.load)
 
+    def _cancelled(self, request: DrtRequest) -> bool:
+        """Was ``request`` cancelled before the vehicle reached its pick-up (cancel_en_route
+        dispatchers: the clock is at or past its cancel time)?"""
+        cancel_s = self._cancel_at.get(id(request))
+        return cancel_s is not None and self.ctx.env.now >= cancel_s
+
+    def _skip_cancelled(self, vehicle: DrtVehicle, request: DrtRequest) -> None:
+        """The rider of ``request`` is gone: drop its drop-off from the plan; the vehicle stands
+        where it is (HIVE's DispatchTrip to a cancelled request ends Idle at the pick-up)."""
+        del self._cancel_at[id(request)]
+        vehicle.plan = [stop for stop in vehicle.plan if stop.request is not request]
+        vehicle.version += 1
+        vehicle.free_s = self.ctx.env.now
+        vehicle.anchor_load = vehicle.load
+
     def _pick_up(self, vehicle: DrtVehicle, request: DrtRequest) -> None:
         env, log = self.ctx.env, self.ctx.log
+        self._cancel_at.pop(id(request), None)
         request.pickup_s = env.now
         vehicle.onboard.append(request)
         vehicle.load += request.party
@@ -505,6 +628,10 @@ class DrtService(Service):
         then wait to be dispatched (or until the idle drain brings the pack down to the charge
         threshold)."""
         env = self.ctx.env
+        shift = self.shifts.get(vehicle.vehicle_id)
+        if shift is not None and not on_shift(env.now, shift[0], shift[1]):
+            yield from self._off_shift(vehicle, *shift)
+            return
         if self._charger_for(vehicle) is not None:
             yield from self._charge(vehicle)
             return
@@ -522,6 +649,9 @@ class DrtService(Service):
                     vehicle, target, time_s, distance_m, state="repositioning", pax=0
                 )
                 return
+        if self.idle.retires(vehicle, env.now):
+            yield from self._retired(vehicle)
+            return
         vehicle.idle_since_s = since_s = env.now
         vehicle.free_s = env.now
         vehicle.wake = env.event()
@@ -530,6 +660,8 @@ class DrtService(Service):
         recheck_s = self.idle.recheck_after_s(vehicle, env.now)
         if recheck_s:
             limit_s = min(limit_s, recheck_s)
+        if shift is not None:  # wake at the shift end to go home
+            limit_s = min(limit_s, shift_end_after_s(env.now, shift[1]) - env.now)
         if math.isfinite(limit_s):
             yield vehicle.wake | env.timeout(limit_s)
         else:
@@ -537,6 +669,39 @@ class DrtService(Service):
         vehicle.wake, vehicle.idle_since_s = None, None
         if env.now > since_s:
             self._log_idle(vehicle, since_s, env.now, state)
+
+    def _off_shift(self, vehicle: DrtVehicle, start_s: float, end_s: float, home: int):
+        """Off shift (its plan done): drive to the home base (``repositioning``), stand there
+        switched off (``parked``) until the next shift start, taking no work meanwhile
+        (HIVE's human driver off shift: DispatchBase home, ReserveBase)."""
+        env = self.ctx.env
+        vehicle.free_s = math.inf  # no dispatcher gives it work (as while charging)
+        vehicle.version += 1
+        leg = self.try_leg(vehicle.node, home) if home != vehicle.node else None
+        if leg is not None:
+            yield from self.motion.drive(
+                vehicle, home, leg[0], leg[1], state="repositioning", pax=0
+            )
+        back_s = next_shift_start_s(env.now, start_s)
+        self.off_duty.add(vehicle.vehicle_id)
+        vehicle.idle_since_s = since_s = env.now
+        yield env.timeout(back_s - env.now)  # logged at the end, or by finish() at the period end
+        vehicle.idle_since_s = None
+        self.off_duty.discard(vehicle.vehicle_id)
+        if env.now > since_s:
+            self._log_idle(vehicle, since_s, env.now, "parked")
+        vehicle.free_s = env.now
+        vehicle.version += 1
+        self._vehicle_freed()
+
+    def _retired(self, vehicle: DrtVehicle):
+        """The idle policy retires the vehicle where it stands (HIVE's autonomous vehicle at a
+        base): switched off (``parked``), no more work for the rest of the run."""
+        vehicle.free_s = math.inf
+        vehicle.version += 1
+        self.off_duty.add(vehicle.vehicle_id)
+        vehicle.idle_since_s = self.ctx.env.now  # logged by finish() at the period end
+        yield self.ctx.env.event()  # never fires
 
     def _log_idle(self, vehicle: DrtVehicle, since_s: float, until_s: float, state: str) -> None:
         """Draw and log an idle stand from ``since_s`` to ``until_s`` (s) in ``state``."""
@@ -643,7 +808,10 @@ class DrtService(Service):
         """Let ``request`` wait for a vehicle until its latest pick-up (``queue_requests``)."""
         env = self.ctx.env
         self.waiting.append(request)
-        env.process(self._give_up_at_latest_pickup(request))
+        if self.dispatcher.cancel_en_route:
+            env.process(self._cancel_at_cancel_time(request))
+        else:
+            env.process(self._give_up_at_latest_pickup(request))
         if self.batch_s is None and not self._rematching:
             self._rematching = True
             env.process(self._periodic_rematch())
@@ -662,11 +830,36 @@ class DrtService(Service):
         rounds end once the service hours are over and no request is open."""
         env = self.ctx.env
         while self.waiting or env.now <= self.service_end_s:
-            yield env.timeout(self.batch_s)
+            yield LateTimeout(env, self.batch_s)  # after the requests made at the round's time
             if self.waiting:
                 changes = self.dispatcher.dispatch(self.waiting, self.fleet_view, env.now)
                 assigned = self._apply(changes, self.waiting, env.now)
                 self.waiting = [r for r in self.waiting if id(r) not in assigned]
+
+    def _cancel_at_cancel_time(self, request: DrtRequest):
+        """cancel_en_route dispatchers (HIVE): the request is cancelled at the dispatcher's
+        cancel time unless picked up, also while a vehicle drives to it (event ``give_up``,
+        reason ``gave_up_max_wait``); that vehicle finds no rider (:meth:`_skip_cancelled`)."""
+        env = self.ctx.env
+        cancel_s = self.dispatcher.cancel_s(request, self.config.max_wait_s, self._clock_origin_s)
+        self._cancel_at[id(request)] = cancel_s
+        yield env.timeout(max(cancel_s - env.now, 0.0))
+        if request.pickup_s == request.pickup_s:  # picked up (not NaN)
+            return
+        if any(waiting is request for waiting in self.waiting):  # no vehicle will come
+            self.waiting = [waiting for waiting in self.waiting if waiting is not request]
+            del self._cancel_at[id(request)]
+        waited_s = env.now - request.arrival_s
+        reason = "gave_up_max_wait"
+        self.ctx.log.give_up(
+            env.now,
+            service=self.name,
+            trip_id=request.trip_id,
+            node=request.pickup_node,
+            waited_s=waited_s,
+            reason=reason,
+        )
+        request.done.succeed(RideOutcome(served=False, reason=reason, wait_s=waited_s))
 
     def _give_up_at_latest_pickup(self, request: DrtRequest):
         """The rider stops waiting at the latest pick-up if no vehicle took the request
@@ -701,8 +894,10 @@ class DrtService(Service):
                 drive = RouterDrive(
                     self.router, self.profile, router_grid(self.router, self.profile)
                 )
+            nodes = self.ctx.network.nodes
+            xy_m = np.column_stack([nodes["x_m"].to_numpy(float), nodes["y_m"].to_numpy(float)])
             self._fleet_view = FleetView(
-                self.vehicles, drive, float(self.config.stop_s), self.energy_ok
+                self.vehicles, drive, float(self.config.stop_s), self.energy_ok, xy_m
             )
         return self._fleet_view
 
@@ -830,6 +1025,8 @@ class DrtService(Service):
             return "no_drive_path"
         arrival_s = now_s + access[1] / WALK_SPEED_MPS
         ready_s = max(arrival_s, now_s + min_to_s(cfg.booking_lead_min))
+        # cancel_en_route (HIVE): planned without pick-up and arrival limits, cancelled instead
+        unlimited = self.dispatcher.cancel_en_route
         request = DrtRequest(
             trip_id=trip.trip_id,
             pickup_node=access[0],
@@ -837,10 +1034,10 @@ class DrtService(Service):
             party=trip.party_size,
             arrival_s=arrival_s,
             ready_s=ready_s,
-            latest_pickup_s=latest_pickup_s(ready_s, cfg.max_wait_s),
-            latest_dropoff_s=latest_dropoff_s(
-                ready_s, leg[0], cfg.max_travel_alpha, cfg.max_travel_beta_s
-            ),
+            latest_pickup_s=math.inf if unlimited else latest_pickup_s(ready_s, cfg.max_wait_s),
+            latest_dropoff_s=math.inf
+            if unlimited
+            else latest_dropoff_s(ready_s, leg[0], cfg.max_travel_alpha, cfg.max_travel_beta_s),
             direct_s=leg[0],
             direct_m=leg[1],
         )
@@ -860,7 +1057,8 @@ class DrtService(Service):
         ``outside_service_area``, ``no_stop_within_walk``, ``no_useful_stop_pair``,
         ``no_drive_path``, ``no_vehicle_feasible`` (not with ``queue_requests``: then the offer
         quotes the worst case its limits allow, pick-up at the latest pick-up and drop-off at
-        the latest drop-off). The offer's ``handle`` holds the planned insertion (used by
+        the latest drop-off; with ``dispatch: hive_step``, pick-up at the cancel time and the direct
+        ride after it). The offer's ``handle`` holds the planned insertion (used by
         :meth:`request` while the vehicle's plan is unchanged).
         """
         planned = self._plan_request(trip, now_s)
@@ -870,7 +1068,10 @@ class DrtService(Service):
         insertion = self._quote(request, now_s)
         if insertion is None and not self.config.queue_requests:
             return [unavailable(self.name, self.mode, "no_vehicle_feasible")]
-        if insertion is None:  # it would wait: quote the worst case its limits allow
+        if insertion is None and self.dispatcher.cancel_en_route:  # no limits: its cancel time
+            pickup_s = request.ready_s + self.config.max_wait_s
+            dropoff_s = pickup_s + request.direct_s
+        elif insertion is None:  # it would wait: quote the worst case its limits allow
             pickup_s, dropoff_s = request.latest_pickup_s, request.latest_dropoff_s
         else:
             pickup_s, dropoff_s = insertion.pickup_s, insertion.dropoff_s
@@ -952,7 +1153,9 @@ class DrtService(Service):
         for vehicle in self.vehicles:
             since_s = vehicle.idle_since_s
             if since_s is not None and end_s > since_s:
-                self._log_idle(vehicle, since_s, end_s, self._idle_state(vehicle))
+                off = vehicle.vehicle_id in self.off_duty
+                state = "parked" if off else self._idle_state(vehicle)
+                self._log_idle(vehicle, since_s, end_s, state)
                 vehicle.idle_since_s = end_s
 
 

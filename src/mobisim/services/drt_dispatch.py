@@ -58,6 +58,7 @@ from mobisim.services.drt_plan import (
     party_of,
     plan_windows,
 )
+from mobisim.services.drt_timing import reference_insertion_at
 
 __all__ = [
     "DENSE_MAX_NODES",
@@ -153,7 +154,8 @@ class FleetView:
     drive times of the service's profile (:meth:`drive_s`, from the router's dense tables when
     it has them, else router queries) and the exact insertion search
     (:meth:`best_insertion`, :meth:`options`: the fast twin of
-    :mod:`mobisim.services.drt_timing`). No method changes a plan.
+    :mod:`mobisim.services.drt_timing`; :meth:`insertion_at`: one given insertion checked by
+    the reference) and the nodes' coordinates (:attr:`node_xy_m`). No method changes a plan.
 
     Parameters
     ----------
@@ -165,13 +167,17 @@ class FleetView:
         Dwell at every stop, s.
     energy_ok : callable
         ``energy_ok(vehicle, nodes)``: can the battery drive ``nodes`` and keep its reserve?
+    xy_m : ndarray or None
+        Projected node coordinates (n_nodes x 2, m) for straight-line rules (:attr:`node_xy_m`).
     """
 
-    def __init__(self, vehicles: list[DrtVehicle], drive, stop_s: float, energy_ok):
+    def __init__(self, vehicles: list[DrtVehicle], drive, stop_s: float, energy_ok, xy_m=None):
         self._vehicles = vehicles
         self._drive = drive
         self.stop_s = stop_s
         self._energy_ok = energy_ok
+        #: projected coordinates of every node (rows by node index; x, y in m), or None
+        self.node_xy_m = xy_m
 
     @property
     def vehicles(self) -> tuple[VehicleView, ...]:
@@ -255,6 +261,31 @@ class FleetView:
         )
         return None if found is None else self._assignment(request, found)
 
+    def insertion_at(
+        self,
+        request: DrtRequest,
+        vehicle_id: int,
+        pickup_index: int,
+        dropoff_index: int,
+        now_s: float,
+    ) -> Assignment | None:
+        """The assignment of ``request`` to vehicle ``vehicle_id`` at the given plan positions
+        if the reference timing model finds it feasible at ``now_s`` (s), else None."""
+        vehicle = next(v for v in self._vehicles if v.vehicle_id == vehicle_id)
+        nodes = [vehicle.node, *(stop.node for stop in vehicle.plan)]
+        nodes += [request.pickup_node, request.dropoff_node]
+        found = reference_insertion_at(
+            vehicle,
+            request,
+            pickup_index,
+            dropoff_index,
+            now_s,
+            self.drive_among(list(dict.fromkeys(nodes))),
+            self.stop_s,
+            self._energy_ok,
+        )
+        return self._assignment(request, found) if isinstance(found, Insertion) else None
+
     def options(self, request: DrtRequest, now_s: float) -> list[Assignment]:
         """Every vehicle's cheapest feasible insertion of ``request`` at ``now_s`` (s), the
         vehicles that cannot serve it left out, in fleet order."""
@@ -275,6 +306,9 @@ class Dispatcher(ABC):
     """
 
     batch_interval_s: float | None = None
+    #: True: requests are planned without pick-up or arrival limits and cancelled at
+    #: :meth:`cancel_s` even while a vehicle drives to them (HIVE; see drt_hive)
+    cancel_en_route: bool = False
 
     def __init__(self, config):
         self.config = config
@@ -285,6 +319,16 @@ class Dispatcher(ABC):
         dispatched again until the fleet changed (the service's re-match). False unless a
         dispatcher says so (its decisions may depend on the clock in other ways)."""
         return False
+
+    def arrival_takes_effect_s(self, arrival_s: float, origin_s: float) -> float:
+        """When (s) a vehicle's arrival at ``arrival_s`` takes effect (a time-stepped model
+        rounds it up to its next step after ``origin_s``); event-driven: at once."""
+        return arrival_s
+
+    def cancel_s(self, request: DrtRequest, max_wait_s: float, origin_s: float) -> float:
+        """When (s) ``request`` is cancelled if not picked up (with :attr:`cancel_en_route`):
+        ``max_wait_s`` after it is ready."""
+        return request.ready_s + max_wait_s
 
     @abstractmethod
     def dispatch(
@@ -404,6 +448,11 @@ class StayPolicy:
         """How long (s) the idle ``vehicle`` waits before asking :meth:`target_node` again
         (None: until dispatched); ``recheck_s`` for every vehicle unless a policy says more."""
         return self.recheck_s
+
+    def retires(self, vehicle: DrtVehicle, now_s: float) -> bool:
+        """Does the idle ``vehicle`` leave service where it stands at ``now_s`` (s), for the
+        rest of the run (no policy here does; HIVE's emulation does at a base)?"""
+        return False
 
 
 class ReturnToDepotPolicy(StayPolicy):
