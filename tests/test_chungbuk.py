@@ -21,6 +21,9 @@ SCENARIOS = sorted((ROOT / "scenarios").rglob("*.yaml"))
 CHUNGBUK = ROOT / "scenarios" / "chungbuk"
 #: the Chungbuk files at 2,000 residents (the full 42,000 take 20-60 s each; docs/tutorial-chungbuk.md)
 SMALL = {"demand.synthetic.residents": 2000, "demand.synthetic.households": 800}
+#: the batch's runs without their own charts (half of a small run's time): the batch report draws
+#: its charts from the tables, and test_run_demo.py checks a run's charts
+BATCH = {**SMALL, "outputs.charts": False}
 EXPECTED = {
     "chungbuk-baseline",
     "chungbuk-phase-2019",
@@ -71,7 +74,7 @@ def test_the_other_demo_files_run(path, tmp_path):
 def chungbuk(tmp_path_factory):
     out = tmp_path_factory.mktemp("batch")
     # two worker processes (the runs are independent; CI has 2 cores): the same runs, half the time
-    return batch([CHUNGBUK], out_dir=out, overrides=SMALL, report=True, workers=2)
+    return batch([CHUNGBUK], out_dir=out, overrides=BATCH, report=True, workers=2)
 
 
 def _system(result, name: str) -> dict:
@@ -105,7 +108,7 @@ def test_the_chungbuk_batch_runs_every_scenario_but_the_template(chungbuk):
 
 def test_the_batch_started_again_runs_nothing_new(chungbuk):
     before = sorted(p.name for p in (chungbuk.batch_dir / "runs").glob("*/*"))
-    again = batch([CHUNGBUK], out_dir=chungbuk.batch_dir.parent, overrides=SMALL, report=False)
+    again = batch([CHUNGBUK], out_dir=chungbuk.batch_dir.parent, overrides=BATCH, report=False)
     after = sorted(p.name for p in (chungbuk.batch_dir / "runs").glob("*/*"))
     assert after == before and len(before) == len(EXPECTED)
     assert list(again.runs["run_dir"]) == list(chungbuk.runs["run_dir"])
@@ -188,6 +191,8 @@ def test_batch_command_line(tmp_path):
             "demand.synthetic.residents=800",
             "--set",
             "demand.synthetic.households=300",
+            "--set",
+            "outputs.charts=false",
         ],
     )
     assert result.exit_code == 0, result.output
