@@ -10,7 +10,9 @@ area at the demo's node density (1,500 nodes on 6.9 km²). Each size runs in a f
 process: ``mobisim.run`` as a user runs it (network, router, demand, simulation, KPIs, energy
 tables, the result folder written under ``results/bench-million/``, removed afterwards unless
 ``--keep``), timed whole; ``maxrss_MB`` is the child's peak resident memory and ``kB_per_trip``
-that peak per trip. ``--check`` also times ``mobisim check`` on the folder (its own child).
+that peak per trip. ``--check`` also times ``mobisim check`` on the folder (its own child). While a size runs, the
+child writes each stage and, every 60 wall seconds, the simulated clock with its peak memory so
+far to stderr (``--log FILE`` sends those lines to a file), so a long day can be polled.
 
 The router is kept in its all-pairs mode at every size (``network.router.all_pairs_max_nodes``
 raised to the network's node count), as the demo-sized towns use it, so the matrices' memory is in
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import mobisim
 from bench_scaling import DEMO, TRIPS_PER_RESIDENT, scaled_overrides
+from mobisim.api import throttled
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "bench-million"
 #: the Chungbuk plan's density, residents per km², and the demo's network density, nodes per km²
@@ -44,6 +47,13 @@ def city(trips: int) -> tuple[int, float, int]:
     residents = round(trips / TRIPS_PER_RESIDENT)
     area_km2 = max(6.9, residents / RESIDENTS_PER_KM2)
     return residents, area_km2, max(1_500, round(area_km2 * NODES_PER_KM2))
+
+
+def _log(start: float, text: str) -> None:
+    """One progress line on stderr: wall seconds since ``start``, peak RSS so far, ``text``."""
+    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    print(f"{time.perf_counter() - start:8.1f} s  {maxrss_mb:7.0f} MB  {text}", file=sys.stderr)
+    sys.stderr.flush()
 
 
 def one(trips: int, check: bool, default_router: bool = False) -> dict:
@@ -63,7 +73,15 @@ def one(trips: int, check: bool, default_router: bool = False) -> dict:
         overrides["network.router.all_pairs_max_nodes"] = max(6_000, round(nodes * 1.2))
     scenario = mobisim.load_scenario(DEMO, overrides=overrides)
     start = time.perf_counter()
-    result = mobisim.run(scenario, out_dir=OUT / str(trips), check=False)
+    result = mobisim.run(
+        scenario,
+        out_dir=OUT / str(trips),
+        check=False,
+        stage=lambda name: _log(start, name),
+        progress=throttled(
+            lambda now_s: _log(start, f"clock {now_s / 3600:.2f} h"), interval_s=60.0
+        ),
+    )
     wall_s = time.perf_counter() - start
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     n_trips = int(result.manifest["n_trips"])
@@ -101,6 +119,7 @@ def main() -> None:
         action="store_true",
         help="keep the scenario's all-pairs threshold (LRU rows above 6,000 nodes)",
     )
+    parser.add_argument("--log", type=Path, help="append the children's progress lines here")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child's size
     args = parser.parse_args()
     if args.one is not None:
@@ -113,9 +132,14 @@ def main() -> None:
         cmd += (["--check"] if args.check else []) + (
             ["--default-router"] if args.default_router else []
         )
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        log = open(args.log, "a") if args.log else None  # noqa: SIM115 (closed below)
+        try:
+            done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        finally:
+            if log is not None:
+                log.close()
         if done.returncode != 0:
-            print(f"{trips}: failed\n{done.stderr[-3000:]}", flush=True)
+            print(f"{trips}: failed (exit {done.returncode}; its stderr above or in --log)")
             continue
         row = json.loads(done.stdout.strip().splitlines()[-1])
         row["router"] = "default" if args.default_router else "all_pairs"
