@@ -240,9 +240,10 @@ class RouterDrive:
         self._legs: dict[tuple[int, int, int], float] = {}
 
     def drive_s(self, origin: int, dest: int) -> float:
-        """Drive time from node ``origin`` to ``dest``, s."""
-        time_s = float(self.router.travel_times_s(self.profile, origin, dest))
-        return math.inf if math.isnan(time_s) else time_s
+        """Drive time from node ``origin`` to ``dest``, s: the router's one-pair query (on LRU
+        tables a search that stops at ``dest``, the floats of the whole row)."""
+        time_s = self.router.try_travel_time_s(self.profile, origin, dest)
+        return math.inf if time_s is None else time_s
 
     def period(self) -> int:
         """The router's time-of-day period now (its tables, hence the drive times, change
@@ -318,11 +319,14 @@ class RouterDrive:
             )
         )
 
-    def local_tables(self, node_lists: list[list[int]]) -> list[list[list[float]]]:
+    def local_tables(self, node_lists: list[list[int]]) -> list:
         """As :meth:`DenseDrive.local_tables`, with one router query for the pairs within each
-        list (sum of n² pairs, not the square of every list's nodes together)."""
+        list (sum of n² pairs, not the square of every list's nodes together). LRU tables: each
+        cell is asked of the router when first read (:class:`PairRows`; a check reads a few)."""
         if not node_lists:
             return []
+        if not self.rows_exact:
+            return [PairRows(self, nodes) for nodes in node_lists]
         origins = np.concatenate([np.repeat(nodes, len(nodes)) for nodes in node_lists])
         dests = np.concatenate([np.tile(nodes, len(nodes)) for nodes in node_lists])
         flat = self.router.travel_times_s(self.profile, origins, dests)
@@ -333,6 +337,41 @@ class RouterDrive:
             tables.append([flat[at + a * n : at + (a + 1) * n] for a in range(n)])
             at += n * n
         return tables
+
+
+class PairRows:
+    """A table of drive times (s) between ``nodes`` (``table[a][b]``, positions in ``nodes``)
+    whose cells are :meth:`RouterDrive.leg_s` queries made on first read."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, drive: RouterDrive, nodes: list[int]):
+        self._rows = [_PairRow(drive, origin, nodes) for origin in nodes]
+
+    def __getitem__(self, a: int) -> _PairRow:
+        return self._rows[a]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+class _PairRow:
+    __slots__ = ("_cells", "_drive", "_nodes", "_origin")
+
+    def __init__(self, drive: RouterDrive, origin: int, nodes: list[int]):
+        self._drive, self._origin, self._nodes = drive, origin, nodes
+        self._cells: dict[int, float] = {}
+
+    def __getitem__(self, b: int) -> float:
+        time_s = self._cells.get(b)
+        if time_s is None:
+            dest = self._nodes[b]
+            time_s = 0.0 if dest == self._origin else self._drive.leg_s(self._origin, dest)
+            self._cells[b] = time_s
+        return time_s
+
+    def __len__(self) -> int:
+        return len(self._nodes)
 
 
 # ------------------------------------------------------------------ one vehicle
