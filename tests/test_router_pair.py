@@ -89,3 +89,24 @@ def test_chain_length_sums_as_the_tree_does():
         tree = path_lengths(pred, (in_other, in_length))
         assert tree.shape == (1, n)
         assert chain_length_m(steps) == tree[0, -1]
+
+
+@pytest.mark.parametrize("profile", ["car", "walk", "capped"])
+@pytest.mark.parametrize("mode", ["lru", "all_pairs"])
+def test_times_within_are_the_whole_rows_within_the_limit(networks, profile, mode):
+    """``times_within_s`` (forward and reverse) = ``times_from_s`` / ``times_to_s`` (float ==)
+    wherever those are within the limit, inf where they are beyond it (``LIMIT_MARGIN``)."""
+    net = networks["songpa"]
+    router = Router(net, LRU if mode == "lru" else None)
+    router.add_profile("capped", view="drive", speed_cap_kmh=25.0)
+    rng = np.random.default_rng(11)
+    for node in rng.integers(0, net.n_nodes, 8).tolist():
+        limit_s = float(rng.uniform(30, 600))
+        for reverse, whole_of in ((False, router.times_from_s), (True, router.times_to_s)):
+            bounded = router.times_within_s(profile, node, limit_s, reverse=reverse)
+            whole = np.nan_to_num(whole_of(profile, node), nan=np.inf)
+            within = whole <= limit_s
+            assert within.sum() > 1
+            assert np.array_equal(bounded[within], whole[within])
+            beyond = bounded[~within]
+            assert np.all(np.isinf(beyond) | (beyond <= limit_s * (1 + 1e-6)))

@@ -51,6 +51,8 @@ from mobisim.scenario.network_config import RouterSettings
 from mobisim.units import kmh_to_mps, mps_to_kmh
 
 WALK_SPEED_MPS = 1.2  # [T1]
+#: relative margin of :meth:`Router.times_within_s` runs (above float32 rounding, 6e-8)
+LIMIT_MARGIN = 1e-6
 DAY_S = 86_400.0
 
 
@@ -446,6 +448,37 @@ class Router:
         table = self.table(profile, depart_s)
         weight, length = table.row(self._check_node(dest, "destination"), reverse=True)
         return np.asarray(self._time_of(prof, weight, length), dtype=float)
+
+    def times_within_s(
+        self,
+        profile: str,
+        node: int,
+        limit_s: float,
+        reverse: bool = False,
+        depart_s: float | None = None,
+    ) -> np.ndarray:
+        """Travel times in seconds from ``node`` to every node (from every node to ``node`` if
+        ``reverse``) up to ``limit_s``; inf beyond and where unreachable (float64, length N).
+        The run stops at ``limit_s × (1 + LIMIT_MARGIN)``: the stored floats are float32-rounded
+        (up to 6e-8 relative), so a time just within the limit may come from a path sum just
+        beyond it; the margin keeps those (times up to the margin above the limit may be given).
+
+        The region around a node (e.g. every vehicle that can reach a pick-up within the wait)
+        without a whole row: on LRU tables one Dijkstra run stopped at the limit
+        (:meth:`PathTable.bounded_row`). Within the limit the floats are those of
+        :meth:`times_from_s` / :meth:`times_to_s` (``tests/test_router_pair.py`` holds them
+        equal); an all-pairs row is read from the matrix.
+        """
+        prof = self._profile(profile)
+        table = self.table(profile, depart_s)
+        node = self._check_node(node, "destination" if reverse else "origin")
+        limit = limit_s * (1 + LIMIT_MARGIN)
+        if prof.speed_kmh is None:
+            return table.bounded_row(node, limit, reverse)
+        # lengths: times as times_from_s makes them (float32 lengths / speed)
+        weight32 = table.bounded_row(node, limit * kmh_to_mps(prof.speed_kmh), reverse)
+        weight32 = weight32.astype(np.float32)
+        return np.asarray(self._time_of(prof, weight32, weight32), dtype=float)
 
     def nearest_by_time(
         self,

@@ -265,6 +265,22 @@ class PathTable:
             self._remember_pred(int(node), np.atleast_2d(pred)[0])
         return entry
 
+    def bounded_row(self, node: int, limit: float, reverse: bool = False) -> np.ndarray:
+        """Weights (s or m) from ``node`` (to ``node`` if ``reverse``) up to ``limit``, float64,
+        inf beyond it and where unreachable: one ``scipy.sparse.csgraph.dijkstra`` run with
+        ``limit`` (no predecessors, no path lengths), rounded to float32 as :meth:`row` stores
+        its rows, so within the limit the floats are those of the whole row (the same
+        relaxations). All-pairs tables: the matrix's row, inf beyond the limit."""
+        if self.all_pairs:
+            weight, _ = self.row(node, reverse)
+            times = np.asarray(weight, dtype=np.float64)
+            return np.where(times <= limit, times, np.inf)
+        graph = self.csr_reverse if reverse else self.csr
+        weight = dijkstra(
+            graph, directed=True, indices=int(node), limit=limit if limit >= 0 else -1
+        )
+        return weight.astype(np.float32).astype(np.float64)  # inf stays inf
+
     def _remember_pred(self, node: int, pred: np.ndarray) -> None:
         self._preds[node] = pred
         if len(self._preds) > PRED_LRU_SIZE:
