@@ -110,3 +110,27 @@ def test_times_within_are_the_whole_rows_within_the_limit(networks, profile, mod
             assert np.array_equal(bounded[within], whole[within])
             beyond = bounded[~within]
             assert np.all(np.isinf(beyond) | (beyond <= limit_s * (1 + 1e-6)))
+
+
+@pytest.mark.parametrize("profile", ["car", "walk"])
+@pytest.mark.parametrize("mode", ["lru", "all_pairs"])
+def test_time_within_a_limit_is_the_legs_time_or_none(networks, profile, mode):
+    """``try_travel_time_within_s`` = ``try_travel_time_s`` when that is within the limit, None
+    when it is beyond; a later larger limit still finds the pair (the stopped search is not
+    taken for unreachable)."""
+    net = networks["songpa"]
+    router, reference = Router(net, LRU if mode == "lru" else None), Router(net, LRU)
+    rng = np.random.default_rng(13)
+    within = beyond = 0
+    for origin, dest in rng.integers(0, net.n_nodes, (40, 2)).tolist():
+        expected = reference.try_travel_time_s(profile, origin, dest)
+        limit_s = float(rng.uniform(0.3, 2.0)) * (expected or 100.0)
+        found = router.try_travel_time_within_s(profile, origin, dest, limit_s)
+        if expected is not None and expected <= limit_s:
+            assert found == expected
+            within += 1
+        elif expected is not None and expected > limit_s * (1 + 1e-6):
+            assert found is None
+            beyond += 1
+            assert router.try_travel_time_within_s(profile, origin, dest, expected) == expected
+    assert within > 3 and beyond > 3

@@ -377,6 +377,35 @@ class Router:
         result = self.try_leg(profile, origin, dest, depart_s)
         return None if result is None else result[1]
 
+    def try_travel_time_within_s(
+        self,
+        profile: str,
+        origin: int,
+        dest: int,
+        limit_s: float,
+        depart_s: float | None = None,
+    ) -> float | None:
+        """Travel time in seconds, or None when ``dest`` is unreachable or further than
+        ``limit_s`` (up to ``LIMIT_MARGIN`` above it, the time may be given).
+
+        For a leg that only matters if it is short (e.g. a detour that must fit a rider's
+        window): on LRU tables the one-pair search stops at the limit
+        (:meth:`PathTable.pair_search`); the time, when given, is the one :meth:`try_leg` gives.
+        """
+        prof = self._profile(profile)
+        origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
+        table = self.table(profile, depart_s)
+        if table.all_pairs or origin == dest:
+            time_s = self.try_travel_time_s(profile, origin, dest, depart_s)
+            return None if time_s is None or time_s > limit_s * (1 + LIMIT_MARGIN) else time_s
+        limit = limit_s * (1 + LIMIT_MARGIN)
+        if prof.speed_kmh is not None:
+            limit *= kmh_to_mps(prof.speed_kmh)
+        weight, length = table.pair_search(origin, dest, limit)
+        if weight != weight:  # NaN: unreachable or beyond the limit
+            return None
+        return float(self._time_of(prof, weight, length))
+
     def path(
         self, profile: str, origin: int, dest: int, depart_s: float | None = None
     ) -> list[int]:

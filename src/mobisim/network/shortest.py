@@ -310,10 +310,11 @@ class PathTable:
             return float(weight[dest]), float(length[dest])
         return self.pair_search(origin, dest)
 
-    def pair_search(self, origin: int, dest: int) -> tuple[float, float]:
+    def pair_search(self, origin: int, dest: int, limit: float = math.inf) -> tuple[float, float]:
         """(weight, length_m) from ``origin`` to ``dest`` as ``row(origin)[dest]`` gives them
-        (float32-rounded; NaN when unreachable), from Dijkstra runs that stop once ``dest`` is
-        settled instead of one whole row.
+        (float32-rounded; NaN when unreachable, or when the weight is above ``limit``: the
+        search then stops there), from Dijkstra runs that stop once ``dest`` is settled instead
+        of one whole row.
 
         ``scipy.sparse.csgraph.dijkstra`` is run from ``origin`` with a ``limit`` grown
         ``PAIR_LIMIT_GROWTH``-fold (from ``PAIR_FIRST_LIMIT_EDGES`` median edge weights, or from
@@ -329,10 +330,12 @@ class PathTable:
         key = (origin, dest)
         found = self._pairs.get(key)
         if found is not None:
-            return found
+            return found if not found[0] > limit else (math.nan, math.nan)
         if origin == dest:
             return 0.0, 0.0
-        dist, pred = self._search_until(origin, dest)
+        dist, pred, beyond = self._search_until(origin, dest, limit)
+        if beyond:
+            return math.nan, math.nan  # not remembered: a larger limit may reach it
         weight = float(np.float32(dist[dest])) if np.isfinite(dist[dest]) else math.nan
         if math.isnan(weight) or self.weight_is_length:
             found = (weight, weight)
@@ -349,20 +352,25 @@ class PathTable:
         if len(self._pairs) >= PAIR_MEMORY:
             self._pairs.clear()
         self._pairs[key] = found
-        return found
+        return found if not found[0] > limit else (math.nan, math.nan)
 
-    def _search_until(self, origin: int, dest: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """(distances, predecessors or None) of a Dijkstra run from ``origin`` whose limit
-        covers ``dest`` (or that reached every node it can)."""
+    def _search_until(
+        self, origin: int, dest: int, max_limit: float = math.inf
+    ) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """(distances, predecessors or None, beyond) of a Dijkstra run from ``origin`` whose
+        limit covers ``dest`` (or that reached every node it can); ``beyond``: ``dest`` is not
+        within ``max_limit`` (the run stopped there)."""
         entry = self._partial.get(origin)
         if entry is not None:
             self._partial.move_to_end(origin)
             limit, dist, pred, exhausted = entry
             if exhausted or np.isfinite(dist[dest]):
-                return dist, pred
-            limit *= PAIR_LIMIT_GROWTH
+                return dist, pred, False
+            if limit >= max_limit:
+                return dist, pred, True
+            limit = min(limit * PAIR_LIMIT_GROWTH, max_limit)
         else:
-            limit = self._first_limit
+            limit = min(self._first_limit, max_limit)
         u, v, _, _ = self._edges
         need_pred = not self.weight_is_length
         while True:
@@ -376,13 +384,13 @@ class PathTable:
             exhausted = False
             if not settled[dest]:
                 exhausted = not bool(np.any(settled[u] & ~settled[v]))
-            if settled[dest] or exhausted:
+            if settled[dest] or exhausted or limit >= max_limit:
                 break
-            limit *= PAIR_LIMIT_GROWTH
+            limit = min(limit * PAIR_LIMIT_GROWTH, max_limit)
         self._partial[origin] = (limit, dist, pred, exhausted)
         if len(self._partial) > PAIR_SOURCES:
             self._partial.popitem(last=False)
-        return dist, pred
+        return dist, pred, not (settled[dest] or exhausted)
 
     def lookup(self, origins: np.ndarray, dests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(weight, length_m) float64 arrays for paired origin/destination index arrays."""
