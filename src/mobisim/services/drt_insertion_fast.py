@@ -82,6 +82,10 @@ SEGMENT_S = 1e7
 #: rows of drive times kept by :class:`RouterDrive` (a request reads four, some twice)
 ROWS_KEPT = 16
 
+#: LRU tables: the rows from the pick-up and to and from the drop-off are stopped at this
+#: factor times the pick-up's reach (:class:`RequestRows`; any factor gives the same decisions)
+NEAR_ROWS_FACTOR = 1.0
+
 
 def _rows(matrix: np.ndarray) -> list[array]:
     """One ``array('d')`` per row of a float64 matrix (indexing gives Python floats)."""
@@ -281,6 +285,13 @@ class RouterDrive:
             self._rows.pop(next(iter(self._rows)))
         self._rows[key] = (limit_s, row)
         return row
+
+    def leg_within_s(self, origin: int, dest: int, limit_s: float) -> float:
+        """Drive time (s) from ``origin`` to ``dest`` when at most ``limit_s``, else inf (a
+        little above the limit it may be given): the router's one-pair search stopped at the
+        limit (:meth:`~mobisim.network.router.Router.try_travel_time_within_s`)."""
+        time_s = self.router.try_travel_time_within_s(self.profile, origin, dest, limit_s)
+        return math.inf if time_s is None else time_s
 
     def leg_s(self, origin: int, dest: int) -> float:
         """:meth:`drive_s` remembered per pair and period (a plan's legs are asked again each
@@ -516,7 +527,11 @@ def route_geometry(vehicle: DrtVehicle, drive) -> RouteGeometry:
 
 
 def busy_cost_bounds(
-    vehicles: list[DrtVehicle], request: DrtRequest, drive, now_s: float
+    vehicles: list[DrtVehicle],
+    request: DrtRequest,
+    drive,
+    now_s: float,
+    rows: RequestRows | None = None,
 ) -> np.ndarray:
     """A lower bound (s) on the cost of every insertion of ``request`` into each vehicle (with a
     plan), less ``COST_SLACK_S``: the search may skip a vehicle whose bound exceeds the best cost
@@ -534,14 +549,14 @@ def busy_cost_bounds(
       d(r_i, p) + d(p, q) >= d(r_i, q).
 
     So every insertion costs >= min_i min(max(P_i, Q_i), P_i + min_{j > i} Q_j), computed here
-    from one row of drive times to and one from each of p and q (:func:`request_rows`),
+    from one row of drive times to and one from each of p and q (:class:`RequestRows`),
     for every busy vehicle at once. The suffix minimum over j > i runs over all vehicles
     together with each vehicle's Q clipped to +-SEGMENT_S / 4 (clipping lowers a bound, never
     raises it above Q) and raised by SEGMENT_S times its rank: a later vehicle's values are then
     above every value of an earlier one and do not reach into it. The slack covers the float32 rounding of stored times (the triangle
     inequality holds for the exact path sums, within a few rounding steps for stored ones).
-    Rows stopped at a limit L (LRU tables, :class:`LegLimits`) give min(d, L) for each time,
-    still a lower bound of it.
+    Rows stopped at a limit L (LRU tables, :class:`RequestRows`) give min(d, L) for each time,
+    still a lower bound of it (P_i and Q_j are then taken as at least 0, which they are).
     """
     geometries = [route_geometry(vehicle, drive) for vehicle in vehicles]
     sizes = np.fromiter((len(g.nodes) for g in geometries), dtype=np.int64, count=len(geometries))
@@ -554,15 +569,19 @@ def busy_cost_bounds(
     onward_nodes[:-1] = nodes[1:]
     onward_nodes[lasts] = nodes[lasts]  # read, then zeroed: the last stop has no onward leg
     added = []  # P then Q, every position of every vehicle
-    limits = None if drive.rows_exact else leg_limits(request, vehicles, now_s)
-    rows = request_rows(drive, request, limits)
-    for k, (to_node, from_node) in enumerate(rows):
-        if limits is not None:  # times beyond a limit may be inf: the limit is below them
-            to_node = np.minimum(to_node, limits[2 * k])
-            from_node = np.minimum(from_node, limits[2 * k + 1])
+    if rows is None:
+        limits = None if drive.rows_exact else leg_limits(request, vehicles, now_s)
+        rows = RequestRows(drive, request, limits)
+    for k in (0, 2):
+        to_node, from_node = rows.rows[k], rows.rows[k + 1]
+        if rows.row_limits[k] != math.inf:  # times beyond a row's limit may be inf: cap them
+            to_node = np.minimum(to_node, rows.row_limits[k])
+        if rows.row_limits[k + 1] != math.inf:
+            from_node = np.minimum(from_node, rows.row_limits[k + 1])
         onward = from_node[onward_nodes]
         onward[lasts] = 0.0
-        added.append(to_node[nodes] + onward - legs)
+        # >= 0 by the triangle inequality; with capped times the sum can fall below it
+        added.append(np.maximum(to_node[nodes] + onward - legs, 0.0))
     p_added, q_added = added
     # min over j > i of Q_j within each vehicle (inf after its last stop): a suffix minimum
     # run backwards over all vehicles, each vehicle's values raised by SEGMENT_S times its rank
@@ -577,13 +596,17 @@ def busy_cost_bounds(
     return np.minimum.reduceat(pair, starts) - COST_SLACK_S
 
 
-def busy_table(geometry: RouteGeometry, pickup: int, dropoff: int, rows_p, rows_d) -> list:
+def busy_table(geometry: RouteGeometry, rows: RequestRows) -> list:
     """The drive times between [anchor, plan stops..., pick-up, drop-off] (as
     :meth:`DenseDrive.local_tables` gives them) put together from the route's cached table and
-    the rows to and from the pick-up and drop-off (:meth:`DenseDrive.rows_at`, same floats)."""
-    (to_p, from_p), (to_d, from_d) = rows_p, rows_d
+    the rows to and from the pick-up and drop-off (:class:`RequestRows`, same floats)."""
     nodes = geometry.nodes
-    col_p, col_d = to_p[nodes].tolist(), to_d[nodes].tolist()
+    pickup, dropoff = rows.ends[0], rows.ends[2]
+    ends = np.array([pickup, dropoff], dtype=np.int64)
+    col_p, col_d = rows.cells(0, nodes), rows.cells(2, nodes)
+    from_p = [*rows.cells(1, nodes), *rows.cells(1, ends)]
+    # from the drop-off back to the pick-up is never driven: its cell is read as it is
+    from_d = [*rows.cells(3, nodes), *rows.rows[3][ends].tolist()]
     if geometry.table is None:  # LRU tables: fast_best_insertion reads consecutive legs only
         n = len(nodes)
         legs = geometry.legs.tolist()
@@ -594,12 +617,10 @@ def busy_table(geometry: RouteGeometry, pickup: int, dropoff: int, rows_p, rows_
                 row[k + 1] = legs[k]
             row[k] = 0.0
             table.append([*row, col_p[k], col_d[k]])
-        table.append([*from_p[nodes].tolist(), float(from_p[pickup]), float(from_p[dropoff])])
-        table.append([*from_d[nodes].tolist(), float(from_d[pickup]), float(from_d[dropoff])])
-        return table
-    table = [[*row, tp, td] for row, tp, td in zip(geometry.table, col_p, col_d, strict=True)]
-    table.append([*from_p[nodes].tolist(), float(from_p[pickup]), float(from_p[dropoff])])
-    table.append([*from_d[nodes].tolist(), float(from_d[pickup]), float(from_d[dropoff])])
+    else:
+        table = [[*row, tp, td] for row, tp, td in zip(geometry.table, col_p, col_d, strict=True)]
+    table.append(from_p)
+    table.append(from_d)
     return table
 
 
@@ -648,16 +669,14 @@ def fast_insert(
                 idle.append((to_pickup + ride, t_p, vehicle.vehicle_id, vehicle, t_d))
         idle.sort()  # vehicle ids are unique: the tuples never compare past the id
     if busy:
-        bounds = busy_cost_bounds(busy, request, drive, now_s)
+        limits = None if drive.rows_exact else leg_limits(request, busy, now_s)
+        rows = RequestRows(drive, request, limits)
+        bounds = busy_cost_bounds(busy, request, drive, now_s, rows)
         order = np.argsort(bounds, kind="stable").tolist()
         busy_bounds = bounds[order].tolist()
         busy = [busy[k] for k in order]
     else:
         busy_bounds = []
-    rows = None
-    if busy:
-        limits = None if drive.rows_exact else leg_limits(request, busy, now_s)
-        rows = request_rows(drive, request, limits)
     best: Insertion | None = None
     best_cost = math.inf
     at_idle = at_busy = 0
@@ -669,7 +688,7 @@ def fast_insert(
                 break  # sorted by bound, below the cost: no vehicle left beats ``best``
             vehicle = busy[at_busy]
             at_busy += 1
-            times = busy_table(route_geometry(vehicle, drive), pickup, dropoff, *rows)
+            times = busy_table(route_geometry(vehicle, drive), rows)
             option = fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
         else:
             if idle_cost > best_cost:
@@ -735,20 +754,48 @@ def leg_limits(request: DrtRequest, vehicles: list[DrtVehicle], now_s: float) ->
     )
 
 
-def request_rows(drive, request: DrtRequest, limits: LegLimits | None) -> tuple:
-    """((to pick-up, from pick-up), (to drop-off, from drop-off)) rows of drive times (s) of
-    ``drive`` (:meth:`DenseDrive.row_to`), each stopped at its :class:`LegLimits` (None: whole
-    rows)."""
-    if limits is None:
-        limits = LegLimits(math.inf, math.inf, math.inf, math.inf)
-    pickup, dropoff = request.pickup_node, request.dropoff_node
-    return (
-        (drive.row_to(pickup, limits.to_pickup_s), drive.row_from(pickup, limits.from_pickup_s)),
-        (
-            drive.row_to(dropoff, limits.to_dropoff_s),
-            drive.row_from(dropoff, limits.from_dropoff_s),
-        ),
-    )
+class RequestRows:
+    """Drive times (s) to and from a request's pick-up and drop-off: four rows of ``drive``
+    (:meth:`DenseDrive.row_to` / ``row_from``), ``rows[k]`` for k = 0 to the pick-up, 1 from
+    it, 2 to the drop-off, 3 from it.
+
+    With ``limits`` (LRU tables) the row to the pick-up is stopped at its limit and the other
+    three at ``NEAR_ROWS_FACTOR`` times that radius, below theirs: a whole-town run each is what the larger limits
+    cost on a large town, and most legs a plan drives near the request are shorter. A cell
+    beyond its row's radius but within its :class:`LegLimits` (a feasible plan may drive it) is
+    asked of the router alone when a table reads it (:meth:`cells`; ``leg_within_s``); the
+    cost bounds read the rows as they are (a time capped at the radius is below the real one,
+    so the bounds stay bounds). ``limits`` None: whole rows."""
+
+    __slots__ = ("drive", "ends", "leg_limits", "row_limits", "rows")
+
+    def __init__(self, drive, request: DrtRequest, limits: LegLimits | None):
+        self.drive = drive
+        pickup, dropoff = request.pickup_node, request.dropoff_node
+        self.ends = (pickup, pickup, dropoff, dropoff)
+        if limits is None:
+            self.leg_limits = self.row_limits = (math.inf,) * 4
+        else:
+            near_s = NEAR_ROWS_FACTOR * limits.to_pickup_s
+            self.leg_limits = tuple(limits)
+            self.row_limits = tuple(min(limit_s, near_s) for limit_s in limits)
+        self.rows = tuple(
+            (drive.row_to if k % 2 == 0 else drive.row_from)(self.ends[k], self.row_limits[k])
+            for k in range(4)
+        )
+
+    def cells(self, k: int, nodes) -> list[float]:
+        """``rows[k]`` at ``nodes`` as Python floats, each exact up to ``leg_limits[k]`` (inf
+        beyond it or unreachable)."""
+        values = self.rows[k][nodes].tolist()
+        if self.row_limits[k] < self.leg_limits[k]:
+            end, limit_s = self.ends[k], self.leg_limits[k]
+            for at, time_s in enumerate(values):
+                if time_s == math.inf:
+                    node = int(nodes[at])
+                    a, b = (node, end) if k % 2 == 0 else (end, node)
+                    values[at] = self.drive.leg_within_s(a, b, limit_s)
+        return values
 
 
 def _fleet_candidates(
