@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -134,3 +135,15 @@ def test_time_within_a_limit_is_the_legs_time_or_none(networks, profile, mode):
             beyond += 1
             assert router.try_travel_time_within_s(profile, origin, dest, expected) == expected
     assert within > 3 and beyond > 3
+
+
+def test_the_docs_example_runs(networks, repo_root):
+    """The LRU example of docs/services-transit.md (the block that calls ``times_within_s``)."""
+    text = (repo_root / "docs" / "services-transit.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    (code,) = [block for block in blocks if "times_within_s" in block]
+    scope = {"network": networks["synthetic"], "pickup": 1, "dropoff": 50, "stop": 30}
+    exec(code, scope)
+    assert scope["router"].mode == "lru" and scope["direct_s"] > 0 and scope["direct_m"] > 0
+    assert np.isfinite(scope["reach"]).sum() > 1
+    assert scope["detour_s"] is None or scope["detour_s"] <= 900.0 * (1 + 1e-6)
