@@ -763,7 +763,7 @@ class RequestRows:
     three at ``NEAR_ROWS_FACTOR`` times that radius, below theirs: a whole-town run each is what the larger limits
     cost on a large town, and most legs a plan drives near the request are shorter. A cell
     beyond its row's radius but within its :class:`LegLimits` (a feasible plan may drive it) is
-    asked of the router alone when a table reads it (:meth:`cells`; ``leg_within_s``); the
+    asked of the router when a table reads it (:meth:`cells`); the
     cost bounds read the rows as they are (a time capped at the radius is below the real one,
     so the bounds stay bounds). ``limits`` None: whole rows."""
 
@@ -774,20 +774,27 @@ class RequestRows:
         pickup, dropoff = request.pickup_node, request.dropoff_node
         self.ends = (pickup, pickup, dropoff, dropoff)
         if limits is None:
-            self.leg_limits = self.row_limits = (math.inf,) * 4
+            self.leg_limits, self.row_limits = (math.inf,) * 4, [math.inf] * 4
         else:
             near_s = NEAR_ROWS_FACTOR * limits.to_pickup_s
             self.leg_limits = tuple(limits)
-            self.row_limits = tuple(min(limit_s, near_s) for limit_s in limits)
-        self.rows = tuple(
+            self.row_limits = [min(limit_s, near_s) for limit_s in limits]
+        self.rows = [
             (drive.row_to if k % 2 == 0 else drive.row_from)(self.ends[k], self.row_limits[k])
             for k in range(4)
-        )
+        ]
 
     def cells(self, k: int, nodes) -> list[float]:
         """``rows[k]`` at ``nodes`` as Python floats, each exact up to ``leg_limits[k]`` (inf
-        beyond it or unreachable)."""
+        beyond it or unreachable). The row to the drop-off is run again to its leg limit when
+        a cell lies beyond its radius (pair by pair that would be one search per plan stop);
+        the rows from the pick-up and drop-off are asked pair by pair (one search from their
+        end, kept and grown as far as the cells need)."""
         values = self.rows[k][nodes].tolist()
+        if k == 2 and self.row_limits[2] < self.leg_limits[2] and math.inf in values:
+            self.row_limits[2] = self.leg_limits[2]
+            self.rows[2] = self.drive.row_to(self.ends[2], self.leg_limits[2])
+            values = self.rows[2][nodes].tolist()
         if self.row_limits[k] < self.leg_limits[k]:
             end, limit_s = self.ends[k], self.leg_limits[k]
             for at, time_s in enumerate(values):
