@@ -401,10 +401,10 @@ class Router:
         limit = limit_s * (1 + LIMIT_MARGIN)
         if prof.speed_kmh is not None:
             limit *= kmh_to_mps(prof.speed_kmh)
-        weight, length = table.pair_search(origin, dest, limit)
+        weight, length = table.pair_search(origin, dest, limit, with_length=False)
         if weight != weight:  # NaN: unreachable or beyond the limit
             return None
-        return float(self._time_of(prof, weight, length))
+        return float(self._time_of(prof, weight, weight if table.weight_is_length else length))
 
     def path(
         self, profile: str, origin: int, dest: int, depart_s: float | None = None

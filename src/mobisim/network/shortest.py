@@ -310,11 +310,13 @@ class PathTable:
             return float(weight[dest]), float(length[dest])
         return self.pair_search(origin, dest)
 
-    def pair_search(self, origin: int, dest: int, limit: float = math.inf) -> tuple[float, float]:
+    def pair_search(
+        self, origin: int, dest: int, limit: float = math.inf, with_length: bool = True
+    ) -> tuple[float, float]:
         """(weight, length_m) from ``origin`` to ``dest`` as ``row(origin)[dest]`` gives them
         (float32-rounded; NaN when unreachable, or when the weight is above ``limit``: the
         search then stops there), from Dijkstra runs that stop once ``dest`` is settled instead
-        of one whole row.
+        of one whole row. ``with_length`` False: the length is not worked out (NaN).
 
         ``scipy.sparse.csgraph.dijkstra`` is run from ``origin`` with a ``limit`` grown
         ``PAIR_LIMIT_GROWTH``-fold (from ``PAIR_FIRST_LIMIT_EDGES`` median edge weights, or from
@@ -337,6 +339,8 @@ class PathTable:
         if beyond:
             return math.nan, math.nan  # not remembered: a larger limit may reach it
         weight = float(np.float32(dist[dest])) if np.isfinite(dist[dest]) else math.nan
+        if not with_length and not self.weight_is_length:  # the time alone: no path walked
+            return (weight, math.nan) if not weight > limit else (math.nan, math.nan)
         if math.isnan(weight) or self.weight_is_length:
             found = (weight, weight)
         else:
