@@ -25,6 +25,7 @@ Two kinds of demand (``--demand``, both by default):
     python benchmarks/bench_drt_fleet.py --fleets 100 1000 --hours 0.25 --rate 8 --brute 3
     python benchmarks/bench_drt_fleet.py --fleets 2000 --profile   # cProfile of one case
     python benchmarks/bench_drt_fleet.py --fleets 5000 --demand local --hours 0.05
+    python benchmarks/bench_drt_fleet.py --fleets 5000 --nodes 20000 --hours 0.25  # 20,000 nodes
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ LOCAL_TRIP_KM2 = 100 * KM2_PER_VEHICLE  # --demand local: trips as in the 100-ve
 DEMANDS = ("uniform", "local")
 
 
-def town(n_vehicles: int, network=None):
+def town(n_vehicles: int, network=None, nodes: int | None = None):
     """(network, router with the ``drt`` profile) of the ``n_vehicles`` town (``network``: that
-    town's, already built: then only a new router)."""
+    town's, already built: then only a new router; ``nodes``: that many nodes instead of
+    ``NODES_PER_VEHICLE`` per vehicle)."""
     area = KM2_PER_VEHICLE * n_vehicles
     side_km = area**0.5
     if network is None:
@@ -64,7 +66,7 @@ def town(n_vehicles: int, network=None):
             config_for(
                 "synthetic",
                 area_km2=area,
-                target_nodes=max(50, NODES_PER_VEHICLE * n_vehicles),
+                target_nodes=nodes or max(100, NODES_PER_VEHICLE * n_vehicles),
                 industrial_distance_km=max(6.5, 1.2 * side_km),
                 rail_distance_km=max(15.0, 1.6 * side_km),
             )
@@ -154,6 +156,9 @@ def main() -> None:
     parser.add_argument(
         "--demand", nargs="+", choices=DEMANDS, default=list(DEMANDS), help="kinds of demand"
     )
+    parser.add_argument(
+        "--nodes", type=int, default=None, help="nodes of every town (default: 3 per vehicle)"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile each case")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}")
@@ -166,7 +171,7 @@ def main() -> None:
     print("-" * len(header))
     first_ms: dict[str, float] = {}
     for n_vehicles in args.fleets:
-        network, _ = town(n_vehicles)
+        network, _ = town(n_vehicles, nodes=args.nodes)
         for demand in args.demand:
             _, router = town(n_vehicles, network)  # a fresh router: no warm rows from a case before
             profiler = cProfile.Profile() if args.profile else None
