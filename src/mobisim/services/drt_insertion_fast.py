@@ -759,13 +759,13 @@ class RequestRows:
     (:meth:`DenseDrive.row_to` / ``row_from``), ``rows[k]`` for k = 0 to the pick-up, 1 from
     it, 2 to the drop-off, 3 from it.
 
-    With ``limits`` (LRU tables) the row to the pick-up is stopped at its limit and the other
-    three at ``NEAR_ROWS_FACTOR`` times that radius, below theirs: a whole-town run each is what the larger limits
-    cost on a large town, and most legs a plan drives near the request are shorter. A cell
-    beyond its row's radius but within its :class:`LegLimits` (a feasible plan may drive it) is
-    asked of the router when a table reads it (:meth:`cells`); the
-    cost bounds read the rows as they are (a time capped at the radius is below the real one,
-    so the bounds stay bounds). ``limits`` None: whole rows."""
+    With ``limits`` (LRU tables) the row to the pick-up is stopped at its limit (the pick-up's
+    reach) and the other three at ``NEAR_ROWS_FACTOR`` times that radius, below their own
+    limits: on a large town those are whole-town runs, and most legs a plan drives near the
+    request are shorter. A cell beyond its row's radius but within its :class:`LegLimits` (a
+    feasible plan may drive it) is asked of the router when a table reads it (:meth:`cells`);
+    the cost bounds read the rows as they are (a time capped at the radius is below the real
+    one, so the bounds stay bounds). ``limits`` None: whole rows."""
 
     __slots__ = ("drive", "ends", "leg_limits", "row_limits", "rows")
 
@@ -778,7 +778,7 @@ class RequestRows:
         else:
             near_s = NEAR_ROWS_FACTOR * limits.to_pickup_s
             self.leg_limits = tuple(limits)
-            self.row_limits = [min(limit_s, near_s) for limit_s in limits]
+            self.row_limits = [limits.to_pickup_s, *(min(lim, near_s) for lim in limits[1:])]
         self.rows = [
             (drive.row_to if k % 2 == 0 else drive.row_from)(self.ends[k], self.row_limits[k])
             for k in range(4)
