@@ -390,8 +390,9 @@ def lru_router(town):
 
 
 def test_bounded_rows_are_the_routers_rows_within_the_limit(town, lru_router):
-    """The time-bounded Dijkstra of LRU tables (``bounded_row``, reverse and forward) gives the
-    very floats of the router's whole rows up to the limit, and inf beyond it."""
+    """The time-bounded Dijkstra of LRU tables (``Router.times_within_s``, reverse and forward,
+    as ``RouterDrive`` reads it) gives the very floats of the router's whole rows up to the
+    limit, and inf beyond it."""
     network, _router, _drive = town
     drive = RouterDrive(lru_router, PROFILE)
     rng = np.random.default_rng(5)
@@ -404,7 +405,7 @@ def test_bounded_rows_are_the_routers_rows_within_the_limit(town, lru_router):
             within = np.nan_to_num(whole, nan=np.inf) <= limit_s
             assert within.sum() > 1
             assert np.array_equal(bounded[within], whole[within])
-            assert np.all(np.isinf(bounded[~within]) | (bounded[~within] <= limit_s * (1 + 1e-9)))
+            assert np.all(np.isinf(bounded[~within]) | (bounded[~within] <= limit_s * (1 + 1e-6)))
 
 
 def test_fast_path_on_lru_tables_decides_as_brute_force(town, lru_router, monkeypatch):
@@ -427,3 +428,33 @@ def test_fast_path_on_lru_tables_decides_as_brute_force(town, lru_router, monkey
             requests += 1
             accepted += brute is not None
     assert mismatch == 0 and requests > 30 and accepted > 10
+
+
+def test_lru_rows_stopped_short_decide_as_brute_force(town, lru_router, monkeypatch):
+    """LRU rows around the request stopped well short of the longest feasible leg
+    (``NEAR_ROWS_FACTOR`` 0.1): the cells beyond are asked pair by pair (``leg_within_s``) and
+    the fast path still agrees with brute force; those pair queries did happen."""
+    network, _router, drive = town
+    monkeypatch.setattr(drt_insertion_fast, "NEAR_ROWS_FACTOR", 0.1)
+    source = RouterDrive(lru_router, PROFILE)
+    asked = []
+    real_within = source.leg_within_s
+    monkeypatch.setattr(
+        source, "leg_within_s", lambda a, b, limit_s: asked.append(1) or real_within(a, b, limit_s)
+    )
+    mismatch = requests = accepted = 0
+    for seed in range(720, 732):
+        inst = Instance(drive, network.n_nodes, seed)
+        for _ in range(3):
+            request = inst.request(NOW_S + float(inst.rng.uniform(0, 300)), 3)
+            if request is None:
+                continue
+            brute = reference_insert(
+                request, inst.vehicles, NOW_S, source.drive_s, inst.stop_s, inst.energy_ok
+            )
+            fast = fast_insert(request, inst.vehicles, NOW_S, source, inst.stop_s, inst.energy_ok)
+            mismatch += not same(fast, brute)
+            requests += 1
+            accepted += brute is not None
+    assert mismatch == 0 and requests > 30 and accepted > 10
+    assert len(asked) > 50

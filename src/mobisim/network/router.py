@@ -51,6 +51,8 @@ from mobisim.scenario.network_config import RouterSettings
 from mobisim.units import kmh_to_mps, mps_to_kmh
 
 WALK_SPEED_MPS = 1.2  # [T1]
+#: relative margin of :meth:`Router.times_within_s` runs (above float32 rounding, 6e-8)
+LIMIT_MARGIN = 1e-6
 DAY_S = 86_400.0
 
 
@@ -375,6 +377,35 @@ class Router:
         result = self.try_leg(profile, origin, dest, depart_s)
         return None if result is None else result[1]
 
+    def try_travel_time_within_s(
+        self,
+        profile: str,
+        origin: int,
+        dest: int,
+        limit_s: float,
+        depart_s: float | None = None,
+    ) -> float | None:
+        """Travel time in seconds, or None when ``dest`` is unreachable or further than
+        ``limit_s`` (up to ``LIMIT_MARGIN`` above it, the time may be given).
+
+        For a leg that only matters if it is short (e.g. a detour that must fit a rider's
+        window): on LRU tables the one-pair search stops at the limit
+        (:meth:`PathTable.pair_search`); the time, when given, is the one :meth:`try_leg` gives.
+        """
+        prof = self._profile(profile)
+        origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
+        table = self.table(profile, depart_s)
+        if table.all_pairs or origin == dest:
+            time_s = self.try_travel_time_s(profile, origin, dest, depart_s)
+            return None if time_s is None or time_s > limit_s * (1 + LIMIT_MARGIN) else time_s
+        limit = limit_s * (1 + LIMIT_MARGIN)
+        if prof.speed_kmh is not None:
+            limit *= kmh_to_mps(prof.speed_kmh)
+        weight, length = table.pair_search(origin, dest, limit, with_length=False)
+        if weight != weight:  # NaN: unreachable or beyond the limit
+            return None
+        return float(self._time_of(prof, weight, weight if table.weight_is_length else length))
+
     def path(
         self, profile: str, origin: int, dest: int, depart_s: float | None = None
     ) -> list[int]:
@@ -446,6 +477,37 @@ class Router:
         table = self.table(profile, depart_s)
         weight, length = table.row(self._check_node(dest, "destination"), reverse=True)
         return np.asarray(self._time_of(prof, weight, length), dtype=float)
+
+    def times_within_s(
+        self,
+        profile: str,
+        node: int,
+        limit_s: float,
+        reverse: bool = False,
+        depart_s: float | None = None,
+    ) -> np.ndarray:
+        """Travel times in seconds from ``node`` to every node (from every node to ``node`` if
+        ``reverse``) up to ``limit_s``; inf beyond and where unreachable (float64, length N).
+        The run stops at ``limit_s × (1 + LIMIT_MARGIN)``: the stored floats are float32-rounded
+        (up to 6e-8 relative), so a time just within the limit may come from a path sum just
+        beyond it; the margin keeps those (times up to the margin above the limit may be given).
+
+        The region around a node (e.g. every vehicle that can reach a pick-up within the wait)
+        without a whole row: on LRU tables one Dijkstra run stopped at the limit
+        (:meth:`PathTable.bounded_row`). Within the limit the floats are those of
+        :meth:`times_from_s` / :meth:`times_to_s` (``tests/test_router_pair.py`` holds them
+        equal); an all-pairs row is read from the matrix.
+        """
+        prof = self._profile(profile)
+        table = self.table(profile, depart_s)
+        node = self._check_node(node, "destination" if reverse else "origin")
+        limit = limit_s * (1 + LIMIT_MARGIN)
+        if prof.speed_kmh is None:
+            return table.bounded_row(node, limit, reverse)
+        # lengths: times as times_from_s makes them (float32 lengths / speed)
+        weight32 = table.bounded_row(node, limit * kmh_to_mps(prof.speed_kmh), reverse)
+        weight32 = weight32.astype(np.float32)
+        return np.asarray(self._time_of(prof, weight32, weight32), dtype=float)
 
     def nearest_by_time(
         self,

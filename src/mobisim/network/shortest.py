@@ -7,6 +7,7 @@ Unreachable pairs hold NaN. The router (router.py) turns weights into times per 
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections import OrderedDict
@@ -22,6 +23,14 @@ MIN_WEIGHT = 1e-6
 BLOCK_ELEMENTS = 100_000
 CACHE_FORMAT = "v1"
 PRED_LRU_SIZE = 256
+#: point-to-point searches (:meth:`PathTable.pair` on LRU tables): the first limit, in median
+#: edge weights, and the factor it grows by until the destination is settled (the runs before
+#: the last cost at most a third of it: Dijkstra's work grows with the area, the limit squared)
+PAIR_FIRST_LIMIT_EDGES = 32
+PAIR_LIMIT_GROWTH = 2.0
+#: partial searches kept, one per source (each n × 12 bytes), and pairs remembered
+PAIR_SOURCES = 128
+PAIR_MEMORY = 200_000
 
 
 def clean_edges(n_nodes: int, u, v, weight, length_m):
@@ -86,7 +95,23 @@ def path_lengths(pred: np.ndarray, slots: tuple[np.ndarray, np.ndarray]) -> np.n
     flat_self = np.arange(k * n, dtype=np.int64)
     row_start = (flat_self // n) * n
     parent = np.where(pred.ravel() >= 0, row_start + pred.ravel(), flat_self)
-    total = step.ravel()
+    return _sum_to_root(step.ravel(), parent).reshape(k, n)
+
+
+def chain_length_m(steps_m: np.ndarray) -> float:
+    """Length (m) of one path given its edge lengths ``steps_m`` from the origin on, summed as
+    :func:`path_lengths` sums the same path in a whole tree (the same float, bit for bit: the
+    pointer doubling adds a node's value to its ancestors' in an order that depends only on
+    the chain of its ancestors)."""
+    steps = np.concatenate(([0.0], np.asarray(steps_m, float)))
+    parent = np.arange(len(steps), dtype=np.int64) - 1
+    parent[0] = 0  # the origin is the root
+    return float(_sum_to_root(steps, parent)[-1])
+
+
+def _sum_to_root(total: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    """Pointer doubling in place: ``total[j]`` becomes the sum of the steps from j up to its
+    root (``parent[root] == root``)."""
     active = np.flatnonzero(parent[parent] != parent)
     while active.size:
         # simultaneous update: gather the old values before writing
@@ -94,7 +119,7 @@ def path_lengths(pred: np.ndarray, slots: tuple[np.ndarray, np.ndarray]) -> np.n
         total[active] += total[up]
         parent[active] = parent[up]
         active = active[parent[parent[active]] != parent[active]]
-    return total.reshape(k, n)
+    return total
 
 
 def _as_float32(values: np.ndarray) -> np.ndarray:
@@ -135,7 +160,13 @@ class PathTable:
         cache_file: Path | None = None,
     ):
         self.n = int(n_nodes)
-        u, v, weight, length_m, _ = clean_edges(self.n, u, v, weight, length_m)
+        u, v, weight, length_m, keys = clean_edges(self.n, u, v, weight, length_m)
+        #: the cleaned edges (sorted by ``keys = u * n + v``): a path's edge lengths and the
+        #: frontier of a partial search (:meth:`_search_until`)
+        self._edges = (u, v, keys, length_m)
+        self._first_limit = PAIR_FIRST_LIMIT_EDGES * (
+            float(np.median(weight)) if len(weight) else 1.0
+        )
         self._in_slots = adjacency_slots(v, u, length_m, self.n)
         self._out_slots = adjacency_slots(u, v, length_m, self.n)
         self.weight_is_length = weight_is_length
@@ -146,6 +177,11 @@ class PathTable:
         self.loaded_from_cache = False
         self._rows: OrderedDict[tuple[bool, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._preds: OrderedDict[int, np.ndarray] = OrderedDict()
+        #: source -> (limit, distances, predecessors or None, exhausted) of its last partial search
+        self._partial: OrderedDict[int, tuple[float, np.ndarray, np.ndarray | None, bool]] = (
+            OrderedDict()
+        )
+        self._pairs: dict[tuple[int, int], tuple[float, float]] = {}
         self.weight_matrix: np.ndarray | None = None
         self.length_matrix: np.ndarray | None = None
         if all_pairs:
@@ -229,6 +265,22 @@ class PathTable:
             self._remember_pred(int(node), np.atleast_2d(pred)[0])
         return entry
 
+    def bounded_row(self, node: int, limit: float, reverse: bool = False) -> np.ndarray:
+        """Weights (s or m) from ``node`` (to ``node`` if ``reverse``) up to ``limit``, float64,
+        inf beyond it and where unreachable: one ``scipy.sparse.csgraph.dijkstra`` run with
+        ``limit`` (no predecessors, no path lengths), rounded to float32 as :meth:`row` stores
+        its rows, so within the limit the floats are those of the whole row (the same
+        relaxations). All-pairs tables: the matrix's row, inf beyond the limit."""
+        if self.all_pairs:
+            weight, _ = self.row(node, reverse)
+            times = np.asarray(weight, dtype=np.float64)
+            return np.where(times <= limit, times, np.inf)
+        graph = self.csr_reverse if reverse else self.csr
+        weight = dijkstra(
+            graph, directed=True, indices=int(node), limit=limit if limit >= 0 else -1
+        )
+        return weight.astype(np.float32).astype(np.float64)  # inf stays inf
+
     def _remember_pred(self, node: int, pred: np.ndarray) -> None:
         self._preds[node] = pred
         if len(self._preds) > PRED_LRU_SIZE:
@@ -246,11 +298,103 @@ class PathTable:
         return pred
 
     def pair(self, origin: int, dest: int) -> tuple[float, float]:
-        """(weight, length_m) of one pair; NaN when unreachable."""
+        """(weight, length_m) of one pair; NaN when unreachable.
+
+        All-pairs tables: the matrix cells. LRU tables: the cells of ``row(origin)`` when that
+        row is kept, else :meth:`pair_search` (the same floats, without the whole row)."""
         if self.all_pairs:
             return float(self.weight_matrix[origin, dest]), float(self.length_matrix[origin, dest])
-        weight, length = self.row(origin)
-        return float(weight[dest]), float(length[dest])
+        cached = self._rows.get((False, int(origin)))
+        if cached is not None:
+            weight, length = cached
+            return float(weight[dest]), float(length[dest])
+        return self.pair_search(origin, dest)
+
+    def pair_search(
+        self, origin: int, dest: int, limit: float = math.inf, with_length: bool = True
+    ) -> tuple[float, float]:
+        """(weight, length_m) from ``origin`` to ``dest`` as ``row(origin)[dest]`` gives them
+        (float32-rounded; NaN when unreachable, or when the weight is above ``limit``: the
+        search then stops there), from Dijkstra runs that stop once ``dest`` is settled instead
+        of one whole row. ``with_length`` False: the length is not worked out (NaN).
+
+        ``scipy.sparse.csgraph.dijkstra`` is run from ``origin`` with a ``limit`` grown
+        ``PAIR_LIMIT_GROWTH``-fold (from ``PAIR_FIRST_LIMIT_EDGES`` median edge weights, or from
+        the last limit reached from ``origin``: searches are kept per source) until ``dest`` is
+        within it, or until no edge leaves the settled nodes (unreachable). Within the limit the
+        distances are those of the whole run (the same relaxations), and so is the shortest-path
+        tree the length is read along (:func:`chain_length_m` sums its edges as
+        :func:`path_lengths` does); ``tests/test_router_pair.py`` holds them equal. (Two equally
+        fast paths could, in principle, be settled in another order by a shorter run and give
+        the other one's length; never seen on the test networks.)
+        """
+        origin, dest = int(origin), int(dest)
+        key = (origin, dest)
+        found = self._pairs.get(key)
+        if found is not None:
+            return found if not found[0] > limit else (math.nan, math.nan)
+        if origin == dest:
+            return 0.0, 0.0
+        dist, pred, beyond = self._search_until(origin, dest, limit)
+        if beyond:
+            return math.nan, math.nan  # not remembered: a larger limit may reach it
+        weight = float(np.float32(dist[dest])) if np.isfinite(dist[dest]) else math.nan
+        if not with_length and not self.weight_is_length:  # the time alone: no path walked
+            return (weight, math.nan) if not weight > limit else (math.nan, math.nan)
+        if math.isnan(weight) or self.weight_is_length:
+            found = (weight, weight)
+        else:
+            nodes = [dest]
+            node = dest
+            while node != origin:
+                node = int(pred[node])
+                nodes.append(node)
+            path = np.array(nodes[::-1], dtype=np.int64)
+            _, _, keys, length_m = self._edges
+            steps = length_m[np.searchsorted(keys, path[:-1] * self.n + path[1:])]
+            found = (weight, float(np.float32(chain_length_m(steps))))
+        if len(self._pairs) >= PAIR_MEMORY:
+            self._pairs.clear()
+        self._pairs[key] = found
+        return found if not found[0] > limit else (math.nan, math.nan)
+
+    def _search_until(
+        self, origin: int, dest: int, max_limit: float = math.inf
+    ) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """(distances, predecessors or None, beyond) of a Dijkstra run from ``origin`` whose
+        limit covers ``dest`` (or that reached every node it can); ``beyond``: ``dest`` is not
+        within ``max_limit`` (the run stopped there)."""
+        entry = self._partial.get(origin)
+        if entry is not None:
+            self._partial.move_to_end(origin)
+            limit, dist, pred, exhausted = entry
+            if exhausted or np.isfinite(dist[dest]):
+                return dist, pred, False
+            if limit >= max_limit:
+                return dist, pred, True
+            limit = min(limit * PAIR_LIMIT_GROWTH, max_limit)
+        else:
+            limit = min(self._first_limit, max_limit)
+        u, v, _, _ = self._edges
+        need_pred = not self.weight_is_length
+        while True:
+            if need_pred:
+                dist, pred = dijkstra(
+                    self.csr, directed=True, indices=origin, limit=limit, return_predecessors=True
+                )
+            else:
+                dist, pred = dijkstra(self.csr, directed=True, indices=origin, limit=limit), None
+            settled = np.isfinite(dist)
+            exhausted = False
+            if not settled[dest]:
+                exhausted = not bool(np.any(settled[u] & ~settled[v]))
+            if settled[dest] or exhausted or limit >= max_limit:
+                break
+            limit = min(limit * PAIR_LIMIT_GROWTH, max_limit)
+        self._partial[origin] = (limit, dist, pred, exhausted)
+        if len(self._partial) > PAIR_SOURCES:
+            self._partial.popitem(last=False)
+        return dist, pred, not (settled[dest] or exhausted)
 
     def lookup(self, origins: np.ndarray, dests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(weight, length_m) float64 arrays for paired origin/destination index arrays."""

@@ -20,7 +20,9 @@ which one wins. This module finds the same one faster, by three means that chang
 * **plain floats**: on networks with the router's all-pairs tables and at most
   ``DENSE_MAX_NODES`` nodes, drive times are read from one float row per node
   (:class:`DenseLegs`); larger networks read the router's rows around the request (on LRU
-  tables, Dijkstra runs stopped at a limit: :func:`bounded_row`) and the plans' cached legs.
+  tables, Dijkstra runs stopped at the longest leg a feasible plan can drive:
+  :meth:`~mobisim.network.router.Router.times_within_s`, :class:`LegLimits`) and the plans'
+  cached legs (one-pair queries).
 
 Approximation (off by default): ``approx_k`` examines only the K vehicles with the lowest
 pick-up bound, as mobisim did before exact search; it can reject a request that another vehicle
@@ -34,9 +36,9 @@ import weakref
 from array import array
 from itertools import pairwise
 from operator import itemgetter
+from typing import NamedTuple
 
 import numpy as np
-from scipy.sparse.csgraph import dijkstra
 
 from mobisim.services.drt_grid import PickupGrid
 from mobisim.services.drt_plan import (
@@ -48,7 +50,6 @@ from mobisim.services.drt_plan import (
     plan_windows,
 )
 from mobisim.services.drt_timing import EnergyCheck, decision_key
-from mobisim.units import kmh_to_mps
 
 #: networks with at most this many nodes get :class:`DenseLegs` (8 n² bytes per table: 32 MB
 #: for times and as much for distances at 2,000 nodes); larger ones query the router per request
@@ -78,26 +79,17 @@ COST_SLACK_S = 0.05
 #: ``COST_SLACK_S``)
 SEGMENT_S = 1e7
 
+#: rows of drive times kept by :class:`RouterDrive` (a request reads four, some twice)
+ROWS_KEPT = 16
+
+#: LRU tables: the rows from the pick-up and to and from the drop-off are stopped at this
+#: factor times the pick-up's reach (:class:`RequestRows`; any factor gives the same decisions)
+NEAR_ROWS_FACTOR = 1.0
+
 
 def _rows(matrix: np.ndarray) -> list[array]:
     """One ``array('d')`` per row of a float64 matrix (indexing gives Python floats)."""
     return [array("d", row.tobytes()) for row in matrix]
-
-
-def bounded_row(graph, node: int, limit_s: float, time_per_weight: float = 1.0) -> np.ndarray:
-    """Drive times (s) from ``node`` along ``graph`` (a router table's ``csr``, or its
-    ``csr_reverse`` for the times *to* ``node``) up to ``limit_s``, inf beyond it or unreachable:
-    ``scipy.sparse.csgraph.dijkstra`` with ``limit``, rounded to float32 as the router stores
-    its rows (so within the limit the floats are those of the whole row of
-    :meth:`~mobisim.network.router.Router.times_to_s` / ``times_from_s``; a test holds them
-    equal)."""
-    limit = limit_s / time_per_weight * (1 + 1e-9) if limit_s >= 0 else -1.0
-    weight = dijkstra(graph, directed=True, indices=node, limit=limit)
-    times = weight.astype(np.float32).astype(np.float64)  # the router's row, as stored
-    if time_per_weight != 1.0:
-        times = times * time_per_weight  # a constant-speed profile: length / speed
-    times[~np.isfinite(weight)] = np.inf
-    return times
 
 
 class DenseLegs:
@@ -175,11 +167,19 @@ class DenseDrive:
     #: from rows, see :func:`busy_table`)
     rows_exact = True
 
+    def row_to(self, node: int, limit_s: float = math.inf) -> np.ndarray:
+        """Drive times (s, float64, inf = unreachable) from every node to ``node``: the same
+        floats as :meth:`drive_s`. Times above ``limit_s`` may be given as inf
+        (:class:`RouterDrive` on LRU tables; dense rows are whole)."""
+        return self.dense.times_to[node]
+
+    def row_from(self, node: int, limit_s: float = math.inf) -> np.ndarray:
+        """As :meth:`row_to`, the drive times from ``node`` to every node."""
+        return np.frombuffer(self.times[node])
+
     def rows_at(self, node: int, limit_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
-        """(drive times from every node to ``node``, from ``node`` to every node), s, float64
-        arrays (inf = unreachable): the same floats as :meth:`drive_s`. Times above ``limit_s``
-        may be given as inf (:class:`RouterDrive` on LRU tables; dense rows are whole)."""
-        return self.dense.times_to[node], np.frombuffer(self.times[node])
+        """(:meth:`row_to`, :meth:`row_from`) of ``node``."""
+        return self.row_to(node, limit_s), self.row_from(node, limit_s)
 
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """(bound, index, start, drive to pick-up) of the vehicles whose pick-up bound (s) is
@@ -236,43 +236,62 @@ class RouterDrive:
         #: all-pairs tables: a row is the matrix's own cells (LRU rows are Dijkstra runs from
         #: either end, which may round a pair differently: tables are asked for then)
         self.rows_exact = getattr(router, "mode", None) == "all_pairs"
-        self._rows: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        #: (node, reverse, period) -> (limit covered s, row)
+        self._rows: dict[tuple[int, bool, int], tuple[float, np.ndarray]] = {}
         self._legs: dict[tuple[int, int, int], float] = {}
 
     def drive_s(self, origin: int, dest: int) -> float:
-        """Drive time from node ``origin`` to ``dest``, s."""
-        time_s = float(self.router.travel_times_s(self.profile, origin, dest))
-        return math.inf if math.isnan(time_s) else time_s
+        """Drive time from node ``origin`` to ``dest``, s: the router's one-pair query (on LRU
+        tables a search that stops at ``dest``, the floats of the whole row)."""
+        time_s = self.router.try_travel_time_s(self.profile, origin, dest)
+        return math.inf if time_s is None else time_s
 
     def period(self) -> int:
         """The router's time-of-day period now (its tables, hence the drive times, change
         with it)."""
         return self.router.period_index()
 
-    def rows_at(self, node: int, limit_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`DenseDrive.rows_at`: one reverse and one forward row of the router (the
-        last few kept: a request asks for its pick-up's and drop-off's more than once).
+    def row_to(self, node: int, limit_s: float = math.inf) -> np.ndarray:
+        """As :meth:`DenseDrive.row_to`: the router's row (all-pairs tables: the matrix's own
+        cells) or, on LRU tables, its region within ``limit_s`` (one Dijkstra run stopped there:
+        :meth:`~mobisim.network.router.Router.times_within_s`; inf beyond it)."""
+        return self._row(node, True, limit_s)
 
-        All-pairs tables: the matrix's own rows. LRU tables: two Dijkstra runs stopped at
-        ``limit_s`` (:func:`bounded_row`; inf beyond it), instead of whole-network rows."""
-        key = (node, self.period(), None if self.rows_exact else limit_s)
-        rows = self._rows.get(key)
-        if rows is None:
-            if self.rows_exact or limit_s == math.inf:
-                to_node = self.router.times_to_s(self.profile, node)
-                from_node = self.router.times_from_s(self.profile, node)
-                rows = np.nan_to_num(to_node, nan=np.inf), np.nan_to_num(from_node, nan=np.inf)
-            else:
-                table = self.router.table(self.profile)
-                scale = self._time_per_weight()
-                rows = (
-                    bounded_row(table.csr_reverse, node, limit_s, scale),
-                    bounded_row(table.csr, node, limit_s, scale),
-                )
-            if len(self._rows) >= 8:
-                self._rows.pop(next(iter(self._rows)))
-            self._rows[key] = rows
-        return rows
+    def row_from(self, node: int, limit_s: float = math.inf) -> np.ndarray:
+        """As :meth:`row_to`, the drive times from ``node`` to every node."""
+        return self._row(node, False, limit_s)
+
+    def rows_at(self, node: int, limit_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
+        """(:meth:`row_to`, :meth:`row_from`) of ``node``."""
+        return self.row_to(node, limit_s), self.row_from(node, limit_s)
+
+    def _row(self, node: int, reverse: bool, limit_s: float) -> np.ndarray:
+        """One row, kept with the limit it covers (the last ``ROWS_KEPT``: a request asks for
+        its pick-up's and drop-off's more than once); a kept row of a larger limit serves a
+        smaller one (its times beyond the smaller limit are exact, not inf)."""
+        exact = self.rows_exact or limit_s == math.inf
+        key = (node, reverse, self.period())
+        kept = self._rows.get(key)
+        if kept is not None and (kept[0] >= limit_s or kept[0] == math.inf):
+            return kept[1]
+        if exact:
+            router_row = self.router.times_to_s if reverse else self.router.times_from_s
+            row = np.nan_to_num(router_row(self.profile, node), nan=np.inf)
+            limit_s = math.inf
+        else:
+            row = self.router.times_within_s(self.profile, node, limit_s, reverse=reverse)
+        self._rows.pop(key, None)
+        if len(self._rows) >= ROWS_KEPT:
+            self._rows.pop(next(iter(self._rows)))
+        self._rows[key] = (limit_s, row)
+        return row
+
+    def leg_within_s(self, origin: int, dest: int, limit_s: float) -> float:
+        """Drive time (s) from ``origin`` to ``dest`` when at most ``limit_s``, else inf (a
+        little above the limit it may be given): the router's one-pair search stopped at the
+        limit (:meth:`~mobisim.network.router.Router.try_travel_time_within_s`)."""
+        time_s = self.router.try_travel_time_within_s(self.profile, origin, dest, limit_s)
+        return math.inf if time_s is None else time_s
 
     def leg_s(self, origin: int, dest: int) -> float:
         """:meth:`drive_s` remembered per pair and period (a plan's legs are asked again each
@@ -284,11 +303,6 @@ class RouterDrive:
                 self._legs.clear()
             time_s = self._legs[key] = self.drive_s(origin, dest)
         return time_s
-
-    def _time_per_weight(self) -> float:
-        """s per unit of the profile's edge weight (1: times; 1 / speed: lengths)."""
-        prof = self.router.profiles[self.profile]
-        return 1.0 if prof.speed_kmh is None else 1.0 / kmh_to_mps(prof.speed_kmh)
 
     def pickup_bounds(self, vehicles: list[DrtVehicle], now_s: float, pickup: int, latest_s: float):
         """As :meth:`DenseDrive.pickup_bounds`, with one router query."""
@@ -318,11 +332,14 @@ class RouterDrive:
             )
         )
 
-    def local_tables(self, node_lists: list[list[int]]) -> list[list[list[float]]]:
+    def local_tables(self, node_lists: list[list[int]]) -> list:
         """As :meth:`DenseDrive.local_tables`, with one router query for the pairs within each
-        list (sum of n² pairs, not the square of every list's nodes together)."""
+        list (sum of n² pairs, not the square of every list's nodes together). LRU tables: each
+        cell is asked of the router when first read (:class:`PairRows`; a check reads a few)."""
         if not node_lists:
             return []
+        if not self.rows_exact:
+            return [PairRows(self, nodes) for nodes in node_lists]
         origins = np.concatenate([np.repeat(nodes, len(nodes)) for nodes in node_lists])
         dests = np.concatenate([np.tile(nodes, len(nodes)) for nodes in node_lists])
         flat = self.router.travel_times_s(self.profile, origins, dests)
@@ -333,6 +350,41 @@ class RouterDrive:
             tables.append([flat[at + a * n : at + (a + 1) * n] for a in range(n)])
             at += n * n
         return tables
+
+
+class PairRows:
+    """A table of drive times (s) between ``nodes`` (``table[a][b]``, positions in ``nodes``)
+    whose cells are :meth:`RouterDrive.leg_s` queries made on first read."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, drive: RouterDrive, nodes: list[int]):
+        self._rows = [_PairRow(drive, origin, nodes) for origin in nodes]
+
+    def __getitem__(self, a: int) -> _PairRow:
+        return self._rows[a]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+class _PairRow:
+    __slots__ = ("_cells", "_drive", "_nodes", "_origin")
+
+    def __init__(self, drive: RouterDrive, origin: int, nodes: list[int]):
+        self._drive, self._origin, self._nodes = drive, origin, nodes
+        self._cells: dict[int, float] = {}
+
+    def __getitem__(self, b: int) -> float:
+        time_s = self._cells.get(b)
+        if time_s is None:
+            dest = self._nodes[b]
+            time_s = 0.0 if dest == self._origin else self._drive.leg_s(self._origin, dest)
+            self._cells[b] = time_s
+        return time_s
+
+    def __len__(self) -> int:
+        return len(self._nodes)
 
 
 # ------------------------------------------------------------------ one vehicle
@@ -475,7 +527,11 @@ def route_geometry(vehicle: DrtVehicle, drive) -> RouteGeometry:
 
 
 def busy_cost_bounds(
-    vehicles: list[DrtVehicle], request: DrtRequest, drive, now_s: float
+    vehicles: list[DrtVehicle],
+    request: DrtRequest,
+    drive,
+    now_s: float,
+    rows: RequestRows | None = None,
 ) -> np.ndarray:
     """A lower bound (s) on the cost of every insertion of ``request`` into each vehicle (with a
     plan), less ``COST_SLACK_S``: the search may skip a vehicle whose bound exceeds the best cost
@@ -493,14 +549,14 @@ def busy_cost_bounds(
       d(r_i, p) + d(p, q) >= d(r_i, q).
 
     So every insertion costs >= min_i min(max(P_i, Q_i), P_i + min_{j > i} Q_j), computed here
-    from one row of drive times to and one from each of p and q (:meth:`DenseDrive.rows_at`),
+    from one row of drive times to and one from each of p and q (:class:`RequestRows`),
     for every busy vehicle at once. The suffix minimum over j > i runs over all vehicles
     together with each vehicle's Q clipped to +-SEGMENT_S / 4 (clipping lowers a bound, never
     raises it above Q) and raised by SEGMENT_S times its rank: a later vehicle's values are then
     above every value of an earlier one and do not reach into it. The slack covers the float32 rounding of stored times (the triangle
     inequality holds for the exact path sums, within a few rounding steps for stored ones).
-    Rows stopped at a limit L (LRU tables, :func:`bounded_row`) give min(d, L) for each time,
-    still a lower bound of it.
+    Rows stopped at a limit L (LRU tables, :class:`RequestRows`) give min(d, L) for each time,
+    still a lower bound of it (P_i and Q_j are then taken as at least 0, which they are).
     """
     geometries = [route_geometry(vehicle, drive) for vehicle in vehicles]
     sizes = np.fromiter((len(g.nodes) for g in geometries), dtype=np.int64, count=len(geometries))
@@ -513,14 +569,19 @@ def busy_cost_bounds(
     onward_nodes[:-1] = nodes[1:]
     onward_nodes[lasts] = nodes[lasts]  # read, then zeroed: the last stop has no onward leg
     added = []  # P then Q, every position of every vehicle
-    limit_s = math.inf if drive.rows_exact else plan_limit_s(request, vehicles, now_s)
-    for node in (request.pickup_node, request.dropoff_node):
-        to_node, from_node = drive.rows_at(node, limit_s)
-        if limit_s != math.inf:  # times beyond the limit are inf: the limit is below them
-            to_node, from_node = np.minimum(to_node, limit_s), np.minimum(from_node, limit_s)
+    if rows is None:
+        limits = None if drive.rows_exact else leg_limits(request, vehicles, now_s)
+        rows = RequestRows(drive, request, limits)
+    for k in (0, 2):
+        to_node, from_node = rows.rows[k], rows.rows[k + 1]
+        if rows.row_limits[k] != math.inf:  # times beyond a row's limit may be inf: cap them
+            to_node = np.minimum(to_node, rows.row_limits[k])
+        if rows.row_limits[k + 1] != math.inf:
+            from_node = np.minimum(from_node, rows.row_limits[k + 1])
         onward = from_node[onward_nodes]
         onward[lasts] = 0.0
-        added.append(to_node[nodes] + onward - legs)
+        # >= 0 by the triangle inequality; with capped times the sum can fall below it
+        added.append(np.maximum(to_node[nodes] + onward - legs, 0.0))
     p_added, q_added = added
     # min over j > i of Q_j within each vehicle (inf after its last stop): a suffix minimum
     # run backwards over all vehicles, each vehicle's values raised by SEGMENT_S times its rank
@@ -535,13 +596,17 @@ def busy_cost_bounds(
     return np.minimum.reduceat(pair, starts) - COST_SLACK_S
 
 
-def busy_table(geometry: RouteGeometry, pickup: int, dropoff: int, rows_p, rows_d) -> list:
+def busy_table(geometry: RouteGeometry, rows: RequestRows) -> list:
     """The drive times between [anchor, plan stops..., pick-up, drop-off] (as
     :meth:`DenseDrive.local_tables` gives them) put together from the route's cached table and
-    the rows to and from the pick-up and drop-off (:meth:`DenseDrive.rows_at`, same floats)."""
-    (to_p, from_p), (to_d, from_d) = rows_p, rows_d
+    the rows to and from the pick-up and drop-off (:class:`RequestRows`, same floats)."""
     nodes = geometry.nodes
-    col_p, col_d = to_p[nodes].tolist(), to_d[nodes].tolist()
+    pickup, dropoff = rows.ends[0], rows.ends[2]
+    ends = np.array([pickup, dropoff], dtype=np.int64)
+    col_p, col_d = rows.cells(0, nodes), rows.cells(2, nodes)
+    from_p = [*rows.cells(1, nodes), *rows.cells(1, ends)]
+    # from the drop-off back to the pick-up is never driven: its cell is read as it is
+    from_d = [*rows.cells(3, nodes), *rows.rows[3][ends].tolist()]
     if geometry.table is None:  # LRU tables: fast_best_insertion reads consecutive legs only
         n = len(nodes)
         legs = geometry.legs.tolist()
@@ -552,12 +617,10 @@ def busy_table(geometry: RouteGeometry, pickup: int, dropoff: int, rows_p, rows_
                 row[k + 1] = legs[k]
             row[k] = 0.0
             table.append([*row, col_p[k], col_d[k]])
-        table.append([*from_p[nodes].tolist(), float(from_p[pickup]), float(from_p[dropoff])])
-        table.append([*from_d[nodes].tolist(), float(from_d[pickup]), float(from_d[dropoff])])
-        return table
-    table = [[*row, tp, td] for row, tp, td in zip(geometry.table, col_p, col_d, strict=True)]
-    table.append([*from_p[nodes].tolist(), float(from_p[pickup]), float(from_p[dropoff])])
-    table.append([*from_d[nodes].tolist(), float(from_d[pickup]), float(from_d[dropoff])])
+    else:
+        table = [[*row, tp, td] for row, tp, td in zip(geometry.table, col_p, col_d, strict=True)]
+    table.append(from_p)
+    table.append(from_d)
     return table
 
 
@@ -610,16 +673,14 @@ def fast_insert(
                 idle.append((to_pickup + ride, t_p, vehicle.vehicle_id, vehicle, t_d))
         idle.sort()  # vehicle ids are unique: the tuples never compare past the id
     if busy:
-        bounds = busy_cost_bounds(busy, request, drive, now_s)
+        limits = None if drive.rows_exact else leg_limits(request, busy, now_s)
+        rows = RequestRows(drive, request, limits)
+        bounds = busy_cost_bounds(busy, request, drive, now_s, rows)
         order = np.argsort(bounds, kind="stable").tolist()
         busy_bounds = bounds[order].tolist()
         busy = [busy[k] for k in order]
     else:
         busy_bounds = []
-    rows = None
-    if busy:
-        limit_s = math.inf if drive.rows_exact else plan_limit_s(request, busy, now_s)
-        rows = (drive.rows_at(pickup, limit_s), drive.rows_at(dropoff, limit_s))
     best: Insertion | None = None
     best_cost = math.inf
     at_idle = at_busy = 0
@@ -631,7 +692,7 @@ def fast_insert(
                 break  # sorted by bound, below the cost: no vehicle left beats ``best``
             vehicle = busy[at_busy]
             at_busy += 1
-            times = busy_table(route_geometry(vehicle, drive), pickup, dropoff, *rows)
+            times = busy_table(route_geometry(vehicle, drive), rows)
             option = fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
         else:
             if idle_cost > best_cost:
@@ -659,17 +720,93 @@ def reach_limit_s(request: DrtRequest, now_s: float) -> float:
     return max(0.0, request.latest_pickup_s - now_s) + 1.0
 
 
-def plan_limit_s(request: DrtRequest, vehicles: list[DrtVehicle], now_s: float) -> float:
-    """How long (s) a leg of a feasible new plan of any of ``vehicles`` can be: every leg ends at
-    a stop served by its latest time, and the vehicle leaves at ``now_s`` at the earliest; so
-    rows stopped there (plus 1 s for rounding) hold every leg such a plan drives, and a longer
-    one (inf in those rows) makes the plan infeasible, as in the reference."""
+class LegLimits(NamedTuple):
+    """How long (s) each leg to or from the request's pick-up and drop-off can be in a feasible
+    new plan of any of a set of vehicles, plus 1 s for rounding: rows of drive times stopped
+    there (LRU tables) hold every such leg, and a longer one (inf in those rows) makes the plan
+    infeasible, as in the reference. A vehicle leaves at ``now_s`` at the earliest, the pick-up
+    at ``max(now_s, ready_s)`` at the earliest (the vehicle waits for the rider), and every stop
+    is served by its latest time. With L the latest of the drop-off's and of every plan stop's
+    latest times and ``start = max(now_s, ready_s)``:
+
+    * ``to_pickup_s``: latest pick-up - now (the same as :func:`reach_limit_s`);
+    * ``from_pickup_s`` (to the drop-off or the next plan stop): L - start;
+    * ``to_dropoff_s`` (from the pick-up or a plan stop after it): latest drop-off - start;
+    * ``from_dropoff_s`` (to the next plan stop): L - start.
+    """
+
+    to_pickup_s: float
+    from_pickup_s: float
+    to_dropoff_s: float
+    from_dropoff_s: float
+
+
+def leg_limits(request: DrtRequest, vehicles: list[DrtVehicle], now_s: float) -> LegLimits:
+    """The :class:`LegLimits` of ``request`` for new plans of ``vehicles`` at ``now_s``."""
     latest = request.latest_dropoff_s
     for vehicle in vehicles:
         stops_latest = plan_windows(vehicle).latest_s
         if stops_latest:
             latest = max(latest, max(stops_latest))
-    return max(0.0, latest - now_s) + 1.0
+    start_s = max(now_s, request.ready_s)
+    onward_s = max(0.0, latest - start_s) + 1.0
+    return LegLimits(
+        reach_limit_s(request, now_s),
+        onward_s,
+        max(0.0, request.latest_dropoff_s - start_s) + 1.0,
+        onward_s,
+    )
+
+
+class RequestRows:
+    """Drive times (s) to and from a request's pick-up and drop-off: four rows of ``drive``
+    (:meth:`DenseDrive.row_to` / ``row_from``), ``rows[k]`` for k = 0 to the pick-up, 1 from
+    it, 2 to the drop-off, 3 from it.
+
+    With ``limits`` (LRU tables) the row to the pick-up is stopped at its limit (the pick-up's
+    reach) and the other three at ``NEAR_ROWS_FACTOR`` times that radius, below their own
+    limits: on a large town those are whole-town runs, and most legs a plan drives near the
+    request are shorter. A cell beyond its row's radius but within its :class:`LegLimits` (a
+    feasible plan may drive it) is asked of the router when a table reads it (:meth:`cells`);
+    the cost bounds read the rows as they are (a time capped at the radius is below the real
+    one, so the bounds stay bounds). ``limits`` None: whole rows."""
+
+    __slots__ = ("drive", "ends", "leg_limits", "row_limits", "rows")
+
+    def __init__(self, drive, request: DrtRequest, limits: LegLimits | None):
+        self.drive = drive
+        pickup, dropoff = request.pickup_node, request.dropoff_node
+        self.ends = (pickup, pickup, dropoff, dropoff)
+        if limits is None:
+            self.leg_limits, self.row_limits = (math.inf,) * 4, [math.inf] * 4
+        else:
+            near_s = NEAR_ROWS_FACTOR * limits.to_pickup_s
+            self.leg_limits = tuple(limits)
+            self.row_limits = [limits.to_pickup_s, *(min(lim, near_s) for lim in limits[1:])]
+        self.rows = [
+            (drive.row_to if k % 2 == 0 else drive.row_from)(self.ends[k], self.row_limits[k])
+            for k in range(4)
+        ]
+
+    def cells(self, k: int, nodes) -> list[float]:
+        """``rows[k]`` at ``nodes`` as Python floats, each exact up to ``leg_limits[k]`` (inf
+        beyond it or unreachable). The row to the drop-off is run again to its leg limit when
+        a cell lies beyond its radius (pair by pair that would be one search per plan stop);
+        the rows from the pick-up and drop-off are asked pair by pair (one search from their
+        end, kept and grown as far as the cells need)."""
+        values = self.rows[k][nodes].tolist()
+        if k == 2 and self.row_limits[2] < self.leg_limits[2] and math.inf in values:
+            self.row_limits[2] = self.leg_limits[2]
+            self.rows[2] = self.drive.row_to(self.ends[2], self.leg_limits[2])
+            values = self.rows[2][nodes].tolist()
+        if self.row_limits[k] < self.leg_limits[k]:
+            end, limit_s = self.ends[k], self.leg_limits[k]
+            for at, time_s in enumerate(values):
+                if time_s == math.inf:
+                    node = int(nodes[at])
+                    a, b = (node, end) if k % 2 == 0 else (end, node)
+                    values[at] = self.drive.leg_within_s(a, b, limit_s)
+        return values
 
 
 def _fleet_candidates(
@@ -681,7 +818,7 @@ def _fleet_candidates(
     ride; those that would break the pick-up or drop-off limit left out), and busy ones in list
     order. The arithmetic is the reference's (max, then sums in the same order)."""
     fleet = drt_fleet(vehicles)
-    to_pickup = drive.rows_at(request.pickup_node, reach_limit_s(request, now_s))[0]
+    to_pickup = drive.row_to(request.pickup_node, reach_limit_s(request, now_s))
     free = fleet.free_s
     start = np.where(free >= now_s, free, now_s)
     reach = to_pickup[fleet.nodes]
