@@ -148,12 +148,10 @@ def test_busy_cost_bound_is_the_numpy_bound_of_one_vehicle(town):
         if not busy or request is None:
             continue
         fleet_bounds = drt_insertion_fast.busy_cost_bounds(busy, request, drive, NOW_S)
-        rows = (drive.rows_at(request.pickup_node), drive.rows_at(request.dropoff_node))
+        rows = drt_insertion_fast.RequestRows(drive, request, None)  # whole rows
         for vehicle, expected in zip(busy, fleet_bounds.tolist(), strict=True):
             geometry = drt_insertion_fast.route_geometry(vehicle, drive)
-            times = drt_insertion_fast.busy_table(
-                geometry, request.pickup_node, request.dropoff_node, *rows
-            )
+            times = drt_insertion_fast.busy_table(geometry, rows)
             bound = busy_cost_bound(times, len(geometry.nodes) - 1)
             assert math.isclose(bound, expected, rel_tol=0, abs_tol=1e-3) or (
                 np.isinf(bound) and np.isinf(expected)

@@ -100,7 +100,7 @@ def small_insert(
         times = drive.times
         to_pickup = None
     else:
-        to_pickup = drive.rows_at(pickup, fast.reach_limit_s(request, now_s))[0]
+        to_pickup = drive.row_to(pickup, fast.reach_limit_s(request, now_s))
     idle: list[tuple] = []  # (cost, pick-up time, vehicle id, vehicle, drop-off time)
     busy: list[DrtVehicle] = []
     for vehicle in vehicles:
@@ -123,11 +123,11 @@ def small_insert(
 
     ranked: list[tuple] = []  # (cost bound, vehicle id, vehicle, drive times)
     if busy:
-        limit_s = math.inf if drive.rows_exact else fast.plan_limit_s(request, busy, now_s)
-        rows = (drive.rows_at(pickup, limit_s), drive.rows_at(dropoff, limit_s))
+        limits = None if drive.rows_exact else fast.leg_limits(request, busy, now_s)
+        rows = fast.RequestRows(drive, request, limits)
         for vehicle in busy:
             geometry = fast.route_geometry(vehicle, drive)
-            times = fast.busy_table(geometry, pickup, dropoff, *rows)
+            times = fast.busy_table(geometry, rows)
             n_stops = len(geometry.nodes) - 1
             bound = busy_cost_bound(times, n_stops) if drive.rows_exact else -math.inf
             ranked.append((bound, vehicle.vehicle_id, vehicle, times))
