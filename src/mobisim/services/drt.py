@@ -849,10 +849,16 @@ class DrtService(Service):
         if any(waiting is request for waiting in self.waiting):  # no vehicle will come
             self.waiting = [waiting for waiting in self.waiting if waiting is not request]
             del self._cancel_at[id(request)]
-        waited_s = env.now - request.arrival_s
+        self._gave_up(request)
+
+    def _gave_up(self, request: DrtRequest) -> None:
+        """The rider of ``request`` stops waiting now: event ``give_up`` with reason
+        ``gave_up_max_wait``, and the outcome says how long the rider waited."""
+        now_s = self.ctx.env.now
+        waited_s = now_s - request.arrival_s
         reason = "gave_up_max_wait"
         self.ctx.log.give_up(
-            env.now,
+            now_s,
             service=self.name,
             trip_id=request.trip_id,
             node=request.pickup_node,
@@ -869,17 +875,7 @@ class DrtService(Service):
         if not any(waiting is request for waiting in self.waiting):
             return
         self.waiting = [waiting for waiting in self.waiting if waiting is not request]
-        waited_s = env.now - request.arrival_s
-        reason = "gave_up_max_wait"
-        self.ctx.log.give_up(
-            env.now,
-            service=self.name,
-            trip_id=request.trip_id,
-            node=request.pickup_node,
-            waited_s=waited_s,
-            reason=reason,
-        )
-        request.done.succeed(RideOutcome(served=False, reason=reason, wait_s=waited_s))
+        self._gave_up(request)
 
     # ------------------------------------------------------------------ the dispatcher
     @property
