@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import weakref
 from array import array
+from collections.abc import Callable
 from itertools import pairwise
 from operator import itemgetter
 from typing import NamedTuple
@@ -652,7 +653,7 @@ def fast_insert(
         return small.small_insert(request, vehicles, now_s, drive, stop_s, energy_ok)
     pickup, dropoff = request.pickup_node, request.dropoff_node
     latest = request.latest_pickup_s
-    ready, latest_dropoff, party = request.ready_s, request.latest_dropoff_s, request.party
+    ready, latest_dropoff = request.ready_s, request.latest_dropoff_s
     ride = drive.drive_s(pickup, dropoff)
     # empty plans: the one position pair of the reference, same arithmetic, exact cost
     idle: list[tuple] | _IdleQueue = []  # (cost, pick-up time, vehicle id, vehicle, drop-off)
@@ -682,19 +683,40 @@ def fast_insert(
         busy = [busy[k] for k in order]
     else:
         busy_bounds = []
+
+    def busy_option(k: int) -> Insertion | None:
+        times = busy_table(route_geometry(busy[k], drive), rows)
+        return fast_best_insertion(busy[k], request, now_s, times, stop_s, energy_ok)
+
+    return search_in_bound_order(request, now_s, idle, busy_bounds, busy_option, energy_ok)
+
+
+def search_in_bound_order(
+    request: DrtRequest,
+    now_s: float,
+    idle,
+    busy_bounds: list[float],
+    busy_option: Callable[[int], Insertion | None],
+    energy_ok: EnergyCheck | None,
+) -> Insertion | None:
+    """The search both fast paths share (this module's and :mod:`drt_insertion_small`'s):
+    the idle candidates (``idle``: (exact cost, pick-up time, vehicle id, vehicle, drop-off
+    time), sorted) and the busy ones (``busy_bounds``: lower bounds on their cost, sorted;
+    ``busy_option(k)`` examines the k-th) are visited in one order of cost or bound, and the
+    search stops when the next one exceeds the best cost found. Ties between vehicles go by
+    :func:`decision_key`, as in the reference."""
+    pickup, dropoff, party = request.pickup_node, request.dropoff_node, request.party
     best: Insertion | None = None
     best_cost = math.inf
     at_idle = at_busy = 0
-    while at_idle < len(idle) or at_busy < len(busy):
+    while at_idle < len(idle) or at_busy < len(busy_bounds):
         idle_cost = idle[at_idle][0] if at_idle < len(idle) else math.inf
-        busy_bound = busy_bounds[at_busy] if at_busy < len(busy) else math.inf
+        busy_bound = busy_bounds[at_busy] if at_busy < len(busy_bounds) else math.inf
         if busy_bound <= idle_cost:
             if busy_bound > best_cost:
                 break  # sorted by bound, below the cost: no vehicle left beats ``best``
-            vehicle = busy[at_busy]
+            option = busy_option(at_busy)
             at_busy += 1
-            times = busy_table(route_geometry(vehicle, drive), rows)
-            option = fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
         else:
             if idle_cost > best_cost:
                 break  # idle costs are exact and sorted, busy bounds are higher still

@@ -30,7 +30,7 @@ import math
 
 from mobisim.services import drt_insertion_fast as fast
 from mobisim.services.drt_plan import DrtRequest, DrtVehicle, Insertion
-from mobisim.services.drt_timing import EnergyCheck, decision_key
+from mobisim.services.drt_timing import EnergyCheck
 
 #: fleets of fewer vehicles than this are searched by :func:`small_insert` (plain Python);
 #: larger ones by the NumPy expressions of ``fast_insert``. Measured crossover
@@ -93,7 +93,7 @@ def small_insert(
         return None
     pickup, dropoff = request.pickup_node, request.dropoff_node
     latest, ready = request.latest_pickup_s, request.ready_s
-    latest_dropoff, party = request.latest_dropoff_s, request.party
+    latest_dropoff = request.latest_dropoff_s
     ride = drive.drive_s(pickup, dropoff)
     limit = latest + fast.BOUND_SLACK_S
     if isinstance(drive, fast.DenseDrive):  # the same floats as its rows_at, as Python floats
@@ -133,35 +133,13 @@ def small_insert(
             ranked.append((bound, vehicle.vehicle_id, vehicle, times))
         ranked.sort(key=_bound_then_id)
 
-    best: Insertion | None = None
-    best_cost = math.inf
-    at_idle = at_busy = 0
-    while at_idle < len(idle) or at_busy < len(ranked):
-        idle_cost = idle[at_idle][0] if at_idle < len(idle) else math.inf
-        busy_bound = ranked[at_busy][0] if at_busy < len(ranked) else math.inf
-        if busy_bound <= idle_cost:
-            if busy_bound > best_cost:
-                break  # sorted by bound, below the cost: no vehicle left beats ``best``
-            _bound, _vehicle_id, vehicle, times = ranked[at_busy]
-            at_busy += 1
-            option = fast.fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
-        else:
-            if idle_cost > best_cost:
-                break  # idle costs are exact and sorted, busy bounds are higher still
-            cost, t_p, _vehicle_id, vehicle, t_d = idle[at_idle]
-            at_idle += 1
-            if vehicle.anchor_load + party > vehicle.capacity:
-                continue
-            if not (
-                vehicle.battery is None
-                or energy_ok is None
-                or energy_ok(vehicle, [vehicle.node, pickup, dropoff])
-            ):
-                continue
-            option = Insertion(vehicle, 0, 0, t_p, t_d, cost, vehicle.version, now_s)
-        if option is not None and (best is None or decision_key(option) < decision_key(best)):
-            best, best_cost = option, option.cost_s
-    return best
+    busy_bounds = [entry[0] for entry in ranked]
+
+    def busy_option(k: int) -> Insertion | None:
+        _bound, _vehicle_id, vehicle, times = ranked[k]
+        return fast.fast_best_insertion(vehicle, request, now_s, times, stop_s, energy_ok)
+
+    return fast.search_in_bound_order(request, now_s, idle, busy_bounds, busy_option, energy_ok)
 
 
 def _bound_then_id(entry: tuple) -> tuple[float, int]:
