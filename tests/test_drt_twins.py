@@ -408,13 +408,12 @@ def test_bounded_rows_are_the_routers_rows_within_the_limit(town, lru_router):
             assert np.all(np.isinf(bounded[~within]) | (bounded[~within] <= limit_s * (1 + 1e-6)))
 
 
-def test_fast_path_on_lru_tables_decides_as_brute_force(town, lru_router, monkeypatch):
-    """On LRU tables (bounded rows for the candidates and the cost bounds, router queries for
-    the examined vehicles) the fast path agrees with brute force over the same drive times."""
+def _agrees_with_brute_force_on(town, source, seeds) -> None:
+    """fast_insert over ``source`` decides as brute force over the same drive times on three
+    requests of each seed's instance (enough of them, and enough accepted, to mean much)."""
     network, _router, drive = town
-    source = RouterDrive(lru_router, PROFILE)
     mismatch = requests = accepted = 0
-    for seed in range(700, 712):
+    for seed in seeds:
         inst = Instance(drive, network.n_nodes, seed)
         for _ in range(3):
             request = inst.request(NOW_S + float(inst.rng.uniform(0, 300)), 3)
@@ -430,11 +429,17 @@ def test_fast_path_on_lru_tables_decides_as_brute_force(town, lru_router, monkey
     assert mismatch == 0 and requests > 30 and accepted > 10
 
 
+def test_fast_path_on_lru_tables_decides_as_brute_force(town, lru_router, monkeypatch):
+    """On LRU tables (bounded rows for the candidates and the cost bounds, router queries for
+    the examined vehicles) the fast path agrees with brute force over the same drive times."""
+    source = RouterDrive(lru_router, PROFILE)
+    _agrees_with_brute_force_on(town, source, range(700, 712))
+
+
 def test_lru_rows_stopped_short_decide_as_brute_force(town, lru_router, monkeypatch):
     """LRU rows around the request stopped well short of the longest feasible leg
     (``NEAR_ROWS_FACTOR`` 0.1): the cells beyond are asked pair by pair (``leg_within_s``) and
     the fast path still agrees with brute force; those pair queries did happen."""
-    network, _router, drive = town
     monkeypatch.setattr(drt_insertion_fast, "NEAR_ROWS_FACTOR", 0.1)
     source = RouterDrive(lru_router, PROFILE)
     asked = []
@@ -442,19 +447,5 @@ def test_lru_rows_stopped_short_decide_as_brute_force(town, lru_router, monkeypa
     monkeypatch.setattr(
         source, "leg_within_s", lambda a, b, limit_s: asked.append(1) or real_within(a, b, limit_s)
     )
-    mismatch = requests = accepted = 0
-    for seed in range(720, 732):
-        inst = Instance(drive, network.n_nodes, seed)
-        for _ in range(3):
-            request = inst.request(NOW_S + float(inst.rng.uniform(0, 300)), 3)
-            if request is None:
-                continue
-            brute = reference_insert(
-                request, inst.vehicles, NOW_S, source.drive_s, inst.stop_s, inst.energy_ok
-            )
-            fast = fast_insert(request, inst.vehicles, NOW_S, source, inst.stop_s, inst.energy_ok)
-            mismatch += not same(fast, brute)
-            requests += 1
-            accepted += brute is not None
-    assert mismatch == 0 and requests > 30 and accepted > 10
+    _agrees_with_brute_force_on(town, source, range(720, 732))
     assert len(asked) > 50
