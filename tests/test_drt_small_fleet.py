@@ -61,19 +61,28 @@ def compare(town, monkeypatch, sources, seeds, brute_drive=None) -> dict:
     """Brute force (over ``brute_drive``'s drive times; default the dense tables, the same
     floats as the router's all-pairs tables) against the small search and the NumPy path on
     ``sources``. Counts of requests, accepted, mismatches small/reference and small/NumPy, busy vehicles
-    in reach of the pick-up and busy vehicles the small search examined."""
+    in reach of the pick-up, busy vehicles the small search examined and those it ruled out
+    from the pick-up's drive times alone (``pickup_cannot_fit``)."""
     network, _router, drive = town
-    examined = [0]
+    examined, ruled_out = [0], [0]
     real_best = drt_insertion_fast.fast_best_insertion
+    real_cannot_fit = drt_insertion_fast.pickup_cannot_fit
 
     def counting(*args, **kwargs):
         examined[0] += 1
         return real_best(*args, **kwargs)
 
+    def counting_ruled_out(*args, **kwargs):
+        out = real_cannot_fit(*args, **kwargs)
+        ruled_out[0] += out
+        return out
+
     monkeypatch.setattr(drt_insertion_fast, "fast_best_insertion", counting)
+    monkeypatch.setattr(drt_insertion_fast, "pickup_cannot_fit", counting_ruled_out)
     brute = brute_drive or drive
     counts = dict.fromkeys(
-        ["requests", "accepted", "vs_reference", "vs_numpy", "in_reach", "examined"], 0
+        ["requests", "accepted", "vs_reference", "vs_numpy", "in_reach", "examined", "ruled_out"],
+        0,
     )
     for seed in seeds:
         inst = SmallInstance(drive, network.n_nodes, seed)
@@ -90,9 +99,10 @@ def compare(town, monkeypatch, sources, seeds, brute_drive=None) -> dict:
                 inst.vehicles, NOW_S, request.pickup_node, request.latest_pickup_s
             )
             counts["in_reach"] += sum(1 for entry in reach if inst.vehicles[entry[1]].plan)
-            before = examined[0]
+            before, ruled_before = examined[0], ruled_out[0]
             small = small_insert(*args)
             counts["examined"] += examined[0] - before
+            counts["ruled_out"] += ruled_out[0] - ruled_before
             counts["vs_reference"] += not same(small, best)
             counts["vs_numpy"] += not same(small, numpy_path(monkeypatch, *args))
             counts["requests"] += 1
@@ -115,7 +125,8 @@ def test_small_fleet_search_decides_as_reference_and_numpy_path(town, monkeypatc
 
 def test_small_fleet_search_on_lru_tables(town, monkeypatch):
     """LRU tables (bounded rows, legs asked of the router): every busy vehicle in reach is
-    examined (no cost bound), and the decisions are those of the brute force and NumPy path."""
+    examined or ruled out by the pick-up's slack (no cost bound), and the decisions are those of
+    the brute force and NumPy path."""
     network, _router, _drive = town
     router = Router(network, RouterSettings(all_pairs_max_nodes=0, cache_dir=None))
     router.add_profile(PROFILE, view="drive")
@@ -123,7 +134,8 @@ def test_small_fleet_search_on_lru_tables(town, monkeypatch):
     source = RouterDrive(router, PROFILE)
     counts = compare(town, monkeypatch, [source], range(300, 310), brute_drive=source)
     assert counts["vs_reference"] == 0 and counts["vs_numpy"] == 0, counts
-    assert counts["accepted"] > 10 and counts["examined"] == counts["in_reach"], counts
+    assert counts["accepted"] > 10 and counts["ruled_out"] > 0, counts
+    assert counts["examined"] + counts["ruled_out"] == counts["in_reach"], counts
 
 
 def test_a_small_fleet_cost_bound_too_large_is_caught(town, monkeypatch):

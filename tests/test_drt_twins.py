@@ -29,6 +29,8 @@ from mobisim.services.drt_insertion_fast import (
     fast_best_insertion,
     fast_insert,
     fast_options,
+    pickup_cannot_fit,
+    route_geometry,
 )
 from mobisim.services.drt_plan import (
     DrtRequest,
@@ -229,6 +231,49 @@ def test_a_cost_bound_too_large_is_caught(town, monkeypatch):
     monkeypatch.setattr(
         drt_insertion_fast, "busy_cost_bounds", lambda *args: real_bounds(*args) + 300.0
     )
+    counts = exactness_check(town, monkeypatch, seeds=range(60))
+    assert counts["mismatch"] > 0, counts
+
+
+def test_pickup_slack_rules_out_only_vehicles_that_cannot_take_the_request(town):
+    """``pickup_cannot_fit`` (the pick-up's delay against the plan's slack) says True only for
+    busy vehicles into which the reference finds no feasible insertion, and it does rule out
+    many of those."""
+    network, _router, drive = town
+    ruled_out = infeasible = 0
+    for seed in range(300, 360):
+        inst = Instance(drive, network.n_nodes, seed)
+        for vehicle in [v for v in inst.vehicles if v.plan][:15]:
+            request = inst.request(NOW_S + float(inst.rng.uniform(0, 300)), 3)
+            if request is None:
+                continue
+            geometry = route_geometry(vehicle, drive)
+            nodes = [*geometry.nodes.tolist(), request.pickup_node, request.dropoff_node]
+            times = drive.local_tables([nodes])[0]
+            pickup = len(nodes) - 2
+            to_pickup = [times[i][pickup] for i in range(pickup)]
+            cannot = pickup_cannot_fit(
+                vehicle, request, NOW_S, geometry, to_pickup, times[pickup][:pickup], inst.stop_s
+            )
+            slow = reference_best_insertion(
+                vehicle, request, NOW_S, drive.drive_s, inst.stop_s, inst.energy_ok
+            )
+            assert not (cannot and slow is not None), (seed, vehicle.vehicle_id, slow)
+            infeasible += slow is None
+            ruled_out += cannot
+    assert infeasible > 100 and ruled_out > 0.3 * infeasible, (ruled_out, infeasible)
+
+
+def test_a_plan_slack_too_small_is_caught(town, monkeypatch):
+    """The exactness check sees a pick-up test that rules out too much: plans' slack lowered by
+    120 s rules out vehicles that could take the request."""
+    real_slack = drt_insertion_fast.plan_slack
+
+    def too_small(*args):
+        plan = real_slack(*args)
+        return plan._replace(slack_s=[s - 120.0 for s in plan.slack_s])
+
+    monkeypatch.setattr(drt_insertion_fast, "plan_slack", too_small)
     counts = exactness_check(town, monkeypatch, seeds=range(60))
     assert counts["mismatch"] > 0, counts
 

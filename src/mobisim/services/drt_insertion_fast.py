@@ -498,13 +498,16 @@ def fast_best_insertion(
 class RouteGeometry:
     """What :func:`busy_cost_bounds` reads of a vehicle's route (anchor, then the plan's stops),
     as of ``key`` = (plan version, anchor node, drive source, its period): the route's ``nodes``,
-    the drive time (s) of the leg that leaves each (``legs``; 0 after the last stop) and the
-    drive times between every two of them (``table``, as :meth:`DenseDrive.local_tables`)."""
+    the drive time (s) of the leg that leaves each (``legs``, and as Python floats ``legs_s``; 0
+    after the last stop) and the drive times between every two of them (``table``, as
+    :meth:`DenseDrive.local_tables`). ``slack`` keeps the last :func:`plan_slack` of the route."""
 
-    __slots__ = ("key", "legs", "nodes", "table")
+    __slots__ = ("key", "legs", "legs_s", "nodes", "slack", "table")
 
-    def __init__(self, key: tuple, nodes: np.ndarray, legs: np.ndarray, table):
-        self.key, self.nodes, self.legs, self.table = key, nodes, legs, table
+    def __init__(self, key: tuple, nodes: np.ndarray, legs_s: list[float], table):
+        self.key, self.nodes, self.table = key, nodes, table
+        self.legs_s, self.legs = legs_s, np.array(legs_s, dtype=np.float64)
+        self.slack: PlanSlack | None = None
 
 
 def route_geometry(vehicle: DrtVehicle, drive) -> RouteGeometry:
@@ -521,11 +524,122 @@ def route_geometry(vehicle: DrtVehicle, drive) -> RouteGeometry:
             table = None
             legs = [drive.leg_s(a, b) for a, b in pairwise(route)]
         legs.append(0.0)
-        geometry = RouteGeometry(
-            key, np.array(route, dtype=np.int64), np.array(legs, dtype=np.float64), table
-        )
+        geometry = RouteGeometry(key, np.array(route, dtype=np.int64), legs, table)
         vehicle.route_geometry = geometry
     return geometry
+
+
+class PlanSlack(NamedTuple):
+    """A busy vehicle's plan timed from ``start_s`` with ``stop_s`` of dwell, as
+    :func:`fast_best_insertion` times the old plan: arrival at and departure from each stop (s),
+    and ``slack_s``: how much later (s) the vehicle could arrive at each stop with that stop and
+    every later one still in time (:func:`plan_slack`)."""
+
+    start_s: float
+    stop_s: float
+    arrive_s: list[float]
+    depart_s: list[float]
+    slack_s: list[float]
+
+
+def plan_slack(vehicle: DrtVehicle, geometry: RouteGeometry, start_s: float, stop_s: float):
+    """The :class:`PlanSlack` of ``vehicle``'s plan (kept on ``geometry`` for its last
+    ``start_s``).
+
+    A delay d (s) at the arrival at stop k is what the reference tolerates (the old plan's stops
+    all in time after it, or the delay absorbed first) exactly when d <= slack_k, with
+    wait_k = max(0, earliest_k - arrive_k) (the vehicle would have waited that long there) and
+
+        slack_k = min(latest_k - arrive_k, wait_k + max(0, slack_{k+1})),  slack_{n} = inf:
+
+    the stop must be reached by its latest time, and the delay that goes on past it is
+    d - wait_k, or none at all when d <= wait_k (the reference's ``suffix_ok`` stops there: the
+    rest of the plan is as before)."""
+    cached = geometry.slack
+    if cached is not None and cached.start_s == start_s and cached.stop_s == stop_s:
+        return cached
+    windows = plan_windows(vehicle)
+    earliest, latest = windows.earliest_s, windows.latest_s
+    n = len(earliest)
+    arrive, depart = [], []
+    dep = start_s
+    for k in range(n):  # the old plan's times, as fast_best_insertion works them out
+        at = dep + geometry.legs_s[k]
+        dep = (at if at >= earliest[k] else earliest[k]) + stop_s
+        arrive.append(at)
+        depart.append(dep)
+    slack = [0.0] * n
+    onward = math.inf  # max(0, slack of the next stop); nothing after the last one
+    for k in range(n - 1, -1, -1):
+        wait = earliest[k] - arrive[k]
+        in_time = latest[k] - arrive[k]
+        absorbed = (wait if wait > 0.0 else 0.0) + onward
+        slack[k] = in_time if in_time <= absorbed else absorbed
+        onward = slack[k] if slack[k] > 0.0 else 0.0
+    geometry.slack = PlanSlack(start_s, stop_s, arrive, depart, slack)
+    return geometry.slack
+
+
+def pickup_cannot_fit(
+    vehicle: DrtVehicle,
+    request: DrtRequest,
+    now_s: float,
+    geometry: RouteGeometry,
+    to_pickup: list[float],
+    from_pickup: list[float],
+    stop_s: float,
+) -> bool:
+    """True when no insertion of ``request`` into the busy ``vehicle``'s plan is feasible, read
+    from the drive times between the route's nodes (anchor, plan stops) and the pick-up only:
+    ``to_pickup[i]`` from route node i, ``from_pickup[i]`` to it. False means "maybe": the
+    vehicle is then examined in full (:func:`fast_best_insertion`).
+
+    Every pick-up position i (after route node i) is ruled out when the pick-up cannot be made
+    in time there (the checks of :func:`fast_best_insertion`, same arithmetic) or when the
+    pick-up alone delays the next plan stop by more than its :func:`plan_slack`: d = t_p +
+    stop_s + drive(pick-up -> stop) - old arrival. Any insertion with the pick-up there delays
+    that stop at least as much (with the drop-off right after the pick-up, by d + stop_s at
+    least, by the triangle inequality), and a larger delay never makes a later stop easier. The
+    slack is raised by ``COST_SLACK_S`` before the comparison, for the float32 rounding of
+    stored drive times (where the triangle inequality can fail by a few rounding steps) and the
+    different order of float sums. A pick-up after the last stop delays nothing: the vehicle is
+    examined when that position can make the pick-up in time."""
+    free = vehicle._free_s
+    start = free if free >= now_s else now_s
+    plan = plan_slack(vehicle, geometry, start, stop_s)
+    deltas = plan_windows(vehicle).deltas
+    party, capacity = request.party, vehicle.capacity
+    ready_s, latest_pickup_s = request.ready_s, request.latest_pickup_s
+    n = len(plan.arrive_s)
+    dep, load = start, vehicle.anchor_load
+    for i in range(n + 1):
+        if dep > latest_pickup_s:
+            return True  # later positions only pick up later
+        if load + party <= capacity:
+            t_p = dep + to_pickup[i]
+            if t_p < ready_s:
+                t_p = ready_s
+            if t_p <= latest_pickup_s:
+                if i == n:
+                    return False
+                delay = t_p + stop_s + from_pickup[i + 1] - plan.arrive_s[i]
+                if delay <= plan.slack_s[i] + COST_SLACK_S:
+                    return False
+        if i < n:
+            dep, load = plan.depart_s[i], load + deltas[i]
+    return True
+
+
+def busy_times(
+    vehicle: DrtVehicle, request: DrtRequest, now_s: float, drive, rows: RequestRows, stop_s: float
+) -> list | None:
+    """The drive times :func:`fast_best_insertion` reads for ``vehicle`` (:func:`busy_table`), or
+    None when :func:`pickup_cannot_fit` rules the vehicle out without them."""
+    geometry = route_geometry(vehicle, drive)
+    to_pickup, from_pickup = rows.cells(0, geometry.nodes), rows.cells(1, geometry.nodes)
+    if pickup_cannot_fit(vehicle, request, now_s, geometry, to_pickup, from_pickup, stop_s):
+        return None
+    return busy_table(geometry, rows, to_pickup, from_pickup)
 
 
 def busy_cost_bounds(
@@ -598,20 +712,29 @@ def busy_cost_bounds(
     return np.minimum.reduceat(pair, starts) - COST_SLACK_S
 
 
-def busy_table(geometry: RouteGeometry, rows: RequestRows) -> list:
+def busy_table(
+    geometry: RouteGeometry,
+    rows: RequestRows,
+    to_pickup: list[float] | None = None,
+    from_pickup: list[float] | None = None,
+) -> list:
     """The drive times between [anchor, plan stops..., pick-up, drop-off] (as
     :meth:`DenseDrive.local_tables` gives them) put together from the route's cached table and
-    the rows to and from the pick-up and drop-off (:class:`RequestRows`, same floats)."""
+    the rows to and from the pick-up and drop-off (:class:`RequestRows`, same floats);
+    ``to_pickup`` / ``from_pickup``: those rows' cells at the route's nodes, when already read."""
     nodes = geometry.nodes
     pickup, dropoff = rows.ends[0], rows.ends[2]
     ends = np.array([pickup, dropoff], dtype=np.int64)
-    col_p, col_d = rows.cells(0, nodes), rows.cells(2, nodes)
-    from_p = [*rows.cells(1, nodes), *rows.cells(1, ends)]
+    col_p = rows.cells(0, nodes) if to_pickup is None else to_pickup
+    col_d = rows.cells(2, nodes)
+    if from_pickup is None:
+        from_pickup = rows.cells(1, nodes)
+    from_p = [*from_pickup, *rows.cells(1, ends)]
     # from the drop-off back to the pick-up is never driven: its cell is read as it is
     from_d = [*rows.cells(3, nodes), *rows.rows[3][ends].tolist()]
     if geometry.table is None:  # LRU tables: fast_best_insertion reads consecutive legs only
         n = len(nodes)
-        legs = geometry.legs.tolist()
+        legs = geometry.legs_s
         table = []
         for k in range(n):
             row = [math.inf] * n
@@ -685,7 +808,9 @@ def fast_insert(
         busy_bounds = []
 
     def busy_option(k: int) -> Insertion | None:
-        times = busy_table(route_geometry(busy[k], drive), rows)
+        times = busy_times(busy[k], request, now_s, drive, rows, stop_s)
+        if times is None:
+            return None
         return fast_best_insertion(busy[k], request, now_s, times, stop_s, energy_ok)
 
     return search_in_bound_order(request, now_s, idle, busy_bounds, busy_option, energy_ok)

@@ -126,9 +126,10 @@ def small_insert(
         limits = None if drive.rows_exact else fast.leg_limits(request, busy, now_s)
         rows = fast.RequestRows(drive, request, limits)
         for vehicle in busy:
-            geometry = fast.route_geometry(vehicle, drive)
-            times = fast.busy_table(geometry, rows)
-            n_stops = len(geometry.nodes) - 1
+            times = fast.busy_times(vehicle, request, now_s, drive, rows, stop_s)
+            if times is None:
+                continue  # no feasible insertion (fast.pickup_cannot_fit)
+            n_stops = len(times) - 3
             bound = busy_cost_bound(times, n_stops) if drive.rows_exact else -math.inf
             ranked.append((bound, vehicle.vehicle_id, vehicle, times))
         ranked.sort(key=_bound_then_id)
