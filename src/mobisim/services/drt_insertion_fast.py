@@ -13,6 +13,11 @@ which one wins. This module finds the same one faster, by three means that chang
   direct ride), busy ones a lower bound on it (:func:`busy_cost_bounds`, proof there); all are
   examined in the order of these numbers and the search stops when the next one exceeds the best
   cost found;
+* **ruling out busy vehicles from the pick-up alone** (:func:`pickup_cannot_fit`): a busy
+  vehicle is examined in full only when at some position the pick-up can be made in time and
+  delays the next plan stop by no more than the plan's slack there (:func:`plan_slack`, how
+  late each stop may be reached with every later stop still in time); on a busy day most busy
+  vehicles in reach fail this way, and the test reads two drive times per plan stop;
 * **incremental timing** (:func:`fast_best_insertion`): the old plan's departures are worked out
   once; a position pair is dropped as soon as one stop breaks a limit, later pick-up positions
   once the vehicle leaves too late, and the rest of the plan is not re-timed once the delay is

@@ -14,7 +14,9 @@ reference and the NumPy path on random instances in ``tests/test_drt_small_fleet
 2. **idle vehicles** (empty plan) have one insertion, whose cost (drive to the pick-up + the
    ride) is exact; **busy vehicles** get a lower bound on the cost of all their insertions
    (:func:`busy_cost_bound`, the bound of
-   :func:`~mobisim.services.drt_insertion_fast.busy_cost_bounds` worked out for one vehicle);
+   :func:`~mobisim.services.drt_insertion_fast.busy_cost_bounds` worked out for one vehicle),
+   unless :func:`~mobisim.services.drt_insertion_fast.pickup_cannot_fit` rules the vehicle out
+   first (the pick-up delays the next plan stop past the plan's slack at every position);
 3. the vehicles are examined in order of these numbers (busy ones with
    :func:`~mobisim.services.drt_insertion_fast.fast_best_insertion`), and the search stops when
    the next number exceeds the best cost found; the best by
