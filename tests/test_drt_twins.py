@@ -24,12 +24,15 @@ from mobisim.services.drt_grid import PickupGrid, dense_grid, router_grid
 from mobisim.services.drt_insertion_fast import (
     GRID_MIN,
     DenseDrive,
+    RequestRows,
     RouterDrive,
     dense_legs,
     fast_best_insertion,
     fast_insert,
     fast_options,
+    leg_limits,
     pickup_cannot_fit,
+    pickup_fit_mask,
     route_geometry,
 )
 from mobisim.services.drt_plan import (
@@ -494,3 +497,37 @@ def test_lru_rows_stopped_short_decide_as_brute_force(town, lru_router, monkeypa
     )
     _agrees_with_brute_force_on(town, source, range(720, 732))
     assert len(asked) > 50
+
+
+def test_fleet_pickup_mask_is_the_one_vehicle_test(town, lru_router, monkeypatch):
+    """``pickup_fit_mask`` (NumPy, every busy vehicle at once) keeps exactly the busy vehicles
+    that ``pickup_cannot_fit`` keeps, on the dense tables; on LRU rows stopped at a tenth of the
+    pick-up's reach it keeps every one of them (and may keep a few more)."""
+    network, _router, drive = town
+    monkeypatch.setattr(drt_insertion_fast, "NEAR_ROWS_FACTOR", 0.1)
+    sources = [drive, RouterDrive(lru_router, PROFILE)]
+    compared = kept = 0
+    for seed in range(700, 760):
+        inst = Instance(drive, network.n_nodes, seed)
+        busy = [v for v in inst.vehicles if v.plan]
+        request = inst.request(NOW_S + float(inst.rng.uniform(0, 300)), 3)
+        if not busy or request is None:
+            continue
+        source = sources[seed % 2]
+        limits = None if source.rows_exact else leg_limits(request, busy, NOW_S)
+        rows = RequestRows(source, request, limits)
+        mask = pickup_fit_mask(busy, request, NOW_S, source, rows, inst.stop_s).tolist()
+        one_by_one = []
+        for vehicle in busy:
+            geometry = route_geometry(vehicle, source)
+            to_p, from_p = rows.cells(0, geometry.nodes), rows.cells(1, geometry.nodes)
+            one_by_one.append(
+                not pickup_cannot_fit(vehicle, request, NOW_S, geometry, to_p, from_p, inst.stop_s)
+            )
+        if source.rows_exact:
+            assert mask == one_by_one, seed
+        else:
+            assert all(m or not o for m, o in zip(mask, one_by_one, strict=True)), seed
+        compared += len(busy)
+        kept += sum(mask)
+    assert compared > 1000 and 0.05 * compared < kept < 0.95 * compared, (compared, kept)

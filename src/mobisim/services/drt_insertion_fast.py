@@ -507,12 +507,13 @@ class RouteGeometry:
     after the last stop) and the drive times between every two of them (``table``, as
     :meth:`DenseDrive.local_tables`). ``slack`` keeps the last :func:`plan_slack` of the route."""
 
-    __slots__ = ("key", "legs", "legs_s", "nodes", "slack", "table")
+    __slots__ = ("key", "legs", "legs_s", "nodes", "positions", "slack", "table")
 
     def __init__(self, key: tuple, nodes: np.ndarray, legs_s: list[float], table):
         self.key, self.nodes, self.table = key, nodes, table
         self.legs_s, self.legs = legs_s, np.array(legs_s, dtype=np.float64)
         self.slack: PlanSlack | None = None
+        self.positions: tuple | None = None  # see slack_positions()
 
 
 def route_geometry(vehicle: DrtVehicle, drive) -> RouteGeometry:
@@ -633,6 +634,76 @@ def pickup_cannot_fit(
         if i < n:
             dep, load = plan.depart_s[i], load + deltas[i]
     return True
+
+
+def slack_positions(vehicle: DrtVehicle, geometry: RouteGeometry, plan: PlanSlack) -> np.ndarray:
+    """What :func:`pickup_cannot_fit` reads of ``plan`` for each pick-up position i (after route
+    node i), as one (4, n + 1) float64 array: the departure from route node i (s), the load
+    there (persons), the next stop's old arrival (s; 0 after the last stop) and its slack (s; inf
+    after the last stop). Kept on ``geometry`` for its last ``plan`` and anchor load."""
+    kept = geometry.positions
+    if kept is not None and kept[0] is plan and kept[1] == vehicle.anchor_load:
+        return kept[2]
+    loads = [vehicle.anchor_load]
+    for delta in plan_windows(vehicle).deltas:
+        loads.append(loads[-1] + delta)
+    positions = np.array(
+        [
+            [plan.start_s, *plan.depart_s],
+            loads,
+            [*plan.arrive_s, 0.0],
+            [*plan.slack_s, math.inf],
+        ],
+        dtype=np.float64,
+    )
+    geometry.positions = (plan, vehicle.anchor_load, positions)
+    return positions
+
+
+def pickup_fit_mask(
+    vehicles: list[DrtVehicle],
+    request: DrtRequest,
+    now_s: float,
+    drive,
+    rows: RequestRows,
+    stop_s: float,
+) -> np.ndarray:
+    """NumPy twin of :func:`pickup_cannot_fit` for many busy vehicles at once: True where the
+    vehicle may take ``request`` (``not pickup_cannot_fit``), False where it cannot, with the
+    same arithmetic on the same floats for every position of every vehicle. On rows stopped at a
+    limit (LRU tables, :class:`RequestRows`) the drive times from the pick-up beyond the limit
+    are taken as the limit, below the real ones: the mask then rules out no vehicle the
+    one-vehicle test keeps (it may keep a few that test rules out)."""
+    geometries = [route_geometry(vehicle, drive) for vehicle in vehicles]
+    blocks = []
+    for vehicle, geometry in zip(vehicles, geometries, strict=True):
+        free = vehicle._free_s
+        start = free if free >= now_s else now_s
+        blocks.append(
+            slack_positions(vehicle, geometry, plan_slack(vehicle, geometry, start, stop_s))
+        )
+    dep, load, next_arrive, next_slack = np.concatenate(blocks, axis=1)
+    sizes = np.fromiter((len(g.nodes) for g in geometries), dtype=np.int64, count=len(geometries))
+    starts = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    lasts = starts + sizes - 1
+    nodes = np.concatenate([g.nodes for g in geometries])
+    next_nodes = np.empty_like(nodes)
+    next_nodes[:-1] = nodes[1:]
+    next_nodes[lasts] = nodes[lasts]  # read, then not used: nothing follows the last stop
+    from_pickup = rows.rows[1]
+    if rows.row_limits[1] != math.inf:
+        from_pickup = np.minimum(from_pickup, rows.row_limits[1])
+    capacity = np.repeat(
+        np.fromiter((v.capacity for v in vehicles), dtype=np.float64, count=len(vehicles)), sizes
+    )
+    latest_pickup_s = request.latest_pickup_s
+    t_p = np.maximum(dep + rows.rows[0][nodes], request.ready_s)
+    delay = t_p + stop_s + from_pickup[next_nodes] - next_arrive
+    fits = delay <= next_slack + COST_SLACK_S
+    fits[lasts] = True  # a pick-up after the last stop delays nothing
+    fits &= (dep <= latest_pickup_s) & (load + request.party <= capacity) & (t_p <= latest_pickup_s)
+    return np.logical_or.reduceat(fits, starts)
 
 
 def busy_times(
@@ -805,6 +876,9 @@ def fast_insert(
     if busy:
         limits = None if drive.rows_exact else leg_limits(request, busy, now_s)
         rows = RequestRows(drive, request, limits)
+        fits = pickup_fit_mask(busy, request, now_s, drive, rows, stop_s).tolist()
+        busy = [vehicle for vehicle, fit in zip(busy, fits, strict=True) if fit]
+    if busy:
         bounds = busy_cost_bounds(busy, request, drive, now_s, rows)
         order = np.argsort(bounds, kind="stable").tolist()
         busy_bounds = bounds[order].tolist()
