@@ -354,7 +354,10 @@ class DrtService(Service):
         self.mode = config.mode_label
         self.router = ctx.router
         self.profile = config.name
-        ctx.router.add_profile(self.profile, view="drive", speed_cap_kmh=config.speed_cap_kmh)
+        # many pairs: each request's insertion search reads rows and thousands of pairs
+        ctx.router.add_profile(
+            self.profile, view="drive", speed_cap_kmh=config.speed_cap_kmh, many_pairs=True
+        )
         key = f"services.{self.name}"
         self.in_area = self._area_mask(key)
         # the same mask as plain bools, for one node at a time
