@@ -18,7 +18,10 @@ The router is kept in its all-pairs mode at every size (``network.router.all_pai
 raised to the network's node count), as the demo-sized towns use it, so the matrices' memory is in
 the peak. ``--default-router`` keeps the scenario's threshold (6,000 nodes): above it the router
 answers from per-source Dijkstra rows in an LRU cache, which the DRT insertion at 400 k trips
-(8.5 k nodes) thrashes.
+(8.5 k nodes) thrashes. ``--budget-mb MB`` sets ``network.router.all_pairs_budget_mb``: with every
+table's matrices above it only the car/DRT table stays all-pairs and walk, bike and the shuttle
+use LRU rows (docs/networks.md "Storage per profile"; 0 forces that at every size). Each row
+gives the router's tables as ``router`` (weight/view: storage and MB, from the run's manifest).
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ def _log(start: float, text: str) -> None:
     sys.stderr.flush()
 
 
-def one(trips: int, check: bool, default_router: bool = False) -> dict:
+def one(
+    trips: int, check: bool, default_router: bool = False, budget_mb: float | None = None
+) -> dict:
     """Run one size in this process; return its row."""
     residents, area_km2, nodes = city(trips)
     overrides = scaled_overrides(residents, nodes, area_km2)
@@ -71,6 +76,8 @@ def one(trips: int, check: bool, default_router: bool = False) -> dict:
     if not default_router:
         # the synthetic city has about ``nodes`` nodes; leave room for the generator's rounding
         overrides["network.router.all_pairs_max_nodes"] = max(6_000, round(nodes * 1.2))
+    if budget_mb is not None:
+        overrides["network.router.all_pairs_budget_mb"] = budget_mb
     scenario = mobisim.load_scenario(DEMO, overrides=overrides)
     start = time.perf_counter()
     result = mobisim.run(
@@ -99,6 +106,10 @@ def one(trips: int, check: bool, default_router: bool = False) -> dict:
         "folder_MB": round(sum(p.stat().st_size for p in result.run_dir.rglob("*")) / 1e6, 1),
         "run_dir": str(result.run_dir),
     }
+    tables = result.manifest["network"].get("router", {}).get("tables", [])
+    row["router"] = {
+        f"{t['weight']}/{t['view']}": f"{t['storage']} {t['memory_MB']:g} MB" for t in tables
+    }
     if check:
         begin = time.perf_counter()
         done = subprocess.run(
@@ -119,11 +130,14 @@ def main() -> None:
         action="store_true",
         help="keep the scenario's all-pairs threshold (LRU rows above 6,000 nodes)",
     )
+    parser.add_argument(
+        "--budget-mb", type=float, help="network.router.all_pairs_budget_mb for every size"
+    )
     parser.add_argument("--log", type=Path, help="append the children's progress lines here")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child's size
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(one(args.one, args.check, args.default_router)))
+        print(json.dumps(one(args.one, args.check, args.default_router, args.budget_mb)))
         return
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     print(f"commit {commit.stdout.strip()}")
@@ -132,6 +146,7 @@ def main() -> None:
         cmd += (["--check"] if args.check else []) + (
             ["--default-router"] if args.default_router else []
         )
+        cmd += ["--budget-mb", str(args.budget_mb)] if args.budget_mb is not None else []
         log = open(args.log, "a") if args.log else None  # noqa: SIM115 (closed below)
         try:
             done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -142,7 +157,7 @@ def main() -> None:
             print(f"{trips}: failed (exit {done.returncode}; its stderr above or in --log)")
             continue
         row = json.loads(done.stdout.strip().splitlines()[-1])
-        row["router"] = "default" if args.default_router else "all_pairs"
+        row["router_setting"] = "default" if args.default_router else "all_pairs"
         print(json.dumps({k: v for k, v in row.items() if k != "run_dir"}), flush=True)
         if not args.keep:
             shutil.rmtree(OUT / str(trips), ignore_errors=True)

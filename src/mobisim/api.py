@@ -269,6 +269,7 @@ def _run(
             "fingerprint": network.fingerprint,
             "report": _plain(getattr(network, "report", {})),
             "check": _plain(network_check.summary()),
+            "router": {"mode": router.mode, "tables": _plain(router.storage_report())},
         },
         "demand": _plain(demand_report),
         "kpi_meta": meta,

@@ -15,11 +15,24 @@ segway     bike   12 km/h                     (A)
 car        drive  edge speeds (speed_kph)     docs/networks.md
 =========  =====  ==========================  ======
 
-Storage: networks with at most ``all_pairs_max_nodes`` nodes get all-pairs float32 matrices
-(built with ``scipy.sparse.csgraph.dijkstra``, cached on disk as ``.npz`` keyed by the network
-fingerprint and the profile's weight); larger ones compute one Dijkstra row per origin (or per
-destination, on the reversed graph) and keep the last ``lru_size`` rows. Constant-speed profiles
-on the same view share one length table.
+Storage, per table (one per view and weight; constant-speed profiles on the same view share one
+length table): *all-pairs* float32 matrices (built with ``scipy.sparse.csgraph.dijkstra``, cached
+on disk as ``.npz`` keyed by the network fingerprint and the profile's weight) or *LRU*: one
+Dijkstra row per origin (or per destination, on the reversed graph), the last ``lru_size`` kept.
+The rule (:meth:`Router.storage`), first match wins:
+
+1. ``settings.storage[profile]`` of a profile on the table (profiles sharing it must agree);
+2. more than ``all_pairs_max_nodes`` nodes: LRU;
+3. a table of a *many-pair* profile (``car``, and those registered with ``many_pairs=True``: DRT,
+   whose insertion search reads whole rows and thousands of pairs per request): all-pairs;
+4. any other table: all-pairs if the matrices of every table of the registered profiles (each
+   time-of-day period's; ``2 × 4 N²`` bytes for a time weight, ``4 N²`` for a length weight) fit
+   in ``all_pairs_budget_mb``, else LRU (walk, bike and shuttle or bus caps are asked a few
+   pairs per trip or fixed stop-to-stop legs).
+
+A profile registered later can push the total over the budget: the tables of rule 4 already
+built all-pairs are then dropped and rebuilt as LRU on their next use. Both storages give the
+same Dijkstra floats (tests/test_router.py, tests/test_router_storage.py).
 
 Unreachable pairs: scalar methods raise ``UnreachableError``; ``try_*`` methods return None;
 vectorised methods return NaN. An infinite time is never returned.
@@ -73,6 +86,15 @@ class Profile:
         return "time" if self.speed_cap_kmh is None else f"time-cap{self.speed_cap_kmh:g}"
 
 
+#: built-in profiles asked many pairs per decision (private car, car-sharing; DRT shares the table)
+MANY_PAIR_PROFILES = ("car",)
+
+
+def _same_table(a: Profile, b: Profile) -> bool:
+    """Do profiles ``a`` and ``b`` read the same tables (same view and edge weight)?"""
+    return (a.view, a.weight_key) == (b.view, b.weight_key)
+
+
 BUILTIN_PROFILES = (
     Profile("walk", "walk", speed_kmh=mps_to_kmh(WALK_SPEED_MPS)),
     Profile("bike", "bike", speed_kmh=15.0),
@@ -99,8 +121,11 @@ class Router:
         self.network = network
         self.settings = settings or RouterSettings()
         self.n_nodes = network.n_nodes
-        self.all_pairs = self.n_nodes <= self.settings.all_pairs_max_nodes
         self.profiles: dict[str, Profile] = {p.name: p for p in BUILTIN_PROFILES}
+        #: profiles whose tables stay all-pairs under the budget (rule 3 of the module docstring)
+        self.many_pairs: set[str] = set(MANY_PAIR_PROFILES)
+        #: profile -> storage, as :meth:`storage` found it (cleared when profiles or periods change)
+        self._storage: dict[str, str] = {}
         self._tables: dict[tuple[str, str], PathTable] = {}
         self.periods = self.settings.speed_periods()
         self._single_period = len(self.periods) == 1
@@ -118,8 +143,88 @@ class Router:
 
     @property
     def mode(self) -> str:
-        """``all_pairs`` or ``lru``."""
-        return "all_pairs" if self.all_pairs else "lru"
+        """``all_pairs`` or ``lru`` when every registered profile's table is stored so, else
+        ``mixed`` (:meth:`storage` tells a profile's)."""
+        kinds = {self.storage(name) for name in self.profiles}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
+    # ------------------------------------------------------------------ storage
+    def _table_key(self, prof: Profile, period: int) -> tuple[str, str, str]:
+        tag = "" if prof.speed_kmh is not None else self._factors(prof.view, period)[1]
+        return (prof.view, prof.weight_key, tag)
+
+    def storage(self, profile: str) -> str:
+        """``all_pairs`` or ``lru``: how ``profile``'s tables are stored (the module docstring's
+        rule; the same in every period)."""
+        cached = self._storage.get(profile)
+        if cached is None:
+            cached = self._storage[profile] = self._storage_by_rule(self._profile(profile))
+        return cached
+
+    def _storage_by_rule(self, prof: Profile) -> str:
+        sharing = [n for n, p in self.profiles.items() if _same_table(p, prof)]
+        chosen = {self.settings.storage[n] for n in sharing if n in self.settings.storage}
+        if len(chosen) > 1:
+            raise NetworkError(
+                f"network.router.storage: profiles {sorted(sharing)} share one table but are "
+                f"given {sorted(chosen)}; give them the same storage"
+            )
+        if chosen:
+            return chosen.pop()
+        if self.n_nodes > self.settings.all_pairs_max_nodes:
+            return "lru"
+        if any(n in self.many_pairs for n in sharing):
+            return "all_pairs"
+        budget_bytes = self.settings.all_pairs_budget_mb * 1e6
+        return "all_pairs" if self.all_pairs_bytes() <= budget_bytes else "lru"
+
+    def all_pairs_bytes(self) -> int:
+        """Bytes the all-pairs matrices of every table of the registered profiles would take
+        (each period's table counted once: 4 N² per float32 matrix, two for a time weight)."""
+        keys = {
+            self._table_key(prof, period)
+            for prof in self.profiles.values()
+            for period in range(len(self.periods))
+        }
+        matrices = sum(1 if weight == "length" else 2 for _, weight, _ in keys)
+        return matrices * 4 * self.n_nodes**2
+
+    def storage_report(self) -> list[dict]:
+        """One row per table of the registered profiles (each period's): view, weight, the
+        profiles on it, storage, whether it has been built, and its memory in MB (all-pairs:
+        the matrices; LRU: the most its ``lru_size`` rows take, 8 bytes per node each)."""
+        rows: dict[tuple[str, str, str], dict] = {}
+        for name, prof in self.profiles.items():
+            for period in range(len(self.periods)):
+                key = self._table_key(prof, period)
+                row = rows.setdefault(
+                    key,
+                    {"view": key[0], "weight": key[1], "period_tag": key[2], "profiles": []},
+                )
+                if name not in row["profiles"]:
+                    row["profiles"].append(name)
+        for key, row in rows.items():
+            storage = self.storage(row["profiles"][0])
+            matrices = 1 if key[1] == "length" else 2
+            if storage == "all_pairs":
+                mb = matrices * 4 * self.n_nodes**2 / 1e6
+            else:
+                mb = self.settings.lru_size * 8 * self.n_nodes / 1e6
+            row.update(storage=storage, built=key in self._tables, memory_MB=round(mb, 1))
+        return list(rows.values())
+
+    def _drop_stale_tables(self) -> None:
+        """Drop built tables whose storage no longer follows the rule (a profile registered
+        after they were built pushed the total over the budget); rebuilt on next use."""
+        self._storage = {}
+        for key in list(self._tables):
+            table = self._tables[key]
+            prof = next(
+                (p for p in self.profiles.values() if (p.view, p.weight_key) == key[:2]), None
+            )
+            if prof is not None and table.all_pairs != (self.storage(prof.name) == "all_pairs"):
+                del self._tables[key]
+                self._pair_lookups = [{} for _ in self.periods]
 
     # ------------------------------------------------------------------ time of day
     def period_index(self, depart_s: float | None = None) -> int:
@@ -181,6 +286,7 @@ class Router:
         in_use = {(v, t) for (v, _), (_, t) in self._period_factors.items()}
         for key in [k for k in self._tables if k[2] and (k[0], k[2]) not in in_use]:
             del self._tables[key]  # a replaced period's tables, no longer reachable
+        self._drop_stale_tables()  # the count of tables, hence the budget's verdict, may change
 
     # ------------------------------------------------------------------ profiles
     def add_profile(
@@ -189,6 +295,7 @@ class Router:
         view: str,
         speed_kmh: float | None = None,
         speed_cap_kmh: float | None = None,
+        many_pairs: bool = False,
     ) -> Profile:
         """Register a profile (idempotent; tables are built on first use).
 
@@ -202,6 +309,9 @@ class Router:
             Constant speed in km/h (time = path length / speed; the fastest path is the shortest).
         speed_cap_kmh : float, optional
             With edge speeds: cap each edge's speed at this value, km/h (e.g. a shuttle's 25 km/h).
+        many_pairs : bool
+            The profile asks whole rows and many pairs per decision (a DRT insertion search):
+            its table stays all-pairs when the others go LRU (rule 3 of the module docstring).
 
         Raises NetworkError on an unknown view, bad speeds, or a name already used differently.
         """
@@ -224,6 +334,9 @@ class Router:
         if existing is not None and existing != profile:
             raise NetworkError(f"profile '{name}' already exists as {existing}; use another name")
         self.profiles[name] = profile
+        if many_pairs:
+            self.many_pairs.add(name)
+        self._drop_stale_tables()
         return profile
 
     def _profile(self, name: str) -> Profile:
@@ -241,7 +354,7 @@ class Router:
         factors, tag = (
             (None, "") if prof.speed_kmh is not None else self._factors(prof.view, period)
         )
-        key = (prof.view, prof.weight_key, tag)
+        key = (prof.view, prof.weight_key, tag)  # as _table_key makes it
         table = self._tables.get(key)
         if table is None:
             table = self._build_table(prof, factors, tag)
@@ -257,8 +370,9 @@ class Router:
             if prof.speed_cap_kmh is not None:
                 speed_kph = np.minimum(speed_kph, prof.speed_cap_kmh)
             weight = view.length_m / (speed_kph / 3.6)
+        all_pairs = self.storage(prof.name) == "all_pairs"
         cache_file = None
-        if self.all_pairs and self.settings.cache_dir:
+        if all_pairs and self.settings.cache_dir:
             weight_key = prof.weight_key + (f"-tod{tag}" if tag else "")
             name = f"{self.network.fingerprint[:24]}-{prof.view}-{weight_key}-{CACHE_FORMAT}.npz"
             cache_file = Path(self.settings.cache_dir) / name
@@ -269,7 +383,7 @@ class Router:
             weight,
             view.length_m,
             weight_is_length=prof.speed_kmh is not None,
-            all_pairs=self.all_pairs,
+            all_pairs=all_pairs,
             lru_size=self.settings.lru_size,
             cache_file=cache_file,
         )

@@ -162,6 +162,15 @@ class RouterSettings(StrictModel):
         ge=1,
         description="Number of per-source rows kept in LRU mode (memory ≈ lru_size × nodes × 8 bytes per profile).",
     )
+    all_pairs_budget_mb: float = Field(
+        default=4096.0,
+        ge=0,
+        description="Memory for all-pairs matrices, MB: when every table of the registered profiles (each period's) would need more, only the tables of many-pair profiles (car, DRT) stay all-pairs and the others (walk, bike, shuttle and bus caps) use LRU rows. Same travel times either way (docs/networks.md 'Storage per profile').",
+    )
+    storage: dict[str, Literal["all_pairs", "lru"]] = Field(
+        default_factory=dict,
+        description="Storage per routing profile name (e.g. {shuttle: lru, walk: all_pairs}), overriding `all_pairs_max_nodes` and `all_pairs_budget_mb` for that profile's table; profiles sharing a table (car, drt and carshare on the drive view's edge times) must agree.",
+    )
     cache_dir: str | None = Field(
         default=None,
         description="Folder for all-pairs matrices on disk (.npz, keyed by network fingerprint and profile); none = no disk cache. Relative paths resolve against the working directory.",

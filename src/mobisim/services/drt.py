@@ -81,6 +81,8 @@ from mobisim.units import METRES_PER_KM, min_to_s
 REMATCH_SKIPS_UNCHANGED = True
 
 WALK_PROFILE = "walk"
+#: node pairs whose leg energy :meth:`DrtService.energy_ok` keeps per period (about 30 MB)
+LEG_KWH_MEMO = 200_000
 
 
 DAY_S = 24 * 3600.0
@@ -354,7 +356,10 @@ class DrtService(Service):
         self.mode = config.mode_label
         self.router = ctx.router
         self.profile = config.name
-        ctx.router.add_profile(self.profile, view="drive", speed_cap_kmh=config.speed_cap_kmh)
+        # many pairs: each request's insertion search reads rows and thousands of pairs
+        ctx.router.add_profile(
+            self.profile, view="drive", speed_cap_kmh=config.speed_cap_kmh, many_pairs=True
+        )
         key = f"services.{self.name}"
         self.in_area = self._area_mask(key)
         # the same mask as plain bools, for one node at a time
@@ -381,6 +386,8 @@ class DrtService(Service):
         self.vehicles: list[DrtVehicle] = []
         self.vehicle_type = None
         self._dense: DenseLegs | bool | None = False  # False: not looked up yet
+        #: (period, {(origin, dest): leg energy kWh}) of :meth:`energy_ok`
+        self._leg_kwh: tuple[int, dict[tuple[int, int], float]] = (-1, {})
         self.dispatcher = self._policy("drt_dispatch", config.dispatch, f"{key}.dispatch", config)
         self.idle = self._policy("drt_idle", config.idle_policy, f"{key}.idle_policy", self)
         self._fleet_view: FleetView | None = None
@@ -527,9 +534,58 @@ class DrtService(Service):
 
     def energy_ok(self, vehicle: DrtVehicle, nodes: list[int]) -> bool:
         """Can ``vehicle`` drive through ``nodes`` (indices, from its anchor), dwelling at each,
-        and keep ``battery_reserve_share`` of its pack?"""
+        and keep ``battery_reserve_share`` of its pack? (:meth:`plan_kwh`)"""
         if vehicle.battery is None:
             return True
+        need_kwh = self.plan_kwh(nodes)
+        return can_finish(vehicle.battery, need_kwh, self.config.battery_reserve_share)
+
+    def plan_kwh(self, nodes: list[int]) -> float:
+        """Energy (kWh) of driving through ``nodes`` and dwelling ``stop_s`` at each after the
+        first: the float :meth:`plan_kwh_reference` gives.
+
+        The insertion search asks it for every candidate plan of a request: the legs of the
+        unchanged plan recur in each, the request's new legs in many. So each leg's energy
+        (from :meth:`try_leg`: the dense rows, or the router's one-pair query) is kept per node
+        pair in the current time-of-day period (``_leg_kwh``), and the legs are summed in order
+        as the reference sums them (tests/test_drt_energy_check.py holds the two equal).
+        """
+        memo = self._leg_kwh_memo()
+        need_kwh = 0  # summed leg by leg in order, as sum() does
+        for pair in pairwise(nodes):
+            kwh = memo.get(pair)
+            if kwh is None:
+                kwh = memo[pair] = self._leg_kwh_of(*pair)
+            need_kwh += kwh
+        return need_kwh + self.stand_kwh(self.config.stop_s * (len(nodes) - 1), "dwell")
+
+    def _leg_kwh_memo(self) -> dict[tuple[int, int], float]:
+        """Leg energies (kWh) by node pair in the router's period now; emptied when the period
+        changes or it holds ``LEG_KWH_MEMO`` pairs (about 150 bytes each)."""
+        period = self.router.period_index()
+        kept_period, memo = self._leg_kwh
+        if kept_period != period or len(memo) >= LEG_KWH_MEMO:
+            memo = {}
+            self._leg_kwh = (period, memo)
+        return memo
+
+    def _leg_kwh_of(self, origin: int, dest: int) -> float:
+        """Energy (kWh) of the drive from ``origin`` to ``dest`` as :meth:`plan_kwh_reference`
+        counts it: NaN time and distance when unreachable (the vehicle model gives 0 kWh)."""
+        found = self.try_leg(origin, dest)
+        time_s, distance_m = (math.nan, math.nan) if found is None else found
+        return self.leg_kwh(distance_m, time_s)
+
+    def energy_ok_reference(self, vehicle: DrtVehicle, nodes: list[int]) -> bool:
+        """:meth:`energy_ok` from :meth:`plan_kwh_reference` (the readable twin)."""
+        if vehicle.battery is None:
+            return True
+        need_kwh = self.plan_kwh_reference(nodes)
+        return can_finish(vehicle.battery, need_kwh, self.config.battery_reserve_share)
+
+    def plan_kwh_reference(self, nodes: list[int]) -> float:
+        """:meth:`plan_kwh` as first written: every leg of ``nodes`` from the dense rows, or
+        one ``router.legs`` call for the whole plan, then the dwells."""
         dense = self._dense if self._dense is not False else self.dense
         if dense is not None:
             times, dists, vt = dense.times, dense.dists, self.vehicle_type
@@ -539,8 +595,7 @@ class DrtService(Service):
         else:
             times_s, dists_m = self.router.legs(self.profile, nodes[:-1], nodes[1:])
             need_kwh = sum(self.leg_kwh(d, t) for d, t in zip(dists_m, times_s, strict=True))
-        need_kwh += self.stand_kwh(self.config.stop_s * (len(nodes) - 1), "dwell")
-        return can_finish(vehicle.battery, need_kwh, self.config.battery_reserve_share)
+        return need_kwh + self.stand_kwh(self.config.stop_s * (len(nodes) - 1), "dwell")
 
     # ------------------------------------------------------------------ vehicle story
     def _vehicle(self, vehicle: DrtVehicle):

@@ -138,8 +138,8 @@ _DENSE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def dense_legs(router, profile: str) -> DenseLegs | None:
     """The :class:`DenseLegs` of ``profile`` on ``router`` (built once), or None when the network
-    is beyond ``DENSE_MAX_NODES`` or the router does not keep all-pairs tables."""
-    if router.n_nodes > DENSE_MAX_NODES or getattr(router, "mode", None) != "all_pairs":
+    is beyond ``DENSE_MAX_NODES`` or the router does not keep ``profile``'s tables all-pairs."""
+    if router.n_nodes > DENSE_MAX_NODES or router.storage(profile) != "all_pairs":
         return None
     prof = router.profiles[profile]
     key = (prof.view, prof.speed_kmh, prof.speed_cap_kmh)
@@ -241,7 +241,7 @@ class RouterDrive:
         self.router, self.profile, self.grid = router, profile, grid
         #: all-pairs tables: a row is the matrix's own cells (LRU rows are Dijkstra runs from
         #: either end, which may round a pair differently: tables are asked for then)
-        self.rows_exact = getattr(router, "mode", None) == "all_pairs"
+        self.rows_exact = router.storage(profile) == "all_pairs"
         #: (node, reverse, period) -> (limit covered s, row)
         self._rows: dict[tuple[int, bool, int], tuple[float, np.ndarray]] = {}
         self._legs: dict[tuple[int, int, int], float] = {}
