@@ -408,7 +408,7 @@ def main() -> None:
     print_table(
         rows, "Nootdorp: MaaSSim, ridepy, mobisim (sim_s = simulation call; process_s = whole run)"
     )
-    (base / "nootdorp_peers.json").write_text(json.dumps(rows, indent=1, default=str))
+    (base / f"nootdorp_peers_{args.graph}.json").write_text(json.dumps(rows, indent=1, default=str))
     print(f"inputs and details: {base}")
 
 

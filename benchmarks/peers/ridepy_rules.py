@@ -27,11 +27,12 @@ and with one of two ways to break ties between vehicles of equal cost (added dri
 * ``ridepy`` (its ``FleetState``): the first vehicle, i.e. the lower id;
 * ``mobisim`` (``drt_timing.decision_key``): the earlier pick-up, then the lower id.
 
-It counts, over the accepted requests, how many pick-ups went before the vehicle's next stop
+Each run's per-request vehicle, pick-up and drop-off times go to
+``FOLDER/ridepy_SPACE_RULE_TIES_CAPACITY.csv``. It counts, over the accepted requests, how many pick-ups went before the vehicle's next stop
 while it was driving to that stop (``diverted``), and reads the same KPIs as
-``nootdorp_peers.py`` with ridepy's own analytics. The pure-Python twin and the C++ core give
-the same decisions on the undirected graph (compare ``graph``/``divert`` with the C++ row of
-``nootdorp_peers.py``).
+``nootdorp_peers.py`` with ridepy's own analytics. On Nootdorp the pure-Python twin (space
+``graph``, ``divert``, ``ridepy`` ties) and the C++ core agree exactly non-pooled and within
+2.3 % pooled (compare with the C++ row of ``nootdorp_peers.py``; benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -131,6 +132,10 @@ start = time.perf_counter()
 events = list(fs.simulate(requests))
 sim_s = time.perf_counter() - start
 stops, reqs = get_stops_and_requests(events=events, space=space)
+per_request = reqs[[("serviced", "vehicle_id"), ("serviced", "timestamp_pickup"),
+                    ("serviced", "timestamp_dropoff")]]
+per_request.columns = ["vehicle_id", "pickup_s", "dropoff_s"]
+per_request.to_csv(args["out"])
 served = reqs[reqs[("serviced", "timestamp_pickup")].notna()]
 wait = served[("serviced", "timestamp_pickup")] - served[("submitted", "timestamp")]
 ride = served[("serviced", "timestamp_dropoff")] - served[("serviced", "timestamp_pickup")]
@@ -157,6 +162,7 @@ def run_rules(inputs: Path, space: str, rule: str, ties: str, capacity: int) -> 
         "space": space,
         "rule": rule,
         "ties": ties,
+        "out": str(inputs / f"ridepy_{space}_{rule}_{ties}_{capacity}.csv"),
     }
     result, process_s = run_in_peer("ridepy", RULES_CODE, inputs, args=(json.dumps(args),))
     case = {"space": space, "rule": rule, "ties": ties, "capacity": capacity}
