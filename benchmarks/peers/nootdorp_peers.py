@@ -29,6 +29,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PEERS_DIR, ensure_drt_registered, machine, print_table, run_in_peer
+from diversions import count_diversions
 
 NETWORK = Path("/work/shared/networks/nootdorp-maassim.graphml")
 SPEED_MPS = 10.0
@@ -123,17 +124,52 @@ stops, reqs = get_stops_and_requests(events=events, space=space)
 served = reqs[reqs[("serviced", "timestamp_pickup")].notna()]
 wait = served[("serviced", "timestamp_pickup")] - served[("submitted", "timestamp")]
 ride = served[("serviced", "timestamp_dropoff")] - served[("serviced", "timestamp_pickup")]
+log = pd.DataFrame(events)
+served_stops = log[log["event_type"].isin(["PickupEvent", "DeliveryEvent"])].rename(
+    columns={"timestamp": "time_s"})
+made = log[log["event_type"] == "RequestSubmissionEvent"].set_index("request_id")["timestamp"]
 print(json.dumps({"sim_s": sim_s, "served": int(kinds.get("DeliveryEvent", 0)),
                   "accepted": int(kinds.get("RequestAcceptanceEvent", 0)), "requests": len(req),
                   "mean_wait_s": float(wait.mean()),
                   "mean_detour": float((ride / served[("submitted", "direct_travel_time")]).mean()),
-                  "vkm": float(stops["dist_to_next"].sum()) / 1000.0}))
+                  "vkm": float(stops["dist_to_next"].sum()) / 1000.0,
+                  "diverted": count_diversions(served_stops, made)}))
 """
+# count_diversions (diversions.py) is defined in the peer process too
+RIDEPY_CODE = (Path(__file__).with_name("diversions.py").read_text()) + RIDEPY_CODE
 
 
-def make_inputs(n: int, folder: Path, per_vehicle: int = 4) -> dict[str, Path]:
+def two_way(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """``graph`` with every street drivable both ways: for each pair of adjacent nodes one edge
+    each way, of the shorter ``length`` (m) of the pair's edges in either direction. This is
+    the space ridepy's compiled core drives (its ``spaces_cython.Graph`` is undirected: a
+    Dijkstra over both directions of every edge)."""
+    shortest: dict[tuple[int, int], tuple[float, dict]] = {}
+    for u, v, data in graph.edges(data=True):
+        if u == v:
+            continue
+        pair = (min(u, v), max(u, v))
+        length_m = float(data["length"])
+        if pair not in shortest or length_m < shortest[pair][0]:
+            shortest[pair] = (length_m, data)
+    both = nx.MultiDiGraph(**graph.graph)
+    both.add_nodes_from(graph.nodes(data=True))
+    for (a, b), (length_m, data) in shortest.items():
+        # the geometry is drawn one way only; the length says what the edge costs
+        kept = {k: v for k, v in data.items() if k not in ("geometry", "reversed", "oneway")}
+        for u, v in ((a, b), (b, a)):
+            both.add_edge(u, v, **{**kept, "length": length_m, "oneway": False})
+    return both
+
+
+def make_inputs(
+    n: int, folder: Path, per_vehicle: int = 4, undirected: bool = False
+) -> dict[str, Path]:
     """Requests, vehicles (one per ``per_vehicle`` requests) and edge list for ``n`` requests
-    (seeded), written under ``folder``."""
+    (seeded), written under ``folder``. With ``undirected``, mobisim's graph is
+    :func:`two_way` of the largest strongly connected component (the requests and vehicles
+    are the same) and each request's ``direct_m`` is measured on it, so that mobisim and
+    ridepy's compiled core drive the same distances under the same windows."""
     graph = ox.load_graphml(NETWORK)
     keep = max(nx.strongly_connected_components(graph), key=len)
     nodes = np.array(sorted(keep))
@@ -145,7 +181,8 @@ def make_inputs(n: int, folder: Path, per_vehicle: int = 4) -> dict[str, Path]:
         dests[same] = rng.choice(nodes, int(same.sum()))
         same = origins == dests
     sub = graph.subgraph(keep)
-    lengths = dict(nx.all_pairs_dijkstra_path_length(sub, weight="length"))
+    driven = two_way(sub) if undirected else sub
+    lengths = dict(nx.all_pairs_dijkstra_path_length(driven, weight="length"))
     req = pd.DataFrame(
         {
             "t_s": np.sort(rng.uniform(0, 3600, n)).round(1),
@@ -178,7 +215,7 @@ def make_inputs(n: int, folder: Path, per_vehicle: int = 4) -> dict[str, Path]:
     veh.to_csv(paths["vehicles"], index=False)
     edge_frame.to_csv(paths["edges"], index=False)
     # mobisim: the same graph with every edge at 36 km/h (fixed travel times)
-    fixed = graph.copy()
+    fixed = two_way(sub) if undirected else graph.copy()
     for *_, data in fixed.edges(data=True):
         data["maxspeed"] = f"{SPEED_MPS * 3.6:g}"
         data["highway"] = "unclassified"
@@ -263,7 +300,11 @@ def run_mobisim(scenario_file: Path, folder: Path) -> dict:
     sim_s = time.perf_counter() - t1
     trips = result.trips
     ok = trips["status"] != "unserved"
-    legs = result.events[result.events["event"] == "vehicle_leg"]
+    events = result.events
+    legs = events[events["event"] == "vehicle_leg"]
+    served_stops = events[events["event"].isin(["pickup", "dropoff"])].rename(
+        columns={"trip_id": "request_id"}
+    )
     return {
         "sim_s": sim_s,
         "process_s": run_s,
@@ -272,6 +313,7 @@ def run_mobisim(scenario_file: Path, folder: Path) -> dict:
         "mean_wait_s": float(trips.loc[ok, "wait_s"].mean()),
         "mean_detour": float((trips.loc[ok, "in_vehicle_s"] / trips.loc[ok, "direct_s"]).mean()),
         "vkm": float(legs["distance_m"].sum()) / 1000.0,
+        "diverted": count_diversions(served_stops, trips.set_index("trip_id")["depart_s"]),
     }
 
 
@@ -299,15 +341,27 @@ def main() -> None:
         default=4,
         help="requests per vehicle (4: every simulator serves all; 20: a scarce fleet)",
     )
+    parser.add_argument(
+        "--graph",
+        choices=["directed", "undirected"],
+        default="directed",
+        help="the network mobisim drives and direct distances are measured on: directed (as "
+        "MaaSSim's skim), or undirected, each street both ways (as ridepy's compiled Graph "
+        "space drives it; MaaSSim is then skipped)",
+    )
     args = parser.parse_args()
+    undirected = args.graph == "undirected"
+    if undirected and "maassim" not in args.skip:
+        print("note: --graph undirected skips MaaSSim (its own distance skim is directed)")
+        args.skip.append("maassim")
     print(f"machine: {machine()}; peers in {PEERS_DIR}")
     if "mobisim" not in args.skip and not ensure_drt_registered():
         print("note: `type: drt` is not in mobisim's registry yet; registered for this run only")
     base = args.out or Path(tempfile.mkdtemp(prefix="nootdorp_peers_"))
     rows = []
     for n in args.n:
-        folder = base / f"n{n}_per{args.per_vehicle}"
-        paths = make_inputs(n, folder, args.per_vehicle)
+        folder = base / f"n{n}_per{args.per_vehicle}_{args.graph}"
+        paths = make_inputs(n, folder, args.per_vehicle, undirected)
         common = {
             **paths,
             "speed_mps": SPEED_MPS,
@@ -317,7 +371,12 @@ def main() -> None:
         }
         for pooled in (False, True):
             capacity = POOL_CAPACITY if pooled else 1
-            case = {"N": n, "vehicles": n // args.per_vehicle, "pooled": pooled}
+            case = {
+                "N": n,
+                "vehicles": n // args.per_vehicle,
+                "pooled": pooled,
+                "graph": args.graph,
+            }
             if not pooled and "maassim" not in args.skip:
                 rows.append(
                     {
@@ -349,7 +408,7 @@ def main() -> None:
     print_table(
         rows, "Nootdorp: MaaSSim, ridepy, mobisim (sim_s = simulation call; process_s = whole run)"
     )
-    (base / "nootdorp_peers.json").write_text(json.dumps(rows, indent=1, default=str))
+    (base / f"nootdorp_peers_{args.graph}.json").write_text(json.dumps(rows, indent=1, default=str))
     print(f"inputs and details: {base}")
 
 
