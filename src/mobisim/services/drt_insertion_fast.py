@@ -535,6 +535,32 @@ def route_geometry(vehicle: DrtVehicle, drive) -> RouteGeometry:
     return geometry
 
 
+class StackedRoutes(NamedTuple):
+    """Several vehicles' routes (:class:`RouteGeometry`) end to end, for NumPy over all of them:
+    each route's ``sizes`` (nodes: anchor and plan stops), ``starts`` and ``lasts`` (indices of
+    its first and last node), the ``nodes`` and each node's ``onward_nodes`` (the next node of
+    its route; the node itself at a route's last, where callers mask it out)."""
+
+    sizes: np.ndarray
+    starts: np.ndarray
+    lasts: np.ndarray
+    nodes: np.ndarray
+    onward_nodes: np.ndarray
+
+
+def stacked_routes(geometries: list[RouteGeometry]) -> StackedRoutes:
+    """The :class:`StackedRoutes` of ``geometries``."""
+    sizes = np.fromiter((len(g.nodes) for g in geometries), dtype=np.int64, count=len(geometries))
+    starts = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    lasts = starts + sizes - 1
+    nodes = np.concatenate([g.nodes for g in geometries])
+    onward_nodes = np.empty_like(nodes)
+    onward_nodes[:-1] = nodes[1:]
+    onward_nodes[lasts] = nodes[lasts]
+    return StackedRoutes(sizes, starts, lasts, nodes, onward_nodes)
+
+
 class PlanSlack(NamedTuple):
     """A busy vehicle's plan timed from ``start_s`` with ``stop_s`` of dwell, as
     :func:`fast_best_insertion` times the old plan: arrival at and departure from each stop (s),
@@ -683,14 +709,7 @@ def pickup_fit_mask(
             slack_positions(vehicle, geometry, plan_slack(vehicle, geometry, start, stop_s))
         )
     dep, load, next_arrive, next_slack = np.concatenate(blocks, axis=1)
-    sizes = np.fromiter((len(g.nodes) for g in geometries), dtype=np.int64, count=len(geometries))
-    starts = np.zeros(len(sizes), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    lasts = starts + sizes - 1
-    nodes = np.concatenate([g.nodes for g in geometries])
-    next_nodes = np.empty_like(nodes)
-    next_nodes[:-1] = nodes[1:]
-    next_nodes[lasts] = nodes[lasts]  # read, then not used: nothing follows the last stop
+    sizes, starts, lasts, nodes, next_nodes = stacked_routes(geometries)
     from_pickup = rows.rows[1]
     if rows.row_limits[1] != math.inf:
         from_pickup = np.minimum(from_pickup, rows.row_limits[1])
@@ -751,15 +770,8 @@ def busy_cost_bounds(
     still a lower bound of it (P_i and Q_j are then taken as at least 0, which they are).
     """
     geometries = [route_geometry(vehicle, drive) for vehicle in vehicles]
-    sizes = np.fromiter((len(g.nodes) for g in geometries), dtype=np.int64, count=len(geometries))
-    starts = np.zeros(len(sizes), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    lasts = starts + sizes - 1
-    nodes = np.concatenate([g.nodes for g in geometries])
+    sizes, starts, lasts, nodes, onward_nodes = stacked_routes(geometries)
     legs = np.concatenate([g.legs for g in geometries])
-    onward_nodes = np.empty_like(nodes)
-    onward_nodes[:-1] = nodes[1:]
-    onward_nodes[lasts] = nodes[lasts]  # read, then zeroed: the last stop has no onward leg
     added = []  # P then Q, every position of every vehicle
     if rows is None:
         limits = None if drive.rows_exact else leg_limits(request, vehicles, now_s)
