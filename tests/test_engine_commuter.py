@@ -40,6 +40,11 @@ class LineRouter:
         speed = {"walk": WALK_MPS, "car": CAR_MPS}[profile]
         return distance_m / speed, distance_m
 
+    def try_leg_within_m(self, profile, origin, dest, limit_m):
+        """:meth:`try_leg`, (inf, inf) beyond ``limit_m`` (as the real router answers)."""
+        leg = self.try_leg(profile, origin, dest)
+        return leg if leg is None or leg[1] <= limit_m else (np.inf, np.inf)
+
     def legs(self, profile, origins, dests):
         """Vectorised (times s, distances m), NaN where there is no path."""
         legs = [self.try_leg(profile, int(o), int(d)) for o, d in zip(origins, dests, strict=True)]

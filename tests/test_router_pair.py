@@ -113,6 +113,35 @@ def test_times_within_are_the_whole_rows_within_the_limit(networks, profile, mod
             assert np.all(np.isinf(beyond) | (beyond <= limit_s * (1 + 1e-6)))
 
 
+@pytest.mark.parametrize("profile", ["walk", "bike", "car"])
+@pytest.mark.parametrize("mode", ["lru", "all_pairs"])
+def test_distances_within_are_the_whole_rows_within_the_limit(networks, profile, mode):
+    """``distances_within_m`` (forward and reverse) = ``distances_m`` to every node (float ==)
+    wherever that is within the limit (the walk to the stops, docks and vehicles near a trip's
+    end), inf where it is beyond (``LIMIT_MARGIN``) or unreachable; on LRU tables of a length
+    weight the search stops at the limit (fewer nodes reached than the whole row)."""
+    net = networks["songpa"]
+    router = Router(net, LRU if mode == "lru" else None)
+    everywhere = np.arange(net.n_nodes)
+    rng = np.random.default_rng(17)
+    reached = 0  # cases with more than the node itself within the limit
+    for node in rng.integers(0, net.n_nodes, 8).tolist():
+        limit_m = float(rng.uniform(150, 1500))
+        for reverse in (False, True):
+            bounded = router.distances_within_m(profile, node, limit_m, reverse=reverse)
+            pairs = (everywhere, node) if reverse else (node, everywhere)
+            whole = np.nan_to_num(router.distances_m(profile, *pairs), nan=np.inf)
+            within = whole <= limit_m
+            reached += int(within.sum() > 1)
+            assert not within.all()
+            assert np.array_equal(bounded[within], whole[within])
+            beyond = bounded[~within]
+            assert np.all(np.isinf(beyond) | (beyond <= limit_m * (1 + 1e-6)))
+    assert reached >= 12
+    if mode == "lru" and profile != "car":  # the search stopped near the node
+        assert np.isinf(bounded).sum() > np.isinf(whole).sum()
+
+
 @pytest.mark.parametrize("profile", ["car", "walk"])
 @pytest.mark.parametrize("mode", ["lru", "all_pairs"])
 def test_time_within_a_limit_is_the_legs_time_or_none(networks, profile, mode):
@@ -135,6 +164,44 @@ def test_time_within_a_limit_is_the_legs_time_or_none(networks, profile, mode):
             beyond += 1
             assert router.try_travel_time_within_s(profile, origin, dest, expected) == expected
     assert within > 3 and beyond > 3
+
+
+@pytest.mark.parametrize("profile", ["walk", "car"])
+@pytest.mark.parametrize("mode", ["lru", "all_pairs"])
+def test_leg_within_a_length_is_the_leg_or_beyond(networks, profile, mode):
+    """``try_leg_within_m`` = ``try_leg`` (time and length, float ==) when the path is within
+    the limit, (inf, inf) when it is longer, None when unreachable; a later larger limit still
+    finds the pair."""
+    net = networks["songpa"]
+    router, reference = Router(net, LRU if mode == "lru" else None), Router(net, LRU)
+    rng = np.random.default_rng(19)
+    within = beyond = 0
+    for origin, dest in rng.integers(0, net.n_nodes, (40, 2)).tolist():
+        expected = reference.try_leg(profile, origin, dest)
+        limit_m = float(rng.uniform(0.3, 2.0)) * (expected[1] if expected else 500.0)
+        found = router.try_leg_within_m(profile, origin, dest, limit_m)
+        if expected is None:
+            assert found is None or found == (math.inf, math.inf)
+        elif expected[1] <= limit_m:
+            assert found == expected
+            within += 1
+        elif expected[1] > limit_m * (1 + 1e-6):
+            assert found == (math.inf, math.inf)
+            beyond += 1
+            assert router.try_leg_within_m(profile, origin, dest, expected[1]) == expected
+    assert within > 3 and beyond > 3
+
+
+def test_a_stopped_search_tells_unreachable_from_beyond():
+    """Two islands: the pair across them is unreachable (None) once the search has run out of
+    nodes, and beyond (inf, inf) while the limit is below the island's own extent."""
+    from mobisim.network.shortest import PathTable
+
+    # island A: 0 -> 1 -> 2 (10 m each); island B: 3 <-> 4
+    table = PathTable(5, [0, 1, 3, 4], [1, 2, 4, 3], [10.0] * 4, [10.0] * 4, True, False)
+    assert table.pair_within(0, 2, 25.0) == (20.0, 20.0)
+    assert table.pair_within(0, 2, 15.0) == (math.inf, math.inf)
+    assert math.isnan(table.pair_within(0, 3, 1e6)[0])
 
 
 def test_the_docs_example_runs(networks, repo_root):

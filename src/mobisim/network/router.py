@@ -49,6 +49,7 @@ Constant-speed profiles (walk, bike, ...) have one table all day.
 from __future__ import annotations
 
 import hashlib
+import math
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -491,6 +492,42 @@ class Router:
         result = self.try_leg(profile, origin, dest, depart_s)
         return None if result is None else result[1]
 
+    def try_leg_within_m(
+        self,
+        profile: str,
+        origin: int,
+        dest: int,
+        limit_m: float,
+        depart_s: float | None = None,
+    ) -> tuple[float, float] | None:
+        """(travel_time_s, distance_m) as :meth:`try_leg` gives them when the path is at most
+        ``limit_m`` long (up to ``LIMIT_MARGIN`` above it, it may be given); (inf, inf) when it
+        is longer, None when ``dest`` is unreachable. A destination that no path reaches may
+        also be reported as (inf, inf) when the search from ``origin`` had not run out of
+        nodes at the limit.
+
+        For a leg that is only offered when short (walking up to ``max_walk_m``): on LRU tables
+        of a length weight (constant-speed profiles: walk, bike) the one-pair search stops at
+        the limit (:meth:`PathTable.pair_within`) instead of growing until ``dest`` is found.
+        Other tables answer as :meth:`try_leg`."""
+        prof = self._profile(profile)
+        origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
+        if origin == dest:
+            return 0.0, 0.0
+        limit = limit_m * (1 + LIMIT_MARGIN)
+        table = self.table(profile, depart_s)
+        if table.all_pairs or prof.speed_kmh is None:
+            leg = self.try_leg(profile, origin, dest, depart_s)
+            if leg is None or leg[1] <= limit:
+                return leg
+            return math.inf, math.inf
+        weight, length = table.pair_within(origin, dest, limit)
+        if weight != weight:  # NaN: unreachable
+            return None
+        if weight == math.inf:
+            return math.inf, math.inf
+        return float(self._time_of(prof, weight, length)), length
+
     def try_travel_time_within_s(
         self,
         profile: str,
@@ -622,6 +659,37 @@ class Router:
         weight32 = table.bounded_row(node, limit * kmh_to_mps(prof.speed_kmh), reverse)
         weight32 = weight32.astype(np.float32)
         return np.asarray(self._time_of(prof, weight32, weight32), dtype=float)
+
+    def distances_within_m(
+        self,
+        profile: str,
+        node: int,
+        limit_m: float,
+        reverse: bool = False,
+        depart_s: float | None = None,
+    ) -> np.ndarray:
+        """Path lengths in metres from ``node`` to every node (from every node to ``node`` if
+        ``reverse``) up to ``limit_m``; inf beyond and where unreachable (float64, length N).
+        Up to ``LIMIT_MARGIN`` above the limit a length may be given (as in
+        :meth:`times_within_s`): callers compare with their limit themselves.
+
+        For the questions that only matter near a node: the stops, docks or parked vehicles
+        within walking distance of a trip's origin. On LRU tables of a length weight (walk,
+        bike: constant-speed profiles) one Dijkstra run stopped at the limit
+        (:meth:`PathTable.bounded_row`) instead of a whole-network row; within the limit the
+        floats are those of :meth:`distances_m` (the same relaxations, float32-rounded alike;
+        ``tests/test_router_pair.py`` holds them equal). All-pairs tables, and tables whose
+        weight is a time (the lengths are then read along the fastest paths of the whole row),
+        read their row."""
+        prof = self._profile(profile)
+        table = self.table(profile, depart_s)
+        node = self._check_node(node, "destination" if reverse else "origin")
+        limit = limit_m * (1 + LIMIT_MARGIN)
+        if prof.speed_kmh is not None:  # the table's weight is the length
+            return table.bounded_row(node, limit, reverse)
+        _, length = table.row(node, reverse)
+        length = np.asarray(length, dtype=np.float64)
+        return np.where(length <= limit, length, np.inf)  # NaN (unreachable) compares False
 
     def nearest_by_time(
         self,

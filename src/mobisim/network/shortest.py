@@ -358,6 +358,22 @@ class PathTable:
         self._pairs[key] = found
         return found if not found[0] > limit else (math.nan, math.nan)
 
+    def pair_within(self, origin: int, dest: int, limit: float) -> tuple[float, float]:
+        """(weight, length_m) of one pair as :meth:`pair` gives them when the weight is at most
+        ``limit``; (inf, inf) when it is beyond the limit (or ``dest`` is not reached within
+        it: a path may exist further out), (NaN, NaN) when the search found ``dest``
+        unreachable. LRU tables: :meth:`pair_search` stopped at the limit."""
+        if self.all_pairs:
+            weight, length = self.pair(origin, dest)
+            return (math.inf, math.inf) if weight > limit else (weight, length)
+        weight, length = self.pair_search(origin, dest, limit)
+        if weight == weight:
+            return weight, length
+        found = self._pairs.get((int(origin), int(dest)))  # unreachable pairs are remembered
+        if found is not None and found[0] != found[0]:
+            return math.nan, math.nan
+        return math.inf, math.inf
+
     def _search_until(
         self, origin: int, dest: int, max_limit: float = math.inf
     ) -> tuple[np.ndarray, np.ndarray | None, bool]:

@@ -1041,16 +1041,17 @@ class DrtService(Service):
 
     def _nearest_stop(self, node: int, outbound: bool) -> tuple[int, float]:
         """(stop node, walk m) of the stop nearest ``node`` (from it if ``outbound``, else to it),
-        the first of equals; walk inf when none is reachable. Worked out once per node."""
+        the first of equals; walk inf when none is within ``max_walk_m``. Worked out once per
+        node."""
         key = (node, outbound)
         nearest = self._nearest_stops.get(key)
         if nearest is None:
             router = self.router
-            if outbound:
-                walks = router.distances_m(WALK_PROFILE, node, self.stop_nodes)
-            else:
-                walks = router.distances_m(WALK_PROFILE, self.stop_nodes, node)
-            walks = np.nan_to_num(walks, nan=np.inf)
+            # walks stopped at the walk limit: a stop beyond it is never used (see _access)
+            within_m = router.distances_within_m(
+                WALK_PROFILE, node, self.config.max_walk_m, reverse=not outbound
+            )
+            walks = within_m[self.stop_nodes]
             best = int(np.argmin(walks))
             nearest = self._nearest_stops[key] = (int(self.stop_nodes[best]), float(walks[best]))
         return nearest

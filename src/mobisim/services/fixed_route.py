@@ -531,10 +531,11 @@ class FixedRouteService(Service):
         near = self._near.get(key)
         if near is None:
             router = self.ctx.router
-            if boarding:
-                walk_m = router.distances_m(WALK_PROFILE, key[0], self.stop_nodes).tolist()
-            else:
-                walk_m = router.distances_m(WALK_PROFILE, self.stop_nodes, key[0]).tolist()
+            # walks to (boarding) or from every node, stopped at the walk limit
+            within_m = router.distances_within_m(
+                WALK_PROFILE, key[0], max_walk_m, reverse=not boarding
+            )
+            walk_m = within_m[self.stop_nodes].tolist()
             near = self._near[key] = [
                 (position, walk_m[visit.stop], walk_m[visit.stop] / WALK_SPEED_MPS)
                 for position, visit in enumerate(self.pattern)

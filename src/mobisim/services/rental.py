@@ -136,8 +136,9 @@ class SharingService(Service):
         near = self._walkable.get(key)
         if near is None:
             router = self.ctx.router
-            walk_m = router.distances_m(WALK_PROFILE, key[0], np.arange(router.n_nodes))
-            nodes = np.flatnonzero(walk_m <= self.max_walk_m)  # NaN (unreachable) compares False
+            # a search stopped at the walk limit, not the whole network (Router.distances_within_m)
+            walk_m = router.distances_within_m(WALK_PROFILE, key[0], self.max_walk_m)
+            nodes = np.flatnonzero(walk_m <= self.max_walk_m)  # inf (beyond) compares False
             near = dict(zip(nodes.tolist(), walk_m[nodes].tolist(), strict=True))
             self._walkable[key] = near
         return near

@@ -49,9 +49,14 @@ class WalkService(Service):
             Clock, s after midnight (walking does not depend on it).
 
         Returns one unavailable offer with reason ``no_walk_path`` or ``too_far_to_walk``
-        (longer than ``max_walk_m``), otherwise the walk with ``access_walk_m``/``access_walk_s``.
+        (longer than ``max_walk_m``; the path search stops there, so a destination no path
+        reaches is reported ``too_far_to_walk`` when more than ``max_walk_m`` of network lies
+        around the origin), otherwise the walk with ``access_walk_m``/``access_walk_s``.
         """
-        leg = self.ctx.router.try_leg(WALK_PROFILE, trip.origin_node, trip.dest_node)
+        # the search stops at max_walk_m: a longer walk is refused whatever its length
+        leg = self.ctx.router.try_leg_within_m(
+            WALK_PROFILE, trip.origin_node, trip.dest_node, self.config.max_walk_m
+        )
         if leg is None:
             return [unavailable(self.name, self.mode, "no_walk_path")]
         time_s, distance_m = leg
