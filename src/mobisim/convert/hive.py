@@ -7,6 +7,11 @@ they are. What maps to what (HIVE 1.3 input format):
 - road network (osmnx node-link JSON; edges ``length`` m, ``speed_kmph``) -> GraphML whose edges
   carry the HIVE speed as ``maxspeed`` (missing: ``network.default_speed_kmph``) and
   ``highway: unclassified`` (HIVE drives every link of its file);
+- positions, with ``hive_step`` (``positions="links"``, :mod:`mobisim.convert.hive_links`): each
+  request end, vehicle, base and station is put on its HIVE link (nearest link centroid) as an
+  extra node whose two edges charge the whole origin and destination links of a drive, as HIVE's
+  routes do, and is written at that node's coordinates; ``positions="nodes"`` (the default with
+  ``native``) snaps each point to its nearest node;
 - requests -> trip table: ``depart`` in seconds after midnight of the start day, origin and
   destination lat/lon, ``party_size`` 1 (HIVE gives a whole vehicle to each request whatever
   its ``passengers``; they are kept as the ignored column ``hive_passengers``);
