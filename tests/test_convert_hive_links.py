@@ -214,3 +214,27 @@ def test_link_positions_are_the_default_with_hive_step_only(tmp_path):
     assert any("link positions" in note for note in links.notes)
     with pytest.raises(ValueError, match="positions"):
         convert_hive(hive, tmp_path / "bad", positions="cells")
+
+
+def test_links_take_hive_s_whole_seconds():
+    """HIVE truncates each link's time to whole seconds (units.hours_to_seconds: int): 105 m at
+    40 km/h is 9 s (not 9.45), 8 m at 40 km/h 0 s; the lengths stay."""
+    from mobisim.convert.hive_links import whole_second_links
+    from mobisim.network.graph import Network
+    from mobisim.network.load import prepare_graph
+    from mobisim.network.router import Router
+
+    hive_graph = nx.MultiDiGraph()
+    for k, north_m in enumerate((0.0, 105.0, 113.0)):
+        hive_graph.add_node(10 + k, y=LAT0 + north_m * DEG_PER_M, x=LON0)
+    for u, v, length_m in ((10, 11, 105.0), (11, 12, 8.0)):
+        hive_graph.add_edge(u, v, 0, length=length_m, speed_kmph=40.0)
+        hive_graph.add_edge(v, u, 0, length=length_m, speed_kmph=40.0)
+    graph = whole_second_links(mobisim_graph(hive_graph, 40.0))
+    prepared, _ = prepare_graph(graph, "road")
+    network = Network(prepared, name="road")
+    router = Router(network)
+    a, b, c = (network.index_of(n) for n in (10, 11, 12))
+    assert router.travel_time_s("car", a, b) == pytest.approx(9.0, abs=1e-3)
+    assert router.travel_time_s("car", b, c) == pytest.approx(0.0, abs=1e-3)
+    assert router.distance_m("car", a, c) == pytest.approx(113.0, abs=1e-3)

@@ -82,7 +82,7 @@ import pandas as pd
 import yaml
 from scipy.spatial import cKDTree
 
-from mobisim.convert.hive_links import add_position_nodes, link_positions
+from mobisim.convert.hive_links import add_position_nodes, link_positions, whole_second_links
 from mobisim.errors import ScenarioError
 from mobisim.units import METRES_PER_KM, format_clock
 
@@ -547,7 +547,8 @@ POSITION_CHOICES = ("links", "nodes")
 
 def place_on_links(graph: nx.MultiDiGraph, hive: HiveInputs) -> tuple[nx.MultiDiGraph, HiveInputs]:
     """``graph`` with a node for each HIVE link position of the requests' ends, the vehicles,
-    bases and stations (:func:`mobisim.convert.hive_links.add_position_nodes`), and ``hive``
+    bases and stations (:func:`mobisim.convert.hive_links.add_position_nodes`) and HIVE's
+    whole-second link times (:func:`~mobisim.convert.hive_links.whole_second_links`), and ``hive``
     with those points moved onto their nodes (so each snaps to its own)."""
     req = hive.requests
     points = [
@@ -560,6 +561,7 @@ def place_on_links(graph: nx.MultiDiGraph, hive: HiveInputs) -> tuple[nx.MultiDi
     lat = np.concatenate([np.asarray(a, dtype=float) for a, _ in points])
     lon = np.concatenate([np.asarray(b, dtype=float) for _, b in points])
     graph, _, new_lat, new_lon = add_position_nodes(graph, link_positions(graph, lat, lon))
+    graph = whole_second_links(graph)
     cuts = np.cumsum([len(a) for a, _ in points])[:-1]
     (o_lat, d_lat, v_lat, b_lat, s_lat) = np.split(new_lat, cuts)
     (o_lon, d_lon, v_lon, b_lon, s_lon) = np.split(new_lon, cuts)
@@ -633,8 +635,8 @@ def convert_hive(
         graph, hive = place_on_links(graph, hive)
         notes.append(
             "HIVE's link positions emulated: each request end, vehicle, base and station is a "
-            "node on its nearest link (by centroid), and drives charge the whole origin and "
-            "destination links as HIVE's routes do"
+            "node on its nearest link (by centroid), drives charge the whole origin and "
+            "destination links as HIVE's routes do, and each link takes HIVE's whole seconds"
         )
     network_file = out_dir / "network.graphml"
     ox.save_graphml(graph, network_file)
