@@ -120,7 +120,8 @@ def _write_hive(
 
 
 def test_converts_trips_fleet_and_energy(tmp_path):
-    result = convert_hive(_write_hive(tmp_path / "hive"), tmp_path / "out")
+    # points snapped to nodes here; HIVE's link positions: tests/test_convert_hive_links.py
+    result = convert_hive(_write_hive(tmp_path / "hive"), tmp_path / "out", positions="nodes")
     assert result.requests_read == 4
     # r2 snaps origin and destination to one node, r3 departs after the period
     assert result.dropped == {"outside_period": 1, "origin_equals_destination": 1}
@@ -190,6 +191,7 @@ def test_dispatcher_thresholds_and_mixed_initial_soc(tmp_path):
             dispatcher={"charging_range_km_threshold": 30, "matching_range_km_threshold": 10},
         ),
         tmp_path / "out",
+        positions="nodes",  # the 0.15 km to the station below is node to node
     )
     scenario = yaml.safe_load(result.scenario_file.read_text())
     energy = scenario["energy"]
@@ -270,7 +272,7 @@ def test_converted_bevs_charge_in_the_run_and_ice_cars_do_not(tmp_path):
 
 
 def test_network_keeps_hive_speeds_and_loads_in_mobisim(tmp_path):
-    result = convert_hive(_write_hive(tmp_path / "hive"), tmp_path / "out")
+    result = convert_hive(_write_hive(tmp_path / "hive"), tmp_path / "out", positions="nodes")
     config = NetworkConfig(source="graphml", file=result.network_file.name)
     network = build_network(config, result.network_file.parent)
     assert network.n_nodes == 9
@@ -351,7 +353,7 @@ def test_human_driver_schedules_become_depot_shifts_with_the_home_base(tmp_path)
     vehicles.write_text(vehicles.read_text(encoding="utf-8-sig").replace(",first,", ",first,hb1"))
     bases = folder / "bases" / "b.csv"
     bases.write_text(bases.read_text() + f"hb1,{LAT0 + 2 * STEP},{LON0},,1\n")
-    result = convert_hive(path, tmp_path / "out2")
+    result = convert_hive(path, tmp_path / "out2", positions="nodes")
     v1 = yaml.safe_load(result.scenario_file.read_text())["services"][0]["depots"][0]
     assert v1["shift_start"] == "17:00" and v1["shift_end"] == "01:00"
     assert v1["home_base"] == {"name": "hb1", "lat": LAT0 + 2 * STEP, "lon": LON0}

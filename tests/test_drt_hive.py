@@ -236,10 +236,23 @@ def test_hive_idle_sends_an_autonomous_vehicle_to_a_base_where_it_retires(road):
     assert outcomes[0].served
 
 
-def test_a_request_made_at_a_step_boundary_is_matched_at_that_step(road):
-    # HIVE adds a step's requests before it dispatches: asked at +60 s exactly, with the taxi
-    # at the pick-up, the ride starts at +60 s (whatever order SimPy runs the two processes in)
-    for depart_s in (START_S + 60.0, START_S + 600.0):
+def test_a_request_made_at_a_step_boundary_is_matched_a_step_later(road):
+    # HIVE reads the requests that departed *before* the step (departure_time < sim_time; its
+    # Denver log: request 1, departing 00:02:00, is dispatched at 00:03:00): asked at +60 s
+    # exactly, with the taxi at the pick-up, the ride starts at +120 s (whatever order SimPy
+    # runs the two processes in); one asked at +61 s is matched at +120 s too
+    for depart_s in (START_S + 60.0, START_S + 600.0, START_S + 61.0):
         service = taxis(road, depots=[2])
         _, events = run(service, [Trip(0, 0, "g", "a", 2, 1, depart_s)])
-        assert times(events, "pickup")[0] == depart_s
+        assert times(events, "pickup")[0] == next_step_s(depart_s + 1.0, START_S, STEP_S)
+
+
+def test_a_request_read_a_step_late_is_still_cancelled_at_departure_plus_cancel_time(road):
+    # the one vehicle (at node 0) reaches node 6 in 6 τ, about 2.4 min: a request departing at
+    # +60 s is read and matched at +120 s, the pick-up would take effect at +300 s, but with a
+    # 240-s cancel time it is cancelled at +300 s first (read at +60 s, as before this rule,
+    # it would have been picked up at +240 s)
+    service = taxis(road, depots=[0], max_wait_s=240.0)
+    outcomes, events = run(service, [Trip(0, 0, "g", "a", 6, 5, START_S + 60.0)])
+    assert not outcomes[0].served
+    assert times(events, "give_up") == {0: START_S + 300.0}

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ensure_drt_registered, machine, print_table, run_in_peer
@@ -130,6 +131,13 @@ def run_hive(work: Path, scenario: Path, sim_name: str) -> dict:
         "served": pickups,
         "cancelled": cancels,
         "mean_wait_s": float(pd.to_timedelta(waits).dt.total_seconds().mean()),
+        # HIVE logs a pick-up one time step before it takes effect (report_pickup_request:
+        # sim_time - timestep); mobisim logs when it takes effect
+        "step_s": float(
+            (yaml.safe_load(Path(result["scenario"]).read_text()).get("sim") or {}).get(
+                "timestep_duration_seconds", 60
+            )
+        ),
         "vkm": {
             "to_pickup": vkt["DispatchTrip"],
             "occupied": vkt["ServicingTrip"],
@@ -215,6 +223,9 @@ def run_mobisim(scenario_file: Path, work: Path) -> dict:
         "simulate_s": simulate_s,
         "trips": len(trips_out),
         "served": int(served.sum()),
+        # served by another vehicle model's service after the first one's cancel time (HIVE
+        # matches its whole fleet and never serves a cancelled request)
+        "served_after_cancel": int((trips_out["status"] == "fallback").sum()),
         "mean_wait_s": float(trips_out.loc[served, "wait_s"].mean()),
         "vkm": {**{k: float(v) for k, v in vkm.items()}, "total": float(sum(vkm.values()))},
         **energy,
@@ -307,6 +318,8 @@ def compare(work: Path, vehicles: int | None, repeats: int, dispatches: tuple[st
                 "served": hive["served"],
                 "served_share": hive_share,
                 "mean_wait_s": hive["mean_wait_s"],
+                "wait_in_effect_s": hive["mean_wait_s"] + hive["step_s"],
+                "served_after_cancel": 0,
                 "kwh": hive["kwh"],
                 "gallons": hive["gallons"],
                 "charged_kwh": hive["charged_kwh"],
@@ -321,6 +334,8 @@ def compare(work: Path, vehicles: int | None, repeats: int, dispatches: tuple[st
                 "served": mob["served"],
                 "served_share": mob["share"],
                 "mean_wait_s": mob["mean_wait_s"],
+                "wait_in_effect_s": mob["mean_wait_s"],
+                "served_after_cancel": mob["served_after_cancel"],
                 "kwh": mob["kwh"],
                 "gallons": mob["gallons"],
                 "charged_kwh": mob["charged_kwh"],

@@ -7,6 +7,11 @@ they are. What maps to what (HIVE 1.3 input format):
 - road network (osmnx node-link JSON; edges ``length`` m, ``speed_kmph``) -> GraphML whose edges
   carry the HIVE speed as ``maxspeed`` (missing: ``network.default_speed_kmph``) and
   ``highway: unclassified`` (HIVE drives every link of its file);
+- positions, with ``hive_step`` (``positions="links"``, :mod:`mobisim.convert.hive_links`): each
+  request end, vehicle, base and station is put on its HIVE link (nearest link centroid) as an
+  extra node whose two edges charge the whole origin and destination links of a drive, as HIVE's
+  routes do, and is written at that node's coordinates; ``positions="nodes"`` (the default with
+  ``native``) snaps each point to its nearest node;
 - requests -> trip table: ``depart`` in seconds after midnight of the start day, origin and
   destination lat/lon, ``party_size`` 1 (HIVE gives a whole vehicle to each request whatever
   its ``passengers``; they are kept as the ignored column ``hive_passengers``);
@@ -66,7 +71,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +82,7 @@ import pandas as pd
 import yaml
 from scipy.spatial import cKDTree
 
+from mobisim.convert.hive_links import add_position_nodes, link_positions, whole_second_links
 from mobisim.errors import ScenarioError
 from mobisim.units import METRES_PER_KM, format_clock
 
@@ -536,6 +542,39 @@ def fleet_initial_soc(values: pd.Series) -> float:
 # ---------------------------------------------------------------------- the conversion
 #: ``convert_hive(dispatch=...)`` choices: HIVE's dispatch emulated, or mobisim's own
 DISPATCH_CHOICES = ("hive_step", "native")
+POSITION_CHOICES = ("links", "nodes")
+
+
+def place_on_links(graph: nx.MultiDiGraph, hive: HiveInputs) -> tuple[nx.MultiDiGraph, HiveInputs]:
+    """``graph`` with a node for each HIVE link position of the requests' ends, the vehicles,
+    bases and stations (:func:`mobisim.convert.hive_links.add_position_nodes`) and HIVE's
+    whole-second link times (:func:`~mobisim.convert.hive_links.whole_second_links`), and ``hive``
+    with those points moved onto their nodes (so each snaps to its own)."""
+    req = hive.requests
+    points = [
+        (req["o_lat"], req["o_lon"]),
+        (req["d_lat"], req["d_lon"]),
+        (hive.vehicles["lat"], hive.vehicles["lon"]),
+        (hive.bases["lat"], hive.bases["lon"]) if len(hive.bases) else ([], []),
+        (hive.stations["lat"], hive.stations["lon"]) if len(hive.stations) else ([], []),
+    ]
+    lat = np.concatenate([np.asarray(a, dtype=float) for a, _ in points])
+    lon = np.concatenate([np.asarray(b, dtype=float) for _, b in points])
+    graph, _, new_lat, new_lon = add_position_nodes(graph, link_positions(graph, lat, lon))
+    graph = whole_second_links(graph)
+    cuts = np.cumsum([len(a) for a, _ in points])[:-1]
+    (o_lat, d_lat, v_lat, b_lat, s_lat) = np.split(new_lat, cuts)
+    (o_lon, d_lon, v_lon, b_lon, s_lon) = np.split(new_lon, cuts)
+    moved = replace(
+        hive,
+        requests=req.assign(o_lat=o_lat, o_lon=o_lon, d_lat=d_lat, d_lon=d_lon),
+        vehicles=hive.vehicles.assign(lat=v_lat, lon=v_lon),
+        bases=hive.bases.assign(lat=b_lat, lon=b_lon) if len(hive.bases) else hive.bases,
+        stations=(
+            hive.stations.assign(lat=s_lat, lon=s_lon) if len(hive.stations) else hive.stations
+        ),
+    )
+    return graph, moved
 
 
 def convert_hive(
@@ -545,6 +584,7 @@ def convert_hive(
     name: str | None = None,
     seed: int = 0,
     dispatch: str = "hive_step",
+    positions: str | None = None,
 ) -> HiveConversion:
     """Convert a HIVE scenario into ``out_dir`` (scenario.yaml, trips.csv, network.graphml).
 
@@ -556,6 +596,10 @@ def convert_hive(
         dispatch: ``hive_step`` (default, closest to HIVE: its time-stepped, arrival-blind
             dispatch emulated, :mod:`mobisim.services.drt_hive`) or ``native`` (mobisim's
             event-driven insertion with queued requests).
+        positions: ``links`` (default with ``hive_step``): every request end, vehicle, base and
+            station gets HIVE's position on a link, as an extra node whose two edges charge the
+            end links as HIVE's routes do (:mod:`mobisim.convert.hive_links`); ``nodes`` (default
+            with ``native``): each point snaps to its nearest node.
 
     Requests outside the simulated period, or whose origin and destination snap to the same
     node, are left out and counted in ``dropped``. Raises ScenarioError for unreadable input.
@@ -563,6 +607,11 @@ def convert_hive(
     if dispatch not in DISPATCH_CHOICES:
         raise ValueError(
             f"dispatch expects one of {', '.join(DISPATCH_CHOICES)} (got {dispatch!r})"
+        )
+    positions = positions or ("links" if dispatch == "hive_step" else "nodes")
+    if positions not in POSITION_CHOICES:
+        raise ValueError(
+            f"positions expects one of {', '.join(POSITION_CHOICES)} (got {positions!r})"
         )
     hive = read_hive(scenario_file)
     out_dir = Path(out_dir)
@@ -582,6 +631,13 @@ def convert_hive(
     dropped: dict[str, int] = {}
 
     graph = mobisim_graph(hive.graph, float(hive.setting("network", "default_speed_kmph")))
+    if positions == "links":
+        graph, hive = place_on_links(graph, hive)
+        notes.append(
+            "HIVE's link positions emulated: each request end, vehicle, base and station is a "
+            "node on its nearest link (by centroid), drives charge the whole origin and "
+            "destination links as HIVE's routes do, and each link takes HIVE's whole seconds"
+        )
     network_file = out_dir / "network.graphml"
     ox.save_graphml(graph, network_file)
 

@@ -37,7 +37,13 @@ rule below mirrors one HIVE file / function (paths under ``nrel/hive/``):
    step per step and changes state (pick-up, drop-off) at the first step after it reached the
    end of its route, so an arrival takes effect at the next step boundary
    (:meth:`HiveStepDispatch.arrival_takes_effect_s`; the vehicle stands, ``dwell``, until then).
-   Requests appear at the first step at or after their departure (the batch round).
+   Requests appear at the first step *after* their departure
+   (``state/simulation_state/update/update_requests_from_file.py``: rows with
+   ``departure_time < sim_time`` are read), so one departing on a step boundary is first
+   matched a step later (:func:`visible`); it is still cancelled at departure + the cancel time.
+   HIVE reports a pick-up one step before it takes effect (``reporting/vehicle_event_ops.py``,
+   ``report_pickup_request``: ``sim_time - timestep``, the clock not yet ticked), so its
+   ``wait_time_seconds`` is the wait mobisim logs minus one step.
 
 6. **Idle vehicles** (``idle_policy: hive_base_after_idle``, :class:`HiveBaseAfterIdle`;
    ``state/driver_state/driver_instruction_ops.py``, ``av_dispatch_base_instruction``): after
@@ -80,6 +86,11 @@ def dispatchable(vehicle: VehicleView, now_s: float) -> bool:
     return not vehicle.plan and vehicle.free_s < now_s - STEP_EPS_S
 
 
+def visible(request: DrtRequest, now_s: float) -> bool:
+    """HIVE has read the request by the step at ``now_s`` (s): it departed before it."""
+    return request.ready_s < now_s - STEP_EPS_S
+
+
 def straight_line_m(fleet: FleetView, a: int, b: int) -> float:
     """Straight-line distance (m) between nodes ``a`` and ``b`` (indices)."""
     xy = fleet.node_xy_m
@@ -119,7 +130,14 @@ class HiveStepDispatch(Dispatcher):
         self, requests: list[DrtRequest], fleet: FleetView, now_s: float
     ) -> list[Assignment]:
         """This step's matches at ``now_s`` (s): pick-up and drop-off into the empty plan of
-        the matched vehicle; requests left out stay open for the next step."""
+        the matched vehicle; requests left out (and those HIVE has not read yet, rule 5) stay
+        open for the next step."""
+        return self._match([r for r in requests if visible(r, now_s)], fleet, now_s)
+
+    def _match(
+        self, requests: list[DrtRequest], fleet: FleetView, now_s: float
+    ) -> list[Assignment]:
+        """HIVE's matching of ``requests`` with the vehicles dispatchable at ``now_s`` (s)."""
         vehicles = [v for v in fleet.vehicles if dispatchable(v, now_s)]
         changes = []
         for vehicle, request in hive_matching(vehicles, requests, fleet):
@@ -130,10 +148,11 @@ class HiveStepDispatch(Dispatcher):
 
     def quote(self, request: DrtRequest, fleet: FleetView, now_s: float) -> Assignment | None:
         """The offer: the vehicle HIVE's matching would give ``request`` alone now (None: no
-        vehicle is dispatchable; the service then quotes the cancel time). Requests have no
+        vehicle is dispatchable; the service then quotes the cancel time). The offer is made
+        at the departure, although HIVE reads the request only at the next step. Requests have no
         pick-up limit here, so the exact insertion search of other dispatchers would also
         accept vehicles that take no work (charging, off shift)."""
-        return next(iter(self.dispatch([request], fleet, now_s)), None)
+        return next(iter(self._match([request], fleet, now_s)), None)
 
     def arrival_takes_effect_s(self, arrival_s: float, origin_s: float) -> float:
         """HIVE changes state at the step boundary after the route's end (rule 5)."""
