@@ -32,6 +32,9 @@ class NoPaths:
     def try_leg(self, profile, origin, dest):
         return None
 
+    def try_leg_within_m(self, profile, origin, dest, limit_m):
+        return None
+
 
 def context(router, network=None):
     env = simpy.Environment(initial_time=7 * 3600.0)
