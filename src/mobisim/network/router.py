@@ -511,16 +511,16 @@ class Router:
         the limit (:meth:`PathTable.pair_within`) instead of growing until ``dest`` is found.
         Other tables answer as :meth:`try_leg`."""
         prof = self._profile(profile)
-        origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
-        if origin == dest:
-            return 0.0, 0.0
         limit = limit_m * (1 + LIMIT_MARGIN)
         table = self.table(profile, depart_s)
-        if table.all_pairs or prof.speed_kmh is None:
+        if table.all_pairs or prof.speed_kmh is None:  # try_leg checks the nodes itself
             leg = self.try_leg(profile, origin, dest, depart_s)
             if leg is None or leg[1] <= limit:
                 return leg
             return math.inf, math.inf
+        origin, dest = self._check_node(origin, "origin"), self._check_node(dest, "destination")
+        if origin == dest:
+            return 0.0, 0.0
         weight, length = table.pair_within(origin, dest, limit)
         if weight != weight:  # NaN: unreachable
             return None
