@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mobisim.network.load import build_network, config_for
-from mobisim.network.router import Router
+from mobisim.network.router import Router, TimesRow
 from mobisim.network.shortest import chain_length_m, path_lengths
 from mobisim.scenario.network_config import NetworkConfig, RouterSettings
 
@@ -111,6 +111,46 @@ def test_times_within_are_the_whole_rows_within_the_limit(networks, profile, mod
             assert np.array_equal(bounded[within], whole[within])
             beyond = bounded[~within]
             assert np.all(np.isinf(beyond) | (beyond <= limit_s * (1 + 1e-6)))
+
+
+@pytest.mark.parametrize("profile", ["car", "walk", "capped"])
+@pytest.mark.parametrize("mode", ["lru", "all_pairs"])
+def test_times_row_read_where_indexed_is_the_whole_row(networks, profile, mode):
+    """``times_row_s`` (forward and reverse) indexed by a node array, by one node and by every
+    node = ``times_from_s`` / ``times_to_s`` with inf for NaN (float ==); on all-pairs tables it
+    is a ``TimesRow`` (nothing read until indexed), on LRU tables the whole row."""
+    net = networks["songpa"]
+    router = Router(net, LRU if mode == "lru" else None)
+    router.add_profile("capped", view="drive", speed_cap_kmh=25.0)
+    rng = np.random.default_rng(13)
+    everywhere = np.arange(net.n_nodes)
+    for node in rng.integers(0, net.n_nodes, 6).tolist():
+        for reverse, whole_of in ((False, router.times_from_s), (True, router.times_to_s)):
+            row = router.times_row_s(profile, node, reverse=reverse)
+            assert isinstance(row, TimesRow) == (mode == "all_pairs")
+            whole = whole_of(profile, node)
+            whole = np.where(np.isnan(whole), np.inf, whole)
+            assert np.array_equal(row[everywhere], whole)
+            picked = rng.integers(0, net.n_nodes, 300)
+            assert np.array_equal(row[picked], whole[picked])
+            one = int(picked[0])
+            assert isinstance(row[one], float) and row[one] == whole[one]
+            assert row[node] == 0.0
+
+
+def test_times_row_gives_inf_where_unreachable():
+    """A ``TimesRow`` over cells with NaN (unreachable) gives inf there, as an array and as
+    one float; a constant-speed row divides the float32 lengths by the speed as the router
+    does (float32, then float64)."""
+    weight = np.array([0.0, np.nan, 12.5], dtype=np.float32)
+    length = np.array([0.0, np.nan, 100.0], dtype=np.float32)
+    timed = TimesRow(weight, length, None)
+    assert timed[1] == math.inf and timed[2] == 12.5
+    assert np.array_equal(timed[np.array([2, 1, 0])], [12.5, np.inf, 0.0])
+    walked = TimesRow(weight, length, 1.2)
+    assert walked[2] == float(np.float32(100.0) / 1.2)
+    assert np.isinf(walked[np.array([1])]).all()
+    assert len(walked) == 3
 
 
 @pytest.mark.parametrize("profile", ["walk", "bike", "car"])

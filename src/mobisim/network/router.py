@@ -70,6 +70,36 @@ LIMIT_MARGIN = 1e-6
 DAY_S = 86_400.0
 
 
+class TimesRow:
+    """Travel times (s, float64, inf = unreachable) from one node to every node, or from every
+    node to one node, read from an all-pairs table only where indexed.
+
+    ``row[nodes]`` (an index array or one int) gives the floats of
+    :meth:`Router.times_from_s` / :meth:`Router.times_to_s` at ``nodes``, with inf for NaN: the
+    same cells, converted the same way (``tests/test_router_pair.py`` holds them equal). A
+    column of a row-major N × N matrix is N scattered reads (21,000 cache misses on a
+    21,000-node city); a DRT quote uses a few hundred of them (the fleet's positions, the plans'
+    stops), so reading only those is what it needs. Made by :meth:`Router.times_row_s`.
+    """
+
+    __slots__ = ("_length", "_speed_mps", "_weight")
+
+    def __init__(self, weight: np.ndarray, length: np.ndarray, speed_mps: float | None):
+        self._weight, self._length, self._speed_mps = weight, length, speed_mps
+
+    def __getitem__(self, index) -> np.ndarray | float:
+        if self._speed_mps is None:
+            times = np.asarray(self._weight[index], dtype=float)
+        else:  # as Router._time_of: float32 lengths / speed, then float64
+            times = np.asarray(self._length[index] / self._speed_mps, dtype=float)
+        if times.ndim == 0:
+            return math.inf if math.isnan(times) else float(times)
+        return np.where(np.isnan(times), np.inf, times)
+
+    def __len__(self) -> int:
+        return len(self._weight)
+
+
 @dataclass(frozen=True)
 class Profile:
     """How one mode moves: view, and constant speed (km/h) or edge speeds with an optional cap (km/h)."""
@@ -628,6 +658,25 @@ class Router:
         table = self.table(profile, depart_s)
         weight, length = table.row(self._check_node(dest, "destination"), reverse=True)
         return np.asarray(self._time_of(prof, weight, length), dtype=float)
+
+    def times_row_s(
+        self, profile: str, node: int, reverse: bool = False, depart_s: float | None = None
+    ) -> TimesRow | np.ndarray:
+        """Travel times in seconds from ``node`` to every node (from every node to ``node`` if
+        ``reverse``), inf where unreachable, read where indexed: on all-pairs tables a
+        :class:`TimesRow` over the matrix (no cell is read until asked for), on LRU tables the
+        whole row as a float64 array (one Dijkstra run either way). Indexing either gives the
+        floats of :meth:`times_from_s` / :meth:`times_to_s` with inf for NaN."""
+        prof = self._profile(profile)
+        table = self.table(profile, depart_s)
+        node = self._check_node(node, "destination" if reverse else "origin")
+        if table.all_pairs:
+            weight, length = table.row(node, reverse)  # views of the matrices: nothing read
+            speed_mps = None if prof.speed_kmh is None else kmh_to_mps(prof.speed_kmh)
+            return TimesRow(weight, length, speed_mps)
+        weight, length = table.row(node, reverse)
+        row = np.asarray(self._time_of(prof, weight, length), dtype=float)
+        return np.where(np.isnan(row), np.inf, row)
 
     def times_within_s(
         self,

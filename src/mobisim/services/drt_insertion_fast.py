@@ -257,13 +257,15 @@ class RouterDrive:
         with it)."""
         return self.router.period_index()
 
-    def row_to(self, node: int, limit_s: float = math.inf) -> np.ndarray:
-        """As :meth:`DenseDrive.row_to`: the router's row (all-pairs tables: the matrix's own
-        cells) or, on LRU tables, its region within ``limit_s`` (one Dijkstra run stopped there:
-        :meth:`~mobisim.network.router.Router.times_within_s`; inf beyond it)."""
+    def row_to(self, node: int, limit_s: float = math.inf):
+        """As :meth:`DenseDrive.row_to`: the router's row or, on LRU tables, its region within
+        ``limit_s`` (one Dijkstra run stopped there:
+        :meth:`~mobisim.network.router.Router.times_within_s`; inf beyond it). All-pairs
+        tables: a :class:`~mobisim.network.router.TimesRow`, the matrix's own cells read when
+        indexed (``row[nodes]``, the only use the dispatchers make of a row)."""
         return self._row(node, True, limit_s)
 
-    def row_from(self, node: int, limit_s: float = math.inf) -> np.ndarray:
+    def row_from(self, node: int, limit_s: float = math.inf):
         """As :meth:`row_to`, the drive times from ``node`` to every node."""
         return self._row(node, False, limit_s)
 
@@ -271,7 +273,7 @@ class RouterDrive:
         """(:meth:`row_to`, :meth:`row_from`) of ``node``."""
         return self.row_to(node, limit_s), self.row_from(node, limit_s)
 
-    def _row(self, node: int, reverse: bool, limit_s: float) -> np.ndarray:
+    def _row(self, node: int, reverse: bool, limit_s: float):
         """One row, kept with the limit it covers (the last ``ROWS_KEPT``: a request asks for
         its pick-up's and drop-off's more than once); a kept row of a larger limit serves a
         smaller one (its times beyond the smaller limit are exact, not inf)."""
@@ -281,9 +283,9 @@ class RouterDrive:
         if kept is not None and (kept[0] >= limit_s or kept[0] == math.inf):
             return kept[1]
         if exact:
-            router_row = self.router.times_to_s if reverse else self.router.times_from_s
-            row = router_row(self.profile, node)  # NaN = unreachable: inf here
-            row = np.where(np.isnan(row), np.inf, row)  # (np.nan_to_num: 4x the cost)
+            # all-pairs: the matrix's cells read where indexed (a quote reads a few hundred of
+            # the N: the fleet's positions, the plans' stops); LRU: the whole row
+            row = self.router.times_row_s(self.profile, node, reverse)
             limit_s = math.inf
         else:
             row = self.router.times_within_s(self.profile, node, limit_s, reverse=reverse)
