@@ -674,8 +674,7 @@ class Router:
             weight, length = table.row(node, reverse)  # views of the matrices: nothing read
             speed_mps = None if prof.speed_kmh is None else kmh_to_mps(prof.speed_kmh)
             return TimesRow(weight, length, speed_mps)
-        weight, length = table.row(node, reverse)
-        row = np.asarray(self._time_of(prof, weight, length), dtype=float)
+        row = (self.times_to_s if reverse else self.times_from_s)(profile, node, depart_s)
         return np.where(np.isnan(row), np.inf, row)
 
     def times_within_s(
